@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package shoal needs to build, test and benchmark.
+# Idempotent: safe to run again; installs nothing from outside Debian.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # libraries
+  libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev
+  libgtest-dev libgmock-dev libsystemd-dev liblmdb-dev libbenchmark-dev
+  # the lab and clients
+  knot knot-module-geoip knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
+  unbound python3
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# Debian enables knot and unbound as system services on install; the lab and
+# the benchmarks start their own instances on their own addresses.
+for svc in knot unbound; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
+echo "install-deps: done"
