@@ -1,0 +1,47 @@
+#pragma once
+// The hot path: answer a client query straight from the shared cache.
+// No allocation, no ldns, no exceptions: the query is parsed in place, the
+// cache copies into a caller-provided scratch buffer and the answer is
+// written into the caller's output buffer.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "base/ip_address.h"
+
+namespace shoal::shmcache {
+class Cache;
+}
+
+namespace shoal::resolver {
+
+struct AnswerLimits {
+  uint16_t udp_payload_size = 1232;  // our EDNS buffer size
+  uint32_t serve_stale_s = 0;        // not used on the hot path yet
+};
+
+enum class HotPathResult : uint8_t {
+  kAnswered,   // `length` octets of response are in `out`
+  kMiss,       // needs resolution: hand the query to the Engine
+  kError,      // an error response (FORMERR, NOTIMP, REFUSED, BADVERS) is in `out`
+  kDrop,       // not worth an answer (too short, a response, ...): count and drop
+};
+
+struct HotPathAnswer {
+  HotPathResult result = HotPathResult::kMiss;
+  size_t length = 0;
+};
+
+/// Writes REFUSED for `query` (a client outside the ACL); kDrop if the
+/// query is not worth an answer.
+HotPathAnswer refuse(std::span<const uint8_t> query, std::span<uint8_t> out);
+
+/// Tries to answer `query` (from `client`, over TCP or UDP) from `cache`.
+/// `out` must hold at least 65535 octets for TCP, the UDP limit otherwise;
+/// `scratch` at least 65535 octets.
+HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddress& client,
+                              bool tcp, shmcache::Cache& cache, const AnswerLimits& limits,
+                              int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch);
+
+}  // namespace shoal::resolver

@@ -1,0 +1,111 @@
+#pragma once
+// How the resolver uses shmcache: the kinds of entries, the trust ranks and
+// the payload formats. Payloads outlive worker and supervisor restarts, so
+// they carry a format octet, and a change here is a change of the cache
+// layout (bump kPayloadFormat; old entries are then ignored as misses).
+//
+// RRset payload (kind kRrset; owner, type, class IN are the key):
+//   u8 format | u8 flags | u16 rr_count | rr_count x (u16 rdlength, rdata)
+//   | u16 sig_count | sig_count x (u16 rdlength, RRSIG rdata)
+// Negative payload (kinds kNodata, kNxdomain; RFC 2308): the SOA and the
+// proof records (NSEC/NSEC3 and their RRSIGs) that came with the answer:
+//   u8 format | u8 flags | u16 record_count
+//   | record_count x (owner wire name, u16 type, u16 rdlength, rdata)
+// All rdata is uncompressed wire form. Decoders check every bound.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "dns/name.h"
+
+namespace shoal::resolver {
+
+inline constexpr uint8_t kPayloadFormat = 1;
+
+enum class Kind : uint8_t {
+  kRrset = 0,
+  kNodata = 1,     // name exists, no data of this type
+  kNxdomain = 2,   // name does not exist (type 0 in the key)
+  kServer = 3,     // per-server RTT and loss (resolver/server_stats.h)
+};
+
+/// Trust ranks, lowest first (RFC 2181 section 5.4.1).
+enum class Rank : uint8_t {
+  kGlue = 1,              // additional-section data, glue
+  kReferral = 2,          // NS from a referral (non-authoritative authority)
+  kAnswer = 3,            // non-authoritative answer
+  kAuthority = 4,         // authority section of an authoritative answer
+  kAuthoritativeAnswer = 5,
+};
+
+/// A decoded RRset, referring into the payload it was read from.
+class RrsetView {
+ public:
+  /// Validates `payload`; nullopt if it is not a well-formed RRset payload.
+  static std::optional<RrsetView> parse(std::span<const uint8_t> payload);
+
+  size_t count() const { return count_; }
+  size_t sigCount() const { return sig_count_; }
+  /// Iterates rdata: call with offset 0, then the returned next offset.
+  struct Item {
+    std::span<const uint8_t> rdata;
+    size_t next;
+  };
+  Item rdata(size_t offset) const;
+  size_t firstRdata() const { return 4; }
+  size_t firstSig() const { return sigs_offset_; }
+
+ private:
+  std::span<const uint8_t> payload_;
+  size_t count_ = 0;
+  size_t sig_count_ = 0;
+  size_t sigs_offset_ = 0;
+};
+
+/// Owned RRset, for the slow path.
+struct Rrset {
+  dns::Name owner;
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::vector<std::vector<uint8_t>> rdatas;
+  std::vector<std::vector<uint8_t>> sigs;  // RRSIG rdata covering this RRset
+};
+
+std::vector<uint8_t> encodeRrset(const Rrset& rrset);
+
+/// A record of a negative answer.
+struct NegativeRecord {
+  dns::Name owner;
+  uint16_t type = 0;
+  std::vector<uint8_t> rdata;
+};
+
+std::vector<uint8_t> encodeNegative(const std::vector<NegativeRecord>& records);
+
+/// Iterates a negative payload without allocating.
+class NegativeView {
+ public:
+  static std::optional<NegativeView> parse(std::span<const uint8_t> payload);
+  size_t count() const { return count_; }
+  struct Item {
+    dns::Name owner;
+    uint16_t type;
+    std::span<const uint8_t> rdata;
+    size_t next;
+  };
+  /// Reads the record at `offset` (start with first()).
+  Item record(size_t offset) const;
+  size_t first() const { return 4; }
+
+ private:
+  std::span<const uint8_t> payload_;
+  size_t count_ = 0;
+};
+
+/// SOA MINIMUM field of SOA rdata (RFC 2308 section 5), if well-formed.
+std::optional<uint32_t> soaMinimum(std::span<const uint8_t> soa_rdata);
+
+}  // namespace shoal::resolver

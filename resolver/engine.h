@@ -1,0 +1,120 @@
+#pragma once
+// The resolution engine of one worker: a sans-I/O state machine.
+//
+// The worker's I/O layer feeds it events (a client query, an upstream
+// reply, an upstream error, the clock) and, after each event, drains the
+// actions it produced: packets to send to authoritative servers and answers
+// to send to clients. The engine never touches a socket, a timer or the
+// clock itself, so tests drive it with a fake transport and a fake clock
+// (like Knot Resolver's kr_resolve_begin/consume/produce loop).
+//
+// Cache hits never reach the engine: the worker answers them on the hot
+// path with answerFromCache (resolver/answer.h). The engine handles misses:
+// iterative resolution from the closest cached zone cut (or the root hints),
+// writing what it learns into the shared cache.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "base/ip_prefix.h"
+#include "resolver/roots.h"
+
+namespace shoal::shmcache {
+class Cache;
+}
+
+namespace shoal::resolver {
+
+struct EngineConfig {
+  int64_t query_timeout_ms = 3000;  // a client's overall deadline
+  int64_t rto_min_ms = 50;          // per-server retransmission timeout floor
+  int64_t rto_max_ms = 1000;        // and ceiling
+  bool qname_minimisation = true;
+  bool ipv4 = true;                 // query IPv4 servers
+  bool ipv6 = true;                 // query IPv6 servers
+  std::vector<base::IpPrefix> deny_upstream;  // never query these
+  bool nxdomain_cut = true;         // RFC 8020
+  uint32_t min_ttl = 0;
+  uint32_t max_ttl = 86400;
+  uint32_t max_negative_ttl = 3600;
+  uint16_t udp_payload_size = 1232; // advertised to clients and upstreams
+  RootHints hints;
+};
+
+/// A client query the hot path could not answer from the cache.
+struct ClientQuery {
+  uint64_t id = 0;                    // the I/O layer's handle, echoed back
+  std::span<const uint8_t> packet;    // copied by the engine
+  base::IpAddress client;
+  bool tcp = false;
+};
+
+/// A query to send to an authoritative server. Over UDP the I/O layer uses
+/// a fresh socket with a random source port, connected to the server; over
+/// TCP a fresh connection with the 2-octet length prefix.
+struct UpstreamSend {
+  uint64_t token = 0;  // echoed in onUpstreamReply / onUpstreamError
+  base::IpAddress server;
+  uint16_t port = 53;
+  bool tcp = false;
+  std::vector<uint8_t> packet;
+};
+
+/// The finished response for a client (already sized: TC set when it did
+/// not fit the client's UDP payload size).
+struct ClientAnswer {
+  uint64_t id = 0;
+  std::vector<uint8_t> packet;
+};
+
+/// Upstream tokens the I/O layer should forget (their query was answered
+/// or timed out: late replies are dropped).
+struct Cancel {
+  uint64_t token = 0;
+};
+
+class Engine {
+ public:
+  /// `cache` must outlive the engine. `random` seeds query IDs and server
+  /// exploration (the worker passes a value from getrandom()).
+  Engine(EngineConfig config, shmcache::Cache& cache, uint64_t random_seed);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void onClientQuery(const ClientQuery& query, int64_t now_ms);
+  /// A reply from the server that `token` was sent to (the I/O layer
+  /// checked the source address and port).
+  void onUpstreamReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms);
+  /// The send failed, the connection was refused or reset.
+  void onUpstreamError(uint64_t token, int64_t now_ms);
+  /// Fires every timeout due at or before now.
+  void onTimer(int64_t now_ms);
+  /// When onTimer should next be called, if anything is pending.
+  std::optional<int64_t> nextDeadline() const;
+
+  /// Actions produced since the last drain.
+  std::vector<UpstreamSend> takeSends();
+  std::vector<ClientAnswer> takeAnswers();
+  std::vector<Cancel> takeCancels();
+
+  /// Resolutions in flight.
+  size_t pending() const;
+
+  struct Stats {
+    uint64_t client_queries = 0, answers = 0, servfails = 0, upstream_queries = 0;
+    uint64_t upstream_timeouts = 0, upstream_errors = 0, tcp_fallbacks = 0, coalesced = 0;
+    uint64_t deadline_servfails = 0, malformed_replies = 0;
+  };
+  const Stats& stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal::resolver

@@ -1,0 +1,163 @@
+#pragma once
+// The iterative resolver behind Engine (internal to resolver/).
+//
+// Each Task resolves one question from the closest zone cut it knows: it
+// checks the cache, finds the cut (cached NS, or the root hints after
+// priming, RFC 8109), picks a server by smoothed RTT, sends a query
+// (minimised, RFC 9156), and digests the reply: an answer (following CNAMEs
+// and DNAMEs), a negative answer (RFC 2308), a referral to a child zone
+// (NS + in-bailiwick glue), or a lame/broken reply (next server). A cut
+// whose name servers have no known address spawns sub-tasks for those
+// addresses (glueless delegations), bounded in depth and work.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "resolver/engine.h"
+#include "resolver/record_cache.h"
+#include "resolver/reply.h"
+#include "resolver/response.h"
+#include "resolver/server_stats.h"
+
+namespace shoal::resolver {
+
+class Iterator {
+ public:
+  Iterator(const EngineConfig& config, shmcache::Cache& cache, uint64_t seed);
+  ~Iterator();
+
+  void addClient(const ClientQuery& query, int64_t now_ms);
+  void onReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms);
+  void onError(uint64_t token, int64_t now_ms);
+  void onTimer(int64_t now_ms);
+  std::optional<int64_t> nextDeadline() const;
+
+  std::vector<UpstreamSend> takeSends() { return std::exchange(sends_, {}); }
+  std::vector<ClientAnswer> takeAnswers() { return std::exchange(answers_, {}); }
+  std::vector<Cancel> takeCancels() { return std::exchange(cancels_, {}); }
+  size_t pendingTasks() const { return tasks_.size(); }
+  const Engine::Stats& stats() const { return stats_; }
+
+ private:
+  struct NsServer {
+    dns::Name name;
+    std::vector<base::IpAddress> addresses;
+    bool resolving = false;   // a sub-task is looking up its address
+    bool unresolvable = false;
+  };
+  struct Cut {
+    dns::Name zone;
+    std::vector<NsServer> servers;
+    bool from_hints = false;
+    bool valid = false;
+  };
+  struct Client {
+    uint64_t id = 0;
+    ClientRequest request;
+    int64_t deadline_ms = 0;
+    uint32_t task = 0;
+  };
+  struct Task {
+    uint32_t id = 0;
+    dns::Name qname;
+    uint16_t qtype = 0;
+    dns::Name sname;   // current target, after CNAME/DNAME
+    uint16_t stype = 0;
+    int depth = 0;
+    int chain_hops = 0;
+    int sent = 0;
+    bool qmin = true;
+    std::optional<dns::Name> qmin_name;  // last minimised name asked
+    bool priming_done = false;
+    bool use_hints = false;
+    Cut cut;
+    std::vector<base::IpAddress> tried;  // servers asked at this cut
+    int rounds = 0;
+    std::vector<Rrset> chain;  // CNAME/DNAME RRsets collected
+    std::vector<uint64_t> pending;
+    std::vector<uint64_t> clients;
+    std::vector<uint32_t> parents;   // tasks waiting for this one
+    std::vector<uint32_t> children;  // sub-tasks started for this one
+    int waiting_on = 0;              // sub-tasks this one waits for
+    bool question_ready = false;     // cur_qname/cur_qtype computed for this step
+    dns::Name cur_qname;
+    uint16_t cur_qtype = 0;
+  };
+  struct Pending {
+    uint64_t token = 0;
+    uint32_t task = 0;
+    base::IpAddress server;
+    bool tcp = false;
+    bool edns = true;
+    dns::Name qname;
+    uint16_t qtype = 0;
+    uint16_t msg_id = 0;
+    dns::Name zone;
+    int64_t sent_ms = 0;
+    bool timed_out = false;
+  };
+  enum class TimerKind : uint8_t { kRto, kClient };
+  struct Timer {
+    TimerKind kind;
+    uint64_t id;  // token or client id
+  };
+
+  using TaskKey = std::pair<std::vector<uint8_t>, uint16_t>;
+
+  enum class CacheStep : uint8_t { kFinished, kMoved, kMiss };
+
+  Task* findTask(uint32_t id);
+  uint32_t joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, bool* created);
+  void wake(uint32_t id, int64_t now_ms);
+  void drainReady(int64_t now_ms);
+  void abortIfOrphan(uint32_t id);
+  void nextQuestion(Task& task);
+  void cacheGlue(const Reply& reply, const Rrset& ns, int64_t now_ms);
+  uint32_t startTask(const dns::Name& qname, uint16_t qtype, int depth);
+  void advance(Task& task, int64_t now_ms);
+  CacheStep answerFromCache(Task& task, int64_t now_ms);
+  bool findCut(Task& task, int64_t now_ms);
+  void sendNext(Task& task, int64_t now_ms);
+  void sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns, int64_t now_ms);
+  bool resolveNsAddresses(Task& task, int64_t now_ms);
+  void handleReply(Task& task, const Pending& pending, const Reply& reply, int64_t now_ms);
+  void handleReferral(Task& task, const Reply& reply, const Rrset& ns, int64_t now_ms);
+  void finish(Task& task, Outcome outcome, int64_t now_ms);
+  void fail(Task& task, uint16_t ede, const char* why, int64_t now_ms);
+  void answerClient(Client& client, const Outcome& outcome);
+  void dropPending(uint64_t token);
+  void markLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms);
+  bool isLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) const;
+  bool allowedUpstream(const base::IpAddress& server) const;
+  std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns);
+
+  const EngineConfig& config_;
+  RecordCache records_;
+  ServerStats servers_;
+  std::mt19937_64 rng_;
+  Engine::Stats stats_;
+
+  uint32_t next_task_ = 1;
+  uint64_t next_token_ = 1;
+  std::unordered_map<uint32_t, std::unique_ptr<Task>> tasks_;
+  std::map<TaskKey, uint32_t> task_by_question_;
+  std::unordered_map<uint64_t, Client> clients_;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::multimap<int64_t, Timer> timers_;
+  std::map<std::pair<std::vector<uint8_t>, std::string>, int64_t> lame_;
+
+  std::vector<uint32_t> ready_;  // tasks to (re)run at the end of the event
+  std::vector<UpstreamSend> sends_;
+  std::vector<ClientAnswer> answers_;
+  std::vector<Cancel> cancels_;
+};
+
+}  // namespace shoal::resolver

@@ -1,0 +1,60 @@
+#pragma once
+// DNS semantics on top of shmcache for the resolver's slow path: RRsets and
+// negative answers keyed by owner name (lookup key), type and kind, TTL
+// limits applied on the way in and remaining TTL on the way out. May
+// allocate; the hot path uses shmcache and cache_format.h directly.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "dns/name.h"
+#include "resolver/cache_format.h"
+#include "shmcache/cache.h"
+
+namespace shoal::resolver {
+
+struct TtlLimits {
+  uint32_t min_ttl = 0;
+  uint32_t max_ttl = 86400;
+  uint32_t max_negative_ttl = 3600;
+};
+
+struct NegativeAnswer {
+  bool nxdomain = false;
+  uint32_t ttl = 0;  // remaining
+  std::vector<NegativeRecord> records;
+};
+
+class RecordCache {
+ public:
+  RecordCache(shmcache::Cache& cache, TtlLimits limits) : cache_(cache), limits_(limits) {}
+
+  /// Stores an RRset with its TTL clamped to the limits. Returns false if
+  /// it was not stored (TTL 0, a higher-ranked entry in place, too large).
+  bool storeRrset(const Rrset& rrset, Rank rank, int64_t now_s);
+  /// Stores a negative answer (RFC 2308): NXDOMAIN for `name`, or NODATA for
+  /// (name, type). `ttl` is already min(SOA TTL, SOA MINIMUM).
+  bool storeNegative(const dns::Name& name, uint16_t type, bool nxdomain, uint32_t ttl,
+                     const std::vector<NegativeRecord>& records, int64_t now_s);
+
+  /// The cached RRset (global partition) with its remaining TTL.
+  std::optional<Rrset> fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s);
+  /// NODATA for (name, type), or NXDOMAIN for name or, with `nxdomain_cut`
+  /// (RFC 8020), for an ancestor of it.
+  std::optional<NegativeAnswer> fetchNegative(const dns::Name& name, uint16_t type,
+                                              bool nxdomain_cut, int64_t now_s);
+  /// A and AAAA addresses cached for `name`.
+  std::vector<base::IpAddress> fetchAddresses(const dns::Name& name, bool ipv4, bool ipv6,
+                                              int64_t now_s);
+
+  shmcache::Cache& raw() { return cache_; }
+
+ private:
+  shmcache::Cache& cache_;
+  TtlLimits limits_;
+  std::vector<uint8_t> scratch_ = std::vector<uint8_t>(65536);
+};
+
+}  // namespace shoal::resolver

@@ -1,0 +1,41 @@
+#pragma once
+// Builds the response for a client from the outcome of a resolution (slow
+// path): answer RRsets (the CNAME chain first), the negative answer's SOA
+// and proofs, an Extended DNS Error on failure, and TC when the answer does
+// not fit the client's UDP payload size.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dns/message.h"
+#include "resolver/cache_format.h"
+
+namespace shoal::resolver {
+
+struct Outcome {
+  uint16_t rcode = 0;
+  std::vector<Rrset> answer;                  // in order
+  std::vector<NegativeRecord> authority;      // SOA + proofs of a negative answer
+  uint32_t negative_ttl = 0;
+  bool has_ede = false;
+  uint16_t ede_code = 0;                      // RFC 8914 info code
+  std::string ede_text;
+};
+
+/// What the response needs to know about the client's query.
+struct ClientRequest {
+  uint16_t id = 0;
+  uint16_t flags = 0;       // the query's flags (RD and CD are echoed)
+  dns::Question question;   // as the client sent it (case preserved)
+  bool edns = false;
+  bool dnssec_ok = false;
+  uint16_t udp_size = 512;  // the client's, clamped
+  bool tcp = false;
+};
+
+/// The response packet. `our_udp_size` is advertised in our OPT.
+std::vector<uint8_t> buildResponse(const ClientRequest& request, const Outcome& outcome,
+                                   uint16_t our_udp_size);
+
+}  // namespace shoal::resolver
