@@ -62,8 +62,13 @@ WireResult<size_t> decompressRdata(const Message& msg, const RrView& rr, std::sp
   size_t written = 0;
   auto rest = [&]() { return copyBytes(packet, pos, end - pos, end, out, written); };
 
-  if (rr.type == rrtype::kA && rr.rdlength != 4) return base::fail(WireError::kBadRdata);
-  if (rr.type == rrtype::kAaaa && rr.rdlength != 16) return base::fail(WireError::kBadRdata);
+  // Address sizes are class-specific: Chaosnet A records differ.
+  if (rr.rrclass == rrclass::kIn && rr.type == rrtype::kA && rr.rdlength != 4) {
+    return base::fail(WireError::kBadRdata);
+  }
+  if (rr.rrclass == rrclass::kIn && rr.type == rrtype::kAaaa && rr.rdlength != 16) {
+    return base::fail(WireError::kBadRdata);
+  }
 
   if (rr.type == rrtype::kNaptr) {  // RFC 3403: order, preference, 3 strings, name
     if (auto st = copyBytes(packet, pos, 4, end, out, written); !st) return base::fail(st.error());
