@@ -1,0 +1,739 @@
+#include "config/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+#include <toml.hpp>
+#include <utility>
+
+#include "base/check.h"
+
+namespace shoal::config {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kBuiltinSource = "<built-in defaults>";
+constexpr uint64_t kMinCacheSize = uint64_t{1} << 20;
+constexpr uint64_t kMinStripeSize = uint64_t{64} << 10;
+constexpr int64_t kMaxTtl = 2147483647;  // RFC 2181 section 8
+constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+
+// Every key with its default: what conf/shoal.toml states. defaults() loads
+// it through the same checks as any file.
+constexpr std::string_view kDefaultsToml = R"([server]
+listen = ["127.0.0.1:53"]
+workers = 0
+udp_payload_size = 1232
+tcp_idle_timeout = "10s"
+tcp_max_clients = 4096
+
+[cache]
+name = "/shoal-cache"
+size = "256M"
+stripes = 256
+max_ttl = 86400
+min_ttl = 0
+max_negative_ttl = 3600
+max_ecs_partitions = 16
+serve_stale = "0s"
+
+[resolver]
+root_hints = ""
+trust_anchors = []
+outgoing_addresses = []
+query_timeout = "3s"
+qname_minimisation = true
+ipv4 = true
+ipv6 = true
+deny_upstream = ["127.0.0.0/8", "::1/128", "0.0.0.0/8", "::/128"]
+nxdomain_cut = true
+rto_min = "50ms"
+rto_max = "1s"
+
+[acl]
+allow = ["127.0.0.0/8", "::1/128"]
+
+[control]
+socket = "/run/shoal/control.sock"
+)";
+
+// A mistake in the file; caught in load() and turned into LoadResult::error.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What a value's messages need: where the text came from, the directory
+// relative paths hang off, and the line of every key read (for checks that
+// involve several keys).
+struct Context {
+  std::string source;
+  fs::path base_dir;
+  std::vector<std::pair<std::string, unsigned>> lines;  // "cache.size" -> line
+
+  [[noreturn]] void fail(unsigned line, const std::string& key, const std::string& message) const {
+    const std::string where = line == 0 ? source : source + ":" + std::to_string(line);
+    throw ConfigError(where + ": " + key + ": " + message);
+  }
+  unsigned lineOf(const std::string& key) const {
+    for (const auto& [name, line] : lines) {
+      if (name == key) return line;
+    }
+    return 0;
+  }
+  /// A check on several keys, blamed on the first of `choices` the file
+  /// sets (each with its own message), else on the first.
+  [[noreturn]] void failAny(
+      std::initializer_list<std::pair<std::string, std::string>> choices) const {
+    for (const auto& [key, message] : choices) {
+      if (const unsigned line = lineOf(key)) fail(line, key, message);
+    }
+    fail(0, choices.begin()->first, choices.begin()->second);
+  }
+};
+
+const char* typeName(const toml::value& value) {
+  switch (value.type()) {
+    case toml::value_t::boolean: return "a boolean";
+    case toml::value_t::integer: return "an integer";
+    case toml::value_t::floating: return "a floating-point number";
+    case toml::value_t::string: return "a string";
+    case toml::value_t::array: return "an array";
+    case toml::value_t::table: return "a table";
+    case toml::value_t::empty: return "nothing";
+    default: return "a date or time";
+  }
+}
+
+/// "an integer 4", "a string \"4\"", "an array".
+std::string describe(const toml::value& value) {
+  std::string out = typeName(value);
+  if (!value.is_array() && !value.is_table() && !value.is_uninitialized()) {
+    out += " " + toml::format(value);
+  }
+  return out;
+}
+
+unsigned lineOf(const toml::value& value) { return value.location().line(); }
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+/// "256M" when a K/M/G/T unit is exact, else the plain number.
+std::string formatSize(uint64_t size) {
+  constexpr char kUnits[] = {'T', 'G', 'M', 'K'};
+  for (size_t i = 0; i < 4; ++i) {
+    const uint64_t unit = uint64_t{1} << (10 * (4 - i));
+    if (size != 0 && size % unit == 0) return std::to_string(size / unit) + kUnits[i];
+  }
+  return std::to_string(size);
+}
+
+// One key = value of the file, with typed accessors that fail with the
+// file, line and key.
+class Field {
+ public:
+  Field(const toml::value& value, std::string key, Context& context)
+      : value_(value), key_(std::move(key)), context_(context) {}
+
+  [[noreturn]] void fail(const std::string& message) const { failAt(value_, message); }
+  [[noreturn]] void failAt(const toml::value& value, const std::string& message) const {
+    context_.fail(lineOf(value), key_, message);
+  }
+
+  bool boolean() const {
+    if (!value_.is_boolean()) expected("a boolean (true or false)");
+    return value_.as_boolean();
+  }
+
+  const toml::value& value() const { return value_; }
+
+  int64_t integer() const {
+    if (!value_.is_integer()) expected("an integer");
+    const int64_t n = value_.as_integer();
+    // toml11 3.7 saturates a decimal literal that overflows int64.
+    if (n == std::numeric_limits<int64_t>::max() || n == std::numeric_limits<int64_t>::min()) {
+      const auto& location = value_.location();
+      std::string text = location.line_str().substr(location.column() - 1, location.region());
+      std::erase(text, '_');
+      if (!text.empty() && text[0] == '+') text.erase(0, 1);
+      const bool decimal = text.find_first_of("xob") == std::string::npos;
+      if (decimal && text != std::to_string(n)) fail("integer out of range (got " + text + ")");
+    }
+    return n;
+  }
+
+  int64_t integer(int64_t min, int64_t max) const {
+    const int64_t n = integer();
+    if (n < min || n > max) {
+      fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+           std::to_string(n) + ")");
+    }
+    return n;
+  }
+
+  const std::string& string() const {
+    if (!value_.is_string()) expected("a string");
+    return value_.as_string().str;
+  }
+
+  /// The elements of an array of strings (each a toml::value, for its line).
+  const std::vector<toml::value>& strings() const {
+    if (!value_.is_array()) expected("an array of strings");
+    for (const auto& element : value_.as_array()) {
+      if (!element.is_string()) {
+        failAt(element, "expected an array of strings, got " + describe(element) + " in it");
+      }
+    }
+    return value_.as_array();
+  }
+
+  Duration duration(Duration min, Duration max) const {
+    if (!value_.is_string()) expected("a duration string such as \"3s\"");
+    const auto d = parseDuration(value_.as_string().str);
+    if (!d) {
+      fail("expected a duration: an integer and a unit (ms, s, m, h) such as \"250ms\" or \"3s\" "
+           "(got " + quote(value_.as_string().str) + ")");
+    }
+    if (*d < min || *d > max) {
+      fail("must be between " + formatDuration(min) + " and " + formatDuration(max) + " (got " +
+           value_.as_string().str + ")");
+    }
+    return *d;
+  }
+
+  uint64_t size() const {
+    std::optional<uint64_t> bytes;
+    if (value_.is_integer()) {
+      if (const int64_t n = integer(); n >= 0) bytes = static_cast<uint64_t>(n);
+    } else if (value_.is_string()) {
+      bytes = parseSize(value_.as_string().str);
+    } else {
+      expected("a size: an integer number of bytes or a string such as \"256M\"");
+    }
+    if (!bytes) {
+      fail("expected a size: a number of bytes, optionally with a K, M, G or T suffix "
+           "(powers of 1024), such as \"256M\" (got " + toml::format(value_) + ")");
+    }
+    return *bytes;
+  }
+
+  /// A file name made absolute against the config file's directory.
+  std::string path(const toml::value& element) const {
+    const std::string& text = element.as_string().str;
+    if (text.empty()) failAt(element, "must not be an empty file name");
+    fs::path p(text);
+    if (p.is_relative()) p = context_.base_dir / p;
+    return p.lexically_normal().string();
+  }
+
+  /// `path` (from `element`) must be a readable regular file. Opened
+  /// non-blocking so that a FIFO cannot hang the load.
+  void checkReadable(const toml::value& element, const std::string& path) const {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    std::string problem = fd < 0 ? std::strerror(errno) : "";
+    struct stat st {};
+    if (fd >= 0) {
+      if (::fstat(fd, &st) != 0) {
+        problem = std::strerror(errno);
+      } else if (S_ISDIR(st.st_mode)) {
+        problem = std::strerror(EISDIR);
+      } else if (!S_ISREG(st.st_mode)) {
+        problem = "not a regular file";
+      }
+      ::close(fd);
+    }
+    if (!problem.empty()) failAt(element, "cannot read " + quote(path) + ": " + problem);
+  }
+
+ private:
+  [[noreturn]] void expected(const std::string& what) const {
+    fail("expected " + what + ", got " + describe(value_));
+  }
+
+  const toml::value& value_;
+  std::string key_;
+  Context& context_;
+};
+
+std::vector<base::SocketAddress> readListen(const Field& f) {
+  std::vector<base::SocketAddress> out;
+  for (const auto& element : f.strings()) {
+    const std::string& text = element.as_string().str;
+    const auto address = base::SocketAddress::parse(text, uint16_t{53});
+    if (!address) {
+      f.failAt(element, quote(text) + " is not an address with an optional port such as "
+                        "\"192.0.2.1:53\" or \"[2001:db8::1]:53\"");
+    }
+    if (address->port == 0) f.failAt(element, quote(text) + ": port 0 is not allowed");
+    if (std::find(out.begin(), out.end(), *address) != out.end()) {
+      f.failAt(element, address->toString() + " is listed twice");
+    }
+    out.push_back(*address);
+  }
+  if (out.empty()) f.fail("must list at least one address");
+  return out;
+}
+
+std::vector<base::IpPrefix> readPrefixes(const Field& f) {
+  std::vector<base::IpPrefix> out;
+  for (const auto& element : f.strings()) {
+    const std::string& text = element.as_string().str;
+    const auto prefix = base::IpPrefix::parse(text);
+    if (!prefix) {
+      f.failAt(element, quote(text) + " is not an address prefix such as \"192.0.2.0/24\", "
+                        "\"2001:db8::/32\" or a single address");
+    }
+    out.push_back(*prefix);
+  }
+  return out;
+}
+
+std::vector<base::IpAddress> readAddresses(const Field& f) {
+  std::vector<base::IpAddress> out;
+  for (const auto& element : f.strings()) {
+    const std::string& text = element.as_string().str;
+    const auto address = base::IpAddress::parse(text);
+    if (!address) f.failAt(element, quote(text) + " is not an IP address");
+    out.push_back(*address);
+  }
+  return out;
+}
+
+std::string readShmName(const Field& f) {
+  const std::string& name = f.string();
+  if (name.size() < 2 || name.front() != '/' || name.find('/', 1) != std::string::npos) {
+    f.fail("must start with \"/\" and contain no other \"/\", such as \"/shoal-cache\" (got " +
+           quote(name) + ")");
+  }
+  if (name.size() > 255) f.fail("must be at most 255 characters long");
+  return name;
+}
+
+uint64_t readCacheSize(const Field& f) {
+  const uint64_t size = f.size();
+  if (size < kMinCacheSize) f.fail("must be at least 1M (got " + formatSize(size) + ")");
+  return size;
+}
+
+unsigned readStripes(const Field& f) {
+  const int64_t n = f.integer();
+  if (n < 1 || n > 65536 || (n & (n - 1)) != 0) {
+    f.fail("must be a power of two between 1 and 65536 (got " + std::to_string(n) + ")");
+  }
+  return static_cast<unsigned>(n);
+}
+
+std::string readFile(const Field& f, const toml::value& element) {
+  const std::string path = f.path(element);
+  f.checkReadable(element, path);
+  return path;
+}
+
+std::string readRootHints(const Field& f) {
+  return f.string().empty() ? std::string() : readFile(f, f.value());
+}
+
+std::string readControlSocket(const Field& f) {
+  f.string();
+  const std::string path = f.path(f.value());
+  if (path.size() > kMaxSocketPath) {
+    f.fail("must be at most " + std::to_string(kMaxSocketPath) +
+           " bytes long, the limit of a Unix socket path (got " + quote(path) + ")");
+  }
+  return path;
+}
+
+uint32_t ttl(const Field& f) { return static_cast<uint32_t>(f.integer(0, kMaxTtl)); }
+
+// The known keys of each table and how each is read. A key missing from the
+// file keeps its previous (default) value.
+using Reader = void (*)(Config&, const Field&);
+struct KeySpec {
+  std::string_view key;
+  Reader read;
+};
+
+constexpr KeySpec kServerKeys[] = {
+    {"listen", [](Config& c, const Field& f) { c.server.listen = readListen(f); }},
+    {"workers", [](Config& c, const Field& f) {
+       c.server.workers = static_cast<unsigned>(f.integer(0, 256));
+     }},
+    {"udp_payload_size", [](Config& c, const Field& f) {
+       c.server.udp_payload_size = static_cast<uint16_t>(f.integer(512, 4096));
+     }},
+    {"tcp_idle_timeout", [](Config& c, const Field& f) {
+       c.server.tcp_idle_timeout = f.duration(100ms, 1h);
+     }},
+    {"tcp_max_clients", [](Config& c, const Field& f) {
+       c.server.tcp_max_clients = static_cast<uint32_t>(f.integer(1, 1000000));
+     }},
+};
+
+constexpr KeySpec kCacheKeys[] = {
+    {"name", [](Config& c, const Field& f) { c.cache.name = readShmName(f); }},
+    {"size", [](Config& c, const Field& f) { c.cache.size = readCacheSize(f); }},
+    {"stripes", [](Config& c, const Field& f) { c.cache.stripes = readStripes(f); }},
+    {"max_ttl", [](Config& c, const Field& f) { c.cache.max_ttl = ttl(f); }},
+    {"min_ttl", [](Config& c, const Field& f) { c.cache.min_ttl = ttl(f); }},
+    {"max_negative_ttl", [](Config& c, const Field& f) { c.cache.max_negative_ttl = ttl(f); }},
+    {"max_ecs_partitions", [](Config& c, const Field& f) {
+       c.cache.max_ecs_partitions = static_cast<unsigned>(f.integer(1, 1024));
+     }},
+    {"serve_stale", [](Config& c, const Field& f) { c.cache.serve_stale = f.duration(0s, 168h); }},
+};
+
+constexpr KeySpec kResolverKeys[] = {
+    {"root_hints", [](Config& c, const Field& f) { c.resolver.root_hints = readRootHints(f); }},
+    {"trust_anchors", [](Config& c, const Field& f) {
+       c.resolver.trust_anchors.clear();
+       for (const auto& element : f.strings()) {
+         c.resolver.trust_anchors.push_back(readFile(f, element));
+       }
+     }},
+    {"outgoing_addresses", [](Config& c, const Field& f) {
+       c.resolver.outgoing_addresses = readAddresses(f);
+     }},
+    {"query_timeout", [](Config& c, const Field& f) {
+       c.resolver.query_timeout = f.duration(100ms, 60s);
+     }},
+    {"qname_minimisation", [](Config& c, const Field& f) {
+       c.resolver.qname_minimisation = f.boolean();
+     }},
+    {"ipv4", [](Config& c, const Field& f) { c.resolver.ipv4 = f.boolean(); }},
+    {"ipv6", [](Config& c, const Field& f) { c.resolver.ipv6 = f.boolean(); }},
+    {"deny_upstream", [](Config& c, const Field& f) {
+       c.resolver.deny_upstream = readPrefixes(f);
+     }},
+    {"nxdomain_cut", [](Config& c, const Field& f) { c.resolver.nxdomain_cut = f.boolean(); }},
+    {"rto_min", [](Config& c, const Field& f) { c.resolver.rto_min = f.duration(1ms, 10s); }},
+    {"rto_max", [](Config& c, const Field& f) { c.resolver.rto_max = f.duration(1ms, 60s); }},
+};
+
+constexpr KeySpec kAclKeys[] = {
+    {"allow", [](Config& c, const Field& f) {
+       c.acl.allow = readPrefixes(f);
+       if (c.acl.allow.empty()) {
+         f.fail("must list at least one prefix (\"0.0.0.0/0\" and \"::/0\" allow everyone)");
+       }
+     }},
+};
+
+constexpr KeySpec kControlKeys[] = {
+    {"socket", [](Config& c, const Field& f) { c.control.socket = readControlSocket(f); }},
+};
+
+struct TableSpec {
+  std::string_view name;
+  std::span<const KeySpec> keys;
+};
+
+constexpr TableSpec kTables[] = {
+    {"server", kServerKeys}, {"cache", kCacheKeys},     {"resolver", kResolverKeys},
+    {"acl", kAclKeys},       {"control", kControlKeys},
+};
+
+// One key of the file; read in file order so that the first mistake in the
+// file is the one reported.
+struct Item {
+  unsigned line = 0;
+  std::string key;  // "server.workers"
+  const toml::value* value = nullptr;
+  Reader read = nullptr;  // null: `problem` says why
+  std::string problem;
+};
+
+std::string unknown(const toml::value& value) {
+  return value.is_table() ? "unknown table" : "unknown key";
+}
+
+std::vector<Item> collectItems(const toml::value& root) {
+  std::vector<Item> items;
+  for (const auto& [name, table] : root.as_table()) {
+    const auto spec = std::find_if(std::begin(kTables), std::end(kTables),
+                                   [&](const TableSpec& t) { return t.name == name; });
+    if (spec == std::end(kTables)) {
+      items.push_back({lineOf(table), name, &table, nullptr,
+                       table.is_table() ? "unknown table (the tables are server, cache, "
+                                          "resolver, acl and control)"
+                                        : "unknown key (keys belong in a table such as [server])"});
+      continue;
+    }
+    if (!table.is_table()) {
+      items.push_back({lineOf(table), name, &table, nullptr, "expected a table, got " +
+                                                                 describe(table)});
+      continue;
+    }
+    for (const auto& [key, value] : table.as_table()) {
+      const auto k = std::find_if(spec->keys.begin(), spec->keys.end(),
+                                  [&](const KeySpec& ks) { return ks.key == key; });
+      const bool known = k != spec->keys.end();
+      items.push_back({lineOf(value), name + "." + key, &value, known ? k->read : nullptr,
+                       known ? "" : unknown(value)});
+    }
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return std::tie(a.line, a.key) < std::tie(b.line, b.key);
+  });
+  return items;
+}
+
+void resolveWorkers(Config& config) {
+  if (config.server.workers != 0) return;
+  config.server.workers = std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
+}
+
+// Checks that involve several keys (each key alone was checked as read).
+void checkAcrossKeys(const Config& c, const Context& context) {
+  if (c.cache.min_ttl > c.cache.max_ttl) {
+    context.failAny(
+        {{"cache.min_ttl", "must not exceed cache.max_ttl = " + std::to_string(c.cache.max_ttl) +
+                               " (got " + std::to_string(c.cache.min_ttl) + ")"},
+         {"cache.max_ttl", "must be at least cache.min_ttl = " + std::to_string(c.cache.min_ttl) +
+                               " (got " + std::to_string(c.cache.max_ttl) + ")"}});
+  }
+  if (c.cache.size / c.cache.stripes < kMinStripeSize) {
+    const std::string need = formatSize(kMinStripeSize * c.cache.stripes);
+    const std::string stripes = std::to_string(c.cache.stripes);
+    context.failAny(
+        {{"cache.stripes", stripes + " stripes need a cache.size of at least " + need +
+                               " (64K per stripe; cache.size is " + formatSize(c.cache.size) +
+                               ")"},
+         {"cache.size", "must be at least " + need + " for " + stripes +
+                            " stripes (64K per stripe; got " + formatSize(c.cache.size) + ")"}});
+  }
+  const ResolverSection& r = c.resolver;
+  if (r.rto_min > r.rto_max) {
+    context.failAny({{"resolver.rto_min", "must not exceed resolver.rto_max = " +
+                                              formatDuration(r.rto_max) + " (got " + formatDuration(r.rto_min) + ")"},
+                     {"resolver.rto_max", "must be at least resolver.rto_min = " +
+                                              formatDuration(r.rto_min) + " (got " + formatDuration(r.rto_max) + ")"}});
+  }
+  if (r.rto_max > r.query_timeout) {
+    context.failAny({{"resolver.rto_max", "must not exceed resolver.query_timeout = " +
+                                              formatDuration(r.query_timeout) + " (got " + formatDuration(r.rto_max) + ")"},
+                     {"resolver.query_timeout", "must be at least resolver.rto_max = " +
+                                                    formatDuration(r.rto_max) + " (got " + formatDuration(r.query_timeout) + ")"}});
+  }
+  if (!r.ipv4 && !r.ipv6) {
+    const std::string message = "resolver.ipv4 and resolver.ipv6 cannot both be false";
+    context.failAny({{"resolver.ipv4", message}, {"resolver.ipv6", message}});
+  }
+  for (const bool v4 : {true, false}) {
+    if (r.outgoing_addresses.empty() || !(v4 ? r.ipv4 : r.ipv6)) continue;
+    const bool found = std::any_of(r.outgoing_addresses.begin(), r.outgoing_addresses.end(),
+                                   [&](const base::IpAddress& a) { return a.isV4() == v4; });
+    if (found) continue;
+    const std::string family = v4 ? "ipv4" : "ipv6";
+    context.failAny(
+        {{"resolver.outgoing_addresses",
+          "has no " + std::string(v4 ? "IPv4" : "IPv6") + " address but resolver." + family +
+              " is true: add one, or set " + family + " = false"},
+         {"resolver." + family, "is true but resolver.outgoing_addresses has no " +
+                                              std::string(v4 ? "IPv4" : "IPv6") + " address"}});
+  }
+}
+
+fs::path baseDir(const std::string& source) {
+  std::error_code ec;
+  fs::path dir = fs::path(source).parent_path();
+  if (dir.empty()) dir = fs::current_path(ec);
+  fs::path absolute = fs::absolute(dir, ec);
+  return ec ? dir : absolute;
+}
+
+/// toml11's message ("[error] what\n --> file\n excerpt") as
+/// "file:line: TOML syntax error: what" followed by the excerpt.
+std::string syntaxMessage(const std::string& source, const toml::exception& e) {
+  std::string what = e.what();
+  if (what.rfind("[error] ", 0) == 0) what.erase(0, 8);
+  const size_t newline = what.find('\n');
+  return source + ":" + std::to_string(e.location().line()) +
+         ": TOML syntax error: " + what.substr(0, newline) +
+         (newline == std::string::npos ? "" : what.substr(newline));
+}
+
+LoadResult load(std::string_view text, const std::string& source, Config config) {
+  try {
+    Context context{source, baseDir(source), {}};
+    std::istringstream in{std::string(text)};
+    const toml::value root = toml::parse(in, source);
+    for (const Item& item : collectItems(root)) {
+      if (!item.read) context.fail(item.line, item.key, item.problem);
+      context.lines.emplace_back(item.key, item.line);
+      item.read(config, Field(*item.value, item.key, context));
+    }
+    resolveWorkers(config);
+    checkAcrossKeys(config, context);
+    config.source = source;
+    return {std::move(config), ""};
+  } catch (const ConfigError& e) {
+    return {std::nullopt, e.what()};
+  } catch (const toml::exception& e) {
+    return {std::nullopt, syntaxMessage(source, e)};
+  } catch (const std::exception& e) {
+    return {std::nullopt, source + ": " + e.what()};
+  }
+}
+
+std::string toTomlList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + quote(items[i]);
+  return out + "]";
+}
+
+template <typename T>
+std::string toTomlList(const std::vector<T>& items) {
+  std::vector<std::string> texts;
+  for (const T& item : items) texts.push_back(item.toString());
+  return toTomlList(texts);
+}
+
+std::string toTomlBool(bool value) { return value ? "true" : "false"; }
+
+}  // namespace
+
+bool Config::operator==(const Config& other) const {
+  return server == other.server && cache == other.cache && resolver == other.resolver &&
+         acl == other.acl && control == other.control;
+}
+
+Config defaults() {
+  LoadResult result = load(kDefaultsToml, kBuiltinSource, Config{});
+  if (!result.ok()) std::fprintf(stderr, "shoal: built-in config: %s\n", result.error.c_str());
+  SHOAL_CHECK(result.ok());
+  return std::move(*result.config);
+}
+
+LoadResult loadString(std::string_view text, const std::string& source_name) {
+  return load(text, source_name, defaults());
+}
+
+LoadResult loadFile(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "re");
+  if (file == nullptr) return {std::nullopt, path + ": cannot open: " + std::strerror(errno)};
+  std::string text;
+  char buf[16384];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, file)) > 0) text.append(buf, n);
+  const int error = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (error != 0) return {std::nullopt, path + ": cannot read: " + std::strerror(error)};
+  return loadString(text, path);
+}
+
+std::string toToml(const Config& c) {
+  const std::string size = formatSize(c.cache.size);
+  std::string out = "# shoal configuration: the effective values loaded from " + quote(c.source) +
+                    "\n";
+  out += "\n[server]\n";
+  out += "listen = " + toTomlList(c.server.listen) + "\n";
+  out += "workers = " + std::to_string(c.server.workers) + "\n";
+  out += "udp_payload_size = " + std::to_string(c.server.udp_payload_size) + "\n";
+  out += "tcp_idle_timeout = " + quote(formatDuration(c.server.tcp_idle_timeout)) + "\n";
+  out += "tcp_max_clients = " + std::to_string(c.server.tcp_max_clients) + "\n";
+  out += "\n[cache]\n";
+  out += "name = " + quote(c.cache.name) + "\n";
+  const bool has_unit = size.back() < '0' || size.back() > '9';
+  out += "size = " + (has_unit ? quote(size) : size) + "\n";
+  out += "stripes = " + std::to_string(c.cache.stripes) + "\n";
+  out += "max_ttl = " + std::to_string(c.cache.max_ttl) + "\n";
+  out += "min_ttl = " + std::to_string(c.cache.min_ttl) + "\n";
+  out += "max_negative_ttl = " + std::to_string(c.cache.max_negative_ttl) + "\n";
+  out += "max_ecs_partitions = " + std::to_string(c.cache.max_ecs_partitions) + "\n";
+  out += "serve_stale = " + quote(formatDuration(c.cache.serve_stale)) + "\n";
+  const ResolverSection& r = c.resolver;
+  out += "\n[resolver]\n";
+  out += "root_hints = " + quote(r.root_hints) + "\n";
+  out += "trust_anchors = " + toTomlList(r.trust_anchors) + "\n";
+  out += "outgoing_addresses = " + toTomlList(r.outgoing_addresses) + "\n";
+  out += "query_timeout = " + quote(formatDuration(r.query_timeout)) + "\n";
+  out += "qname_minimisation = " + toTomlBool(r.qname_minimisation) + "\n";
+  out += "ipv4 = " + toTomlBool(r.ipv4) + "\n";
+  out += "ipv6 = " + toTomlBool(r.ipv6) + "\n";
+  out += "deny_upstream = " + toTomlList(r.deny_upstream) + "\n";
+  out += "nxdomain_cut = " + toTomlBool(r.nxdomain_cut) + "\n";
+  out += "rto_min = " + quote(formatDuration(r.rto_min)) + "\n";
+  out += "rto_max = " + quote(formatDuration(r.rto_max)) + "\n";
+  out += "\n[acl]\n";
+  out += "allow = " + toTomlList(c.acl.allow) + "\n";
+  out += "\n[control]\n";
+  out += "socket = " + quote(c.control.socket) + "\n";
+  return out;
+}
+
+std::optional<Duration> parseDuration(std::string_view text) {
+  struct Unit {
+    std::string_view suffix;
+    int64_t ms;
+  };
+  constexpr Unit kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  const size_t digits = std::min(text.find_first_not_of("0123456789"), text.size());
+  if (digits == 0) return std::nullopt;
+  for (const Unit& unit : kUnits) {
+    if (text.substr(digits) != unit.suffix) continue;
+    int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + digits, value);
+    if (ec != std::errc() || value > std::numeric_limits<int64_t>::max() / unit.ms) break;
+    return Duration(value * unit.ms);
+  }
+  return std::nullopt;
+}
+
+std::string formatDuration(Duration duration) {
+  const int64_t ms = duration.count();
+  if (ms == 0) return "0s";
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::optional<uint64_t> parseSize(std::string_view text) {
+  const size_t digits = std::min(text.find_first_not_of("0123456789"), text.size());
+  if (digits == 0 || text.size() - digits > 1) return std::nullopt;
+  unsigned shift = 0;
+  if (digits < text.size()) {
+    const size_t unit = std::string_view("KMGT").find(static_cast<char>(text.back() & ~0x20));
+    if (unit == std::string_view::npos) return std::nullopt;
+    shift = 10 * static_cast<unsigned>(unit + 1);
+  }
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + digits, value);
+  if (ec != std::errc() || value > (std::numeric_limits<uint64_t>::max() >> shift)) {
+    return std::nullopt;
+  }
+  return value << shift;
+}
+
+}  // namespace shoal::config

@@ -1,0 +1,151 @@
+#pragma once
+// shoal's configuration: shoal.toml as typed, validated values.
+//
+// The supervisor loads it once at start (and on reload); nothing here runs on
+// the data plane. conf/shoal.toml documents every key for operators and
+// states exactly the built-in defaults. Loading is all-or-nothing: a file
+// with any mistake (syntax, unknown table or key, wrong type, value out of
+// range, unreadable file) yields no Config and one message naming the file,
+// the line and the key, e.g.
+//   shoal.toml:12: cache.stripes: must be a power of two between 1 and 65536 (got 3)
+// Keys left out of the file keep their default. toml11 (which throws) is
+// used only inside config.cc; no exception leaves this library.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "base/ip_prefix.h"
+
+namespace shoal::config {
+
+/// Durations are written "250ms", "3s", "2m" or "1h" in the file.
+using Duration = std::chrono::milliseconds;
+
+/// [server]: where and how clients are served.
+struct ServerSection {
+  /// UDP and TCP listeners; never empty, no duplicates, no port 0.
+  std::vector<base::SocketAddress> listen;
+  /// Worker processes, 1..256. Never 0 once loaded: 0 in the file means one
+  /// per CPU core (std::thread::hardware_concurrency), resolved at load time.
+  unsigned workers = 0;
+  /// Our EDNS UDP payload size towards clients (RFC 6891 section 6.2.5).
+  uint16_t udp_payload_size = 0;
+  /// An idle client TCP connection is closed after this (RFC 7766 section 6.2.3).
+  Duration tcp_idle_timeout{};
+  /// Concurrent TCP clients per worker.
+  uint32_t tcp_max_clients = 0;
+  bool operator==(const ServerSection&) const = default;
+};
+
+/// [cache]: the shared-memory cache (shmcache::Options plus TTL policy).
+struct CacheSection {
+  /// POSIX shared memory object name: "/" then no other "/".
+  std::string name;
+  /// Segment size in bytes, at least 1 MiB and 64 KiB per stripe.
+  uint64_t size = 0;
+  /// Lock stripes: a power of two, 1..65536.
+  unsigned stripes = 0;
+  /// TTL clamps in seconds; min_ttl <= max_ttl.
+  uint32_t max_ttl = 0;
+  uint32_t min_ttl = 0;
+  /// Cap on the TTL of NXDOMAIN/NODATA answers (RFC 2308 section 5).
+  uint32_t max_negative_ttl = 0;
+  /// ECS partitions kept per name and type (RFC 7871 section 7.3), 1..1024.
+  unsigned max_ecs_partitions = 0;
+  /// How long past expiry data may be served when upstreams fail (RFC 8767);
+  /// zero: never.
+  Duration serve_stale{};
+  bool operator==(const CacheSection&) const = default;
+};
+
+/// [resolver]: iterative resolution towards authoritative servers.
+struct ResolverSection {
+  /// Absolute path of a root hints file; empty: the built-in IANA hints.
+  std::string root_hints;
+  /// Absolute paths of trust anchor files (DS or DNSKEY records); empty:
+  /// the built-in IANA root anchors.
+  std::vector<std::string> trust_anchors;
+  /// Source addresses for upstream queries; empty: chosen by the kernel.
+  /// When not empty, it has an address of each enabled family.
+  std::vector<base::IpAddress> outgoing_addresses;
+  /// Deadline of a client query; past it the client gets SERVFAIL.
+  Duration query_timeout{};
+  bool qname_minimisation = false;  // RFC 9156
+  /// Query upstreams over IPv4 / IPv6; at least one is on.
+  bool ipv4 = false;
+  bool ipv6 = false;
+  /// Upstream addresses never queried (may be empty).
+  std::vector<base::IpPrefix> deny_upstream;
+  bool nxdomain_cut = false;  // RFC 8020
+  /// Per-server retransmission timeout bounds; rto_min <= rto_max <= query_timeout.
+  Duration rto_min{};
+  Duration rto_max{};
+  bool operator==(const ResolverSection&) const = default;
+};
+
+/// [acl]: who may query.
+struct AclSection {
+  /// Clients allowed to query; others get REFUSED. Never empty.
+  std::vector<base::IpPrefix> allow;
+  bool operator==(const AclSection&) const = default;
+};
+
+/// [control]: the shoalctl control socket.
+struct ControlSection {
+  /// Absolute path of the Unix socket (at most 107 bytes).
+  std::string socket;
+  bool operator==(const ControlSection&) const = default;
+};
+
+struct Config {
+  ServerSection server;
+  CacheSection cache;
+  ResolverSection resolver;
+  AclSection acl;
+  ControlSection control;
+  /// Where it came from: the file path, or "<built-in defaults>".
+  std::string source;
+
+  /// Equal settings; `source` is not compared.
+  bool operator==(const Config& other) const;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set on success
+  /// On failure: "file:line: key: what", one line; a TOML syntax error adds
+  /// toml11's excerpt of the offending line(s) after a newline.
+  std::string error;
+  bool ok() const { return config.has_value(); }
+};
+
+/// The built-in configuration (what conf/shoal.toml states), validated and
+/// with workers resolved.
+Config defaults();
+
+/// Reads and validates `path`. Relative file names inside it (root_hints,
+/// trust_anchors, control.socket) are taken relative to the file's directory
+/// and stored absolute.
+LoadResult loadFile(const std::string& path);
+
+/// Validates TOML `text`; `source_name` names it in messages and gives the
+/// directory relative file names are resolved against (the current
+/// directory if it has none).
+LoadResult loadString(std::string_view text, const std::string& source_name);
+
+/// `config` as TOML (every key, effective values: workers resolved, paths
+/// absolute); loading it gives an equal Config.
+std::string toToml(const Config& config);
+
+/// "250ms", "3s", "2m", "1h": a decimal integer and a unit, nothing else.
+std::optional<Duration> parseDuration(std::string_view text);
+/// The largest unit that represents `duration` exactly ("90s", "1h", "0s").
+std::string formatDuration(Duration duration);
+/// "1048576", "512K", "256M", "2G", "1T" (powers of 1024; suffix in either case).
+std::optional<uint64_t> parseSize(std::string_view text);
+
+}  // namespace shoal::config

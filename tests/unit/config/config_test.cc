@@ -1,0 +1,521 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace shoal::config {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+base::SocketAddress S(const char* text) { return base::SocketAddress::parse(text).value(); }
+base::IpPrefix P(const char* text) { return base::IpPrefix::parse(text).value(); }
+base::IpAddress A(const char* text) { return base::IpAddress::parse(text).value(); }
+
+/// The error of loading `text` as "shoal.toml" (which must fail).
+std::string errorOf(const std::string& text) {
+  const LoadResult result = loadString(text, "shoal.toml");
+  EXPECT_FALSE(result.ok()) << text;
+  return result.error;
+}
+
+unsigned expectedWorkers() {
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
+}
+
+/// A scratch directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "shoal-config-test-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, ec);
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  /// Writes `content` to `name` in the directory; returns its path.
+  std::string write(const std::string& name, const std::string& content) const {
+    const std::string file = path_ + "/" + name;
+    std::ofstream(file) << content;
+    return file;
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST(ConfigTest, DefaultsAreValid) {
+  const Config c = defaults();
+  EXPECT_EQ(c.source, "<built-in defaults>");
+  ASSERT_EQ(c.server.listen.size(), 1u);
+  EXPECT_EQ(c.server.listen[0], S("127.0.0.1:53"));
+  EXPECT_EQ(c.server.workers, expectedWorkers());
+  EXPECT_EQ(c.server.udp_payload_size, 1232);
+  EXPECT_EQ(c.server.tcp_idle_timeout, 10s);
+  EXPECT_EQ(c.server.tcp_max_clients, 4096u);
+  EXPECT_EQ(c.cache.name, "/shoal-cache");
+  EXPECT_EQ(c.cache.size, uint64_t{256} << 20);
+  EXPECT_EQ(c.cache.stripes, 256u);
+  EXPECT_EQ(c.cache.max_ttl, 86400u);
+  EXPECT_EQ(c.cache.min_ttl, 0u);
+  EXPECT_EQ(c.cache.max_negative_ttl, 3600u);
+  EXPECT_EQ(c.cache.max_ecs_partitions, 16u);
+  EXPECT_EQ(c.cache.serve_stale, 0s);
+  EXPECT_EQ(c.resolver.root_hints, "");
+  EXPECT_TRUE(c.resolver.trust_anchors.empty());
+  EXPECT_TRUE(c.resolver.outgoing_addresses.empty());
+  EXPECT_EQ(c.resolver.query_timeout, 3s);
+  EXPECT_TRUE(c.resolver.qname_minimisation);
+  EXPECT_TRUE(c.resolver.ipv4);
+  EXPECT_TRUE(c.resolver.ipv6);
+  EXPECT_EQ(c.resolver.deny_upstream, (std::vector<base::IpPrefix>{
+                                          P("127.0.0.0/8"), P("::1/128"), P("0.0.0.0/8"),
+                                          P("::/128")}));
+  EXPECT_TRUE(c.resolver.nxdomain_cut);
+  EXPECT_EQ(c.resolver.rto_min, 50ms);
+  EXPECT_EQ(c.resolver.rto_max, 1s);
+  EXPECT_EQ(c.acl.allow, (std::vector<base::IpPrefix>{P("127.0.0.0/8"), P("::1/128")}));
+  EXPECT_EQ(c.control.socket, "/run/shoal/control.sock");
+}
+
+TEST(ConfigTest, EmptyFileMeansDefaults) {
+  const LoadResult result = loadString("", "empty.toml");
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(*result.config, defaults());
+  EXPECT_EQ(result.config->source, "empty.toml");
+  // A table with nothing in it changes nothing either.
+  EXPECT_EQ(*loadString("[server]\n[cache]\n", "x").config, defaults());
+}
+
+TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
+  const std::string path = std::string(SHOAL_SOURCE_DIR) + "/conf/shoal.toml";
+  const LoadResult result = loadFile(path);
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(*result.config, defaults());
+  EXPECT_EQ(result.config->source, path);
+  // Every key is in the file: none is left to the built-in defaults.
+  std::ostringstream file;
+  file << std::ifstream(path).rdbuf();
+  const std::string text = file.str();
+  std::istringstream printed(toToml(defaults()));
+  std::string line;
+  int keys = 0;
+  while (std::getline(printed, line)) {
+    const size_t equals = line.find(" = ");
+    if (line.empty() || line[0] == '#' || equals == std::string::npos) continue;
+    EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
+    ++keys;
+  }
+  EXPECT_EQ(keys, 26);
+}
+
+TEST(ConfigTest, EveryKeyIsRead) {
+  TempDir dir;
+  const std::string hints = dir.write("root.hints", ". 3600000 NS a.root-servers.net.\n");
+  const std::string key1 = dir.write("a.key", "");
+  const std::string key2 = dir.write("b.key", "");
+  const std::string text = R"([server]
+listen = ["192.0.2.53:5353", "[2001:db8::53]", "127.0.0.1"]
+workers = 7
+udp_payload_size = 1400
+tcp_idle_timeout = "250ms"
+tcp_max_clients = 100
+
+[cache]
+name = "/other-cache"
+size = "2G"
+stripes = 1024
+max_ttl = 3600
+min_ttl = 60
+max_negative_ttl = 900
+max_ecs_partitions = 64
+serve_stale = "2h"
+
+[resolver]
+root_hints = ")" + hints + R"("
+trust_anchors = [")" + key1 + R"(", ")" + key2 + R"("]
+outgoing_addresses = ["198.51.100.10", "2001:db8:1::10"]
+query_timeout = "5s"
+qname_minimisation = false
+ipv4 = false
+ipv6 = true
+deny_upstream = []
+nxdomain_cut = false
+rto_min = "10ms"
+rto_max = "2s"
+
+[acl]
+allow = ["0.0.0.0/0", "::/0"]
+
+[control]
+socket = "/tmp/shoal.sock"
+)";
+  const LoadResult result = loadString(text, "every.toml");
+  ASSERT_TRUE(result.ok()) << result.error;
+  const Config& c = *result.config;
+  EXPECT_EQ(c.server.listen, (std::vector<base::SocketAddress>{
+                                 S("192.0.2.53:5353"), S("[2001:db8::53]:53"), S("127.0.0.1:53")}));
+  EXPECT_EQ(c.server.workers, 7u);
+  EXPECT_EQ(c.server.udp_payload_size, 1400);
+  EXPECT_EQ(c.server.tcp_idle_timeout, 250ms);
+  EXPECT_EQ(c.server.tcp_max_clients, 100u);
+  EXPECT_EQ(c.cache.name, "/other-cache");
+  EXPECT_EQ(c.cache.size, uint64_t{2} << 30);
+  EXPECT_EQ(c.cache.stripes, 1024u);
+  EXPECT_EQ(c.cache.max_ttl, 3600u);
+  EXPECT_EQ(c.cache.min_ttl, 60u);
+  EXPECT_EQ(c.cache.max_negative_ttl, 900u);
+  EXPECT_EQ(c.cache.max_ecs_partitions, 64u);
+  EXPECT_EQ(c.cache.serve_stale, 2h);
+  EXPECT_EQ(c.resolver.root_hints, hints);
+  EXPECT_EQ(c.resolver.trust_anchors, (std::vector<std::string>{key1, key2}));
+  EXPECT_EQ(c.resolver.outgoing_addresses,
+            (std::vector<base::IpAddress>{A("198.51.100.10"), A("2001:db8:1::10")}));
+  EXPECT_EQ(c.resolver.query_timeout, 5s);
+  EXPECT_FALSE(c.resolver.qname_minimisation);
+  EXPECT_FALSE(c.resolver.ipv4);
+  EXPECT_TRUE(c.resolver.ipv6);
+  EXPECT_TRUE(c.resolver.deny_upstream.empty());
+  EXPECT_FALSE(c.resolver.nxdomain_cut);
+  EXPECT_EQ(c.resolver.rto_min, 10ms);
+  EXPECT_EQ(c.resolver.rto_max, 2s);
+  EXPECT_EQ(c.acl.allow, (std::vector<base::IpPrefix>{P("0.0.0.0/0"), P("::/0")}));
+  EXPECT_EQ(c.control.socket, "/tmp/shoal.sock");
+
+  // And it prints back to the same settings.
+  const LoadResult again = loadString(toToml(c), "printed.toml");
+  ASSERT_TRUE(again.ok()) << again.error << "\n" << toToml(c);
+  EXPECT_EQ(*again.config, c);
+}
+
+TEST(ConfigTest, WorkersZeroMeansOnePerCore) {
+  const LoadResult result = loadString("[server]\nworkers = 0\n", "shoal.toml");
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.config->server.workers, expectedWorkers());
+  EXPECT_GE(result.config->server.workers, 1u);
+  EXPECT_EQ(loadString("[server]\nworkers = 256\n", "x").config->server.workers, 256u);
+}
+
+TEST(ConfigTest, OtherAcceptedForms) {
+  // Dotted keys and inline tables are TOML too; sizes in plain bytes or any case.
+  const LoadResult result = loadString(
+      "server.workers = 3\ncache = { size = 16777216, stripes = 1 }\n", "shoal.toml");
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.config->server.workers, 3u);
+  EXPECT_EQ(result.config->cache.size, uint64_t{16} << 20);
+  EXPECT_EQ(result.config->cache.stripes, 1u);
+  EXPECT_EQ(loadString("[cache]\nsize = \"64m\"\n", "x").config->cache.size, uint64_t{64} << 20);
+  EXPECT_EQ(loadString("[cache]\nsize = \"1048576\"\nstripes = 16\n", "x").config->cache.size,
+            uint64_t{1} << 20);
+  // ipv6 alone; outgoing addresses need only the enabled family.
+  const LoadResult v6 = loadString(
+      "[resolver]\nipv4 = false\noutgoing_addresses = [\"2001:db8::1\"]\n", "x");
+  ASSERT_TRUE(v6.ok()) << v6.error;
+  EXPECT_FALSE(v6.config->resolver.ipv4);
+}
+
+TEST(ConfigTest, RelativeFileNamesFollowTheConfigFile) {
+  TempDir dir;
+  const std::string hints = dir.write("root.hints", "");
+  fs::create_directory(dir.path() + "/anchors");
+  const std::string anchor = dir.write("anchors/root.key", "");
+  const std::string path = dir.write(
+      "shoal.toml",
+      "[resolver]\nroot_hints = \"root.hints\"\ntrust_anchors = [\"./anchors/../anchors/root.key\"]\n"
+      "[control]\nsocket = \"run/control.sock\"\n");
+  const LoadResult result = loadFile(path);
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.config->resolver.root_hints, hints);
+  EXPECT_EQ(result.config->resolver.trust_anchors, std::vector<std::string>{anchor});
+  EXPECT_EQ(result.config->control.socket, dir.path() + "/run/control.sock");
+}
+
+TEST(ConfigTest, ErrorsNameFileLineAndKey) {
+  // The example of the header, line for line.
+  EXPECT_EQ(errorOf("# shoal\n\n[server]\nworkers = 2\n\n\n\n[cache]\nname = \"/c\"\n\n\n"
+                    "stripes = 3\n"),
+            "shoal.toml:12: cache.stripes: must be a power of two between 1 and 65536 (got 3)");
+  EXPECT_EQ(errorOf("[server]\nworkers = 1000\n"),
+            "shoal.toml:2: server.workers: must be between 0 and 256 (got 1000)");
+  EXPECT_EQ(errorOf("[server]\nworkers = -1\n"),
+            "shoal.toml:2: server.workers: must be between 0 and 256 (got -1)");
+  EXPECT_EQ(errorOf("[server]\nudp_payload_size = 511\n"),
+            "shoal.toml:2: server.udp_payload_size: must be between 512 and 4096 (got 511)");
+  EXPECT_EQ(errorOf("[cache]\nmax_ecs_partitions = 0\n"),
+            "shoal.toml:2: cache.max_ecs_partitions: must be between 1 and 1024 (got 0)");
+  EXPECT_EQ(errorOf("[cache]\nstripes = 131072\n"),
+            "shoal.toml:2: cache.stripes: must be a power of two between 1 and 65536 (got 131072)");
+  EXPECT_EQ(errorOf("[cache]\nstripes = 0\n"),
+            "shoal.toml:2: cache.stripes: must be a power of two between 1 and 65536 (got 0)");
+}
+
+TEST(ConfigTest, ListenErrors) {
+  EXPECT_EQ(errorOf("[server]\nlisten = [\"127.0.0.1:99999\"]\n"),
+            "shoal.toml:2: server.listen: \"127.0.0.1:99999\" is not an address with an optional "
+            "port such as \"192.0.2.1:53\" or \"[2001:db8::1]:53\"");
+  EXPECT_EQ(errorOf("[server]\nlisten = [\"localhost:53\"]\n"),
+            "shoal.toml:2: server.listen: \"localhost:53\" is not an address with an optional "
+            "port such as \"192.0.2.1:53\" or \"[2001:db8::1]:53\"");
+  // The element's own line in a multi-line array.
+  EXPECT_EQ(errorOf("[server]\nlisten = [\n  \"127.0.0.1:53\",\n  \"[::1]:0\",\n]\n"),
+            "shoal.toml:4: server.listen: \"[::1]:0\": port 0 is not allowed");
+  EXPECT_EQ(errorOf("[server]\nlisten = [\"127.0.0.1\", \"127.0.0.1:53\"]\n"),
+            "shoal.toml:2: server.listen: 127.0.0.1:53 is listed twice");
+  EXPECT_EQ(errorOf("[server]\nlisten = []\n"),
+            "shoal.toml:2: server.listen: must list at least one address");
+  EXPECT_EQ(errorOf("[server]\nlisten = \"127.0.0.1:53\"\n"),
+            "shoal.toml:2: server.listen: expected an array of strings, got a string "
+            "\"127.0.0.1:53\"");
+  EXPECT_EQ(errorOf("[server]\nlisten = [\"127.0.0.1:53\", 53]\n"),
+            "shoal.toml:2: server.listen: expected an array of strings, got an integer 53 in it");
+}
+
+TEST(ConfigTest, SizeErrors) {
+  EXPECT_EQ(errorOf("[cache]\nsize = \"12Q\"\n"),
+            "shoal.toml:2: cache.size: expected a size: a number of bytes, optionally with a K, "
+            "M, G or T suffix (powers of 1024), such as \"256M\" (got \"12Q\")");
+  for (const char* bad : {"\"\"", "\"M\"", "\"1.5G\"", "\"1 G\"", "\"1GB\"", "\"-1M\"", "-5",
+                          "\"99999999999999999999\"", "\"20000000T\""}) {
+    EXPECT_NE(errorOf(std::string("[cache]\nsize = ") + bad + "\n")
+                  .find("shoal.toml:2: cache.size: expected a size"),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_EQ(errorOf("[cache]\nsize = \"512K\"\n"),
+            "shoal.toml:2: cache.size: must be at least 1M (got 512K)");
+  EXPECT_EQ(errorOf("[cache]\nsize = 1000\n"),
+            "shoal.toml:2: cache.size: must be at least 1M (got 1000)");
+  EXPECT_EQ(errorOf("[cache]\nsize = 1.5\n"),
+            "shoal.toml:2: cache.size: expected a size: an integer number of bytes or a string "
+            "such as \"256M\", got a floating-point number 1.5");
+  // Too small for the stripes: blamed on the key the file sets.
+  EXPECT_EQ(errorOf("[cache]\nsize = \"1M\"\n"),
+            "shoal.toml:2: cache.size: must be at least 16M for 256 stripes (64K per stripe; "
+            "got 1M)");
+  EXPECT_EQ(errorOf("[cache]\nstripes = 8192\n"),
+            "shoal.toml:2: cache.stripes: 8192 stripes need a cache.size of at least 512M (64K "
+            "per stripe; cache.size is 256M)");
+}
+
+TEST(ConfigTest, TtlErrors) {
+  EXPECT_EQ(errorOf("[cache]\nmax_ttl = 100\nmin_ttl = 200\n"),
+            "shoal.toml:3: cache.min_ttl: must not exceed cache.max_ttl = 100 (got 200)");
+  EXPECT_EQ(errorOf("[cache]\nmin_ttl = 200\nmax_ttl = 100\n"),
+            "shoal.toml:2: cache.min_ttl: must not exceed cache.max_ttl = 100 (got 200)");
+  EXPECT_EQ(errorOf("[cache]\nmax_ttl = 0\nmin_ttl = 1\n"),
+            "shoal.toml:3: cache.min_ttl: must not exceed cache.max_ttl = 0 (got 1)");
+  EXPECT_EQ(errorOf("[cache]\nmin_ttl = 90000\n"),
+            "shoal.toml:2: cache.min_ttl: must not exceed cache.max_ttl = 86400 (got 90000)");
+  EXPECT_EQ(errorOf("[cache]\nmax_negative_ttl = 2147483648\n"),
+            "shoal.toml:2: cache.max_negative_ttl: must be between 0 and 2147483647 (got "
+            "2147483648)");
+}
+
+TEST(ConfigTest, DurationErrors) {
+  EXPECT_EQ(errorOf("[resolver]\nquery_timeout = \"3 s\"\n"),
+            "shoal.toml:2: resolver.query_timeout: expected a duration: an integer and a unit "
+            "(ms, s, m, h) such as \"250ms\" or \"3s\" (got \"3 s\")");
+  for (const char* bad : {"\"3\"", "\"\"", "\"s\"", "\"1.5s\"", "\"-1s\"", "\"3S\"", "\"3sec\"",
+                          "\"3d\"", "\"1h30m\"", "\" 3s\"", "\"99999999999999999999ms\""}) {
+    EXPECT_NE(errorOf(std::string("[resolver]\nquery_timeout = ") + bad + "\n")
+                  .find("shoal.toml:2: resolver.query_timeout: expected a duration: "),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_EQ(errorOf("[resolver]\nquery_timeout = 3\n"),
+            "shoal.toml:2: resolver.query_timeout: expected a duration string such as \"3s\", "
+            "got an integer 3");
+  EXPECT_EQ(errorOf("[resolver]\nquery_timeout = \"2m\"\n"),
+            "shoal.toml:2: resolver.query_timeout: must be between 100ms and 1m (got 2m)");
+  EXPECT_EQ(errorOf("[server]\ntcp_idle_timeout = \"0s\"\n"),
+            "shoal.toml:2: server.tcp_idle_timeout: must be between 100ms and 1h (got 0s)");
+  EXPECT_EQ(errorOf("[resolver]\nrto_min = \"2s\"\n"),
+            "shoal.toml:2: resolver.rto_min: must not exceed resolver.rto_max = 1s (got 2s)");
+  EXPECT_EQ(errorOf("[resolver]\nrto_max = \"5s\"\n"),
+            "shoal.toml:2: resolver.rto_max: must not exceed resolver.query_timeout = 3s (got 5s)");
+  EXPECT_EQ(errorOf("[resolver]\nquery_timeout = \"500ms\"\n"),
+            "shoal.toml:2: resolver.query_timeout: must be at least resolver.rto_max = 1s (got "
+            "500ms)");
+}
+
+TEST(ConfigTest, UnknownTablesAndKeys) {
+  EXPECT_EQ(errorOf("[server]\nlistn = [\"127.0.0.1:53\"]\n"),
+            "shoal.toml:2: server.listn: unknown key");
+  EXPECT_EQ(errorOf("[server]\nworkers = 1\n\n[serverx]\nworkers = 2\n"),
+            "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, acl "
+            "and control)");
+  EXPECT_EQ(errorOf("[server.tls]\nport = 853\n"), "shoal.toml:1: server.tls: unknown table");
+  EXPECT_EQ(errorOf("workers = 4\n"),
+            "shoal.toml:1: workers: unknown key (keys belong in a table such as [server])");
+  EXPECT_EQ(errorOf("server = 4\n"), "shoal.toml:1: server: expected a table, got an integer 4");
+  EXPECT_EQ(errorOf("[[server]]\nworkers = 4\n"),
+            "shoal.toml:1: server: expected a table, got an array");
+}
+
+TEST(ConfigTest, WrongTypesNameTheExpectedType) {
+  EXPECT_EQ(errorOf("[server]\nworkers = \"4\"\n"),
+            "shoal.toml:2: server.workers: expected an integer, got a string \"4\"");
+  EXPECT_EQ(errorOf("[resolver]\nipv6 = \"yes\"\n"),
+            "shoal.toml:2: resolver.ipv6: expected a boolean (true or false), got a string "
+            "\"yes\"");
+  EXPECT_EQ(errorOf("[resolver]\nipv6 = 1\n"),
+            "shoal.toml:2: resolver.ipv6: expected a boolean (true or false), got an integer 1");
+  EXPECT_EQ(errorOf("[cache]\nname = 5\n"),
+            "shoal.toml:2: cache.name: expected a string, got an integer 5");
+  EXPECT_EQ(errorOf("[acl]\nallow = \"127.0.0.1\"\n"),
+            "shoal.toml:2: acl.allow: expected an array of strings, got a string \"127.0.0.1\"");
+  EXPECT_EQ(errorOf("[control]\nsocket = { path = \"/x\" }\n"),
+            "shoal.toml:2: control.socket: expected a string, got a table");
+}
+
+TEST(ConfigTest, TheFirstMistakeInTheFileIsReported) {
+  EXPECT_EQ(errorOf("[server]\nworkers = 1000\nlistn = 1\n"),
+            "shoal.toml:2: server.workers: must be between 0 and 256 (got 1000)");
+  EXPECT_EQ(errorOf("[server]\nlistn = 1\nworkers = 1000\n"),
+            "shoal.toml:2: server.listn: unknown key");
+  EXPECT_EQ(errorOf("[cache]\nstripes = 3\n[server]\nworkers = 1000\n"),
+            "shoal.toml:2: cache.stripes: must be a power of two between 1 and 65536 (got 3)");
+}
+
+TEST(ConfigTest, SyntaxErrorsGiveToml11sLocation) {
+  const std::string error = errorOf("[server]\nworkers = 4\nlisten = = 3\n");
+  EXPECT_EQ(error.rfind("shoal.toml:3: TOML syntax error: ", 0), 0u) << error;
+  EXPECT_NE(error.find("listen = = 3"), std::string::npos) << error;
+  const std::string twice = errorOf("[server]\nworkers = 4\nworkers = 5\n");
+  EXPECT_EQ(twice.rfind("shoal.toml:3: TOML syntax error: ", 0), 0u) << twice;
+  EXPECT_NE(twice.find("already exists"), std::string::npos) << twice;
+  EXPECT_EQ(errorOf("[server\n").rfind("shoal.toml:1: TOML syntax error: ", 0), 0u);
+  // toml11 takes an integer too large for 64 bits as the largest one.
+  EXPECT_EQ(errorOf("[server]\nworkers = 99_999_999_999_999_999_999\n"),
+            "shoal.toml:2: server.workers: integer out of range (got 99999999999999999999)");
+  EXPECT_EQ(errorOf("[cache]\nsize = 99999999999999999999\n"),
+            "shoal.toml:2: cache.size: integer out of range (got 99999999999999999999)");
+}
+
+TEST(ConfigTest, FileErrors) {
+  EXPECT_EQ(loadFile("/nonexistent/shoal.toml").error,
+            "/nonexistent/shoal.toml: cannot open: No such file or directory");
+  TempDir dir;
+  EXPECT_EQ(loadFile(dir.path()).error, dir.path() + ": cannot read: Is a directory");
+
+  const std::string missing = dir.path() + "/missing.hints";
+  EXPECT_EQ(errorOf("[resolver]\nroot_hints = \"" + missing + "\"\n"),
+            "shoal.toml:2: resolver.root_hints: cannot read \"" + missing +
+                "\": No such file or directory");
+  EXPECT_EQ(errorOf("[resolver]\nroot_hints = \"" + dir.path() + "\"\n"),
+            "shoal.toml:2: resolver.root_hints: cannot read \"" + dir.path() +
+                "\": Is a directory");
+  const std::string good = dir.write("good.key", "");
+  EXPECT_EQ(errorOf("[resolver]\ntrust_anchors = [\n  \"" + good + "\",\n  \"" + missing +
+                    "\",\n]\n"),
+            "shoal.toml:4: resolver.trust_anchors: cannot read \"" + missing +
+                "\": No such file or directory");
+  EXPECT_EQ(errorOf("[resolver]\ntrust_anchors = [\"\"]\n"),
+            "shoal.toml:2: resolver.trust_anchors: must not be an empty file name");
+}
+
+TEST(ConfigTest, UnreadableRootHintsFile) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
+  TempDir dir;
+  const std::string hints = dir.write("root.hints", "");
+  ASSERT_EQ(::chmod(hints.c_str(), 0), 0);
+  EXPECT_EQ(errorOf("[resolver]\nroot_hints = \"" + hints + "\"\n"),
+            "shoal.toml:2: resolver.root_hints: cannot read \"" + hints +
+                "\": Permission denied");
+}
+
+TEST(ConfigTest, AddressAndPrefixErrors) {
+  EXPECT_EQ(errorOf("[acl]\nallow = [\"10.0.0.0/33\"]\n"),
+            "shoal.toml:2: acl.allow: \"10.0.0.0/33\" is not an address prefix such as "
+            "\"192.0.2.0/24\", \"2001:db8::/32\" or a single address");
+  EXPECT_EQ(errorOf("[resolver]\ndeny_upstream = [\n  \"127.0.0.0/8\",\n  \"fe80::/10%eth0\"]\n"),
+            "shoal.toml:4: resolver.deny_upstream: \"fe80::/10%eth0\" is not an address prefix "
+            "such as \"192.0.2.0/24\", \"2001:db8::/32\" or a single address");
+  EXPECT_EQ(errorOf("[acl]\nallow = []\n"),
+            "shoal.toml:2: acl.allow: must list at least one prefix (\"0.0.0.0/0\" and \"::/0\" "
+            "allow everyone)");
+  EXPECT_EQ(errorOf("[resolver]\noutgoing_addresses = [\"192.0.2.1:53\"]\n"),
+            "shoal.toml:2: resolver.outgoing_addresses: \"192.0.2.1:53\" is not an IP address");
+  EXPECT_EQ(errorOf("[resolver]\noutgoing_addresses = [\"192.0.2.1\"]\n"),
+            "shoal.toml:2: resolver.outgoing_addresses: has no IPv6 address but resolver.ipv6 "
+            "is true: add one, or set ipv6 = false");
+  EXPECT_EQ(errorOf("[resolver]\nipv4 = false\nipv6 = false\n"),
+            "shoal.toml:2: resolver.ipv4: resolver.ipv4 and resolver.ipv6 cannot both be false");
+}
+
+TEST(ConfigTest, NameAndPathErrors) {
+  for (const char* bad : {"shoal", "/", "/a/b", "", "//x"}) {
+    EXPECT_EQ(errorOf(std::string("[cache]\nname = \"") + bad + "\"\n"),
+              std::string("shoal.toml:2: cache.name: must start with \"/\" and contain no other "
+                          "\"/\", such as \"/shoal-cache\" (got \"") +
+                  bad + "\")");
+  }
+  const std::string long_path = "/run/" + std::string(110, 'x');
+  EXPECT_EQ(errorOf("[control]\nsocket = \"" + long_path + "\"\n"),
+            "shoal.toml:2: control.socket: must be at most 107 bytes long, the limit of a Unix "
+            "socket path (got \"" + long_path + "\")");
+  EXPECT_EQ(errorOf("[control]\nsocket = \"\"\n"),
+            "shoal.toml:2: control.socket: must not be an empty file name");
+}
+
+TEST(ConfigTest, ToTomlRoundTrips) {
+  const Config d = defaults();
+  const std::string printed = toToml(d);
+  const LoadResult again = loadString(printed, "printed.toml");
+  ASSERT_TRUE(again.ok()) << again.error << "\n" << printed;
+  EXPECT_EQ(*again.config, d);
+  EXPECT_NE(printed.find("size = \"256M\"\n"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("rto_min = \"50ms\"\n"), std::string::npos) << printed;
+
+  // Odd values: a size with no exact unit, characters TOML must escape.
+  Config odd = d;
+  odd.cache.size = (uint64_t{300} << 20) + 1;
+  odd.control.socket = "/tmp/we\"ird\\dir\t/control.sock";
+  odd.server.tcp_idle_timeout = 1500ms;
+  odd.cache.serve_stale = 90min;
+  const LoadResult odd_again = loadString(toToml(odd), "odd.toml");
+  ASSERT_TRUE(odd_again.ok()) << odd_again.error << "\n" << toToml(odd);
+  EXPECT_EQ(*odd_again.config, odd);
+  EXPECT_NE(toToml(odd).find("size = 314572801\n"), std::string::npos);
+}
+
+TEST(ConfigTest, DurationAndSizeText) {
+  EXPECT_EQ(parseDuration("250ms"), 250ms);
+  EXPECT_EQ(parseDuration("3s"), 3s);
+  EXPECT_EQ(parseDuration("2m"), 2min);
+  EXPECT_EQ(parseDuration("1h"), 1h);
+  EXPECT_EQ(parseDuration("0s"), 0s);
+  EXPECT_EQ(parseDuration("007s"), 7s);
+  EXPECT_FALSE(parseDuration("ms"));
+  EXPECT_FALSE(parseDuration("3"));
+  EXPECT_FALSE(parseDuration("3ms "));
+  EXPECT_EQ(formatDuration(0ms), "0s");
+  EXPECT_EQ(formatDuration(1500ms), "1500ms");
+  EXPECT_EQ(formatDuration(90s), "90s");
+  EXPECT_EQ(formatDuration(120s), "2m");
+  EXPECT_EQ(formatDuration(2h), "2h");
+  EXPECT_EQ(parseSize("0"), 0u);
+  EXPECT_EQ(parseSize("1k"), 1024u);
+  EXPECT_EQ(parseSize("3G"), uint64_t{3} << 30);
+  EXPECT_EQ(parseSize("2T"), uint64_t{2} << 40);
+  EXPECT_EQ(parseSize("16777215T"), uint64_t{16777215} << 40);
+  EXPECT_FALSE(parseSize("16777216T"));
+  EXPECT_FALSE(parseSize("1KB"));
+  EXPECT_FALSE(parseSize("K"));
+}
+
+}  // namespace
+}  // namespace shoal::config
