@@ -101,6 +101,26 @@ bool writeNegative(dns::MessageWriter& w, uint32_t ttl, const NegativeView& neg,
 
 enum class Step : uint8_t { kDone, kNext, kMiss, kTruncated };
 
+/// Writes the cached DNAME owned by the closest ancestor of `name`:
+/// kNext when written, kMiss when absent, kTruncated when it did not fit.
+Step writeCoveringDname(dns::MessageWriter& w, shmcache::Cache& cache, const dns::Name& name,
+                        int64_t now_s, std::span<uint8_t> scratch, bool dnssec_ok) {
+  for (dns::Name owner = name; !owner.isRoot();) {
+    owner = owner.parent();
+    const auto key = owner.lookupKey();
+    auto found = cache.lookup({key.bytes(), dns::rrtype::kDname, static_cast<uint8_t>(Kind::kRrset)},
+                              nullptr, now_s, scratch);
+    if (!found) continue;
+    auto rrset = RrsetView::parse(scratch.first(found->payload_length));
+    if (!rrset) return Step::kMiss;
+    return writeRrset(w, dns::Section::kAnswer, owner, dns::rrtype::kDname,
+                      remainingTtl(*found, now_s), *rrset, dnssec_ok)
+               ? Step::kNext
+               : Step::kTruncated;
+  }
+  return Step::kMiss;
+}
+
 }  // namespace
 
 HotPathAnswer refuse(std::span<const uint8_t> query, std::span<uint8_t> out) {
@@ -169,6 +189,20 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
         if (!rrset || rrset->count() != 1) return {HotPathResult::kMiss, 0};
         auto target = dns::Name::fromUncompressed(rrset->rdata(rrset->firstRdata()).rdata);
         if (!target) return {HotPathResult::kMiss, 0};
+        if ((rrset->flags() & kFromDname) != 0) {
+          // RFC 6672 section 3.4: the DNAME goes before the CNAME it
+          // synthesised. Its lookup reuses scratch, so read the CNAME again.
+          const Step s = writeCoveringDname(w, cache, name, now_s, scratch, cl.dnssec_ok);
+          if (s != Step::kNext) {
+            step = s;
+            break;
+          }
+          found = cache.lookup({key, dns::rrtype::kCname, static_cast<uint8_t>(Kind::kRrset)},
+                               nullptr, now_s, scratch);
+          if (!found) return {HotPathResult::kMiss, 0};
+          rrset = RrsetView::parse(scratch.first(found->payload_length));
+          if (!rrset) return {HotPathResult::kMiss, 0};
+        }
         if (!writeRrset(w, dns::Section::kAnswer, name, dns::rrtype::kCname,
                         remainingTtl(*found, now_s), *rrset, cl.dnssec_ok)) {
           step = Step::kTruncated;

@@ -46,7 +46,7 @@ RrsetView::Item RrsetView::rdata(size_t offset) const {
 std::vector<uint8_t> encodeRrset(const Rrset& rrset) {
   std::vector<uint8_t> out;
   out.push_back(kPayloadFormat);
-  out.push_back(0);
+  out.push_back(rrset.flags);
   put16(out, rrset.rdatas.size());
   for (const auto& rd : rrset.rdatas) {
     put16(out, rd.size());

@@ -49,6 +49,7 @@ class RrsetView {
 
   size_t count() const { return count_; }
   size_t sigCount() const { return sig_count_; }
+  uint8_t flags() const { return payload_[1]; }
   /// Iterates rdata: call with offset 0, then the returned next offset.
   struct Item {
     std::span<const uint8_t> rdata;
@@ -65,11 +66,15 @@ class RrsetView {
   size_t sigs_offset_ = 0;
 };
 
+/// RRset payload flags.
+inline constexpr uint8_t kFromDname = 0x01;  // a CNAME synthesised from a DNAME (RFC 6672)
+
 /// Owned RRset, for the slow path.
 struct Rrset {
   dns::Name owner;
   uint16_t type = 0;
   uint32_t ttl = 0;
+  uint8_t flags = 0;
   std::vector<std::vector<uint8_t>> rdatas;
   std::vector<std::vector<uint8_t>> sigs;  // RRSIG rdata covering this RRset
 };

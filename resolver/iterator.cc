@@ -55,6 +55,28 @@ std::optional<dns::Name> cnameTarget(const Rrset& cname) {
   return *target;
 }
 
+/// Copies of a reply's chain links, with each CNAME that follows a DNAME
+/// marked as synthesised from it, so that a cache hit repeats the DNAME
+/// (RFC 6672 section 3.4).
+std::vector<Rrset> markSynthesised(const std::vector<const Rrset*>& links) {
+  std::vector<Rrset> out;
+  for (size_t i = 0; i < links.size(); ++i) {
+    out.push_back(*links[i]);
+    if (i > 0 && links[i]->type == dns::rrtype::kCname && links[i - 1]->type == dns::rrtype::kDname) {
+      out.back().flags |= kFromDname;
+    }
+  }
+  return out;
+}
+
+/// An RRset from a reply as the client gets it: with the TTL limits the
+/// cache applies when it stores it.
+Rrset withTtlLimits(const Rrset& rrset, const EngineConfig& config) {
+  Rrset out = rrset;
+  out.ttl = std::clamp(out.ttl, config.min_ttl, config.max_ttl);
+  return out;
+}
+
 }  // namespace
 
 Iterator::Iterator(const EngineConfig& config, shmcache::Cache& cache, uint64_t seed)
@@ -168,6 +190,11 @@ Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
     if (auto cname = records_.fetchRrset(task.sname, dns::rrtype::kCname, now_s)) {
       auto target = cnameTarget(*cname);
       if (target && ++task.chain_hops <= kMaxChain) {
+        if ((cname->flags & kFromDname) != 0) {
+          if (auto dname = records_.fetchCoveringDname(task.sname, now_s)) {
+            task.chain.push_back(std::move(*dname));
+          }
+        }
         task.chain.push_back(std::move(*cname));
         task.sname = *target;
         task.qmin_name.reset();
@@ -398,9 +425,20 @@ bool Iterator::resolveNsAddresses(Task& task, int64_t now_ms) {
     // A name inside the zone without glue can only be found through the
     // zone's own servers, which are what we are looking for.
     bool cycle = server.name.isSubdomainOf(task.cut.zone);
-    for (const Task* t = &task; t != nullptr && !cycle;) {
+    // Joining a task that waits (directly or not) for this one would make
+    // both wait forever: look at every ancestor, through every parent (a
+    // joined task has several).
+    std::vector<const Task*> ancestors{&task};
+    std::vector<uint32_t> seen{task.id};
+    while (!cycle && !ancestors.empty()) {
+      const Task* t = ancestors.back();
+      ancestors.pop_back();
       cycle = sameQuestion(t->qname, t->qtype, server.name, qtype);
-      t = t->parents.empty() ? nullptr : findTask(t->parents.front());
+      for (uint32_t parent : t->parents) {
+        if (std::find(seen.begin(), seen.end(), parent) != seen.end()) continue;
+        seen.push_back(parent);
+        if (const Task* p = findTask(parent)) ancestors.push_back(p);
+      }
     }
     if (cycle) {
       server.unresolvable = true;
@@ -520,7 +558,7 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
   }
 
   if (minimised) {
-    for (const Rrset* l : links) records_.storeRrset(*l, answer_rank, now_s);
+    for (const Rrset& link : markSynthesised(links)) records_.storeRrset(link, answer_rank, now_s);
     if (data != nullptr) records_.storeRrset(*data, answer_rank, now_s);
     if (rcode == dns::rcode::kNxDomain) {
       // Some servers answer NXDOMAIN for empty non-terminals: ask the full
@@ -546,29 +584,30 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
   }
 
   if (data != nullptr || !links.empty()) {
-    for (const Rrset* l : links) {
-      records_.storeRrset(*l, answer_rank, now_s);
-      task.chain.push_back(*l);
+    for (const Rrset& link : markSynthesised(links)) {
+      records_.storeRrset(link, answer_rank, now_s);
+      task.chain.push_back(withTtlLimits(link, config_));
+    }
+    // Every link counts, also those that came in one reply with the data.
+    task.chain_hops += static_cast<int>(links.size());
+    if (task.chain_hops > kMaxChain) {
+      fail(task, dns::ede::kOther, "CNAME chain too long", now_ms);
+      return;
     }
     if (data != nullptr) {
       records_.storeRrset(*data, answer_rank, now_s);
       if (data->type == dns::rrtype::kNs) cacheGlue(reply, *data, now_ms);
       Outcome outcome;
       outcome.answer = task.chain;
-      outcome.answer.push_back(*data);
+      outcome.answer.push_back(withTtlLimits(*data, config_));
       finish(task, std::move(outcome), now_ms);
       return;
     }
-    task.chain_hops += static_cast<int>(links.size());
     for (const auto& link : task.chain) {
       if (link.owner == name) {
         fail(task, dns::ede::kOther, "CNAME loop", now_ms);
         return;
       }
-    }
-    if (task.chain_hops > kMaxChain) {
-      fail(task, dns::ede::kOther, "CNAME chain too long", now_ms);
-      return;
     }
     task.sname = name;
     task.qmin_name.reset();

@@ -53,6 +53,7 @@ std::optional<Rrset> RecordCache::fetchRrset(const dns::Name& owner, uint16_t ty
   out.owner = owner;
   out.type = type;
   out.ttl = static_cast<uint32_t>(std::max<int64_t>(found->meta.expires_at - now_s, 0));
+  out.flags = view->flags();
   size_t pos = view->firstRdata();
   for (size_t i = 0; i < view->count(); ++i) {
     const auto item = view->rdata(pos);
@@ -98,6 +99,14 @@ std::optional<NegativeAnswer> RecordCache::fetchNegative(const dns::Name& name, 
     if (!nxdomain_cut || probe.labelCount() <= 1) return std::nullopt;
     probe = probe.parent();
   }
+}
+
+std::optional<Rrset> RecordCache::fetchCoveringDname(const dns::Name& name, int64_t now_s) {
+  for (dns::Name owner = name; !owner.isRoot();) {
+    owner = owner.parent();
+    if (auto dname = fetchRrset(owner, dns::rrtype::kDname, now_s)) return dname;
+  }
+  return std::nullopt;
 }
 
 std::vector<base::IpAddress> RecordCache::fetchAddresses(const dns::Name& name, bool ipv4, bool ipv6,

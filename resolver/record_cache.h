@@ -45,6 +45,8 @@ class RecordCache {
   /// (RFC 8020), for an ancestor of it.
   std::optional<NegativeAnswer> fetchNegative(const dns::Name& name, uint16_t type,
                                               bool nxdomain_cut, int64_t now_s);
+  /// The cached DNAME RRset owned by the closest ancestor of `name`.
+  std::optional<Rrset> fetchCoveringDname(const dns::Name& name, int64_t now_s);
   /// A and AAAA addresses cached for `name`.
   std::vector<base::IpAddress> fetchAddresses(const dns::Name& name, bool ipv4, bool ipv6,
                                               int64_t now_s);

@@ -14,7 +14,11 @@ Rrset& rrsetFor(std::vector<Rrset>& section, const dns::Name& owner, uint16_t ty
   for (auto& r : section) {
     if (r.type == type && r.owner == owner) return r;
   }
-  section.push_back(Rrset{owner, type, 0xFFFFFFFFu, {}, {}});
+  Rrset rrset;
+  rrset.owner = owner;
+  rrset.type = type;
+  rrset.ttl = 0xFFFFFFFFu;  // lowered to the RRset's minimum as records arrive
+  section.push_back(std::move(rrset));
   return section.back();
 }
 

@@ -1,33 +1,25 @@
-// shoal: the resolver daemon. The supervisor's entry point parses the command
-// line; it will read the config, create the shared cache, open the sockets
-// and fork the workers (issues 3-5). Today it offers the commands that
-// exist: help, version and the built-in defaults.
+// shoal: the resolver daemon's entry point. Parses the command line and
+// runs the supervisor (which forks the workers), or one of the one-shot
+// commands. Exceptions are allowed in the supervisor only and end here as a
+// one-line message and exit status 1; a bad command line exits 2.
 
 #include <cstdio>
-#include <cstring>
-#include <string_view>
+#include <exception>
+#include <string>
 
+#include "config/config.h"
 #include "dns/constants.h"
 #include "resolver/builtin_roots.h"
 #include "resolver/roots.h"
+#include "supervisor/command_line.h"
+#include "supervisor/load.h"
+#include "supervisor/supervisor.h"
 
 namespace {
 
-constexpr const char* kUsage =
-    "Usage: shoal [OPTION]\n"
-    "A recursive DNS resolver for large ISP resolver farms.\n"
-    "\n"
-    "Options:\n"
-    "  --help            show this help and exit\n"
-    "  --version         show the version and exit\n"
-    "  --print-defaults  load and print the built-in root hints and root trust\n"
-    "                    anchors, then exit (non-zero if they do not load)\n"
-    "\n"
-    "The resolver service itself (--config FILE) is not built yet: see\n"
-    "docs/architecture.md for what exists and what is planned.\n";
+using namespace shoal;
 
 int printDefaults() {
-  using namespace shoal;
   const auto hints = resolver::parseRootHints(resolver::builtinRootHints());
   if (!hints.ok()) {
     std::fprintf(stderr, "shoal: built-in root hints: %s\n", hints.error.c_str());
@@ -52,23 +44,55 @@ int printDefaults() {
   return 0;
 }
 
+int checkConfig(const std::string& path) {
+  const auto loaded = supervisor::loadAll(path);
+  std::printf(
+      "%s: OK (%u worker(s), %zu listen address(es), %zu root server(s), %zu trust "
+      "anchor(s))\n",
+      path.c_str(), loaded.config.server.workers, loaded.config.server.listen.size(),
+      loaded.hints.servers.size(), loaded.anchors.anchors.size());
+  return 0;
+}
+
+int printConfig(const std::string& path) {
+  const auto loaded = supervisor::loadAll(path);
+  std::fputs(config::toToml(loaded.config).c_str(), stdout);
+  return 0;
+}
+
+int dispatch(const supervisor::CommandLine& command) {
+  switch (command.mode) {
+    case supervisor::Mode::kHelp:
+      std::fputs(supervisor::kUsage, stdout);
+      return 0;
+    case supervisor::Mode::kVersion:
+      std::printf("shoal %s\n", SHOAL_VERSION);
+      return 0;
+    case supervisor::Mode::kPrintDefaults:
+      return printDefaults();
+    case supervisor::Mode::kCheckConfig:
+      return checkConfig(command.config_path);
+    case supervisor::Mode::kPrintConfig:
+      return printConfig(command.config_path);
+    case supervisor::Mode::kRun:
+      break;
+  }
+  supervisor::Supervisor supervisor(supervisor::loadAll(command.config_path), command.cold);
+  return supervisor.run();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fputs(kUsage, argc == 1 ? stdout : stderr);
-    return argc == 1 ? 0 : 2;
+  const auto parsed = supervisor::parseCommandLine(argc, argv);
+  if (!parsed.command) {
+    std::fprintf(stderr, "shoal: %s\n\n%s", parsed.error.c_str(), supervisor::kUsage);
+    return 2;
   }
-  const std::string_view arg = argv[1];
-  if (arg == "--help" || arg == "-h") {
-    std::fputs(kUsage, stdout);
-    return 0;
+  try {
+    return dispatch(*parsed.command);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shoal: %s\n", e.what());
+    return 1;
   }
-  if (arg == "--version") {
-    std::printf("shoal %s\n", SHOAL_VERSION);
-    return 0;
-  }
-  if (arg == "--print-defaults") return printDefaults();
-  std::fprintf(stderr, "shoal: unknown option '%s'\n\n%s", argv[1], kUsage);
-  return 2;
 }

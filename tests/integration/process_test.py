@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""The process model: the supervisor forks `workers` workers, replaces a
+dead one on the same sockets (with backoff when a slot keeps dying), and
+stops everything with exit status 0 on SIGTERM/SIGINT. Every query here is
+answered REFUSED by the ACL (127.0.0.1 is not allowed), so no upstream
+server is needed. Needs neither root nor the network."""
+
+import os
+import signal
+import socket
+import time
+
+from shoal_harness import (Shoal, alive, build_query, parse_header, run_tests,
+                           wait_for)
+
+# Nobody is allowed: every query gets REFUSED on the hot path, at once.
+REFUSE_ALL = {"acl": {"allow": ["192.0.2.255/32"]}}
+
+
+def refused_from_many_ports(port, count=40, timeout=3.0):
+    """Sends one query from each of `count` sockets (distinct source ports,
+    so SO_REUSEPORT spreads them over every worker's socket) and returns how
+    many got REFUSED."""
+    socks = []
+    try:
+        for i in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(timeout)
+            s.sendto(build_query("example.com", "A", qid=i), ("127.0.0.1", port))
+            socks.append(s)
+        refused = 0
+        for i, s in enumerate(socks):
+            try:
+                data = s.recv(4096)
+            except socket.timeout:
+                continue
+            qid, _flags, rcode, *_ = parse_header(data)
+            refused += qid == i and rcode == "REFUSED"
+        return refused
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_two_workers_are_children_of_the_supervisor():
+    with Shoal(workers=2, config=REFUSE_ALL) as shoal:
+        pids = shoal.worker_pids()
+        assert len(pids) == 2, pids
+        for pid in pids:
+            with open(f"/proc/{pid}/status") as f:
+                status = f.read()
+            assert f"PPid:\t{shoal.proc.pid}\n" in status, status
+            assert os.readlink(f"/proc/{pid}/exe") == os.readlink(f"/proc/{shoal.proc.pid}/exe")
+        assert refused_from_many_ports(shoal.port) == 40
+
+
+def test_sigterm_stops_everything_with_status_0_within_2s():
+    with Shoal(workers=2, config=REFUSE_ALL) as shoal:
+        pids = shoal.worker_pids()
+        rc, took = shoal.stop(signal.SIGTERM)
+        assert rc == 0, (rc, shoal.log())
+        assert took < 2.0, took
+        assert not any(alive(pid) for pid in pids)
+        assert "stopped" in shoal.log()
+
+
+def test_single_worker_sigterm_and_sigint_stop_promptly():
+    # What replay harnesses (Deckard) rely on: supervisor + one worker,
+    # foreground, a signal stops it at once with status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with Shoal(workers=1, config=REFUSE_ALL) as shoal:
+            assert len(shoal.worker_pids()) == 1
+            assert refused_from_many_ports(shoal.port, count=5) == 5
+            rc, took = shoal.stop(sig)
+            assert rc == 0 and took < 1.0, (sig, rc, took)
+
+
+def test_killed_worker_is_replaced_on_the_same_socket():
+    with Shoal(workers=2, config=REFUSE_ALL) as shoal:
+        before = shoal.worker_pids()
+        victim = before[0]
+        t0 = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        # Queries sent at once queue in the dead worker's socket (the
+        # supervisor keeps it open) and its replacement answers them.
+        assert refused_from_many_ports(shoal.port, count=40) == 40
+        after = wait_for(lambda: (p := shoal.worker_pids()) and len(p) == 2 and victim not in p
+                         and p, 1.0, what="a replacement worker")
+        assert time.monotonic() - t0 < 1.0 + 0.5  # 0.5 s for the 40 queries above
+        replacement = (set(after) - set(before)).pop()
+        assert alive(replacement)
+        log = shoal.log()
+        assert f"(pid {victim}) killed by signal 9" in log, log
+        shoal.wait_ready(3)
+        # Both slots serve: the replacement took over the dead one's socket.
+        assert refused_from_many_ports(shoal.port, count=40) == 40
+        counters = shoal.counters()
+        assert len(counters) == 2 and all(c["queries.udp"] > 0 for c in counters.values()), \
+            counters
+
+
+def test_a_slot_that_keeps_dying_backs_off():
+    with Shoal(workers=1, config=REFUSE_ALL) as shoal:
+        for expected in ("restarting now", "restarting in 1000 ms"):
+            pid = shoal.worker_pids()[0]
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: expected in shoal.log(), 2.0, what=expected)
+            wait_for(lambda: (p := shoal.worker_pids()) and p[0] != pid, 2.0,
+                     what="a replacement")
+        assert refused_from_many_ports(shoal.port, count=5) == 5
+
+
+def test_workers_follow_a_killed_supervisor():
+    with Shoal(workers=2, config=REFUSE_ALL) as shoal:
+        pids = shoal.worker_pids()
+        shoal.proc.kill()
+        shoal.proc.wait(5)
+        wait_for(lambda: not any(alive(pid) for pid in pids), 3.0, what="workers to exit")
+
+
+def test_workers_keep_running_queries_while_siblings_restart():
+    with Shoal(workers=3, config=REFUSE_ALL) as shoal:
+        for _ in range(3):
+            os.kill(shoal.worker_pids()[1], signal.SIGKILL)
+            assert refused_from_many_ports(shoal.port, count=30) == 30
+        wait_for(lambda: len(shoal.worker_pids()) == 3, 5.0, what="3 workers")
+        rc, _ = shoal.stop()
+        assert rc == 0
+
+
+def test_listen_address_in_use_is_a_clear_error():
+    shoal = Shoal(workers=1, config=REFUSE_ALL)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", shoal.port))
+        busy.listen()
+        try:
+            shoal.start(wait=False)
+            assert shoal.proc.wait(5) == 1
+            log = shoal.log()
+        finally:
+            shoal.__exit__(None, None, None)
+    assert f"shoal: listen 127.0.0.1:{shoal.port} (tcp): bind: Address already in use" in log, log
+    assert "started" not in log, log
+
+
+if __name__ == "__main__":
+    run_tests(globals())

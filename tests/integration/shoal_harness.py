@@ -1,0 +1,592 @@
+"""shoal_harness - helpers for shoal's integration tests (Python 3 stdlib only).
+
+The tests run the real `shoal` binary (SHOAL_BIN, else build/bin/shoal) with
+a generated TOML config in a temporary directory, listening on 127.0.0.1 on
+a free high port, and talk to it with real clients (kdig) or raw packets.
+
+  Shoal        start/stop one shoal instance; worker pids; counters (SIGUSR1)
+  kdig()       run kdig and parse its answer
+  DNS helpers  build_query(), parse_header(), udp_exchange(), tcp_exchange(),
+               resolve_many() (thousands of queries, pipelined over UDP)
+  Lab          the lab (tests/lab/labctl): use a running one or start one
+  run_tests()  run a module's test_* functions; exit 0, 1, or 77 (skipped)
+"""
+
+import contextlib
+import itertools
+import json
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+SKIP = 77  # ctest SKIP_RETURN_CODE
+REPO = Path(__file__).resolve().parents[2]
+LABCTL = REPO / "tests" / "lab" / "labctl"
+
+
+class Skip(Exception):
+    """Raised by a test (or a helper) that cannot run here."""
+
+
+def shoal_bin():
+    path = os.environ.get("SHOAL_BIN") or str(REPO / "build" / "bin" / "shoal")
+    if not os.access(path, os.X_OK):
+        raise Skip(f"no shoal binary at {path} (build it, or set SHOAL_BIN)")
+    return path
+
+
+def need_root():
+    if os.geteuid() != 0:
+        raise Skip("needs root")
+
+
+def need_kdig():
+    if not shutil.which("kdig"):
+        raise Skip("kdig not installed (knot-dnsutils)")
+
+
+# --------------------------------------------------------------------------
+# Ports and processes
+# --------------------------------------------------------------------------
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (in 20000..59999)."""
+    for _ in range(200):
+        port = random.randint(20000, 59999)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                u.bind(("127.0.0.1", port))
+                t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port found")
+
+
+def children_of(pid):
+    """Pids whose parent is `pid` (from /proc)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command may contain spaces and parentheses: split after the last ')'
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(entry))
+    return sorted(kids)
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        return stat[stat.rfind(")") + 2] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+_instance = itertools.count()
+
+
+def remove_cache(name):
+    """Removes a cache segment (POSIX shm objects live in /dev/shm)."""
+    with contextlib.suppress(OSError):
+        os.unlink("/dev/shm" + name)
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def toml_text(sections):
+    lines = []
+    for section, keys in sections.items():
+        lines.append(f"[{section}]")
+        for key, value in keys.items():
+            lines.append(f"{key} = {toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+class Shoal:
+    """One shoal instance (supervisor + workers) on 127.0.0.1:port.
+
+    `config` maps section -> {key: value} and is merged over the harness's
+    base config (listen on the port, `workers`, a private small cache).
+    Use as a context manager: the instance is stopped (killed if needed),
+    its cache segment removed and, if the test failed, its log printed.
+    """
+
+    def __init__(self, workers=2, config=None, port=None, extra_args=(), cache_name=None,
+                 cold=True, keep_cache=False):
+        self.port = port or free_port()
+        self.workers = workers
+        self.dir = Path(tempfile.mkdtemp(prefix="shoal-it-"))
+        self.cache_name = cache_name or f"/shoal-it-{os.getpid()}-{next(_instance)}"
+        self.cold = cold  # start with --cold
+        self.keep_cache = keep_cache  # leave the segment for a next instance
+        sections = {
+            "server": {"listen": [f"127.0.0.1:{self.port}"], "workers": workers},
+            "cache": {"name": self.cache_name, "size": "16M", "stripes": 16},
+        }
+        for section, keys in (config or {}).items():
+            sections.setdefault(section, {}).update(keys)
+        self.config_path = self.dir / "shoal.toml"
+        self.config_path.write_text(toml_text(sections))
+        self.log_path = self.dir / "shoal.log"
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.returncode = None
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self, wait=True, timeout=10):
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [shoal_bin(), "--config", str(self.config_path), *(["--cold"] if self.cold else []),
+             *self.extra_args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log)
+        if wait:
+            self.wait_ready(self.workers, timeout)
+        return self
+
+    def wait_ready(self, count, timeout=10):
+        """Waits until `count` worker 'ready' lines are logged in total."""
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"shoal exited with {self.proc.returncode}:\n{self.log()}")
+            return len(re.findall(r"worker \d+ ready", self.log())) >= count
+        wait_for(ready, timeout, what=f"{count} worker(s) ready")
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Signals the supervisor; returns (exit status, seconds it took)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None, 0.0
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"shoal did not stop within {timeout} s after {sig!r}")
+        return self.returncode, time.monotonic() - t0
+
+    def kill(self):
+        if self.proc is None:
+            return
+        pids = children_of(self.proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.proc.wait(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.stop()
+        except AssertionError:
+            pass
+        finally:
+            self.kill()
+            if not self.keep_cache or exc_type is not None:
+                remove_cache(self.cache_name)
+        problems = self.problems()
+        if exc_type is not None or problems:
+            sys.stderr.write(f"--- shoal log ({self.log_path}) ---\n{self.log()}--- end ---\n")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if exc_type is None and problems:
+            raise AssertionError("shoal logged problems:\n" + "\n".join(problems))
+        return False
+
+    # Lines that fail any test: sanitizer reports (a SHOAL_SANITIZE build),
+    # failed checks and reported bugs (base/check.h).
+    PROBLEM = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
+                         r"shoal: fatal:|shoal: bug:")
+
+    def problems(self):
+        return [line for line in self.log().splitlines() if self.PROBLEM.search(line)]
+
+    # -- inspection --------------------------------------------------------
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def worker_pids(self):
+        return children_of(self.proc.pid)
+
+    def counters(self, timeout=3):
+        """Asks every worker for its counters (SIGUSR1 to the supervisor)
+        and returns {slot: {"queries.udp": n, "answers.noerror": n, ...}}."""
+        before = self.log().count(" counters: ")
+        expected = len(self.worker_pids())
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: self.log().count(" counters: ") >= before + expected, timeout,
+                 what="worker counters")
+        result = {}
+        for line in self.log().splitlines():
+            m = re.search(r"worker (\d+) counters: (.*)$", line)
+            if not m:
+                continue
+            values = {}
+            for group in m.group(2).split(" | "):
+                words = group.split()
+                for word in words[1:]:
+                    key, _, value = word.partition("=")
+                    values[f"{words[0]}.{key}"] = int(value)
+            result[int(m.group(1))] = values  # the latest line wins
+        return result
+
+
+# --------------------------------------------------------------------------
+# kdig
+# --------------------------------------------------------------------------
+
+
+class Reply:
+    """A kdig answer: status ('NOERROR', ..., or None when there was no
+    answer), header flags, and the records of each section as tuples
+    (owner lowercased, ttl, type, rdata)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.status = None
+        self.flags = set()
+        self.sections = {"ANSWER": [], "AUTHORITY": [], "ADDITIONAL": []}
+        current = None
+        for line in text.splitlines():
+            m = re.search(r"status: ([A-Z0-9]+)", line)
+            if m:
+                self.status = m.group(1)
+            m = re.match(r";; Flags: ([a-z ]*);", line)
+            if m:
+                self.flags = set(m.group(1).split())
+            m = re.match(r";; ([A-Z]+) SECTION:", line)
+            if m:
+                current = m.group(1)
+                continue
+            if not line.strip() or line.startswith(";"):
+                if not line.strip():
+                    current = None
+                continue
+            if current in self.sections:
+                fields = line.split(None, 4)
+                if len(fields) == 5:
+                    owner, ttl, _cls, rtype, rdata = fields
+                    self.sections[current].append((owner.lower(), int(ttl), rtype, rdata.strip()))
+
+    @property
+    def answer(self):
+        return self.sections["ANSWER"]
+
+    @property
+    def authority(self):
+        return self.sections["AUTHORITY"]
+
+    def data(self, rtype, section="ANSWER"):
+        """Sorted rdata of the records of `rtype`."""
+        return sorted(r[3] for r in self.sections[section] if r[2] == rtype)
+
+    def rrs(self, section="ANSWER"):
+        """Set of (owner, type, rdata), TTLs left out."""
+        return {(o, t, d) for o, _ttl, t, d in self.sections[section]}
+
+    def __repr__(self):
+        return f"Reply(status={self.status}, flags={sorted(self.flags)}):\n{self.text}"
+
+
+def kdig(port, name, rtype="A", *options, server="127.0.0.1", timeout=3):
+    need_kdig()
+    cmd = ["kdig", f"@{server}", "-p", str(port), f"+timeout={timeout}", "+retry=0",
+           *options, name, rtype]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * 3 + 5)
+    return Reply(p.stdout + p.stderr)
+
+
+# --------------------------------------------------------------------------
+# Raw DNS
+# --------------------------------------------------------------------------
+
+TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28}
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+
+def encode_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def build_query(name, rtype="A", qid=None, rd=True, edns=True, flags=None):
+    qid = random.randint(0, 65535) if qid is None else qid
+    if flags is None:
+        flags = 0x0100 if rd else 0
+    header = struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 1 if edns else 0)
+    qtype = TYPES[rtype] if isinstance(rtype, str) else rtype
+    question = encode_name(name) + struct.pack("!HH", qtype, 1)
+    opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0) if edns else b""
+    return header + question + opt
+
+
+def parse_header(data):
+    """(id, flags, rcode name, qdcount, ancount, nscount, arcount)."""
+    qid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", data[:12])
+    return qid, flags, RCODES.get(flags & 0xF, str(flags & 0xF)), qd, an, ns, ar
+
+
+def udp_exchange(port, payload, timeout=2.0, server="127.0.0.1"):
+    """Sends one datagram; returns the reply bytes, or None on timeout."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(payload, (server, port))
+        try:
+            return s.recv(65535)
+        except socket.timeout:
+            return None
+
+
+def tcp_frame(payload):
+    return struct.pack("!H", len(payload)) + payload
+
+
+def tcp_read_message(sock):
+    """One length-prefixed message, or None at EOF."""
+    head = _read_exact(sock, 2)
+    if head is None:
+        return None
+    return _read_exact(sock, struct.unpack("!H", head)[0])
+
+
+def _read_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def tcp_exchange(port, payloads, timeout=3.0, server="127.0.0.1"):
+    """Sends every payload on one connection at once (pipelined) and reads
+    as many replies; returns them in arrival order."""
+    with socket.create_connection((server, port), timeout=timeout) as s:
+        s.sendall(b"".join(tcp_frame(p) for p in payloads))
+        replies = []
+        for _ in payloads:
+            reply = tcp_read_message(s)
+            if reply is None:
+                break
+            replies.append(reply)
+        return replies
+
+
+def resolve_many(port, questions, in_flight=100, timeout=3.0, tries=3, sockets=16,
+                 server="127.0.0.1"):
+    """Resolves many (name, type) questions over UDP with up to `in_flight`
+    outstanding, from `sockets` source ports (so SO_REUSEPORT spreads them
+    across workers), retrying a question up to `tries` times like a stub.
+    Returns {(name, type): (rcode name or None, ancount, tries used)}."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(sockets)]
+    for s in socks:
+        s.setblocking(False)
+        s.connect((server, port))
+    todo = [(q, 1) for q in questions]  # (question, attempt)
+    todo.reverse()  # popped from the end
+    result = {}
+    pending = {}  # (socket index, id) -> (question, sent at, attempt)
+    ids = itertools.count(random.randint(0, 65535))
+    try:
+        while todo or pending:
+            now = time.monotonic()
+            for key, (q, sent, attempt) in list(pending.items()):
+                if now - sent > timeout:
+                    del pending[key]
+                    if attempt < tries:
+                        todo.append((q, attempt + 1))
+                    else:
+                        result[q] = (None, 0, attempt)
+            while todo and len(pending) < in_flight:
+                qid = next(ids) & 0xFFFF
+                index = qid % sockets
+                if (index, qid) in pending:
+                    continue
+                q, attempt = todo.pop()
+                socks[index].send(build_query(q[0], q[1], qid=qid))
+                pending[(index, qid)] = (q, time.monotonic(), attempt)
+            readable, _, _ = select.select(socks, [], [], 0.05)
+            for s in readable:
+                index = socks.index(s)
+                while True:
+                    try:
+                        data = s.recv(65535)
+                    except BlockingIOError:
+                        break
+                    except ConnectionRefusedError:
+                        break
+                    if len(data) < 12:
+                        continue
+                    qid, _flags, rcode, _qd, an, _ns, _ar = parse_header(data)
+                    entry = pending.pop((index, qid), None)
+                    if entry is not None:
+                        result[entry[0]] = (rcode, an, entry[2])
+    finally:
+        for s in socks:
+            s.close()
+    return result
+
+
+# --------------------------------------------------------------------------
+# The lab
+# --------------------------------------------------------------------------
+
+
+class Lab:
+    """The lab (tests/lab/labctl). A lab already running is used and left
+    running; otherwise one is started and stopped at the end. Needs root."""
+
+    def __init__(self):
+        need_root()
+        need_kdig()
+        self.started = False
+        self.dropped = set()
+        self.delayed = set()
+
+    def __enter__(self):
+        status = subprocess.run([str(LABCTL), "status"], capture_output=True, text=True)
+        if status.returncode != 0:
+            p = subprocess.run([str(LABCTL), "start"], capture_output=True, text=True)
+            if p.returncode != 0:
+                raise AssertionError(f"labctl start failed:\n{p.stdout}{p.stderr}")
+            self.started = True
+        p = subprocess.run([str(LABCTL), "env", "--json"], capture_output=True, text=True,
+                           check=True)
+        self.env = json.loads(p.stdout)
+        return self
+
+    def __exit__(self, *exc):
+        for addr in sorted(self.dropped):
+            subprocess.run([str(LABCTL), "drop", addr, "0"], capture_output=True)
+        for addr in sorted(self.delayed):
+            subprocess.run([str(LABCTL), "delay", addr, "0"], capture_output=True)
+        if self.started:
+            subprocess.run([str(LABCTL), "stop"], capture_output=True)
+        return False
+
+    def shoal_config(self, **resolver):
+        """The [resolver] section pointing shoal at the lab."""
+        section = {"root_hints": self.env["LAB_ROOT_HINTS"],
+                   "trust_anchors": [self.env["LAB_TRUST_ANCHOR"]],
+                   "ipv6": False}
+        section.update(resolver)
+        return {"resolver": section}
+
+    def counters(self):
+        """DNS packets received so far per lab server address."""
+        p = subprocess.run([str(LABCTL), "counters", "--json"], capture_output=True, text=True,
+                           check=True)
+        return json.loads(p.stdout)
+
+    def upstream_packets(self):
+        return sum(self.counters().values())
+
+    def drop(self, addr, percent):
+        subprocess.run([str(LABCTL), "drop", addr, str(percent)], capture_output=True,
+                       check=True)
+        if percent:
+            self.dropped.add(addr)
+        else:
+            self.dropped.discard(addr)
+
+    def delay(self, addr, ms):
+        subprocess.run([str(LABCTL), "delay", addr, str(ms)], capture_output=True, check=True)
+        if ms:
+            self.delayed.add(addr)
+        else:
+            self.delayed.discard(addr)
+
+    def all_addrs(self):
+        return self.env["LAB_ALL_ADDRS"].split()
+
+
+# --------------------------------------------------------------------------
+# Running tests
+# --------------------------------------------------------------------------
+
+
+def run_tests(namespace, only=None):
+    """Runs the test_* functions of a module in definition order. Exit
+    status: 1 if any failed, 77 if all were skipped, else 0. Arguments on
+    the command line select tests by name."""
+    tests = [(name, fn) for name, fn in namespace.items()
+             if name.startswith("test_") and callable(fn)]
+    selected = set(only if only is not None else sys.argv[1:])
+    if selected:
+        tests = [(n, f) for n, f in tests if n in selected]
+    passed, failed, skipped = [], [], []
+    for name, fn in tests:
+        t0 = time.monotonic()
+        try:
+            fn()
+        except Skip as e:
+            skipped.append(name)
+            print(f"SKIP {name}: {e}", flush=True)
+            continue
+        except Exception:  # noqa: BLE001 - report every failure and go on
+            failed.append(name)
+            print(f"FAIL {name} ({time.monotonic() - t0:.2f} s)", flush=True)
+            traceback.print_exc()
+            continue
+        passed.append(name)
+        print(f"ok   {name} ({time.monotonic() - t0:.2f} s)", flush=True)
+    print(f"{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped", flush=True)
+    if failed:
+        sys.exit(1)
+    if skipped and not passed:
+        sys.exit(SKIP)
+    sys.exit(0)

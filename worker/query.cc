@@ -1,0 +1,94 @@
+// The per-query path shared by UDP and TCP: ACL, then the hot path
+// (resolver::answerFromCache into the worker's buffers: no allocation),
+// and only on a cache miss the hand-off to the engine, which is the slow
+// path (the id -> client map allocates).
+
+#include <cstring>
+
+#include "resolver/answer.h"
+#include "worker/clock.h"
+#include "worker/sockaddr.h"
+#include "worker/worker_loop.h"
+
+namespace shoal::worker {
+std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
+                                             const base::IpAddress& client,
+                                             const ClientOrigin& origin) {
+  const bool tcp = origin.tcp != nullptr;
+  ++(tcp ? counters_.queries_tcp : counters_.queries_udp);
+  if (!aclAllows(client)) {
+    ++counters_.acl_refused;
+    const auto refused = resolver::refuse(query, {out_.get(), kMaxMessage});
+    if (refused.result == resolver::HotPathResult::kDrop) {
+      ++counters_.dropped;
+      return {};
+    }
+    countResponse({out_.get(), refused.length});
+    return {out_.get(), refused.length};
+  }
+  const int64_t now_ms = wallMs();
+  const auto result =
+      resolver::answerFromCache(query, client, tcp, cache_, config_.limits, now_ms / 1000,
+                                {out_.get(), kMaxMessage}, {scratch_.get(), kMaxMessage});
+  switch (result.result) {
+    case resolver::HotPathResult::kAnswered:
+      ++counters_.cache_hits;
+      countResponse({out_.get(), result.length});
+      return {out_.get(), result.length};
+    case resolver::HotPathResult::kError:
+      ++counters_.malformed;
+      countResponse({out_.get(), result.length});
+      return {out_.get(), result.length};
+    case resolver::HotPathResult::kDrop:
+      ++counters_.dropped;
+      return {};
+    case resolver::HotPathResult::kMiss:
+      break;
+  }
+  // Slow path: remember where the answer goes, then let the engine resolve.
+  ++counters_.cache_misses;
+  const uint64_t id = next_client_++;
+  ClientRef& ref = clients_[id];
+  ref.tcp = tcp;
+  if (tcp) {
+    ref.connection = origin.tcp->id;
+    ++origin.tcp->in_flight;  // before the engine runs: it may answer at once
+  } else {
+    ref.listener = origin.udp->index;
+    std::memcpy(&ref.address, origin.udp_from, sockaddrLength(origin.udp_from));
+  }
+  resolver::ClientQuery client_query;
+  client_query.id = id;
+  client_query.packet = query;
+  client_query.client = client;
+  client_query.tcp = tcp;
+  engine_->onClientQuery(client_query, now_ms);
+  drain();
+  return {};
+}
+
+bool Worker::aclAllows(const base::IpAddress& client) const {
+  for (const auto& prefix : config_.acl_allow) {
+    if (prefix.contains(client)) return true;
+  }
+  return false;
+}
+
+void Worker::countResponse(std::span<const uint8_t> response) {
+  if (response.size() >= 4) ++counters_.answers_by_rcode[response[3] & 0x0F];
+}
+
+void Worker::answerClient(const resolver::ClientAnswer& answer) {
+  const auto it = clients_.find(answer.id);
+  if (it == clients_.end() || finished_) return;
+  const ClientRef ref = it->second;
+  clients_.erase(it);
+  countResponse(answer.packet);
+  if (ref.tcp) {
+    answerTcp(ref.connection, answer.packet);
+  } else if (ref.listener < udp_.size()) {
+    sendUdp(*udp_[ref.listener], answer.packet, reinterpret_cast<const sockaddr*>(&ref.address));
+  }
+}
+
+}  // namespace shoal::worker

@@ -1,0 +1,39 @@
+#include "worker/worker_config.h"
+
+#include <utility>
+
+#include "config/config.h"
+
+namespace shoal::worker {
+
+WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints) {
+  WorkerConfig out;
+  const auto& r = config.resolver;
+  auto& e = out.engine;
+  e.query_timeout_ms = r.query_timeout.count();
+  e.rto_min_ms = r.rto_min.count();
+  e.rto_max_ms = r.rto_max.count();
+  e.qname_minimisation = r.qname_minimisation;
+  e.ipv4 = r.ipv4;
+  e.ipv6 = r.ipv6;
+  e.deny_upstream = r.deny_upstream;
+  e.nxdomain_cut = r.nxdomain_cut;
+  e.min_ttl = config.cache.min_ttl;
+  e.max_ttl = config.cache.max_ttl;
+  e.max_negative_ttl = config.cache.max_negative_ttl;
+  e.udp_payload_size = config.server.udp_payload_size;
+  e.hints = std::move(hints);
+
+  out.limits.udp_payload_size = config.server.udp_payload_size;
+  out.limits.serve_stale_s = static_cast<uint32_t>(config.cache.serve_stale.count() / 1000);
+
+  out.acl_allow = config.acl.allow;
+  for (const auto& address : r.outgoing_addresses) {
+    (address.isV4() ? out.outgoing_v4 : out.outgoing_v6).push_back(address);
+  }
+  out.tcp_max_clients = config.server.tcp_max_clients;
+  out.tcp_idle_timeout_ms = config.server.tcp_idle_timeout.count();
+  return out;
+}
+
+}  // namespace shoal::worker

@@ -1,0 +1,225 @@
+// The worker's loop: start-up on the inherited sockets, driving the engine
+// (drain its actions after every event, keep one timer armed for its next
+// deadline), signals, and the graceful stop.
+
+#include "worker/worker_loop.h"
+
+#include <signal.h>
+#include <sys/random.h>
+
+#include <cinttypes>
+
+#include "resolver/engine.h"
+#include "shmcache/cache.h"
+#include "worker/clock.h"
+#include "worker/log.h"
+
+namespace shoal::worker {
+namespace {
+
+constexpr uint64_t kSweepIntervalMs = 1000;
+
+Worker* workerOf(const void* data) { return static_cast<Worker*>(const_cast<void*>(data)); }
+
+void onEngineTimer(uv_timer_t* timer) { workerOf(timer->data)->onEngineTimer(); }
+void onSweepTimer(uv_timer_t* timer) { workerOf(timer->data)->onSweepTimer(); }
+void onStopTimer(uv_timer_t* timer) { workerOf(timer->data)->finishStop(); }
+void onSignal(uv_signal_t* handle, int signum) { workerOf(handle->data)->onSignal(signum); }
+
+uint64_t randomSeed() {
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
+    seed = static_cast<uint64_t>(wallMs()) ^ (static_cast<uint64_t>(getpid()) << 32);
+  }
+  return seed;
+}
+
+/// For the handles embedded in Worker (no memory to free on close).
+void closeHandle(void* handle) {
+  auto* h = static_cast<uv_handle_t*>(handle);
+  if (!uv_is_closing(h)) uv_close(h, nullptr);
+}
+
+}  // namespace
+
+Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, unsigned slot)
+    : config_(config),
+      cache_(cache),
+      slot_(slot),
+      udp_recv_(new uint8_t[kUdpChunks * kUdpChunk]),
+      out_(new uint8_t[kMaxMessage]),
+      scratch_(new uint8_t[kMaxMessage]),
+      upstream_recv_(new uint8_t[kUdpChunk]),
+      tcp_recv_(new uint8_t[kUdpChunk]) {}
+
+Worker::~Worker() {
+  if (loop_open_) uv_loop_close(&loop_);
+}
+
+int Worker::run(std::span<const ListenSocket> sockets) {
+  if (const int rc = uv_loop_init(&loop_); rc != 0) {
+    logLine("worker %u: cannot start its loop: %s", slot_, uv_strerror(rc));
+    return 1;
+  }
+  loop_open_ = true;
+  engine_ = std::make_unique<resolver::Engine>(config_.engine, cache_, randomSeed());
+  for (uv_timer_t* timer : {&engine_timer_, &sweep_timer_, &stop_timer_}) {
+    uv_timer_init(&loop_, timer);
+    timer->data = this;
+  }
+  const std::pair<uv_signal_t*, int> signals[] = {
+      {&sigterm_, SIGTERM}, {&sigint_, SIGINT}, {&sigusr1_, SIGUSR1}};
+  for (const auto& [handle, signum] : signals) {
+    uv_signal_init(&loop_, handle);
+    handle->data = this;
+    uv_signal_start(handle, worker::onSignal, signum);
+  }
+  // The supervisor forks with its signals blocked (it reads them from a
+  // signalfd); unblock them now that our handlers are in place, so a
+  // SIGTERM that arrived in between stops us cleanly.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  const bool ok = openListeners(sockets);
+  if (ok) {
+    uv_timer_start(&sweep_timer_, worker::onSweepTimer, kSweepIntervalMs, kSweepIntervalMs);
+    logLine("worker %u ready: %zu listen address(es), recvmmsg %s", slot_, sockets.size(),
+            !udp_.empty() && uv_udp_using_recvmmsg(&udp_.front()->handle) ? "on" : "off");
+  } else {
+    finishStop();
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Everything is closed; let the last close callbacks run.
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  uv_loop_close(&loop_);
+  loop_open_ = false;
+  if (ok) logCounters();
+  return ok ? 0 : 1;
+}
+
+bool Worker::openListeners(std::span<const ListenSocket> sockets) {
+  for (const ListenSocket& socket : sockets) {
+    if (!openUdp(socket) || !openTcp(socket)) return false;
+  }
+  return true;
+}
+
+void Worker::drain() {
+  // Re-entry (an answer resumes a paused TCP connection whose held-back
+  // queries reach the engine) is absorbed: the outer loop below runs until
+  // the engine has nothing left.
+  if (draining_ || finished_) return;
+  draining_ = true;
+  for (;;) {
+    auto sends = engine_->takeSends();
+    const auto cancels = engine_->takeCancels();
+    const auto answers = engine_->takeAnswers();
+    if (sends.empty() && cancels.empty() && answers.empty() && failed_upstreams_.empty()) break;
+    // Sends before cancels: a token sent and cancelled in one batch closes.
+    for (auto& send : sends) {
+      if (!startUpstream(send)) failed_upstreams_.push_back(send.token);
+    }
+    for (const auto& cancel : cancels) closeUpstream(cancel.token);
+    for (const auto& answer : answers) answerClient(answer);
+    if (!failed_upstreams_.empty()) {
+      const auto failed = std::move(failed_upstreams_);
+      failed_upstreams_.clear();
+      const int64_t now = wallMs();
+      for (const uint64_t token : failed) engine_->onUpstreamError(token, now);
+    }
+  }
+  draining_ = false;
+  armTimer();
+  if (stopping_) maybeFinishStop();
+}
+
+void Worker::armTimer() {
+  if (finished_) return;
+  const auto deadline = engine_->nextDeadline();
+  if (!deadline) {
+    uv_timer_stop(&engine_timer_);
+    return;
+  }
+  const int64_t delay = *deadline - wallMs();
+  uv_update_time(&loop_);
+  uv_timer_start(&engine_timer_, worker::onEngineTimer,
+                 delay > 0 ? static_cast<uint64_t>(delay) : 0, 0);
+}
+
+void Worker::onEngineTimer() {
+  if (finished_) return;
+  engine_->onTimer(wallMs());
+  drain();
+}
+
+void Worker::onSignal(int signum) {
+  if (signum == SIGUSR1) {
+    logCounters();
+    return;
+  }
+  beginStop();
+}
+
+void Worker::beginStop() {
+  if (stopping_) return;
+  stopping_ = true;
+  logLine("worker %u stopping: %zu resolution(s) in flight, %zu tcp connection(s)", slot_,
+          engine_->pending(), connections_.size());
+  stopUdp();  // keep the sockets: in-flight answers leave from them
+  stopTcp();
+  uv_timer_start(&stop_timer_, worker::onStopTimer,
+                 static_cast<uint64_t>(config_.shutdown_grace_ms), 0);
+  maybeFinishStop();
+}
+
+void Worker::maybeFinishStop() {
+  if (!stopping_ || finished_ || draining_) return;
+  if (engine_->pending() != 0 || !connections_.empty()) return;
+  for (const UdpListener* listener : udp_) {
+    if (listener->handle.send_queue_count != 0) return;
+  }
+  finishStop();
+}
+
+void Worker::finishStop() {
+  if (finished_) return;
+  finished_ = true;
+  closeUdp();
+  closeAllTcp();
+  std::vector<Upstream*> open;
+  open.reserve(upstreams_.size());
+  for (const auto& [token, up] : upstreams_) open.push_back(up);
+  for (Upstream* up : open) closeUpstream(*up);
+  for (void* handle : {static_cast<void*>(&engine_timer_), static_cast<void*>(&sweep_timer_),
+                       static_cast<void*>(&stop_timer_), static_cast<void*>(&sigterm_),
+                       static_cast<void*>(&sigint_), static_cast<void*>(&sigusr1_)}) {
+    closeHandle(handle);
+  }
+}
+
+void Worker::logCounters() const {
+  const Counters& c = counters_;
+  const auto& e = engine_->stats();
+  const auto& r = c.answers_by_rcode;
+  logLine("worker %u counters: queries udp=%" PRIu64 " tcp=%" PRIu64 " hits=%" PRIu64
+          " misses=%" PRIu64 " refused_acl=%" PRIu64 " malformed=%" PRIu64 " dropped=%" PRIu64
+          " | answers udp=%" PRIu64 " tcp=%" PRIu64 " noerror=%" PRIu64 " servfail=%" PRIu64
+          " nxdomain=%" PRIu64 " refused=%" PRIu64 " orphaned=%" PRIu64 " send_errors=%" PRIu64
+          " | tcp accepted=%" PRIu64 " rejected=%" PRIu64 " idle_closed=%" PRIu64
+          " | upstream udp=%" PRIu64 " tcp=%" PRIu64 " socket_errors=%" PRIu64 " swept=%" PRIu64
+          " | engine queries=%" PRIu64 " servfails=%" PRIu64 " timeouts=%" PRIu64
+          " coalesced=%" PRIu64,
+          slot_, c.queries_udp, c.queries_tcp, c.cache_hits, c.cache_misses, c.acl_refused,
+          c.malformed, c.dropped, c.answers_udp, c.answers_tcp, r[0], r[2], r[3], r[5],
+          c.answers_orphaned, c.send_errors, c.tcp_accepted, c.tcp_rejected, c.tcp_idle_closed,
+          c.upstream_udp, c.upstream_tcp, c.upstream_socket_errors, c.upstream_swept,
+          e.client_queries, e.servfails, e.upstream_timeouts, e.coalesced);
+}
+
+int runWorker(const WorkerConfig& config, std::span<const ListenSocket> sockets,
+              shmcache::Cache& cache, unsigned slot) {
+  Worker worker(config, cache, slot);
+  return worker.run(sockets);
+}
+
+}  // namespace shoal::worker

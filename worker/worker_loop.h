@@ -1,0 +1,238 @@
+#pragma once
+// Internal to worker/: the state of one worker process. One object per
+// process, owned by runWorker and reached from every libuv callback through
+// the handle's `data` (the handle structs below point back to it); no
+// globals.
+//
+// The implementation is split by concern:
+//   worker_loop.cc  start-up, engine driving (drain, timer), signals, stop
+//   query.cc        per-query path: ACL, hot path, hand-off to the engine
+//   udp_server.cc   client UDP (recvmmsg) and UDP replies
+//   tcp_server.cc   client TCP: accept, pipelined reads, writes, idle timeout
+//   upstream.cc     queries to authoritative servers over UDP and TCP
+//
+// Handles are heap objects that never move (libuv keeps pointers to them);
+// each is freed in its uv_close callback.
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "resolver/engine.h"
+#include "worker/counters.h"
+#include "worker/worker.h"
+#include "worker/worker_config.h"
+
+namespace shoal::worker {
+
+class Worker;
+
+/// Largest DNS message (the TCP length prefix is 16 bits).
+inline constexpr size_t kMaxMessage = 65535;
+/// libuv's recvmmsg path splits the buffer the alloc callback offers into
+/// 64 KiB chunks, one datagram each, at most 20 per call
+/// (UV__UDP_DGRAM_MAXSIZE, UV__MMSG_MAXWIDTH in libuv 1.44); see uv.h,
+/// UV_UDP_MMSG_CHUNK / UV_UDP_MMSG_FREE.
+inline constexpr size_t kUdpChunk = 64 * 1024;
+inline constexpr size_t kUdpChunks = 20;
+
+struct UdpListener {
+  uv_udp_t handle{};
+  Worker* worker = nullptr;
+  uint32_t index = 0;  // in Worker::udp_; ClientRef::listener
+};
+
+struct TcpListener {
+  uv_tcp_t handle{};
+  Worker* worker = nullptr;
+};
+
+/// One client TCP connection (RFC 7766): length-prefixed queries, several
+/// in flight, answered in any order.
+struct TcpConnection {
+  uv_tcp_t handle{};
+  uv_timer_t idle{};
+  Worker* worker = nullptr;
+  uint64_t id = 0;  // key of Worker::connections_ and ClientRef::connection
+  base::IpAddress peer;
+  /// The start of a message that has not fully arrived (or complete ones
+  /// held back while pipelining is at its limit). Allocated on demand and
+  /// released as soon as it is consumed, so an idle connection holds no
+  /// buffer: reads land in the worker's shared receive buffer and only an
+  /// incomplete tail is copied here.
+  std::vector<uint8_t> partial;
+  uint32_t in_flight = 0;      // queries handed to the engine, not answered yet
+  uint32_t writes_queued = 0;  // uv_write requests not completed yet
+  uint8_t handles_open = 0;    // freed when both handles are closed
+  bool reading = false;
+  bool processing = false;  // inside processTcpMessages (no re-entry)
+  bool eof = false;         // the client shut its side: answer, then close
+  bool closing = false;
+};
+
+/// One query to an authoritative server: a fresh UDP socket connected to
+/// it, or a TCP connection.
+struct Upstream {
+  union Handle {
+    uv_udp_t udp;
+    uv_tcp_t tcp;
+  } handle{};
+  uv_connect_t connect{};
+  uv_write_t write{};
+  uv_udp_send_t send{};
+  uv_buf_t send_buf{};
+  Worker* worker = nullptr;
+  uint64_t token = 0;
+  int64_t started_ms = 0;
+  bool tcp = false;
+  bool initialized = false;  // the handle exists and must be uv_close'd
+  bool closing = false;
+  std::vector<uint8_t> packet;  // as sent (TCP: with its length prefix)
+  std::vector<uint8_t> reply;   // TCP: the reply as it arrives
+
+  uv_handle_t* baseHandle() { return reinterpret_cast<uv_handle_t*>(&handle); }
+};
+
+/// Where a query came from, as the transport knows it (pointers valid for
+/// the call only). Turned into a ClientRef only when the query goes to the
+/// engine, so cache hits copy nothing.
+struct ClientOrigin {
+  UdpListener* udp = nullptr;
+  const sockaddr* udp_from = nullptr;
+  TcpConnection* tcp = nullptr;
+};
+
+/// Where the answer to a query handed to the engine must go. The engine
+/// knows only the 64-bit id; Worker::clients_ maps it back to this.
+struct ClientRef {
+  bool tcp = false;
+  uint32_t listener = 0;       // UDP: the socket the query came in on
+  sockaddr_storage address{};  // UDP: the client's address and port
+  uint64_t connection = 0;     // TCP: the connection's id (it may be gone)
+};
+
+class Worker {
+ public:
+  Worker(const WorkerConfig& config, shmcache::Cache& cache, unsigned slot);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Opens the inherited sockets in the loop and runs it until stopped.
+  int run(std::span<const ListenSocket> sockets);
+
+  // Entry points for the libuv callbacks of each file.
+  void onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* from);
+  void onTcpConnection(TcpListener& listener);
+  void onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf);
+  void onTcpIdle(TcpConnection& conn);
+  void onTcpWritten(TcpConnection& conn, int status);
+  void onTcpClosed(TcpConnection* conn);
+  void onUpstreamReply(Upstream& up, std::span<const uint8_t> reply);
+  void onUpstreamFailure(Upstream& up);
+  void onUpstreamConnected(Upstream& up, int status);
+  void onUpstreamTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf);
+  void onEngineTimer();
+  void onSweepTimer();
+  void onSignal(int signum);
+  void finishStop();
+  uv_buf_t udpReceiveBuffer();
+  uv_buf_t tcpReceiveBuffer();
+  uv_buf_t upstreamReceiveBuffer();
+
+ private:
+  // worker_loop.cc
+  bool openListeners(std::span<const ListenSocket> sockets);
+  void drain();
+  void armTimer();
+  void beginStop();
+  void maybeFinishStop();
+  void logCounters() const;
+
+  // query.cc
+  std::span<const uint8_t> handleQuery(std::span<const uint8_t> query,
+                                       const base::IpAddress& client, const ClientOrigin& origin);
+  bool aclAllows(const base::IpAddress& client) const;
+  void countResponse(std::span<const uint8_t> response);
+  void answerClient(const resolver::ClientAnswer& answer);
+
+  // udp_server.cc
+  bool openUdp(const ListenSocket& socket);
+  void stopUdp();
+  void closeUdp();
+  void sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to);
+
+  // tcp_server.cc
+  bool openTcp(const ListenSocket& socket);
+  void closeTcpListeners();
+  void feedTcp(TcpConnection& conn, std::span<const uint8_t> data);
+  size_t processTcpMessages(TcpConnection& conn, std::span<const uint8_t> data);
+  void processPartial(TcpConnection& conn);
+  void pauseTcp(TcpConnection& conn);
+  void resumeTcp(TcpConnection& conn);
+  void writeTcp(TcpConnection& conn, std::span<const uint8_t> message);
+  void answerTcp(uint64_t connection, std::span<const uint8_t> packet);
+  bool tcpDone(const TcpConnection& conn) const;
+  void closeTcp(TcpConnection& conn);
+  void stopTcp();
+  void closeAllTcp();
+
+  // upstream.cc
+  /// Opens the socket for `send` and sends; takes its packet.
+  bool startUpstream(resolver::UpstreamSend& send);
+  bool startUpstreamUdp(Upstream& up, const sockaddr* server, sockaddr_storage& source);
+  bool startUpstreamTcp(Upstream& up, const sockaddr* server, sockaddr_storage& source,
+                        bool bind_source);
+  bool pickSource(const base::IpAddress& server, sockaddr_storage& source);
+  void closeUpstream(uint64_t token);
+  void closeUpstream(Upstream& up);
+  uint16_t randomPort();
+
+  WorkerConfig config_;
+  shmcache::Cache& cache_;
+  unsigned slot_;
+  uv_loop_t loop_{};
+  bool loop_open_ = false;
+  std::unique_ptr<resolver::Engine> engine_;
+  Counters counters_;
+
+  // Per-worker buffers, allocated once. A receive buffer is only used
+  // inside the callback that filled it (whatever is kept is copied), so one
+  // of each serves every socket of the worker.
+  std::unique_ptr<uint8_t[]> udp_recv_;       // recvmmsg batch: kUdpChunks x kUdpChunk
+  std::unique_ptr<uint8_t[]> out_;            // kMaxMessage: the answer being sent
+  std::unique_ptr<uint8_t[]> scratch_;        // kMaxMessage: cache payload copies
+  std::unique_ptr<uint8_t[]> upstream_recv_;  // kUdpChunk: one upstream read
+  std::unique_ptr<uint8_t[]> tcp_recv_;       // kUdpChunk: one client TCP read
+
+  std::vector<UdpListener*> udp_;
+  std::vector<TcpListener*> tcp_;
+  std::unordered_map<uint64_t, TcpConnection*> connections_;
+  uint64_t next_connection_ = 1;
+  std::unordered_map<uint64_t, ClientRef> clients_;  // engine id -> client
+  uint64_t next_client_ = 1;
+  std::unordered_map<uint64_t, Upstream*> upstreams_;  // engine token -> socket
+  std::vector<uint64_t> failed_upstreams_;             // reported to the engine by drain()
+
+  uv_timer_t engine_timer_{};
+  uv_timer_t sweep_timer_{};
+  uv_timer_t stop_timer_{};
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigusr1_{};
+  bool draining_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+
+  // Random source ports: bytes from getrandom(), refilled when used up.
+  uint8_t random_[256] = {};
+  size_t random_used_ = sizeof random_;
+};
+
+}  // namespace shoal::worker
