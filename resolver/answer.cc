@@ -55,6 +55,10 @@ HotPathAnswer writeError(std::span<const uint8_t> query, const dns::Message* msg
   return {HotPathResult::kError, w.finish()};
 }
 
+bool isAnswer(const shmcache::Found& f) {
+  return f.meta.rank >= static_cast<uint8_t>(kMinAnswerRank);
+}
+
 uint32_t remainingTtl(const shmcache::Found& f, int64_t now) {
   return f.meta.expires_at > now ? static_cast<uint32_t>(f.meta.expires_at - now) : 0;
 }
@@ -171,6 +175,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     const auto key = key_bytes.bytes();
     // The data itself.
     auto found = cache.lookup({key, q.type, static_cast<uint8_t>(Kind::kRrset)}, nullptr, now_s, scratch);
+    if (found && !isAnswer(*found)) return {HotPathResult::kMiss, 0};
     if (found) {
       auto rrset = RrsetView::parse(scratch.first(found->payload_length));
       if (!rrset) return {HotPathResult::kMiss, 0};
@@ -184,6 +189,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     if (q.type != dns::rrtype::kCname) {
       found = cache.lookup({key, dns::rrtype::kCname, static_cast<uint8_t>(Kind::kRrset)}, nullptr,
                            now_s, scratch);
+      if (found && !isAnswer(*found)) return {HotPathResult::kMiss, 0};
       if (found) {
         auto rrset = RrsetView::parse(scratch.first(found->payload_length));
         if (!rrset || rrset->count() != 1) return {HotPathResult::kMiss, 0};
@@ -224,7 +230,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
         rcode = dns::rcode::kNxDomain;
         break;
       }
-      if (probe.labelCount() <= 1) break;
+      if (!limits.nxdomain_cut || probe.labelCount() <= 1) break;
       probe = probe.parent();
     }
     if (!found) {

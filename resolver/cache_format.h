@@ -41,6 +41,10 @@ enum class Rank : uint8_t {
   kAuthoritativeAnswer = 5,
 };
 
+/// Data below this rank (glue, referral NS) only helps find servers; it is
+/// never an answer (RFC 2181 section 5.4.1).
+inline constexpr Rank kMinAnswerRank = Rank::kAnswer;
+
 /// A decoded RRset, referring into the payload it was read from.
 class RrsetView {
  public:

@@ -109,6 +109,7 @@ class Engine {
     uint64_t client_queries = 0, answers = 0, servfails = 0, upstream_queries = 0;
     uint64_t upstream_timeouts = 0, upstream_errors = 0, tcp_fallbacks = 0, coalesced = 0;
     uint64_t deadline_servfails = 0, malformed_replies = 0;
+    uint64_t coalesced_upstream = 0;  // queries that joined an identical one in flight
   };
   const Stats& stats() const;
 

@@ -18,6 +18,8 @@ constexpr size_t kMaxInFlight = 3;     // outstanding queries per task
 constexpr int kMaxRounds = 2;          // passes over a cut's servers
 constexpr int64_t kLameMs = 300000;    // a lame (zone, server) is avoided this long
 constexpr int kMaxNsLookupsAtOnce = 2;
+constexpr uint8_t kTriedA = 1;
+constexpr uint8_t kTriedAaaa = 2;
 
 bool sameQuestion(const dns::Name& a, uint16_t at, const dns::Name& b, uint16_t bt) {
   return at == bt && a == b;
@@ -156,7 +158,12 @@ void Iterator::wake(uint32_t id, int64_t now_ms) {
     if (!server.resolving) continue;
     server.resolving = false;
     server.addresses = records_.fetchAddresses(server.name, config_.ipv4, config_.ipv6, now_s);
-    if (server.addresses.empty()) server.unresolvable = true;
+    const uint8_t enabled = static_cast<uint8_t>((config_.ipv4 ? kTriedA : 0) |
+                                                 (config_.ipv6 ? kTriedAaaa : 0));
+    // Still no address: the other family may have one, unless both were tried.
+    if (server.addresses.empty() && (server.families_tried & enabled) == enabled) {
+      server.unresolvable = true;
+    }
   }
   advance(*task, now_ms);
 }
@@ -179,7 +186,7 @@ void Iterator::advance(Task& task, int64_t now_ms) {
 
 Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
   const int64_t now_s = now_ms / 1000;
-  if (auto rrset = records_.fetchRrset(task.sname, task.stype, now_s)) {
+  if (auto rrset = records_.fetchRrset(task.sname, task.stype, now_s, kMinAnswerRank)) {
     Outcome outcome;
     outcome.answer = task.chain;
     outcome.answer.push_back(std::move(*rrset));
@@ -187,7 +194,7 @@ Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
     return CacheStep::kFinished;
   }
   if (task.stype != dns::rrtype::kCname) {
-    if (auto cname = records_.fetchRrset(task.sname, dns::rrtype::kCname, now_s)) {
+    if (auto cname = records_.fetchRrset(task.sname, dns::rrtype::kCname, now_s, kMinAnswerRank)) {
       auto target = cnameTarget(*cname);
       if (target && ++task.chain_hops <= kMaxChain) {
         if ((cname->flags & kFromDname) != 0) {
@@ -384,9 +391,34 @@ std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype
 
 void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns,
                          int64_t now_ms) {
+  if (std::find(task.tried.begin(), task.tried.end(), server) == task.tried.end()) {
+    task.tried.push_back(server);
+  }
+  std::string key = server.toString();
+  key += tcp ? "|t|" : "|u|";
+  key += edns ? "e|" : "n|";
+  const auto qkey = task.cur_qname.lookupKey();
+  key.append(reinterpret_cast<const char*>(qkey.bytes().data()), qkey.length());
+  key += '|';
+  key += std::to_string(task.cur_qtype);
+  key += '|';
+  const auto zkey = task.cut.zone.lookupKey();
+  key.append(reinterpret_cast<const char*>(zkey.bytes().data()), zkey.length());
+  if (auto it = pending_by_question_.find(key); it != pending_by_question_.end()) {
+    // The same question is already on its way to this server: wait for
+    // that reply instead of asking again.
+    Pending& shared = pending_.at(it->second);
+    if (std::find(shared.tasks.begin(), shared.tasks.end(), task.id) == shared.tasks.end()) {
+      shared.tasks.push_back(task.id);
+      task.pending.push_back(shared.token);
+      ++stats_.coalesced_upstream;
+    }
+    return;
+  }
   Pending p;
   p.token = next_token_++;
-  p.task = task.id;
+  p.tasks.push_back(task.id);
+  p.key = key;
   p.server = server;
   p.tcp = tcp;
   p.edns = edns;
@@ -406,9 +438,7 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   timers_.emplace(now_ms + rto, Timer{TimerKind::kRto, p.token});
   servers_.recordQuery(server, now_ms);
   task.pending.push_back(p.token);
-  if (std::find(task.tried.begin(), task.tried.end(), server) == task.tried.end()) {
-    task.tried.push_back(server);
-  }
+  pending_by_question_.emplace(std::move(key), p.token);
   ++task.sent;
   ++stats_.upstream_queries;
   pending_.emplace(p.token, std::move(p));
@@ -418,10 +448,22 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
 bool Iterator::resolveNsAddresses(Task& task, int64_t now_ms) {
   (void)now_ms;
   if (task.depth >= kMaxDepth) return false;
-  const uint16_t qtype = config_.ipv4 ? dns::rrtype::kA : dns::rrtype::kAaaa;
   int spawned = 0;
   for (auto& server : task.cut.servers) {
     if (!server.addresses.empty() || server.resolving || server.unresolvable) continue;
+    // A first; AAAA when IPv4 is off or the server has no A (some have
+    // only one family).
+    uint16_t qtype = 0;
+    if (config_.ipv4 && (server.families_tried & kTriedA) == 0) {
+      qtype = dns::rrtype::kA;
+      server.families_tried |= kTriedA;
+    } else if (config_.ipv6 && (server.families_tried & kTriedAaaa) == 0) {
+      qtype = dns::rrtype::kAaaa;
+      server.families_tried |= kTriedAaaa;
+    } else {
+      server.unresolvable = true;
+      continue;
+    }
     // A name inside the zone without glue can only be found through the
     // zone's own servers, which are what we are looking for.
     bool cycle = server.name.isSubdomainOf(task.cut.zone);
@@ -459,26 +501,37 @@ bool Iterator::resolveNsAddresses(Task& task, int64_t now_ms) {
 void Iterator::dropPending(uint64_t token) {
   auto it = pending_.find(token);
   if (it == pending_.end()) return;
-  if (Task* task = findTask(it->second.task)) std::erase(task->pending, token);
+  for (uint32_t id : it->second.tasks) {
+    if (Task* task = findTask(id)) std::erase(task->pending, token);
+  }
+  if (auto q = pending_by_question_.find(it->second.key);
+      q != pending_by_question_.end() && q->second == token) {
+    pending_by_question_.erase(q);
+  }
   pending_.erase(it);
   cancels_.push_back({token});
+}
+
+void Iterator::detachPending(uint32_t task_id, uint64_t token) {
+  auto it = pending_.find(token);
+  if (it == pending_.end()) return;
+  std::erase(it->second.tasks, task_id);
+  if (Task* task = findTask(task_id)) std::erase(task->pending, token);
+  if (it->second.tasks.empty()) dropPending(token);
 }
 
 void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms) {
   auto it = pending_.find(token);
   if (it == pending_.end()) return;
-  Task* task = findTask(it->second.task);
-  if (task == nullptr) {
-    dropPending(token);
-    return;
-  }
   auto reply = digestReply(packet, it->second.zone);
   if (!reply) {
     ++stats_.malformed_replies;
     const Pending p = it->second;
     dropPending(token);
     markLame(p.zone, p.server, now_ms);
-    sendNext(*task, now_ms);
+    for (uint32_t id : p.tasks) {
+      if (Task* task = findTask(id)) sendNext(*task, now_ms);
+    }
     drainReady(now_ms);
     return;
   }
@@ -494,7 +547,9 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
   const Pending p = sent;
   dropPending(token);
   servers_.recordReply(p.server, now_ms - p.sent_ms, now_ms);
-  handleReply(*task, p, *reply, now_ms);
+  for (uint32_t id : p.tasks) {
+    if (Task* task = findTask(id)) handleReply(*task, p, *reply, now_ms);
+  }
   drainReady(now_ms);
 }
 
@@ -505,7 +560,9 @@ void Iterator::onError(uint64_t token, int64_t now_ms) {
   dropPending(token);
   ++stats_.upstream_errors;
   servers_.recordTimeout(p.server, now_ms);
-  if (Task* task = findTask(p.task)) sendNext(*task, now_ms);
+  for (uint32_t id : p.tasks) {
+    if (Task* task = findTask(id)) sendNext(*task, now_ms);
+  }
   drainReady(now_ms);
 }
 
@@ -707,7 +764,7 @@ void Iterator::answerClient(Client& client, const Outcome& outcome) {
 
 void Iterator::finish(Task& task, Outcome outcome, int64_t now_ms) {
   (void)now_ms;
-  for (uint64_t token : std::vector<uint64_t>(task.pending)) dropPending(token);
+  for (uint64_t token : std::vector<uint64_t>(task.pending)) detachPending(task.id, token);
   for (uint64_t id : task.clients) {
     auto it = clients_.find(id);
     if (it == clients_.end()) continue;
@@ -738,7 +795,7 @@ void Iterator::fail(Task& task, uint16_t ede, const char* why, int64_t now_ms) {
 void Iterator::abortIfOrphan(uint32_t id) {
   Task* task = findTask(id);
   if (task == nullptr || !task->clients.empty() || !task->parents.empty()) return;
-  for (uint64_t token : std::vector<uint64_t>(task->pending)) dropPending(token);
+  for (uint64_t token : std::vector<uint64_t>(task->pending)) detachPending(id, token);
   const std::vector<uint32_t> children = task->children;
   task_by_question_.erase(TaskKey{keyBytes(task->qname), task->qtype});
   tasks_.erase(id);
@@ -757,11 +814,18 @@ void Iterator::onTimer(int64_t now_ms) {
     if (timer.kind == TimerKind::kRto) {
       auto it = pending_.find(timer.id);
       if (it == pending_.end() || it->second.timed_out) continue;
-      // Keep listening for a late reply, but try the next server now.
+      // Keep listening for a late reply, but try the next server now (and
+      // let new identical questions go out afresh).
       it->second.timed_out = true;
+      if (auto q = pending_by_question_.find(it->second.key);
+          q != pending_by_question_.end() && q->second == timer.id) {
+        pending_by_question_.erase(q);
+      }
       ++stats_.upstream_timeouts;
       servers_.recordTimeout(it->second.server, now_ms);
-      if (Task* task = findTask(it->second.task)) sendNext(*task, now_ms);
+      for (uint32_t id : std::vector<uint32_t>(it->second.tasks)) {
+        if (Task* task = findTask(id)) sendNext(*task, now_ms);
+      }
     } else {
       auto it = clients_.find(timer.id);
       if (it == clients_.end()) continue;

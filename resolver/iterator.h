@@ -52,6 +52,7 @@ class Iterator {
     std::vector<base::IpAddress> addresses;
     bool resolving = false;   // a sub-task is looking up its address
     bool unresolvable = false;
+    uint8_t families_tried = 0;  // kTriedA | kTriedAaaa
   };
   struct Cut {
     dns::Name zone;
@@ -93,7 +94,8 @@ class Iterator {
   };
   struct Pending {
     uint64_t token = 0;
-    uint32_t task = 0;
+    std::vector<uint32_t> tasks;  // every task waiting for this reply
+    std::string key;              // in pending_by_question_ while not timed out
     base::IpAddress server;
     bool tcp = false;
     bool edns = true;
@@ -133,7 +135,10 @@ class Iterator {
   void finish(Task& task, Outcome outcome, int64_t now_ms);
   void fail(Task& task, uint16_t ede, const char* why, int64_t now_ms);
   void answerClient(Client& client, const Outcome& outcome);
+  /// Removes the query entirely (answered, failed): no task waits any more.
   void dropPending(uint64_t token);
+  /// One task stops waiting; the query is cancelled when nobody waits.
+  void detachPending(uint32_t task_id, uint64_t token);
   void markLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms);
   bool isLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) const;
   bool allowedUpstream(const base::IpAddress& server) const;
@@ -151,6 +156,9 @@ class Iterator {
   std::map<TaskKey, uint32_t> task_by_question_;
   std::unordered_map<uint64_t, Client> clients_;
   std::unordered_map<uint64_t, Pending> pending_;
+  // Identical questions to the same server share one query (coalescing):
+  // (server, transport, EDNS, qname, qtype, zone) -> token.
+  std::unordered_map<std::string, uint64_t> pending_by_question_;
   std::multimap<int64_t, Timer> timers_;
   std::map<std::pair<std::vector<uint8_t>, std::string>, int64_t> lame_;
 

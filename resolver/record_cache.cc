@@ -43,10 +43,11 @@ bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdom
   return cache_.insert(k, shmcache::Partition::global(), meta, payload, now_s).ok();
 }
 
-std::optional<Rrset> RecordCache::fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s) {
+std::optional<Rrset> RecordCache::fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s,
+                                             Rank min_rank) {
   const auto key = owner.lookupKey();
   auto found = cache_.lookup({key.bytes(), type, kindByte(Kind::kRrset)}, nullptr, now_s, scratch_);
-  if (!found) return std::nullopt;
+  if (!found || found->meta.rank < static_cast<uint8_t>(min_rank)) return std::nullopt;
   auto view = RrsetView::parse({scratch_.data(), found->payload_length});
   if (!view) return std::nullopt;
   Rrset out;

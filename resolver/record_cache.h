@@ -39,8 +39,11 @@ class RecordCache {
   bool storeNegative(const dns::Name& name, uint16_t type, bool nxdomain, uint32_t ttl,
                      const std::vector<NegativeRecord>& records, int64_t now_s);
 
-  /// The cached RRset (global partition) with its remaining TTL.
-  std::optional<Rrset> fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s);
+  /// The cached RRset (global partition) with its remaining TTL, if its
+  /// trust rank is at least `min_rank` (answers pass kMinAnswerRank; finding
+  /// servers accepts glue).
+  std::optional<Rrset> fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s,
+                                  Rank min_rank = Rank::kGlue);
   /// NODATA for (name, type), or NXDOMAIN for name or, with `nxdomain_cut`
   /// (RFC 8020), for an ancestor of it.
   std::optional<NegativeAnswer> fetchNegative(const dns::Name& name, uint16_t type,

@@ -25,6 +25,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   e.hints = std::move(hints);
 
   out.limits.udp_payload_size = config.server.udp_payload_size;
+  out.limits.nxdomain_cut = r.nxdomain_cut;
   out.limits.serve_stale_s = static_cast<uint32_t>(config.cache.serve_stale.count() / 1000);
 
   out.acl_allow = config.acl.allow;

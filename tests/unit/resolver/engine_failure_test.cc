@@ -1,0 +1,404 @@
+// Engine scenarios, part 2: a hostile or broken network. Loss and
+// timeouts, truncation and TCP, coalescing, bailiwick, EDNS fallback,
+// spoofed and malformed replies, denied upstreams.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "base/ip_prefix.h"
+#include "dns/constants.h"
+#include "dns/message.h"
+#include "dns/writer.h"
+#include "dns/zone_text.h"
+#include "tests/unit/resolver/engine_test_util.h"
+
+namespace shoal::resolver::testing_util {
+namespace {
+
+namespace rrtype = dns::rrtype;
+namespace rcode = dns::rcode;
+using Strings = std::vector<std::string>;
+
+base::IpPrefix Prefix(const char* text) {
+  auto p = base::IpPrefix::parse(text);
+  EXPECT_TRUE(p.has_value()) << text;
+  return p.value_or(base::IpPrefix(base::IpAddress{}, 0));
+}
+
+// --- 8. Loss and timeouts -----------------------------------------------
+
+TEST(EngineFailure, LostQueryIsRetriedOnTheOtherServerWithinAnRto) {
+  FakeNet net;
+  standard(net);
+  net.deadOnFirstContact({kExampleCom1, kExampleCom2});
+  EngineConfig config = defaultConfig(net);
+  config.rto_min_ms = 50;
+  config.rto_max_ms = 1000;
+  Scenario s(net, config);
+
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kNoError) << s.sentLog();
+  EXPECT_EQ(r.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  EXPECT_LT(r.elapsed_ms, 1000) << s.sentLog();
+  EXPECT_EQ(s.engine().stats().upstream_timeouts, 1u);
+
+  const bool first_dead = net.server(kExampleCom1).dead;
+  const char* dead = first_dead ? kExampleCom1 : kExampleCom2;
+  const char* good = first_dead ? kExampleCom2 : kExampleCom1;
+  const auto at_zone = sentTo(s, {kExampleCom1, kExampleCom2});
+  ASSERT_EQ(at_zone.size(), 2u) << s.sentLog();
+  EXPECT_EQ(at_zone[0].server, Ip(dead));
+  EXPECT_EQ(at_zone[1].server, Ip(good));
+  const int64_t rto = at_zone[1].at_ms - at_zone[0].at_ms;
+  EXPECT_GE(rto, config.rto_min_ms);
+  EXPECT_LT(rto, config.rto_max_ms);
+
+  // Later questions go to the server that answers (SRTT), and are fast.
+  const size_t dead_before = s.sentTo(dead);
+  int slow = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto later = s.resolve("host" + std::to_string(i) + ".example.com", rrtype::kA);
+    EXPECT_EQ(later.rcode, rcode::kNxDomain);
+    if (later.elapsed_ms > 100) ++slow;
+  }
+  EXPECT_LE(s.sentTo(dead) - dead_before, 1u) << s.sentLog();
+  EXPECT_LE(slow, 1);
+}
+
+TEST(EngineFailure, AllServersDeadIsServfailAtTheClientDeadline) {
+  FakeNet net;
+  standard(net);
+  net.server(kExampleCom1).dead = true;
+  net.server(kExampleCom2).dead = true;
+  EngineConfig config = defaultConfig(net);
+  config.query_timeout_ms = 2000;
+  Scenario s(net, config);
+
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered) << "silence";
+  EXPECT_EQ(r.rcode, rcode::kServFail);
+  ASSERT_TRUE(r.ede_code.has_value());
+  EXPECT_EQ(*r.ede_code, dns::ede::kNoReachableAuthority);
+  EXPECT_GE(r.elapsed_ms, config.query_timeout_ms - 100);
+  EXPECT_LE(r.elapsed_ms, config.query_timeout_ms + 100);
+  EXPECT_GE(s.engine().stats().upstream_timeouts, 2u);
+  EXPECT_EQ(s.engine().pending(), 0u);
+  // Retransmissions are bounded: a handful of packets, not a storm.
+  EXPECT_LE(sentTo(s, {kExampleCom1, kExampleCom2}).size(), 8u) << s.sentLog();
+}
+
+TEST(EngineFailure, RandomLossStillResolves) {
+  FakeNet net(/*seed=*/99);
+  standard(net);
+  for (const char* server : {kRootA, kRootB, kGtldA, kGtldB, kExampleCom1, kExampleCom2,
+                             kExampleNet1, kExampleNet2}) {
+    net.server(server).drop_percent = 25;
+  }
+  Scenario s(net);
+  for (const char* name : {"www.example.com", "www.example.net", "mail.example.com",
+                           "outside.example.com", "a.b.c.example.com"}) {
+    const auto r = s.resolve(name, rrtype::kA);
+    ASSERT_TRUE(r.answered) << name;
+    EXPECT_EQ(r.rcode, rcode::kNoError) << name << "\n" << s.sentLog();
+    EXPECT_LT(r.elapsed_ms, s.config().query_timeout_ms) << name;
+  }
+}
+
+TEST(EngineFailure, FasterServerIsPreferred) {
+  FakeNet net;
+  standard(net);
+  net.server(kExampleCom1).latency_ms = 300;
+  net.server(kExampleCom2).latency_ms = 5;
+  Scenario s(net);
+  for (int i = 0; i < 12; ++i) {
+    const auto r = s.resolve("h" + std::to_string(i) + ".example.com", rrtype::kA);
+    EXPECT_EQ(r.rcode, rcode::kNxDomain);
+  }
+  EXPECT_LE(s.sentTo(kExampleCom1), 3u) << s.sentLog();
+  EXPECT_GE(s.sentTo(kExampleCom2), 9u) << s.sentLog();
+}
+
+// --- 9. Truncation and TCP ----------------------------------------------
+
+TEST(EngineTransport, TruncatedUdpReplyIsAskedAgainOverTcp) {
+  FakeNet net;
+  standard(net);
+  net.server(kExampleCom1).udp_always_truncated = true;
+  net.server(kExampleCom2).udp_always_truncated = true;
+  Scenario s(net);
+  const auto r = s.resolve("big.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kNoError) << s.sentLog();
+  EXPECT_FALSE(r.tc());
+  EXPECT_EQ(r.answer.size(), static_cast<size_t>(kBigRrsetSize));
+  const auto at_zone = sentTo(s, {kExampleCom1, kExampleCom2});
+  ASSERT_EQ(at_zone.size(), 2u) << s.sentLog();
+  EXPECT_FALSE(at_zone[0].tcp);
+  EXPECT_TRUE(at_zone[1].tcp);
+  EXPECT_EQ(at_zone[1].server, at_zone[0].server);
+  EXPECT_TRUE(at_zone[1].qname == N("big.example.com"));
+  EXPECT_EQ(s.engine().stats().tcp_fallbacks, 1u);
+}
+
+TEST(EngineTransport, LargeAnswerIsTruncatedForSmallUdpClientsAndCompleteOverTcp) {
+  FakeNet net;
+  standard(net);
+  {
+    Scenario s(net);
+    const auto small = s.resolve("big.example.com", rrtype::kA, {.udp_size = 512});
+    ASSERT_TRUE(small.answered);
+    EXPECT_FALSE(small.from_cache);
+    EXPECT_TRUE(small.tc());
+    EXPECT_EQ(small.rcode, rcode::kNoError);
+    EXPECT_TRUE(small.answer.empty());
+    EXPECT_LE(small.packet.size(), 512u);
+    EXPECT_TRUE(small.has_edns);
+
+    // From the cache: TC again over UDP (also without EDNS), complete over
+    // TCP.
+    const auto no_edns = s.resolve("big.example.com", rrtype::kA, {.edns = false});
+    EXPECT_TRUE(no_edns.from_cache);
+    EXPECT_TRUE(no_edns.tc());
+    EXPECT_LE(no_edns.packet.size(), 512u);
+    const auto tcp = s.resolve("big.example.com", rrtype::kA, {.udp_size = 512, .tcp = true});
+    EXPECT_TRUE(tcp.from_cache);
+    EXPECT_FALSE(tcp.tc());
+    EXPECT_EQ(tcp.answer.size(), static_cast<size_t>(kBigRrsetSize));
+  }
+  {
+    // The engine's own response over TCP (cold cache) is complete too.
+    Scenario s(net);
+    const auto tcp = s.resolve("big.example.com", rrtype::kA, {.edns = false, .tcp = true});
+    ASSERT_TRUE(tcp.answered);
+    EXPECT_FALSE(tcp.from_cache);
+    EXPECT_FALSE(tcp.tc());
+    EXPECT_EQ(tcp.answer.size(), static_cast<size_t>(kBigRrsetSize));
+    EXPECT_GT(tcp.packet.size(), 512u);
+  }
+}
+
+// --- 10. Coalescing -----------------------------------------------------
+
+TEST(EngineConcurrency, SameQuestionAtTheSameTimeIsResolvedOnce) {
+  FakeNet net;
+  standard(net);
+  Scenario s(net);
+  const uint64_t first = s.submit("www.example.com", rrtype::kA, {.id = 1});
+  const uint64_t second =
+      s.submit("www.example.com", rrtype::kA, {.id = 2, .client = "198.51.100.8"});
+  s.run();
+  const auto& a = s.result(first);
+  const auto& b = s.result(second);
+  ASSERT_TRUE(a.answered);
+  ASSERT_TRUE(b.answered);
+  EXPECT_EQ(a.id, 1);
+  EXPECT_EQ(b.id, 2);
+  EXPECT_EQ(a.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  EXPECT_EQ(b.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  EXPECT_EQ(s.engine().stats().coalesced, 1u);
+  EXPECT_EQ(s.engine().stats().answers, 2u);
+  EXPECT_EQ(s.sent().size(), 4u) << s.sentLog();  // as for one client
+}
+
+// --- 11. Bailiwick ------------------------------------------------------
+
+TEST(EngineSecurity, OutOfBailiwickAdditionalRecordIsNotCached) {
+  FakeNet net;
+  standard(net);
+  auto poison = dns::parseRecords("www.victim.net. 86400 IN A 203.0.113.66\n");
+  ASSERT_TRUE(poison.ok()) << poison.error;
+  net.server(kExampleCom1).extra_additional = poison.records;
+  net.server(kExampleCom2).extra_additional = poison.records;
+  Scenario s(net);
+  ASSERT_EQ(s.resolve("www.example.com", rrtype::kA).rdataOf(rrtype::kA),
+            Strings{"192.0.2.80"});
+  const auto v = s.resolve("www.victim.net", rrtype::kA);
+  ASSERT_TRUE(v.answered);
+  EXPECT_FALSE(v.from_cache);
+  EXPECT_GE(v.upstream_packets, 1u);
+  EXPECT_EQ(v.rdataOf(rrtype::kA), Strings{"192.0.2.99"});
+  EXPECT_EQ(s.sentTo(kVictimNet), 1u) << s.sentLog();
+}
+
+// --- 12. EDNS fallback --------------------------------------------------
+
+TEST(EngineCompat, FormerrToEdnsIsAskedAgainWithoutEdns) {
+  FakeNet net;
+  standard(net);
+  net.server(kExampleCom1).formerr_on_edns = true;
+  net.server(kExampleCom2).formerr_on_edns = true;
+  Scenario s(net);
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kNoError) << s.sentLog();
+  EXPECT_EQ(r.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  const auto at_zone = sentTo(s, {kExampleCom1, kExampleCom2});
+  ASSERT_EQ(at_zone.size(), 2u) << s.sentLog();
+  EXPECT_TRUE(at_zone[0].edns);
+  EXPECT_FALSE(at_zone[1].edns);
+  EXPECT_EQ(at_zone[1].server, at_zone[0].server);
+  // Remembered for that server: the next question goes without EDNS at once.
+  const auto mail = s.resolve("mail.example.com", rrtype::kA);
+  EXPECT_EQ(mail.rdataOf(rrtype::kA), Strings{"192.0.2.25"});
+  const auto later = sentTo(s, {kExampleCom1, kExampleCom2});
+  ASSERT_EQ(later.size(), 3u) << s.sentLog();
+  if (later[2].server == at_zone[0].server) {
+    EXPECT_FALSE(later[2].edns);
+  }
+}
+
+// --- 13. Robustness -----------------------------------------------------
+
+/// A reply to `query` with `id`, question (qname, qtype) and one A record.
+std::vector<uint8_t> craftReply(std::span<const uint8_t> query, uint16_t id, const dns::Name& qname,
+                                uint16_t qtype, const uint8_t (&address)[4]) {
+  auto msg = dns::Message::parse(query);
+  EXPECT_TRUE(msg.ok());
+  std::vector<uint8_t> buf(512);
+  dns::MessageWriter w(buf, buf.size());
+  w.setId(id);
+  w.setFlags(dns::flag::kQr | dns::flag::kAa);
+  (void)w.addQuestion(qname, qtype, dns::rrclass::kIn);
+  (void)w.addRr(dns::Section::kAnswer, qname, dns::rrtype::kA, dns::rrclass::kIn, 86400, address);
+  dns::EdnsOut edns;
+  if (msg.ok() && msg->edns()) (void)w.setEdns(edns);
+  buf.resize(w.finish());
+  return buf;
+}
+
+TEST(EngineRobustness, RepliesWithTheWrongIdOrQuestionAreIgnored) {
+  FakeNet net;
+  standard(net);
+  auto spoof = [](std::span<const uint8_t> query, std::vector<Delivery>& replies) {
+    auto msg = dns::Message::parse(query);
+    if (!msg.ok() || !msg->question() || replies.empty()) return;
+    const uint8_t evil[4] = {203, 0, 113, 66};
+    const uint16_t id = msg->header().id;
+    const dns::Name qname = msg->question()->name;
+    std::vector<Delivery> out;
+    // Right question, wrong id.
+    out.push_back({replies[0].delay_ms,
+                   craftReply(query, static_cast<uint16_t>(id ^ 0x5a5a), qname, dns::rrtype::kA,
+                              evil)});
+    // Right id, another question.
+    auto other = dns::Name::fromText("evil.example.com");
+    out.push_back({replies[0].delay_ms, craftReply(query, id, *other, dns::rrtype::kA, evil)});
+    // Right id and name, another type.
+    out.push_back(
+        {replies[0].delay_ms, craftReply(query, id, qname, dns::rrtype::kAaaa, evil)});
+    for (auto& r : replies) out.push_back(std::move(r));
+    replies = std::move(out);
+  };
+  net.server(kExampleCom1).tamper = spoof;
+  net.server(kExampleCom2).tamper = spoof;
+  Scenario s(net);
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kNoError);
+  EXPECT_EQ(r.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  EXPECT_EQ(s.engine().stats().malformed_replies, 3u);
+  const auto cached = s.resolve("www.example.com", rrtype::kA);
+  EXPECT_TRUE(cached.from_cache);
+  EXPECT_EQ(cached.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  const auto evil = s.resolve("evil.example.com", rrtype::kA);
+  EXPECT_FALSE(evil.from_cache);
+}
+
+TEST(EngineRobustness, MalformedReplyFromOneServerFallsBackToTheOther) {
+  FakeNet net;
+  standard(net);
+  int broken = 1;  // the first reply from either server is garbage
+  auto garble = [&broken](std::span<const uint8_t>, std::vector<Delivery>& replies) {
+    if (broken == 0 || replies.empty()) return;
+    --broken;
+    // The real header (right id) and a cut-off body.
+    replies[0].packet.resize(replies[0].packet.size() / 2);
+  };
+  net.server(kExampleCom1).tamper = garble;
+  net.server(kExampleCom2).tamper = garble;
+  Scenario s(net);
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kNoError) << s.sentLog();
+  EXPECT_EQ(r.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  EXPECT_EQ(s.engine().stats().malformed_replies, 1u);
+}
+
+TEST(EngineRobustness, GarbageRepliesNeverCrashAndAlwaysAnswer) {
+  FakeNet net;
+  standard(net);
+  std::mt19937 rng(1234);
+  auto junk = [&rng](std::span<const uint8_t> query, std::vector<Delivery>& replies) {
+    for (auto& r : replies) {
+      const size_t length = std::uniform_int_distribution<size_t>(0, 80)(rng);
+      std::vector<uint8_t> bytes(length);
+      for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+      // Keep the id and QR now and then so that the parser is reached.
+      if (length >= 4 && rng() % 2 == 0) {
+        bytes[0] = query[0];
+        bytes[1] = query[1];
+        bytes[2] |= 0x80;
+      }
+      r.packet = std::move(bytes);
+    }
+  };
+  net.server(kExampleCom1).tamper = junk;
+  net.server(kExampleCom2).tamper = junk;
+  Scenario s(net);
+  for (const char* name : {"www.example.com", "mail.example.com", "a.b.c.example.com"}) {
+    const auto r = s.resolve(name, rrtype::kA);
+    ASSERT_TRUE(r.answered) << name;
+    EXPECT_EQ(r.rcode, rcode::kServFail) << name;
+  }
+  EXPECT_EQ(s.engine().pending(), 0u);
+}
+
+TEST(EngineRobustness, DeniedZoneServersFailQuickly) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.deny_upstream = {Prefix("192.0.2.20/30")};  // .20 - .23: example.com's servers
+  Scenario s(net, config);
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kServFail);
+  EXPECT_TRUE(r.ede_code.has_value());
+  EXPECT_LT(r.elapsed_ms, 100);
+  EXPECT_EQ(sentTo(s, {kExampleCom1, kExampleCom2}).size(), 0u);
+}
+
+/// The body of the death test below: 0 if the engine failed fast.
+int resolveWithRootsDenied() {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.deny_upstream = {Prefix("192.0.2.1/32"), Prefix("192.0.2.2/32")};
+  Scenario s(net, config);
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  const bool ok = r.answered && r.rcode == rcode::kServFail && r.ede_code.has_value() &&
+                  r.elapsed_ms < 100 && s.sent().empty();
+  if (!ok) {
+    std::fprintf(stderr, "answered=%d rcode=%d elapsed=%lld sent=%zu\n", r.answered, r.rcode,
+                 static_cast<long long>(r.elapsed_ms), s.sent().size());
+  }
+  return ok ? 0 : 1;
+}
+
+// If resolution never ends (a busy loop inside the engine), the child is
+// killed by the alarm and the test fails instead of hanging the binary.
+TEST(EngineRobustnessDeathTest, DeniedRootServersFailQuickly) {
+  EXPECT_EXIT(
+      {
+        alarm(10);
+        std::_Exit(resolveWithRootsDenied());
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+}  // namespace
+}  // namespace shoal::resolver::testing_util

@@ -1,0 +1,52 @@
+#pragma once
+// Small helpers shared by the engine scenario tests.
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "dns/constants.h"
+#include "dns/name.h"
+#include "tests/unit/resolver/fake_net.h"
+#include "tests/unit/resolver/internet.h"
+#include "tests/unit/resolver/scenario.h"
+
+namespace shoal::resolver::testing_util {
+
+inline dns::Name N(const char* text) {
+  auto n = dns::Name::fromText(text);
+  EXPECT_TRUE(n.ok()) << text;
+  return n.ok() ? *n : dns::Name();
+}
+
+/// The queries the engine sent to any of `servers`, in order.
+inline std::vector<SentQuery> sentTo(const Scenario& s, std::initializer_list<const char*> servers) {
+  std::vector<SentQuery> out;
+  for (const auto& q : s.sent()) {
+    for (const char* server : servers) {
+      if (q.server == Ip(server)) {
+        out.push_back(q);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/// "qname TYPE" of each query, lowercased qname, for readable expectations.
+inline std::vector<std::string> questions(const std::vector<SentQuery>& queries) {
+  std::vector<std::string> out;
+  for (const auto& q : queries) {
+    dns::Name name = q.qname;
+    name.toLowerCase();
+    out.push_back(name.toText() + " " + dns::typeToText(q.qtype));
+  }
+  return out;
+}
+
+/// A fresh standard Internet.
+inline void standard(FakeNet& net) { addStandardInternet(net); }
+
+}  // namespace shoal::resolver::testing_util
