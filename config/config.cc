@@ -52,6 +52,7 @@ min_ttl = 0
 max_negative_ttl = 3600
 max_ecs_partitions = 16
 serve_stale = "0s"
+prefault = true
 
 [resolver]
 root_hints = ""
@@ -411,6 +412,7 @@ constexpr KeySpec kCacheKeys[] = {
        c.cache.max_ecs_partitions = static_cast<unsigned>(f.integer(1, 1024));
      }},
     {"serve_stale", [](Config& c, const Field& f) { c.cache.serve_stale = f.duration(0s, 168h); }},
+    {"prefault", [](Config& c, const Field& f) { c.cache.prefault = f.boolean(); }},
 };
 
 constexpr KeySpec kResolverKeys[] = {
@@ -672,6 +674,7 @@ std::string toToml(const Config& c) {
   out += "max_negative_ttl = " + std::to_string(c.cache.max_negative_ttl) + "\n";
   out += "max_ecs_partitions = " + std::to_string(c.cache.max_ecs_partitions) + "\n";
   out += "serve_stale = " + quote(formatDuration(c.cache.serve_stale)) + "\n";
+  out += std::string("prefault = ") + (c.cache.prefault ? "true" : "false") + "\n";
   const ResolverSection& r = c.resolver;
   out += "\n[resolver]\n";
   out += "root_hints = " + quote(r.root_hints) + "\n";

@@ -60,6 +60,9 @@ struct CacheSection {
   /// How long past expiry data may be served when upstreams fail (RFC 8767);
   /// zero: never.
   Duration serve_stale{};
+  /// Fault the whole segment in at start (no page faults on the data path;
+  /// a shortage of memory shows at start).
+  bool prefault = true;
   bool operator==(const CacheSection&) const = default;
 };
 

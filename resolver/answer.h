@@ -18,7 +18,6 @@ namespace shoal::resolver {
 
 struct AnswerLimits {
   uint16_t udp_payload_size = 1232;  // our EDNS buffer size
-  uint32_t serve_stale_s = 0;        // not used on the hot path yet
   bool nxdomain_cut = true;          // RFC 8020: NXDOMAIN below a cached NXDOMAIN
 };
 

@@ -41,6 +41,9 @@ struct EngineConfig {
   uint32_t min_ttl = 0;
   uint32_t max_ttl = 86400;
   uint32_t max_negative_ttl = 3600;
+  /// Serve-stale (RFC 8767): when resolution fails or the client's deadline
+  /// passes, answer from data expired at most this long ago (0 = never).
+  uint32_t serve_stale_s = 0;
   uint16_t udp_payload_size = 1232; // advertised to clients and upstreams
   RootHints hints;
 };
@@ -110,6 +113,7 @@ class Engine {
     uint64_t upstream_timeouts = 0, upstream_errors = 0, tcp_fallbacks = 0, coalesced = 0;
     uint64_t deadline_servfails = 0, malformed_replies = 0;
     uint64_t coalesced_upstream = 0;  // queries that joined an identical one in flight
+    uint64_t stale_answers = 0;       // served expired data (RFC 8767)
   };
   const Stats& stats() const;
 

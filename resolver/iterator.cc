@@ -333,6 +333,7 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     base::IpAddress address;
     int64_t rank;
     bool backed_off;
+    ServerState state;
   };
   std::vector<Candidate> candidates;
   for (const auto& server : task.cut.servers) {
@@ -340,7 +341,7 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
       if (!allowedUpstream(address) || isLame(task.cut.zone, address, now_ms)) continue;
       if (std::find(task.tried.begin(), task.tried.end(), address) != task.tried.end()) continue;
       const ServerState state = servers_.get(address, now_ms);
-      candidates.push_back({address, servers_.rankMs(state), state.backoff_until_ms > now_ms});
+      candidates.push_back({address, servers_.rankMs(state), state.backoff_until_ms > now_ms, state});
     }
   }
   if (candidates.empty() && task.rounds + 1 < kMaxRounds && !task.tried.empty()) {
@@ -370,8 +371,8 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     pick = std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng_);
     if (candidates[pick].backed_off) pick = 0;
   }
-  const ServerState state = servers_.get(candidates[pick].address, now_ms);
-  sendQuery(task, candidates[pick].address, false, !state.no_edns, now_ms);
+  sendQuery(task, candidates[pick].address, false, !candidates[pick].state.no_edns, now_ms,
+            &candidates[pick].state);
 }
 
 std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id,
@@ -390,7 +391,7 @@ std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype
 }
 
 void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns,
-                         int64_t now_ms) {
+                         int64_t now_ms, const ServerState* known) {
   if (std::find(task.tried.begin(), task.tried.end(), server) == task.tried.end()) {
     task.tried.push_back(server);
   }
@@ -432,11 +433,10 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   send.server = server;
   send.tcp = tcp;
   send.packet = buildQuery(p.qname, p.qtype, p.msg_id, edns);
-  const ServerState state = servers_.get(server, now_ms);
+  const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
   // TCP includes a handshake: allow it two RTOs.
   const int64_t rto = servers_.rtoMs(state) * (tcp ? 2 : 1);
   timers_.emplace(now_ms + rto, Timer{TimerKind::kRto, p.token});
-  servers_.recordQuery(server, now_ms);
   task.pending.push_back(p.token);
   pending_by_question_.emplace(std::move(key), p.token);
   ++task.sent;
@@ -782,7 +782,41 @@ void Iterator::finish(Task& task, Outcome outcome, int64_t now_ms) {
   tasks_.erase(id);  // `task` is gone
 }
 
+std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t qtype,
+                                              int64_t now_ms) {
+  if (config_.serve_stale_s == 0) return std::nullopt;
+  // RFC 8767 section 4: stale records are served with a TTL of 30 s.
+  constexpr uint32_t kStaleTtl = 30;
+  const int64_t now_s = now_ms / 1000;
+  Outcome outcome;
+  dns::Name name = qname;
+  for (int hop = 0; hop <= kMaxChain; ++hop) {
+    if (auto rrset = records_.fetchRrset(name, qtype, now_s, kMinAnswerRank, config_.serve_stale_s)) {
+      rrset->ttl = std::min(rrset->ttl == 0 ? kStaleTtl : rrset->ttl, kStaleTtl);
+      outcome.answer.push_back(std::move(*rrset));
+      outcome.has_ede = true;
+      outcome.ede_code = dns::ede::kStaleAnswer;
+      outcome.ede_text = "stale answer: authorities unreachable";
+      return outcome;
+    }
+    auto cname = records_.fetchRrset(name, dns::rrtype::kCname, now_s, kMinAnswerRank,
+                                     config_.serve_stale_s);
+    if (!cname || qtype == dns::rrtype::kCname) return std::nullopt;
+    auto target = cnameTarget(*cname);
+    if (!target) return std::nullopt;
+    cname->ttl = std::min(cname->ttl == 0 ? kStaleTtl : cname->ttl, kStaleTtl);
+    outcome.answer.push_back(std::move(*cname));
+    name = *target;
+  }
+  return std::nullopt;
+}
+
 void Iterator::fail(Task& task, uint16_t ede, const char* why, int64_t now_ms) {
+  if (auto stale = staleOutcome(task.qname, task.qtype, now_ms)) {
+    stats_.stale_answers += task.clients.size();
+    finish(task, std::move(*stale), now_ms);
+    return;
+  }
   Outcome outcome;
   outcome.rcode = dns::rcode::kServFail;
   outcome.has_ede = true;
@@ -829,13 +863,19 @@ void Iterator::onTimer(int64_t now_ms) {
     } else {
       auto it = clients_.find(timer.id);
       if (it == clients_.end()) continue;
-      Outcome outcome;
-      outcome.rcode = dns::rcode::kServFail;
-      outcome.has_ede = true;
-      outcome.ede_code = dns::ede::kNoReachableAuthority;
-      outcome.ede_text = "resolution timed out";
-      ++stats_.deadline_servfails;
-      answerClient(it->second, outcome);
+      const auto& question = it->second.request.question;
+      if (auto stale = staleOutcome(question.name, question.type, now_ms)) {
+        ++stats_.stale_answers;
+        answerClient(it->second, *stale);
+      } else {
+        Outcome outcome;
+        outcome.rcode = dns::rcode::kServFail;
+        outcome.has_ede = true;
+        outcome.ede_code = dns::ede::kNoReachableAuthority;
+        outcome.ede_text = "resolution timed out";
+        ++stats_.deadline_servfails;
+        answerClient(it->second, outcome);
+      }
       const uint32_t task_id = it->second.task;
       clients_.erase(it);
       if (Task* task = findTask(task_id)) {

@@ -128,12 +128,18 @@ class Iterator {
   CacheStep answerFromCache(Task& task, int64_t now_ms);
   bool findCut(Task& task, int64_t now_ms);
   void sendNext(Task& task, int64_t now_ms);
-  void sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns, int64_t now_ms);
+  /// `known`: the server's state if the caller just read it (saves a
+  /// shared-memory lookup).
+  void sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns, int64_t now_ms,
+                 const ServerState* known = nullptr);
   bool resolveNsAddresses(Task& task, int64_t now_ms);
   void handleReply(Task& task, const Pending& pending, const Reply& reply, int64_t now_ms);
   void handleReferral(Task& task, const Reply& reply, const Rrset& ns, int64_t now_ms);
   void finish(Task& task, Outcome outcome, int64_t now_ms);
   void fail(Task& task, uint16_t ede, const char* why, int64_t now_ms);
+  /// An answer from expired cache data (RFC 8767), if serve-stale is on and
+  /// the cache still holds some for the question.
+  std::optional<Outcome> staleOutcome(const dns::Name& qname, uint16_t qtype, int64_t now_ms);
   void answerClient(Client& client, const Outcome& outcome);
   /// Removes the query entirely (answered, failed): no task waits any more.
   void dropPending(uint64_t token);

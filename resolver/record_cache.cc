@@ -44,9 +44,10 @@ bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdom
 }
 
 std::optional<Rrset> RecordCache::fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s,
-                                             Rank min_rank) {
+                                             Rank min_rank, uint32_t max_stale_s) {
   const auto key = owner.lookupKey();
-  auto found = cache_.lookup({key.bytes(), type, kindByte(Kind::kRrset)}, nullptr, now_s, scratch_);
+  auto found = cache_.lookup({key.bytes(), type, kindByte(Kind::kRrset)}, nullptr, now_s, scratch_,
+                             max_stale_s);
   if (!found || found->meta.rank < static_cast<uint8_t>(min_rank)) return std::nullopt;
   auto view = RrsetView::parse({scratch_.data(), found->payload_length});
   if (!view) return std::nullopt;

@@ -43,7 +43,7 @@ class RecordCache {
   /// trust rank is at least `min_rank` (answers pass kMinAnswerRank; finding
   /// servers accepts glue).
   std::optional<Rrset> fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s,
-                                  Rank min_rank = Rank::kGlue);
+                                  Rank min_rank = Rank::kGlue, uint32_t max_stale_s = 0);
   /// NODATA for (name, type), or NXDOMAIN for name or, with `nxdomain_cut`
   /// (RFC 8020), for an ancestor of it.
   std::optional<NegativeAnswer> fetchNegative(const dns::Name& name, uint16_t type,

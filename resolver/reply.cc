@@ -36,7 +36,8 @@ dns::WireResult<Reply> digestReply(std::span<const uint8_t> packet, const dns::N
     reply.has_question = true;
     reply.question = *msg.question();
   }
-  std::array<uint8_t, dns::kMaxRdataLength> rdata{};
+  // Not value-initialised: zeroing 64 KiB per reply showed in profiles.
+  std::array<uint8_t, dns::kMaxRdataLength> rdata;
   for (auto section : {dns::Section::kAnswer, dns::Section::kAuthority, dns::Section::kAdditional}) {
     auto& out = section == dns::Section::kAnswer      ? reply.answer
                 : section == dns::Section::kAuthority ? reply.authority

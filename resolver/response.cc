@@ -42,8 +42,8 @@ bool writeRecords(dns::MessageWriter& w, const ClientRequest& request, const Out
 
 std::vector<uint8_t> buildResponse(const ClientRequest& request, const Outcome& outcome,
                                    uint16_t our_udp_size) {
-  std::vector<uint8_t> buf(65535);
   const size_t limit = request.tcp ? 65535 : std::max<size_t>(request.udp_size, 512);
+  std::vector<uint8_t> buf(limit);
   dns::MessageWriter w(buf, limit);
   w.setId(request.id);
   w.setFlags(static_cast<uint16_t>(dns::flag::kQr | dns::flag::kRa |

@@ -54,12 +54,6 @@ void ServerStats::put(const base::IpAddress& server, const ServerState& state, i
                       shmcache::Partition::global(), meta, buf, now_ms / 1000);
 }
 
-void ServerStats::recordQuery(const base::IpAddress& server, int64_t now_ms) {
-  ServerState s = get(server, now_ms);
-  ++s.queries;
-  put(server, s, now_ms);
-}
-
 void ServerStats::recordReply(const base::IpAddress& server, int64_t rtt_ms, int64_t now_ms) {
   ServerState s = get(server, now_ms);
   const int64_t r = std::max<int64_t>(rtt_ms, 0) * 1000;
@@ -71,6 +65,7 @@ void ServerStats::recordReply(const base::IpAddress& server, int64_t rtt_ms, int
     s.rttvar_us = (3 * s.rttvar_us + std::abs(s.srtt_us - r)) / 4;
     s.srtt_us = (7 * s.srtt_us + r) / 8;
   }
+  ++s.queries;
   ++s.replies;
   s.consecutive_timeouts = 0;
   s.backoff_until_ms = 0;
@@ -80,6 +75,7 @@ void ServerStats::recordReply(const base::IpAddress& server, int64_t rtt_ms, int
 
 void ServerStats::recordTimeout(const base::IpAddress& server, int64_t now_ms) {
   ServerState s = get(server, now_ms);
+  ++s.queries;
   ++s.timeouts;
   ++s.consecutive_timeouts;
   if (s.consecutive_timeouts >= kBackoffAfter) {

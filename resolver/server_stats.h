@@ -18,7 +18,7 @@ struct ServerState {
   bool known = false;          // any RTT sample yet
   int64_t srtt_us = 0;
   int64_t rttvar_us = 0;
-  uint32_t queries = 0;
+  uint32_t queries = 0;         // answered, timed out or failed
   uint32_t replies = 0;
   uint32_t timeouts = 0;
   uint32_t consecutive_timeouts = 0;
@@ -35,7 +35,6 @@ class ServerStats {
       : cache_(cache), rto_min_ms_(rto_min_ms), rto_max_ms_(rto_max_ms) {}
 
   ServerState get(const base::IpAddress& server, int64_t now_ms);
-  void recordQuery(const base::IpAddress& server, int64_t now_ms);
   void recordReply(const base::IpAddress& server, int64_t rtt_ms, int64_t now_ms);
   void recordTimeout(const base::IpAddress& server, int64_t now_ms);
   void recordNoEdns(const base::IpAddress& server, int64_t now_ms);

@@ -3,6 +3,9 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <new>
 
@@ -48,6 +51,18 @@ Result<Geometry> computeGeometry(size_t size, unsigned stripes, unsigned max_par
   // Index slots address the arena in kEntryAlign units with 32 bits.
   if (g.arena_size / kEntryAlign >= 0xFFFFFFFFull) return base::fail(Error::kBadOptions);
   return g;
+}
+
+/// Allocates and maps every page of a new (all-zero) segment now.
+void prefault(uint8_t* base, size_t size) {
+#ifdef MADV_POPULATE_WRITE
+  if (madvise(base, size, MADV_POPULATE_WRITE) == 0) return;
+#endif
+  // Older kernels: write each page (it is zero already).
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (size_t off = 0; off < size; off += page) {
+    reinterpret_cast<volatile uint8_t*>(base)[off] = 0;
+  }
 }
 
 bool compatible(const SegmentHeader& h, const Options& o, const Geometry& g) {
@@ -101,6 +116,7 @@ Result<std::unique_ptr<Segment>> Segment::open(const Options& options, int64_t n
     return base::fail(Error::kSegment);
   }
   seg->base_ = static_cast<uint8_t*>(seg->mapping_->region.get_address());
+  if (options.prefault) prefault(seg->base_, options.size);
   auto* header = new (seg->base_) SegmentHeader();  // SHM_LAYOUT
   header->layout_version = kLayoutVersion;
   header->header_size = sizeof(SegmentHeader);

@@ -114,6 +114,7 @@ void Supervisor::openCache() {
   options.stripes = c.stripes;
   options.max_partitions = c.max_ecs_partitions;
   options.discard = cold_;
+  options.prefault = c.prefault;
   auto cache = shmcache::Cache::open(options, worker::wallS());
   if (!cache.ok()) {
     throw StartupError("cache " + c.name + ": " + shmcache::toString(cache.error()));

@@ -21,12 +21,13 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   e.min_ttl = config.cache.min_ttl;
   e.max_ttl = config.cache.max_ttl;
   e.max_negative_ttl = config.cache.max_negative_ttl;
+  e.serve_stale_s = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(config.cache.serve_stale).count());
   e.udp_payload_size = config.server.udp_payload_size;
   e.hints = std::move(hints);
 
   out.limits.udp_payload_size = config.server.udp_payload_size;
   out.limits.nxdomain_cut = r.nxdomain_cut;
-  out.limits.serve_stale_s = static_cast<uint32_t>(config.cache.serve_stale.count() / 1000);
 
   out.acl_allow = config.acl.allow;
   for (const auto& address : r.outgoing_addresses) {

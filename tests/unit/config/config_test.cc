@@ -119,7 +119,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 26);
+  EXPECT_EQ(keys, 27);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -143,6 +143,7 @@ min_ttl = 60
 max_negative_ttl = 900
 max_ecs_partitions = 64
 serve_stale = "2h"
+prefault = false
 
 [resolver]
 root_hints = ")" + hints + R"("
@@ -180,6 +181,7 @@ socket = "/tmp/shoal.sock"
   EXPECT_EQ(c.cache.max_negative_ttl, 900u);
   EXPECT_EQ(c.cache.max_ecs_partitions, 64u);
   EXPECT_EQ(c.cache.serve_stale, 2h);
+  EXPECT_FALSE(c.cache.prefault);
   EXPECT_EQ(c.resolver.root_hints, hints);
   EXPECT_EQ(c.resolver.trust_anchors, (std::vector<std::string>{key1, key2}));
   EXPECT_EQ(c.resolver.outgoing_addresses,

@@ -402,3 +402,45 @@ TEST(EngineRobustnessDeathTest, DeniedRootServersFailQuickly) {
 
 }  // namespace
 }  // namespace shoal::resolver::testing_util
+
+namespace shoal::resolver::testing_util {
+namespace {
+
+// --- Serve-stale (RFC 8767) ------------------------------------------------
+
+// Expired data answers, with EDE 3 and a 30 s TTL, when the authorities are
+// unreachable; with serve-stale off the client gets SERVFAIL.
+TEST(EngineStale, ExpiredDataIsServedWhenAuthoritiesAreDead) {
+  for (const uint32_t window : {0u, 86400u}) {
+    FakeNet net;
+    standard(net);
+    EngineConfig config = defaultConfig(net);
+    config.serve_stale_s = window;
+    config.max_ttl = 60;  // expire soon
+    config.query_timeout_ms = 1500;
+    Scenario s(net, config);
+    const auto fresh = s.resolve("www.example.com", dns::rrtype::kA);
+    ASSERT_EQ(fresh.rcode, dns::rcode::kNoError);
+    ASSERT_FALSE(fresh.answer.empty());
+
+    s.advance(120'000);  // past the TTL
+    net.server(kExampleCom1).dead = true;
+    net.server(kExampleCom2).dead = true;
+    const auto later = s.resolve("www.example.com", dns::rrtype::kA);
+    ASSERT_TRUE(later.answered);
+    EXPECT_FALSE(later.from_cache) << "the hot path never serves stale data";
+    if (window == 0) {
+      EXPECT_EQ(later.rcode, dns::rcode::kServFail);
+      continue;
+    }
+    EXPECT_EQ(later.rcode, dns::rcode::kNoError);
+    ASSERT_EQ(later.answer.size(), fresh.answer.size());
+    EXPECT_EQ(later.answer[0].ttl, 30u);
+    ASSERT_TRUE(later.ede_code.has_value());
+    EXPECT_EQ(*later.ede_code, dns::ede::kStaleAnswer);
+    EXPECT_GE(s.engine().stats().stale_answers, 1u);
+  }
+}
+
+}  // namespace
+}  // namespace shoal::resolver::testing_util
