@@ -1,7 +1,9 @@
 #include "supervisor/supervisor.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -75,6 +77,7 @@ Supervisor::~Supervisor() {
     for (auto& socket : slot.sockets) closeListenSocket(socket);
   }
   if (signal_fd_ >= 0) close(signal_fd_);
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 int Supervisor::run() {
@@ -84,6 +87,7 @@ int Supervisor::run() {
   blockSignals();
   // SIGPIPE: a client closing its TCP connection must not kill a worker.
   signal(SIGPIPE, SIG_IGN);
+  lockInstance();
   openCache();
   openSockets();
   for (size_t i = 0; i < slots_.size(); ++i) spawn(i);
@@ -104,6 +108,28 @@ int Supervisor::run() {
   }
   logLine("stopped");
   return 0;
+}
+
+void Supervisor::lockInstance() {
+  // Two supervisors on one cache segment would rebuild it under each other
+  // (and, with SO_REUSEPORT, even share the listening ports): the second
+  // one must refuse to start. The lock lives beside the shm object and is
+  // released by the kernel when the supervisor dies.
+  const std::string path = "/dev/shm" + loaded_.config.cache.name + ".lock";
+  lock_fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (lock_fd_ < 0) throw StartupError(path + ": " + std::strerror(errno));
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    const ssize_t n = pread(lock_fd_, pid, sizeof pid - 1, 0);
+    throw StartupError("cache " + loaded_.config.cache.name + " is in use by another shoal" +
+                       (n > 0 ? std::string(" (pid ") + std::string(pid, static_cast<size_t>(n)) + ")"
+                              : std::string()) +
+                       "; stop it or give this one another [cache] name");
+  }
+  const std::string me = std::to_string(getpid());
+  if (ftruncate(lock_fd_, 0) != 0 || pwrite(lock_fd_, me.data(), me.size(), 0) < 0) {
+    logLine("cannot record the pid in %s: %s", path.c_str(), std::strerror(errno));
+  }
 }
 
 void Supervisor::openCache() {

@@ -48,6 +48,7 @@ class Supervisor {
     unsigned quick_deaths = 0;                  // deaths within kQuickDeathMs in a row
   };
 
+  void lockInstance();
   void openCache();
   void openSockets();
   void blockSignals();
@@ -67,6 +68,7 @@ class Supervisor {
   std::unique_ptr<shmcache::Cache> cache_;
   std::vector<Slot> slots_;
   int signal_fd_ = -1;
+  int lock_fd_ = -1;  // flock held for the supervisor's life: one owner per cache
   pid_t pid_ = 0;
   bool stopping_ = false;
   int64_t kill_at_ms_ = -1;  // stopping: SIGKILL what is left at this time

@@ -143,5 +143,23 @@ def test_listen_address_in_use_is_a_clear_error():
     assert "started" not in log, log
 
 
+def test_second_supervisor_on_the_same_cache_refuses_to_start():
+    # Both would own the segment (a --cold start rebuilds it under the other)
+    # and, with SO_REUSEPORT, share a port: the second must refuse, and the
+    # first must keep answering.
+    with Shoal(workers=1, config=REFUSE_ALL) as first:
+        second = Shoal(workers=1, config=REFUSE_ALL, port=first.port,
+                       cache_name=first.cache_name, keep_cache=True)
+        try:
+            second.start(wait=False)
+            assert second.proc.wait(5) == 1
+            log = second.log()
+        finally:
+            second.__exit__(None, None, None)
+        assert f"cache {first.cache_name} is in use by another shoal (pid {first.proc.pid})" in log, log
+        assert refused_from_many_ports(first.port, count=5) == 5
+        assert first.proc.poll() is None
+
+
 if __name__ == "__main__":
     run_tests(globals())
