@@ -19,12 +19,12 @@
 #include "shmcache/cache.h"
 #include "supervisor/sockets.h"
 #include "worker/clock.h"
-#include "worker/log.h"
+#include "base/log.h"
 
 namespace shoal::supervisor {
 namespace {
 
-using worker::logLine;
+using base::logLine;
 
 /// A worker that dies sooner than this after its start counts as a quick
 /// death; the first is restarted at once, the next after 1 s, doubling up

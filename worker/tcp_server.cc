@@ -12,11 +12,13 @@
 
 #include <vector>
 
-#include "worker/log.h"
+#include "base/log.h"
 #include "worker/sockaddr.h"
 #include "worker/worker_loop.h"
 
 namespace shoal::worker {
+
+using base::logLine;
 namespace {
 
 constexpr int kListenBacklog = 1024;

@@ -4,11 +4,13 @@
 
 #include <cstring>
 
-#include "worker/log.h"
+#include "base/log.h"
 #include "worker/sockaddr.h"
 #include "worker/worker_loop.h"
 
 namespace shoal::worker {
+
+using base::logLine;
 namespace {
 
 /// Bounds the answers queued on one socket when the kernel buffer is full;

@@ -12,9 +12,11 @@
 #include "resolver/engine.h"
 #include "shmcache/cache.h"
 #include "worker/clock.h"
-#include "worker/log.h"
+#include "base/log.h"
 
 namespace shoal::worker {
+
+using base::logLine;
 namespace {
 
 constexpr uint64_t kSweepIntervalMs = 1000;

@@ -1,4 +1,4 @@
-#include "worker/log.h"
+#include "base/log.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-namespace shoal::worker {
+namespace shoal::base {
 
 void logLine(const char* format, ...) {
   char line[1024];
@@ -30,4 +30,4 @@ void logLine(const char* format, ...) {
   [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, line, static_cast<size_t>(n));
 }
 
-}  // namespace shoal::worker
+}  // namespace shoal::base

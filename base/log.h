@@ -5,10 +5,10 @@
 // sharing stderr never interleave. Not for the per-packet path: events only
 // (start, stop, deaths, errors, counters on demand).
 
-namespace shoal::worker {
+namespace shoal::base {
 
 /// printf-style; the line is cut at 1 KiB and a newline is appended.
 /// Not async-signal-safe: never call it from a signal handler.
 void logLine(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
-}  // namespace shoal::worker
+}  // namespace shoal::base
