@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Resolver benchmark: shoal against Unbound, same lab, same run.
+#
+# Both resolvers get 2 workers/threads, the same cache size, the lab's root
+# hints, QNAME minimisation, no DNSSEC validation (shoal does not validate
+# yet, so Unbound runs its iterator module only), IPv4 upstream only. dnsperf
+# measures, for each of them:
+#   cold:  resolving N names never seen (cold caches), 20 in flight: median
+#          and p99 latency;
+#   warm:  the same names again, all cached, for a fixed time: queries/s.
+# Output: one line per figure, then `ratio shoal/unbound <figure> <ratio>`
+# lines (number last). For latencies a ratio below 1 means shoal is faster;
+# for QPS above 1.
+#
+# Usage: bench/resolver-bench.sh [--names N] [--seconds S]   (needs root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+names=1000
+seconds=10
+while (($#)); do
+  case $1 in
+    --names) names=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "usage: $0 [--names N] [--seconds S]" >&2; exit 2 ;;
+  esac
+done
+if [[ $(id -u) -ne 0 ]]; then
+  echo "resolver-bench: needs root (the lab creates a network namespace)" >&2
+  exit 77
+fi
+
+scripts/install-deps.sh >/dev/null
+if [[ ! -x build-bench/bin/shoal ]] || [[ -n $(find supervisor worker resolver dns shmcache config base -newer build-bench/bin/shoal -name '*.[ch]*' -print -quit) ]]; then
+  cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
+  ninja -C build-bench -j"$(nproc)" shoal >/dev/null
+fi
+
+labctl=tests/lab/labctl
+work=$(mktemp -d /tmp/shoal-bench.XXXXXX)
+started_lab=0
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ((started_lab)) && "$labctl" stop >/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+if ! "$labctl" status >/dev/null 2>&1; then
+  "$labctl" start --dir "$work/lab" >/dev/null
+  started_lab=1
+fi
+eval "$("$labctl" env)"
+head -n "$names" "$LAB_QUERIES" >"$work/queries.txt"
+
+cat >"$work/shoal.toml" <<TOML
+[server]
+listen = ["127.0.0.1:5301"]
+workers = 2
+[cache]
+name = "/shoal-bench"
+size = "256M"
+stripes = 256
+[resolver]
+root_hints = "$LAB_ROOT_HINTS"
+ipv6 = false
+[control]
+socket = "$work/control.sock"
+TOML
+cat >"$work/unbound.conf" <<CONF
+server:
+  interface: 127.0.0.1@5302
+  num-threads: 2
+  so-reuseport: yes
+  username: ""
+  chroot: ""
+  directory: "$work"
+  pidfile: "$work/unbound.pid"
+  use-syslog: no
+  logfile: "$work/unbound.log"
+  verbosity: 0
+  root-hints: "$LAB_ROOT_HINTS"
+  module-config: "iterator"
+  do-ip6: no
+  qname-minimisation: yes
+  rrset-cache-size: 170m
+  msg-cache-size: 86m
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  prefetch: no
+remote-control:
+  control-enable: no
+CONF
+
+build-bench/bin/shoal --config "$work/shoal.toml" --cold 2>"$work/shoal.log" &
+pids+=($!)
+unbound -d -c "$work/unbound.conf" &
+pids+=($!)
+sleep 1
+
+# Per-query latencies from dnsperf -v ("> NOERROR name type latency").
+latency() {  # port -> "median p99 lost"
+  dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries.txt" -n 1 -q 20 -t 5 -v 2>/dev/null |
+    awk '$1 == ">" { print $NF } /Queries lost:/ { lost = $3 }
+         END { print "lost", lost > "/dev/stderr" }' 2>"$work/lost.$1" |
+    sort -n | awk '{ v[NR] = $1 } END {
+      if (NR == 0) { print "nan nan"; exit }
+      m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.99 + 0.5)]; if (p == "") p = v[NR]
+      printf "%.6f %.6f\n", m, p }'
+}
+qps() {  # port -> queries per second
+  dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries.txt" -l "$seconds" -c 4 -q 200 -t 2 2>/dev/null |
+    awk '/Queries per second:/ { print $4 } /Queries lost:/ { print "lost " $3 > "/dev/stderr" }' \
+      2>"$work/qpslost.$1"
+}
+
+read -r shoal_med shoal_p99 < <(latency 5301)
+read -r unb_med unb_p99 < <(latency 5302)
+shoal_qps=$(qps 5301)
+unb_qps=$(qps 5302)
+
+echo "names $names, warm run ${seconds}s, 2 workers/threads each, $(nproc) cores"
+echo "shoal   cold median ${shoal_med}s p99 ${shoal_p99}s ($(cat "$work/lost.5301")), warm ${shoal_qps} qps ($(cat "$work/qpslost.5301"))"
+echo "unbound cold median ${unb_med}s p99 ${unb_p99}s ($(cat "$work/lost.5302")), warm ${unb_qps} qps ($(cat "$work/qpslost.5302"))"
+awk -v a="$shoal_qps" -v b="$unb_qps" 'BEGIN { printf "ratio shoal/unbound cache-hit-qps %.3f\n", a / b }'
+awk -v a="$shoal_med" -v b="$unb_med" 'BEGIN { printf "ratio shoal/unbound cold-median-latency %.3f\n", a / b }'
+awk -v a="$shoal_p99" -v b="$unb_p99" 'BEGIN { printf "ratio shoal/unbound cold-p99-latency %.3f\n", a / b }'
