@@ -63,14 +63,14 @@ class LockedStripe {
       // The dead process may have left any structure of this stripe half
       // written; wiping is the only repair that is always right.
       wipeStripe(segment_, index_, true);
-      counters.owner_died.fetch_add(1, std::memory_order_relaxed);
+      bump(counters.owner_died);
       segment.stripe(index).mutex.markConsistent();
     }
   }
   ~LockedStripe() {
     if (stripe_.corrupted()) {
       wipeStripe(segment_, index_, true);
-      stripe_.counters().corrupt.fetch_add(1, std::memory_order_relaxed);
+      bump(stripe_.counters().corrupt);
     }
   }
   Stripe* operator->() { return &stripe_; }
@@ -176,7 +176,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
   const auto hash32 = static_cast<uint32_t>(hash);
   LockedStripe s(*segment_, stripeOf(hash, segment_->header().stripe_count), counters);
   if (size > s->maxEntrySize() || payload.size() > 0xFFFFFFFFu) {
-    counters.too_large.fetch_add(1, std::memory_order_relaxed);
+    bump(counters.too_large);
     return base::fail(Error::kTooLarge);
   }
   KeyScan scan;
@@ -184,7 +184,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
   for (size_t i = 0; i < scan.count; ++i) {
     EntryHeader* e = s->entryAt(scan.offsets[i]);
     if (e != nullptr && partitionOf(e) == partition && e->expires_at > now && e->rank > meta.rank) {
-      counters.rank_refused.fetch_add(1, std::memory_order_relaxed);
+      bump(counters.rank_refused);
       return base::fail(Error::kRankTooLow);
     }
   }
@@ -198,7 +198,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
     if (e == nullptr) continue;
     if (partitionOf(e) == partition) {
       s->kill(e, scan.offsets[i]);
-      counters.replaced.fetch_add(1, std::memory_order_relaxed);
+      bump(counters.replaced);
     } else if (e->expires_at <= now) {
       s->kill(e, scan.offsets[i]);
     } else {
@@ -215,7 +215,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
       }
     }
     s->kill(s->entryAt(scan.offsets[oldest]), scan.offsets[oldest]);
-    counters.partition_evictions.fetch_add(1, std::memory_order_relaxed);
+    bump(counters.partition_evictions);
     scan.offsets[oldest] = scan.offsets[--kept];
   }
 
@@ -240,17 +240,17 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
   s->writeEntry(offset, header, key.name, {}, payload);
   if (!s->addSlot(hash32, offset)) {
     // Cannot happen after ensureIndexRoom; never leave an unindexed live entry.
-    s->entryAt(offset)->state = EntryState::kDead;
+    s->discardUnindexed(offset);
     return base::fail(Error::kTooLarge);
   }
-  counters.inserts.fetch_add(1, std::memory_order_relaxed);
+  bump(counters.inserts);
   return {};
 }
 
 Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64_t now,
                             std::span<uint8_t> out, uint32_t max_stale) {
   CounterBlock& counters = segment_->header().counters[counter_slot_];
-  counters.lookups.fetch_add(1, std::memory_order_relaxed);
+  bump(counters.lookups);
   const uint64_t hash = hashKey(key.name, key.type, key.kind);
   const auto hash32 = static_cast<uint32_t>(hash);
   LockedStripe s(*segment_, stripeOf(hash, segment_->header().stripe_count), counters);
@@ -275,21 +275,21 @@ Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64
     }
   }
   if (best == nullptr) {
-    counters.misses.fetch_add(1, std::memory_order_relaxed);
-    if (scan.count > 0) counters.expired.fetch_add(1, std::memory_order_relaxed);
+    bump(counters.misses);
+    if (scan.count > 0) bump(counters.expired);
     return base::fail(Error::kNotFound);
   }
   if (best->payload_length > out.size()) return base::fail(Error::kBufferTooSmall);
   const auto payload = s->payloadOf(best);
   if (!payload.empty()) std::memcpy(out.data(), payload.data(), payload.size());
-  best->referenced = 1;
+  if (best->referenced == 0) best->referenced = 1;  // no store (no dirty line) when set
   Found found;
   found.meta = metaOf(best);
   found.partition = partitionOf(best);
   found.payload_length = payload.size();
   found.inserted_at = best->inserted_at;
   found.stale = !best_fresh;
-  (best_fresh ? counters.hits : counters.stale_hits).fetch_add(1, std::memory_order_relaxed);
+  bump(best_fresh ? counters.hits : counters.stale_hits);
   return found;
 }
 
@@ -357,7 +357,7 @@ Status Cache::insertRange(std::span<const uint8_t> set, std::span<const uint8_t>
   const uint64_t hash = hashSet(set);
   LockedStripe s(*segment_, stripeOf(hash, segment_->header().stripe_count), counters);
   if (size > s->maxEntrySize() || payload.size() > 0xFFFFFFFFu) {
-    counters.too_large.fetch_add(1, std::memory_order_relaxed);
+    bump(counters.too_large);
     return base::fail(Error::kTooLarge);
   }
   auto existing = [&]() -> EntryHeader* {
@@ -370,14 +370,14 @@ Status Cache::insertRange(std::span<const uint8_t> set, std::span<const uint8_t>
     return e;
   };
   if (EntryHeader* e = existing(); e != nullptr && e->expires_at > now && e->rank > meta.rank) {
-    counters.rank_refused.fetch_add(1, std::memory_order_relaxed);
+    bump(counters.rank_refused);
     return base::fail(Error::kRankTooLow);
   }
   s->ensureRangeRoom(now);
   const uint64_t offset = s->allocate(size, now);
   if (EntryHeader* e = existing(); e != nullptr) {
     s->kill(e, s->offsetOf(e));
-    counters.replaced.fetch_add(1, std::memory_order_relaxed);
+    bump(counters.replaced);
   }
   EntryHeader header{};
   header.size = static_cast<uint32_t>(size);
@@ -395,10 +395,10 @@ Status Cache::insertRange(std::span<const uint8_t> set, std::span<const uint8_t>
   header.inserted_at = now;
   s->writeEntry(offset, header, set, order, payload);
   if (!s->insertRangeAt(s->rangeLowerBound(set, order, false), offset)) {
-    s->entryAt(offset)->state = EntryState::kDead;
+    s->discardUnindexed(offset);
     return base::fail(Error::kTooLarge);
   }
-  counters.inserts.fetch_add(1, std::memory_order_relaxed);
+  bump(counters.inserts);
   return {};
 }
 
@@ -406,7 +406,7 @@ Result<Found> Cache::findRange(std::span<const uint8_t> set, std::span<const uin
                                int64_t now, std::span<uint8_t> order_out,
                                std::span<uint8_t> out) {
   CounterBlock& counters = segment_->header().counters[counter_slot_];
-  counters.lookups.fetch_add(1, std::memory_order_relaxed);
+  bump(counters.lookups);
   LockedStripe s(*segment_, stripeOf(hashSet(set), segment_->header().stripe_count), counters);
   auto inSet = [&](uint64_t p) -> EntryHeader* {
     EntryHeader* e = s->rangeAt(p);
@@ -426,8 +426,8 @@ Result<Found> Cache::findRange(std::span<const uint8_t> set, std::span<const uin
     e = end > 0 ? inSet(end - 1) : nullptr;
   }
   if (e == nullptr || e->expires_at <= now) {
-    counters.misses.fetch_add(1, std::memory_order_relaxed);
-    if (e != nullptr) counters.expired.fetch_add(1, std::memory_order_relaxed);
+    bump(counters.misses);
+    if (e != nullptr) bump(counters.expired);
     return base::fail(Error::kNotFound);
   }
   const auto found_order = s->orderOf(e);
@@ -437,8 +437,8 @@ Result<Found> Cache::findRange(std::span<const uint8_t> set, std::span<const uin
   }
   if (!found_order.empty()) std::memcpy(order_out.data(), found_order.data(), found_order.size());
   if (!payload.empty()) std::memcpy(out.data(), payload.data(), payload.size());
-  e->referenced = 1;
-  counters.hits.fetch_add(1, std::memory_order_relaxed);
+  if (e->referenced == 0) e->referenced = 1;
+  bump(counters.hits);
   Found found;
   found.meta = metaOf(e);
   found.payload_length = payload.size();
@@ -483,7 +483,9 @@ std::vector<StripeFill> Cache::fill() const {
 unsigned Cache::stripeCount() const { return segment_->header().stripe_count; }
 size_t Cache::segmentSize() const { return segment_->header().segment_size; }
 size_t Cache::arenaBytesPerStripe() const { return segment_->header().arena_size; }
-size_t Cache::maxEntrySize() const { return segment_->header().arena_size / 4; }
+size_t Cache::maxEntrySize() const {
+  return std::min<size_t>(segment_->header().arena_size / 4, 0xFFFFFFF8u);
+}
 
 void Cache::clear() {
   CounterBlock& counters = segment_->header().counters[counter_slot_];

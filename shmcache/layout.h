@@ -30,7 +30,8 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<int32_t>::is_always_lock_free);
 
 /// One process's counters. Written with relaxed atomics by that process
-/// only; read without any lock by shoalctl.
+/// only (bump(): a load and a store, no locked read-modify-write, since
+/// nobody else writes them); read without any lock by shoalctl.
 struct alignas(64) CounterBlock {  // SHM_LAYOUT
   std::atomic<uint64_t> lookups;
   std::atomic<uint64_t> hits;
@@ -48,6 +49,11 @@ struct alignas(64) CounterBlock {  // SHM_LAYOUT
   std::atomic<uint64_t> corrupt;              // entries that failed validation
   std::atomic<int32_t> pid;                   // last process that used the slot
 };
+
+/// Adds to a counter that only this process writes.
+inline void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 
 struct SegmentHeader {  // SHM_LAYOUT
   uint64_t magic;

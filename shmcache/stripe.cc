@@ -199,6 +199,14 @@ uint64_t Stripe::findRange(EntryHeader* e, uint64_t offset) {
   return header_.range_count;
 }
 
+void Stripe::discardUnindexed(uint64_t offset) {
+  EntryHeader* e = entryAt(offset);
+  if (e == nullptr || e->state != EntryState::kLive) return;
+  e->state = EntryState::kDead;
+  header_.live_entries.fetch_sub(1, std::memory_order_relaxed);
+  header_.live_bytes.fetch_sub(e->size, std::memory_order_relaxed);
+}
+
 void Stripe::kill(EntryHeader* e, uint64_t offset) {
   if (e->state != EntryState::kLive) return;
   if (e->table != 0) {
@@ -265,7 +273,7 @@ bool Stripe::reinsertAtHead(uint64_t from, uint64_t size) {
   return true;
 }
 
-void Stripe::evictTail(int64_t now) {
+void Stripe::evictTail(int64_t now, bool compact) {
   StripeHeader& h = header_;
   if (h.used == 0) return;
   if (arena_size_ - h.tail < sizeof(EntryHeader)) {  // implicit padding at the end
@@ -287,15 +295,20 @@ void Stripe::evictTail(int64_t now) {
   const uint64_t from = h.tail;
   const bool live = e->state == EntryState::kLive;
   const bool expired = e->expires_at <= now;
-  const bool second_chance = live && !expired && e->referenced != 0;
+  // Second chance for entries read since the last pass (CLOCK); and, when
+  // most of the ring is dead space (replaced entries), for every live one:
+  // moving it is compaction, evicting it would shrink the cache for nothing.
+  const bool mostly_dead =
+      header_.live_bytes.load(std::memory_order_relaxed) < arena_size_ / 2;
+  const bool second_chance = live && !expired && (e->referenced != 0 || (compact && mostly_dead));
   h.tail = h.tail + size == arena_size_ ? 0 : h.tail + size;
   h.used -= size;
   if (second_chance && reinsertAtHead(from, size)) return;
   if (live) {
     // Still intact at `from`: nothing has been written over it.
     kill(reinterpret_cast<EntryHeader*>(arena_ + from), from);
-    counters_.evictions.fetch_add(1, std::memory_order_relaxed);
-    if (expired) counters_.expired_evictions.fetch_add(1, std::memory_order_relaxed);
+    bump(counters_.evictions);
+    if (expired) bump(counters_.expired_evictions);
   }
 }
 
@@ -327,7 +340,7 @@ uint64_t Stripe::allocate(uint64_t size, int64_t now) {
       continue;
     }
     if (!full && h.head < h.tail && h.tail - h.head >= size) break;
-    evictTail(now);
+    evictTail(now, true);
   }
   const uint64_t offset = h.head;
   h.head = h.head + size == arena_size_ ? 0 : h.head + size;
@@ -369,11 +382,12 @@ void Stripe::writeEntry(uint64_t offset, const EntryHeader& header, std::span<co
 
 void Stripe::ensureIndexRoom(int64_t now) {
   // Keep the load factor at or below 3/4 so probe runs stay short.
-  while (header_.index_used + 1 > slot_count_ * 3 / 4 && header_.used > 0) evictTail(now);
+  // No compaction here: moving entries frees no index slot.
+  while (header_.index_used + 1 > slot_count_ * 3 / 4 && header_.used > 0) evictTail(now, false);
 }
 
 void Stripe::ensureRangeRoom(int64_t now) {
-  while (header_.range_count + 1 > range_capacity_ && header_.used > 0) evictTail(now);
+  while (header_.range_count + 1 > range_capacity_ && header_.used > 0) evictTail(now, false);
 }
 
 }  // namespace shoal::shmcache

@@ -18,6 +18,7 @@
 // Every method expects the stripe's lock held. Every read of the arena is
 // bounds-checked: shared memory is input too.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -73,18 +74,24 @@ class Stripe {
   void writeEntry(uint64_t offset, const EntryHeader& header, std::span<const uint8_t> name,
                   std::span<const uint8_t> order, std::span<const uint8_t> payload);
 
+  /// Marks dead an entry that writeEntry wrote but no index took.
+  void discardUnindexed(uint64_t offset);
+
   /// Marks an entry dead and removes it from its index.
   void kill(EntryHeader* e, uint64_t offset);
   uint64_t offsetOf(const EntryHeader* e) const;
 
-  uint64_t maxEntrySize() const { return arena_size_ / 4; }
+  /// A quarter of the arena, and within EntryHeader::size (32 bits).
+  uint64_t maxEntrySize() const { return std::min<uint64_t>(arena_size_ / 4, 0xFFFFFFF8u); }
   /// Set when a bounds check failed: the caller must wipe the stripe.
   bool corrupted() const { return corrupt_; }
   StripeHeader& header() { return header_; }
   CounterBlock& counters() { return counters_; }
 
  private:
-  void evictTail(int64_t now);
+  /// Reclaims the entry at the tail. `compact`: also move live entries that
+  /// were not read when most of the ring is dead space.
+  void evictTail(int64_t now, bool compact);
   bool reinsertAtHead(uint64_t from, uint64_t size);
 
   Segment& segment_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,7 +16,10 @@ namespace shoal::shmcache::testing_util {
 
 inline std::string uniqueName() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return "/shoal-test-" + std::to_string(getpid()) + "-" + info->name();
+  std::string name = "/shoal-test-" + std::to_string(getpid()) + "-" + info->name();
+  // Parameterised test names contain '/', which a shm name may not.
+  std::replace(name.begin() + 1, name.end(), '/', '_');
+  return name;
 }
 
 inline std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
