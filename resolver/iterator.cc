@@ -287,6 +287,7 @@ void Iterator::markLame(const dns::Name& zone, const base::IpAddress& server, in
 }
 
 bool Iterator::isLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) const {
+  if (lame_.empty()) return false;  // the common case: no key to build
   auto it = lame_.find({keyBytes(zone), server.toString()});
   return it != lame_.end() && it->second > now_ms;
 }

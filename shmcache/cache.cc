@@ -183,9 +183,26 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
   scanKey(*s, key, hash32, scan);
   for (size_t i = 0; i < scan.count; ++i) {
     EntryHeader* e = s->entryAt(scan.offsets[i]);
-    if (e != nullptr && partitionOf(e) == partition && e->expires_at > now && e->rank > meta.rank) {
+    if (e == nullptr || !(partitionOf(e) == partition)) continue;
+    if (e->expires_at > now && e->rank > meta.rank) {
       bump(counters.rank_refused);
       return base::fail(Error::kRankTooLow);
+    }
+    if (e->size == size && e->payload_length == payload.size()) {
+      // Same size (a refreshed RRset, server statistics): overwrite in
+      // place, under the lock. No allocation, no index change, and no dead
+      // copy left in the ring.
+      e->rank = meta.rank;
+      e->security = static_cast<uint8_t>(meta.security);
+      e->flags = meta.flags;
+      e->original_ttl = meta.original_ttl;
+      e->expires_at = meta.expires_at;
+      e->inserted_at = now;
+      const auto dst = s->payloadOf(e);
+      if (!payload.empty()) std::memcpy(dst.data(), payload.data(), payload.size());
+      bump(counters.inserts);
+      bump(counters.replaced);
+      return {};
     }
   }
   s->ensureIndexRoom(now);
