@@ -118,9 +118,11 @@ _instance = itertools.count()
 
 
 def remove_cache(name):
-    """Removes a cache segment (POSIX shm objects live in /dev/shm)."""
-    with contextlib.suppress(OSError):
-        os.unlink("/dev/shm" + name)
+    """Removes a cache segment (POSIX shm objects live in /dev/shm) and the
+    supervisor's lock file beside it."""
+    for path in ("/dev/shm" + name, "/dev/shm" + name + ".lock"):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def toml_value(value):
