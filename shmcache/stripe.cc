@@ -33,7 +33,7 @@ uint64_t hashBytes(std::span<const uint8_t> data, uint64_t seed) {
     h = (h ^ fmix64(w)) * 0x9E3779B97F4A7C15ull;
   }
   uint64_t w = 0;
-  std::memcpy(&w, data.data() + i, data.size() - i);
+  if (i < data.size()) std::memcpy(&w, data.data() + i, data.size() - i);  // empty: the root
   h = (h ^ fmix64(w ^ 0xA5)) * 0x9E3779B97F4A7C15ull;
   return fmix64(h);
 }
