@@ -49,6 +49,7 @@ Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, unsigned slot
       cache_(cache),
       slot_(slot),
       udp_recv_(new uint8_t[kUdpChunks * kUdpChunk]),
+      answer_slots_(new uint8_t[kAnswerBatch * kAnswerSlot]),
       out_(new uint8_t[kMaxMessage]),
       scratch_(new uint8_t[kMaxMessage]),
       upstream_recv_(new uint8_t[kUdpChunk]),

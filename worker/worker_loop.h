@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -41,6 +42,10 @@ inline constexpr size_t kMaxMessage = 65535;
 /// UV_UDP_MMSG_CHUNK / UV_UDP_MMSG_FREE.
 inline constexpr size_t kUdpChunk = 64 * 1024;
 inline constexpr size_t kUdpChunks = 20;
+/// Answers batched per recvmmsg batch (at most one per datagram received).
+inline constexpr size_t kAnswerBatch = kUdpChunks;
+/// Largest UDP answer a batch slot holds (the EDNS payload limit is 4096).
+inline constexpr size_t kAnswerSlot = 4096;
 
 struct UdpListener {
   uv_udp_t handle{};
@@ -129,6 +134,8 @@ class Worker {
 
   // Entry points for the libuv callbacks of each file.
   void onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* from);
+  /// The end of a recvmmsg batch: sends the answers queued for it.
+  void flushUdpAnswers();
   void onTcpConnection(TcpListener& listener);
   void onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf);
   void onTcpIdle(TcpConnection& conn);
@@ -167,6 +174,9 @@ class Worker {
   void stopUdp();
   void closeUdp();
   void sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to);
+  /// Hot-path answers of one recvmmsg batch wait here and leave together
+  /// with one sendmmsg when the batch ends (or the batch buffer is full).
+  void queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to);
 
   // tcp_server.cc
   bool openTcp(const ListenSocket& socket);
@@ -206,6 +216,16 @@ class Worker {
   // inside the callback that filled it (whatever is kept is copied), so one
   // of each serves every socket of the worker.
   std::unique_ptr<uint8_t[]> udp_recv_;       // recvmmsg batch: kUdpChunks x kUdpChunk
+  // sendmmsg batch: answers copied into fixed slots, no allocation.
+  std::unique_ptr<uint8_t[]> answer_slots_;   // kAnswerBatch x kAnswerSlot
+  struct QueuedAnswer {
+    UdpListener* listener;
+    sockaddr_storage to;
+    socklen_t to_length;
+    size_t length;
+  };
+  std::array<QueuedAnswer, kAnswerBatch> answer_queue_{};
+  size_t answers_queued_ = 0;
   std::unique_ptr<uint8_t[]> out_;            // kMaxMessage: the answer being sent
   std::unique_ptr<uint8_t[]> scratch_;        // kMaxMessage: cache payload copies
   std::unique_ptr<uint8_t[]> upstream_recv_;  // kUdpChunk: one upstream read
