@@ -14,17 +14,23 @@
 # generator shares the cores, so cache-hit QPS is bounded by it; CPU time
 # per cache-hit query is the resolver's own cost.
 #
-# Usage: bench/resolver-bench.sh [--names N] [--seconds S]   (needs root)
+# Each figure is the median of R rounds (default 3); every round restarts
+# both resolvers with empty caches and alternates which one goes first, so
+# that noise from the shared machine falls on both.
+#
+# Usage: bench/resolver-bench.sh [--names N] [--seconds S] [--rounds R]   (needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 names=1000
 seconds=10
+rounds=3
 while (($#)); do
   case $1 in
     --names) names=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
-    *) echo "usage: $0 [--names N] [--seconds S]" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "usage: $0 [--names N] [--seconds S] [--rounds R]" >&2; exit 2 ;;
   esac
 done
 if [[ $(id -u) -ne 0 ]]; then
@@ -95,14 +101,6 @@ remote-control:
   control-enable: no
 CONF
 
-build-bench/bin/shoal --config "$work/shoal.toml" --cold 2>"$work/shoal.log" &
-shoal_pid=$!
-pids+=($!)
-unbound -d -c "$work/unbound.conf" &
-unbound_pid=$!
-pids+=($!)
-sleep 1
-
 # Per-query latencies from dnsperf -v ("> NOERROR name type latency").
 latency() {  # port -> "median p99 lost"
   dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries.txt" -n 1 -q 20 -t 5 -v 2>/dev/null |
@@ -130,22 +128,55 @@ qps() {  # port -> queries per second
       2>"$work/qpslost.$1"
 }
 
-read -r shoal_med shoal_p99 < <(latency 5301)
-read -r unb_med unb_p99 < <(latency 5302)
-# Warm runs; CPU per query is the resolver's own cost, whatever the load
-# generator can deliver on this machine.
-before=$(cpu_ns "$shoal_pid")
-shoal_qps=$(qps 5301)
-shoal_cpu=$(($(cpu_ns "$shoal_pid") - before))
-before=$(cpu_ns "$unbound_pid")
-unb_qps=$(qps 5302)
-unb_cpu=$(($(cpu_ns "$unbound_pid") - before))
-shoal_ns=$(awk -v c="$shoal_cpu" -v q="$shoal_qps" -v s="$seconds" 'BEGIN { printf "%.0f", c / (q * s) }')
-unb_ns=$(awk -v c="$unb_cpu" -v q="$unb_qps" -v s="$seconds" 'BEGIN { printf "%.0f", c / (q * s) }')
+start_resolvers() {
+  build-bench/bin/shoal --config "$work/shoal.toml" --cold 2>>"$work/shoal.log" &
+  shoal_pid=$!
+  unbound -d -c "$work/unbound.conf" &
+  unbound_pid=$!
+  pids=("$shoal_pid" "$unbound_pid")
+  sleep 1
+}
+stop_resolvers() {
+  kill "$shoal_pid" "$unbound_pid" 2>/dev/null || true
+  wait "$shoal_pid" "$unbound_pid" 2>/dev/null || true
+  pids=()
+}
+# Runs one resolver's cold and warm measurements: port pid name -> appends
+# "median p99 qps cpu-ns/query" to $work/<name>.rounds.
+measure() {
+  local port=$1 pid=$2 name=$3 med p99 before q cpu
+  read -r med p99 < <(latency "$port")
+  before=$(cpu_ns "$pid")
+  q=$(qps "$port")
+  cpu=$(($(cpu_ns "$pid") - before))
+  echo "$med $p99 $q $(awk -v c="$cpu" -v q="$q" -v s="$seconds" 'BEGIN { printf "%.0f", c / (q * s) }')" \
+    >>"$work/$name.rounds"
+  cat "$work/lost.$port" "$work/qpslost.$port" >>"$work/$name.lost"
+}
+for ((r = 0; r < rounds; r++)); do
+  start_resolvers
+  if ((r % 2 == 0)); then
+    measure 5301 "$shoal_pid" shoal
+    measure 5302 "$unbound_pid" unbound
+  else
+    measure 5302 "$unbound_pid" unbound
+    measure 5301 "$shoal_pid" shoal
+  fi
+  stop_resolvers
+done
+median() {  # file column -> median
+  awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+shoal_med=$(median "$work/shoal.rounds" 1); unb_med=$(median "$work/unbound.rounds" 1)
+shoal_p99=$(median "$work/shoal.rounds" 2); unb_p99=$(median "$work/unbound.rounds" 2)
+shoal_qps=$(median "$work/shoal.rounds" 3); unb_qps=$(median "$work/unbound.rounds" 3)
+shoal_ns=$(median "$work/shoal.rounds" 4); unb_ns=$(median "$work/unbound.rounds" 4)
+shoal_lost=$(awk '{ s += $2 } END { print s + 0 }' "$work/shoal.lost")
+unb_lost=$(awk '{ s += $2 } END { print s + 0 }' "$work/unbound.lost")
 
-echo "names $names, warm run ${seconds}s, 2 workers/threads each, $(nproc) cores"
-echo "shoal   cold median ${shoal_med}s p99 ${shoal_p99}s ($(cat "$work/lost.5301")), warm ${shoal_qps} qps ($(cat "$work/qpslost.5301")), ${shoal_ns} cpu-ns/query"
-echo "unbound cold median ${unb_med}s p99 ${unb_p99}s ($(cat "$work/lost.5302")), warm ${unb_qps} qps ($(cat "$work/qpslost.5302")), ${unb_ns} cpu-ns/query"
+echo "names $names, warm runs ${seconds}s, medians of $rounds rounds, 2 workers/threads each, $(nproc) cores"
+echo "shoal   cold median ${shoal_med}s p99 ${shoal_p99}s, warm ${shoal_qps} qps, ${shoal_ns} cpu-ns/query, lost ${shoal_lost}"
+echo "unbound cold median ${unb_med}s p99 ${unb_p99}s, warm ${unb_qps} qps, ${unb_ns} cpu-ns/query, lost ${unb_lost}"
 awk -v a="$shoal_qps" -v b="$unb_qps" 'BEGIN { printf "ratio shoal/unbound cache-hit-qps %.3f\n", a / b }'
 awk -v a="$shoal_ns" -v b="$unb_ns" 'BEGIN { printf "ratio shoal/unbound cache-hit-cpu-per-query %.3f\n", a / b }'
 awk -v a="$shoal_med" -v b="$unb_med" 'BEGIN { printf "ratio shoal/unbound cold-median-latency %.3f\n", a / b }'
