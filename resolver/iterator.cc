@@ -50,6 +50,18 @@ std::vector<NegativeRecord> negativeRecords(const Reply& reply, uint32_t* ttl) {
   return out;
 }
 
+/// The NS RRset of a referral: not authoritative, strictly below the zone
+/// asked, on the path to the name asked. Anything else with NS (upwards,
+/// sideways) is lame.
+const Rrset* referralNs(const Reply& reply, const dns::Name& zone, const dns::Name& qname) {
+  const Rrset* ns = findType(reply.authority, dns::rrtype::kNs);
+  if (ns == nullptr || reply.aa() || !ns->owner.isSubdomainOf(zone) || ns->owner == zone ||
+      !qname.isSubdomainOf(ns->owner)) {
+    return nullptr;
+  }
+  return ns;
+}
+
 std::optional<dns::Name> cnameTarget(const Rrset& cname) {
   if (cname.rdatas.size() != 1) return std::nullopt;
   auto target = dns::Name::fromUncompressed(cname.rdatas.front());
@@ -627,9 +639,7 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
       sendQuery(task, p.server, p.tcp, p.edns, now_ms);
       return;
     }
-    const Rrset* ns = findType(reply.authority, dns::rrtype::kNs);
-    if (ns != nullptr && !reply.aa() && ns->owner.isSubdomainOf(p.zone) && !(ns->owner == p.zone) &&
-        p.qname.isSubdomainOf(ns->owner)) {
+    if (const Rrset* ns = referralNs(reply, p.zone, p.qname)) {
       handleReferral(task, reply, *ns, now_ms);
       return;
     }
@@ -687,9 +697,7 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
     finish(task, std::move(outcome), now_ms);
     return;
   }
-  const Rrset* ns = findType(reply.authority, dns::rrtype::kNs);
-  if (ns != nullptr && !reply.aa() && ns->owner.isSubdomainOf(p.zone) && !(ns->owner == p.zone) &&
-      p.qname.isSubdomainOf(ns->owner)) {
+  if (const Rrset* ns = referralNs(reply, p.zone, p.qname)) {
     handleReferral(task, reply, *ns, now_ms);
     return;
   }

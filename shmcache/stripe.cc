@@ -221,6 +221,20 @@ void Stripe::kill(EntryHeader* e, uint64_t offset) {
   header_.live_bytes.fetch_sub(e->size, std::memory_order_relaxed);
 }
 
+void Stripe::wrapHead() {
+  // Pads the rest of the arena (a wrap marker when a header fits; walkers
+  // treat a shorter remainder as padding too) and moves the head to 0.
+  const uint64_t pad = arena_size_ - header_.head;
+  if (pad >= sizeof(EntryHeader)) {
+    auto* marker = reinterpret_cast<EntryHeader*>(arena_ + header_.head);
+    std::memset(marker, 0, sizeof(EntryHeader));
+    marker->size = static_cast<uint32_t>(pad);
+    marker->state = EntryState::kWrap;
+  }
+  header_.used += pad;
+  header_.head = 0;
+}
+
 bool Stripe::reinsertAtHead(uint64_t from, uint64_t size) {
   // The entry at `from` has just left the ring (the tail moved past it), so
   // its bytes sit in free space. Find `size` contiguous free bytes at the
@@ -234,15 +248,7 @@ bool Stripe::reinsertAtHead(uint64_t from, uint64_t size) {
   if (h.head >= h.tail && h.used < arena_size_) {
     room = arena_size_ - h.head;
     if (room < size && h.tail >= size) {
-      const uint64_t pad = arena_size_ - h.head;
-      if (pad >= sizeof(EntryHeader)) {
-        auto* marker = reinterpret_cast<EntryHeader*>(arena_ + h.head);
-        std::memset(marker, 0, sizeof(EntryHeader));
-        marker->size = static_cast<uint32_t>(pad);
-        marker->state = EntryState::kWrap;
-      }
-      h.used += pad;
-      h.head = 0;
+      wrapHead();
       room = h.tail;
     }
   } else {
@@ -327,16 +333,7 @@ uint64_t Stripe::allocate(uint64_t size, int64_t now) {
     const bool full = h.used >= arena_size_;
     if (!full && h.head >= h.tail) {
       if (arena_size_ - h.head >= size) break;
-      // Too little room before the end: pad it and wrap to the start.
-      const uint64_t pad = arena_size_ - h.head;
-      if (pad >= sizeof(EntryHeader)) {
-        auto* marker = reinterpret_cast<EntryHeader*>(arena_ + h.head);
-        std::memset(marker, 0, sizeof(EntryHeader));
-        marker->size = static_cast<uint32_t>(pad);
-        marker->state = EntryState::kWrap;
-      }
-      h.used += pad;
-      h.head = 0;
+      wrapHead();  // too little room before the end
       continue;
     }
     if (!full && h.head < h.tail && h.tail - h.head >= size) break;

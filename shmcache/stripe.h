@@ -93,6 +93,7 @@ class Stripe {
   /// were not read when most of the ring is dead space.
   void evictTail(int64_t now, bool compact);
   bool reinsertAtHead(uint64_t from, uint64_t size);
+  void wrapHead();
 
   Segment& segment_;
   size_t index_;
