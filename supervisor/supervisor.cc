@@ -17,6 +17,7 @@
 #include <string>
 
 #include "shmcache/cache.h"
+#include "supervisor/notify.h"
 #include "supervisor/sockets.h"
 #include "worker/clock.h"
 #include "base/log.h"
@@ -26,10 +27,14 @@ namespace {
 
 using base::logLine;
 
-/// A worker that dies sooner than this after its start counts as a quick
-/// death; the first is restarted at once, the next after 1 s, doubling up
-/// to kMaxBackoffMs. Living longer resets the count.
-constexpr int64_t kQuickDeathMs = 10'000;
+/// Restart policy. A worker that served for a while and died (a crash, a
+/// kill -9) is replaced at once: its queries wait in its sockets, and
+/// clients retry after 1-5 s, so the replacement must come well within 1 s.
+/// Only a worker that dies within kQuickDeathMs of its start (a crash loop:
+/// it cannot even start) backs off, from kFirstBackoffMs doubling to
+/// kMaxBackoffMs; one that lives longer resets the count.
+constexpr int64_t kQuickDeathMs = 1'000;
+constexpr int64_t kFirstBackoffMs = 100;
 constexpr int64_t kMaxBackoffMs = 30'000;
 /// After SIGTERM, how long workers get before SIGKILL (they bound their own
 /// stop to WorkerConfig::shutdown_grace_ms, well below this).
@@ -64,6 +69,20 @@ std::string describeStatus(int status) {
   return text;
 }
 
+/// The STATUS line for systemd: "serving on 127.0.0.1:53 with 2/2 workers".
+std::string servingStatus(const config::Config& config, size_t alive, size_t total) {
+  std::string text = "serving on";
+  for (const auto& address : config.server.listen) text += " " + address.toString();
+  return text + " with " + std::to_string(alive) + "/" + std::to_string(total) + " workers";
+}
+
+/// Slots with a running worker.
+template <typename Slots>
+size_t countAlive(const Slots& slots) {
+  return static_cast<size_t>(
+      std::count_if(slots.begin(), slots.end(), [](const auto& s) { return s.pid != 0; }));
+}
+
 }  // namespace
 
 Supervisor::Supervisor(Loaded loaded, bool cold)
@@ -91,9 +110,15 @@ int Supervisor::run() {
   openCache();
   openSockets();
   for (size_t i = 0; i < slots_.size(); ++i) spawn(i);
+  notifyReady(servingStatus(config, countAlive(slots_), slots_.size()));
+  Watchdog watchdog = Watchdog::fromEnvironment();
   while (!stopping_ || anyAlive()) {
+    watchdog.pingIfDue(monotonicMs());
+    int timeout = pollTimeout();
+    const int64_t ping_in = watchdog.msUntilDue(monotonicMs());
+    if (ping_in >= 0 && (timeout < 0 || ping_in < timeout)) timeout = static_cast<int>(ping_in);
     pollfd fd{signal_fd_, POLLIN, 0};
-    const int ready = poll(&fd, 1, pollTimeout());
+    const int ready = poll(&fd, 1, timeout);
     if (ready < 0 && errno != EINTR)
       throw StartupError(std::string("poll: ") + std::strerror(errno));
     handleSignals();
@@ -251,13 +276,20 @@ void Supervisor::reap() {
     slot.quick_deaths = lived < kQuickDeathMs ? slot.quick_deaths + 1 : 0;
     int64_t delay = 0;
     if (slot.quick_deaths > 1) {
-      delay =
-          std::min<int64_t>(kMaxBackoffMs, int64_t{1000} << std::min(slot.quick_deaths - 2, 5u));
+      delay = std::min<int64_t>(kMaxBackoffMs,
+                                kFirstBackoffMs << std::min(slot.quick_deaths - 2, 10u));
     }
     slot.restart_at_ms = now + delay;
-    logLine("worker %zu (pid %d) %s after %lld ms; restarting %s%lld ms", index,
-            static_cast<int>(pid), how.c_str(), static_cast<long long>(lived),
-            delay == 0 ? "now" : "in ", delay == 0 ? 0LL : static_cast<long long>(delay));
+    if (delay == 0) {
+      logLine("worker %zu (pid %d) %s after %lld ms; restarting now", index,
+              static_cast<int>(pid), how.c_str(), static_cast<long long>(lived));
+    } else {
+      logLine("worker %zu (pid %d) %s after %lld ms; crash loop: restarting in %lld ms", index,
+              static_cast<int>(pid), how.c_str(), static_cast<long long>(lived),
+              static_cast<long long>(delay));
+    }
+    notifyStatus(servingStatus(loaded_.config, countAlive(slots_), slots_.size()) + "; worker " +
+                 std::to_string(index) + " " + how + ", restarting");
   }
 }
 
@@ -266,6 +298,7 @@ void Supervisor::restartDue() {
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].pid == 0 && slots_[i].restart_at_ms >= 0 && slots_[i].restart_at_ms <= now) {
       spawn(i);
+      notifyStatus(servingStatus(loaded_.config, countAlive(slots_), slots_.size()));
     }
   }
 }
@@ -277,6 +310,7 @@ void Supervisor::beginStop(int signum) {
     return;
   }
   stopping_ = true;
+  notifyStopping();
   kill_at_ms_ = monotonicMs() + kStopTimeoutMs;
   size_t alive = 0;
   for (const Slot& slot : slots_) alive += slot.pid != 0 ? 1 : 0;

@@ -101,7 +101,7 @@ def test_killed_worker_is_replaced_on_the_same_socket():
 
 def test_a_slot_that_keeps_dying_backs_off():
     with Shoal(workers=1, config=REFUSE_ALL) as shoal:
-        for expected in ("restarting now", "restarting in 1000 ms"):
+        for expected in ("restarting now", "crash loop: restarting in 100 ms"):
             pid = shoal.worker_pids()[0]
             os.kill(pid, signal.SIGKILL)
             wait_for(lambda: expected in shoal.log(), 2.0, what=expected)
