@@ -85,9 +85,9 @@ std::vector<Rrset> markSynthesised(const std::vector<const Rrset*>& links) {
 
 /// An RRset from a reply as the client gets it: with the TTL limits the
 /// cache applies when it stores it.
-Rrset withTtlLimits(const Rrset& rrset, const EngineConfig& config) {
+Rrset withTtlLimits(const Rrset& rrset, const RecordCache& records) {
   Rrset out = rrset;
-  out.ttl = std::clamp(out.ttl, config.min_ttl, config.max_ttl);
+  out.ttl = records.limitTtl(out.ttl);
   return out;
 }
 
@@ -654,7 +654,7 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
   if (data != nullptr || !links.empty()) {
     for (const Rrset& link : markSynthesised(links)) {
       records_.storeRrset(link, answer_rank, now_s);
-      task.chain.push_back(withTtlLimits(link, config_));
+      task.chain.push_back(withTtlLimits(link, records_));
     }
     // Every link counts, also those that came in one reply with the data.
     task.chain_hops += static_cast<int>(links.size());
@@ -667,7 +667,7 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
       if (data->type == dns::rrtype::kNs) cacheGlue(reply, *data, now_ms);
       Outcome outcome;
       outcome.answer = task.chain;
-      outcome.answer.push_back(withTtlLimits(*data, config_));
+      outcome.answer.push_back(withTtlLimits(*data, records_));
       finish(task, std::move(outcome), now_ms);
       return;
     }

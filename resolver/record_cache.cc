@@ -14,7 +14,7 @@ uint8_t kindByte(Kind kind) { return static_cast<uint8_t>(kind); }
 
 bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s) {
   if (rrset.rdatas.empty()) return false;
-  const uint32_t ttl = std::clamp(rrset.ttl, limits_.min_ttl, limits_.max_ttl);
+  const uint32_t ttl = limitTtl(rrset.ttl);
   if (ttl == 0) return false;
   const auto key = rrset.owner.lookupKey();
   shmcache::Meta meta;

@@ -4,6 +4,7 @@
 // limits applied on the way in and remaining TTL on the way out. May
 // allocate; the hot path uses shmcache and cache_format.h directly.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -50,11 +51,11 @@ class RecordCache {
                                               bool nxdomain_cut, int64_t now_s);
   /// The cached DNAME RRset owned by the closest ancestor of `name`.
   std::optional<Rrset> fetchCoveringDname(const dns::Name& name, int64_t now_s);
+  /// `ttl` within the configured min/max TTL, as stored.
+  uint32_t limitTtl(uint32_t ttl) const { return std::clamp(ttl, limits_.min_ttl, limits_.max_ttl); }
   /// A and AAAA addresses cached for `name`.
   std::vector<base::IpAddress> fetchAddresses(const dns::Name& name, bool ipv4, bool ipv6,
                                               int64_t now_s);
-
-  shmcache::Cache& raw() { return cache_; }
 
  private:
   shmcache::Cache& cache_;

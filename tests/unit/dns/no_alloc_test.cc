@@ -1,30 +1,16 @@
 // The hot path (parse a query, write an answer) must not allocate. This
-// binary replaces the global operator new with a counting one and checks
-// that parsing and writing leave the count unchanged.
+// binary links the counting operator new (tests/unit/counting_new.cc) and
+// checks that parsing and writing leave the count unchanged.
 
 #include <gtest/gtest.h>
 
 #include <array>
-#include <atomic>
-#include <cstdlib>
-#include <new>
 
 #include "dns/constants.h"
 #include "dns/edns.h"
 #include "dns/message.h"
 #include "dns/writer.h"
-
-namespace {
-std::atomic<size_t> allocations{0};
-}
-
-void* operator new(size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "tests/unit/counting_new.h"
 
 namespace shoal::dns {
 namespace {
@@ -38,7 +24,7 @@ TEST(NoAllocTest, QueryParseAndAnswerWriteDoNotAllocate) {
       0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x80, 0x00, 0x00, 0x0c,
       0x00, 0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8};
   std::array<uint8_t, 1232> out{};
-  const size_t before = allocations.load();
+  const size_t before = testing_util::allocationCount();
 
   auto msg = Message::parse(query);
   ASSERT_TRUE(msg.ok());
@@ -60,7 +46,7 @@ TEST(NoAllocTest, QueryParseAndAnswerWriteDoNotAllocate) {
   ASSERT_TRUE(w.addRr(Section::kAnswer, msg->question()->name, rrtype::kA, rrclass::kIn, 300, rdata).ok());
   const size_t len = w.finish();
 
-  const size_t after = allocations.load();
+  const size_t after = testing_util::allocationCount();
   EXPECT_EQ(after, before) << "the hot path allocated";
   EXPECT_GT(len, sizeof(query));
 }

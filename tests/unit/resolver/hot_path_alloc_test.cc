@@ -1,14 +1,11 @@
 // The hot path must not allocate: answering a query from the shared cache
-// (parse, lookup, CNAME chain, write, EDNS) is checked here with a counting
-// global operator new. Its own binary, because of that override.
+// (parse, lookup, CNAME chain, write, EDNS) is checked here with the counting
+// operator new (tests/unit/counting_new.cc): its own binary.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -18,18 +15,7 @@
 #include "resolver/answer.h"
 #include "resolver/cache_format.h"
 #include "shmcache/cache.h"
-
-namespace {
-std::atomic<size_t> allocations{0};
-}
-
-void* operator new(size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "tests/unit/counting_new.h"
 
 namespace shoal::resolver {
 namespace {
@@ -83,11 +69,11 @@ TEST(HotPathAllocTest, CacheHitsDoNotAllocate) {
   std::vector<uint8_t> out(65535);
   std::vector<uint8_t> scratch(65535);
 
-  const size_t before = allocations.load();
+  const size_t before = testing_util::allocationCount();
   const auto a = answerFromCache(direct, client, false, **cache, {}, now + 10, out, scratch);
   const size_t a_len = a.length;
   const auto b = answerFromCache(chained, client, false, **cache, {}, now + 10, out, scratch);
-  const size_t after = allocations.load();
+  const size_t after = testing_util::allocationCount();
 
   EXPECT_EQ(after, before) << "the hot path allocated";
   EXPECT_EQ(a.result, HotPathResult::kAnswered);
