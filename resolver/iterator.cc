@@ -296,6 +296,8 @@ bool Iterator::allowedUpstream(const base::IpAddress& server) const {
 
 void Iterator::markLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) {
   lame_[{keyBytes(zone), server.toString()}] = now_ms + kLameMs;
+  // Shown by shoalctl servers across workers; decisions use lame_ only.
+  servers_.recordLame(server, zone, now_ms + kLameMs, now_ms);
 }
 
 bool Iterator::isLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) const {
@@ -559,7 +561,7 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
   }
   const Pending p = sent;
   dropPending(token);
-  servers_.recordReply(p.server, now_ms - p.sent_ms, now_ms);
+  servers_.recordReply(p.server, p.zone, now_ms - p.sent_ms, now_ms);
   for (uint32_t id : p.tasks) {
     if (Task* task = findTask(id)) handleReply(*task, p, *reply, now_ms);
   }
@@ -572,7 +574,7 @@ void Iterator::onError(uint64_t token, int64_t now_ms) {
   const Pending p = it->second;
   dropPending(token);
   ++stats_.upstream_errors;
-  servers_.recordTimeout(p.server, now_ms);
+  servers_.recordTimeout(p.server, p.zone, now_ms);
   for (uint32_t id : p.tasks) {
     if (Task* task = findTask(id)) sendNext(*task, now_ms);
   }
@@ -865,7 +867,7 @@ void Iterator::onTimer(int64_t now_ms) {
         pending_by_question_.erase(q);
       }
       ++stats_.upstream_timeouts;
-      servers_.recordTimeout(it->second.server, now_ms);
+      servers_.recordTimeout(it->second.server, it->second.zone, now_ms);
       for (uint32_t id : std::vector<uint32_t>(it->second.tasks)) {
         if (Task* task = findTask(id)) sendNext(*task, now_ms);
       }

@@ -14,6 +14,11 @@ constexpr int64_t kEntryLifetimeS = 3600;
 constexpr int64_t kUnknownRankMs = 200;  // untried servers look fairly fast
 constexpr uint32_t kBackoffAfter = 3;    // consecutive timeouts
 constexpr int64_t kMaxBackoffMs = 60000;
+constexpr int64_t kMaxRttUs = int64_t{3600} * 1000 * 1000;  // keeps arithmetic in range
+
+// SHM_LAYOUT: 's', family (4 or 6), the address octets.
+constexpr uint8_t kKeyTag = 's';
+constexpr std::array<uint8_t, 1> kKeyPrefix{kKeyTag};
 
 struct Key {
   std::array<uint8_t, 18> bytes{};
@@ -22,14 +27,76 @@ struct Key {
 
 Key keyOf(const base::IpAddress& a) {
   Key k;
-  k.bytes[0] = 's';
+  k.bytes[0] = kKeyTag;
   k.bytes[1] = a.isV4() ? 4 : 6;
   std::memcpy(k.bytes.data() + 2, a.bytes().data(), a.size());
   k.length = 2 + a.size();
   return k;
 }
 
+/// Keeps values read from shared memory within the ranges the arithmetic
+/// below assumes (the segment is input too).
+void sanitize(ServerState& s) {
+  s.srtt_us = std::clamp<int64_t>(s.srtt_us, 0, kMaxRttUs);
+  s.rttvar_us = std::clamp<int64_t>(s.rttvar_us, 0, kMaxRttUs);
+  s.known = s.known != 0 ? 1 : 0;
+  s.no_edns = s.no_edns != 0 ? 1 : 0;
+}
+
+bool lameAt(const ServerZone& z, int64_t now_ms) {
+  return z.length != 0 && z.lame_until_ms > now_ms;
+}
+
+/// The slot of `zone` in `s`, moved to the front (most recent first). A new
+/// zone evicts the older slot, unless only that one is lame.
+ServerZone& noteZone(ServerState& s, const dns::Name& zone, int64_t now_ms) {
+  static_assert(kServerZones == 2);
+  for (size_t i = 0; i < kServerZones; ++i) {
+    if (auto name = zoneName(s.zones[i]); name && *name == zone) {
+      if (i != 0) std::swap(s.zones[0], s.zones[i]);
+      return s.zones[0];
+    }
+  }
+  // A new zone: the older slot goes, unless it alone is lame.
+  const bool keep_older = lameAt(s.zones[1], now_ms) && !lameAt(s.zones[0], now_ms);
+  if (!keep_older) s.zones[1] = s.zones[0];
+  ServerZone fresh;
+  fresh.length = static_cast<uint8_t>(zone.length());
+  std::copy(zone.wire().begin(), zone.wire().end(), fresh.wire.begin());
+  s.zones[0] = fresh;
+  return s.zones[0];
+}
+
 }  // namespace
+
+std::optional<dns::Name> zoneName(const ServerZone& zone) {
+  if (zone.length == 0) return std::nullopt;
+  auto name = dns::Name::fromUncompressed({zone.wire.data(), zone.length});
+  if (!name || name->length() != zone.length) return std::nullopt;
+  return *name;
+}
+
+bool isLameAnywhere(const ServerState& state, int64_t now_ms) {
+  return std::any_of(state.zones.begin(), state.zones.end(),
+                     [&](const ServerZone& z) { return lameAt(z, now_ms); });
+}
+
+std::span<const uint8_t> serverKeyPrefix() { return kKeyPrefix; }
+
+std::optional<ServerEntry> decodeServerEntry(std::span<const uint8_t> key,
+                                             std::span<const uint8_t> payload) {
+  if (payload.size() != sizeof(ServerState) || key.size() < 2 || key[0] != kKeyTag) {
+    return std::nullopt;
+  }
+  std::optional<base::IpAddress> address;
+  if (key[1] == 4 && key.size() == 6) address = base::IpAddress::v4(key.data() + 2);
+  if (key[1] == 6 && key.size() == 18) address = base::IpAddress::v6(key.data() + 2);
+  if (!address) return std::nullopt;
+  ServerEntry entry{*address, {}};
+  std::memcpy(&entry.state, payload.data(), sizeof entry.state);
+  sanitize(entry.state);
+  return entry;
+}
 
 ServerState ServerStats::get(const base::IpAddress& server, int64_t now_ms) {
   const Key k = keyOf(server);
@@ -37,8 +104,10 @@ ServerState ServerStats::get(const base::IpAddress& server, int64_t now_ms) {
   std::array<uint8_t, sizeof(ServerState)> buf{};
   auto found = cache_.lookup({{k.bytes.data(), k.length}, 0, static_cast<uint8_t>(Kind::kServer)},
                              nullptr, now_ms / 1000, buf);
+  // An entry of another size is another format (an older build): ignored.
   if (found && found->payload_length == sizeof(ServerState)) {
     std::memcpy(&state, buf.data(), sizeof state);
+    sanitize(state);
   }
   return state;
 }
@@ -54,13 +123,14 @@ void ServerStats::put(const base::IpAddress& server, const ServerState& state, i
                       shmcache::Partition::global(), meta, buf, now_ms / 1000);
 }
 
-void ServerStats::recordReply(const base::IpAddress& server, int64_t rtt_ms, int64_t now_ms) {
+void ServerStats::recordReply(const base::IpAddress& server, const dns::Name& zone, int64_t rtt_ms,
+                              int64_t now_ms) {
   ServerState s = get(server, now_ms);
-  const int64_t r = std::max<int64_t>(rtt_ms, 0) * 1000;
-  if (!s.known) {  // RFC 6298 section 2.2
+  const int64_t r = std::clamp<int64_t>(rtt_ms, 0, kMaxRttUs / 1000) * 1000;
+  if (s.known == 0) {  // RFC 6298 section 2.2
     s.srtt_us = r;
     s.rttvar_us = r / 2;
-    s.known = true;
+    s.known = 1;
   } else {         // section 2.3, alpha 1/8, beta 1/4
     s.rttvar_us = (3 * s.rttvar_us + std::abs(s.srtt_us - r)) / 4;
     s.srtt_us = (7 * s.srtt_us + r) / 8;
@@ -70,10 +140,12 @@ void ServerStats::recordReply(const base::IpAddress& server, int64_t rtt_ms, int
   s.consecutive_timeouts = 0;
   s.backoff_until_ms = 0;
   s.last_reply_ms = now_ms;
+  noteZone(s, zone, now_ms);
   put(server, s, now_ms);
 }
 
-void ServerStats::recordTimeout(const base::IpAddress& server, int64_t now_ms) {
+void ServerStats::recordTimeout(const base::IpAddress& server, const dns::Name& zone,
+                                int64_t now_ms) {
   ServerState s = get(server, now_ms);
   ++s.queries;
   ++s.timeouts;
@@ -82,25 +154,33 @@ void ServerStats::recordTimeout(const base::IpAddress& server, int64_t now_ms) {
     const uint32_t extra = std::min<uint32_t>(s.consecutive_timeouts - kBackoffAfter, 6);
     s.backoff_until_ms = now_ms + std::min<int64_t>(1000ll << extra, kMaxBackoffMs);
   }
+  noteZone(s, zone, now_ms);
   put(server, s, now_ms);
 }
 
 void ServerStats::recordNoEdns(const base::IpAddress& server, int64_t now_ms) {
   ServerState s = get(server, now_ms);
-  s.no_edns = true;
+  s.no_edns = 1;
+  put(server, s, now_ms);
+}
+
+void ServerStats::recordLame(const base::IpAddress& server, const dns::Name& zone, int64_t until_ms,
+                             int64_t now_ms) {
+  ServerState s = get(server, now_ms);
+  noteZone(s, zone, now_ms).lame_until_ms = until_ms;
   put(server, s, now_ms);
 }
 
 int64_t ServerStats::rtoMs(const ServerState& s) const {
-  int64_t rto = s.known ? (s.srtt_us + std::max<int64_t>(4 * s.rttvar_us, 10000)) / 1000
-                        : rto_max_ms_ / 2;
+  int64_t rto = s.known != 0 ? (s.srtt_us + std::max<int64_t>(4 * s.rttvar_us, 10000)) / 1000
+                             : rto_max_ms_ / 2;
   const uint32_t doublings = std::min<uint32_t>(s.consecutive_timeouts, 5);
   rto <<= doublings;
   return std::clamp(rto, rto_min_ms_, rto_max_ms_);
 }
 
 int64_t ServerStats::rankMs(const ServerState& s) const {
-  const int64_t base = s.known ? s.srtt_us / 1000 : kUnknownRankMs;
+  const int64_t base = s.known != 0 ? s.srtt_us / 1000 : kUnknownRankMs;
   return base + int64_t{s.consecutive_timeouts} * rto_max_ms_;
 }
 

@@ -1,33 +1,74 @@
 #pragma once
 // What every worker knows about each authoritative server address: smoothed
 // RTT and its variance (RFC 6298), queries, timeouts and consecutive
-// timeouts, whether it mishandles EDNS, and until when it is backed off.
+// timeouts, whether it mishandles EDNS, until when it is backed off, and the
+// zones it was last asked about (with until when it is lame for each).
 // Kept in the shared cache (kind kServer), so all workers learn from each
 // other; read-modify-write races between workers may lose an update, which
 // only makes an estimate a little older.
 
+#include <array>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <type_traits>
 
 #include "base/ip_address.h"
+#include "dns/name.h"
 #include "shmcache/cache.h"
 
 namespace shoal::resolver {
 
-struct ServerState {
-  bool known = false;          // any RTT sample yet
+/// A zone a server was asked about, in uncompressed wire form. SHM_LAYOUT
+/// (part of ServerState).
+struct ServerZone {
+  int64_t lame_until_ms = 0;  // lame for this zone until then; 0: never marked
+  uint8_t length = 0;         // wire octets of `wire`; 0: empty slot
+  std::array<uint8_t, dns::kMaxNameLength> wire{};
+};
+
+/// How many zones a server remembers (most recent first).
+inline constexpr size_t kServerZones = 2;
+
+/// The payload of a kServer entry, copied in and out of the cache as bytes.
+/// Another size is another format: get() ignores entries of another size,
+/// so changing this struct needs no migration. Flags are bytes, not bool:
+/// shared memory is input, and any byte must be a valid value.
+struct ServerState {  // SHM_LAYOUT
   int64_t srtt_us = 0;
   int64_t rttvar_us = 0;
-  uint32_t queries = 0;         // answered, timed out or failed
+  int64_t last_reply_ms = 0;
+  int64_t backoff_until_ms = 0;  // unresponsive: avoid until then
+  uint32_t queries = 0;          // answered, timed out or failed
   uint32_t replies = 0;
   uint32_t timeouts = 0;
   uint32_t consecutive_timeouts = 0;
-  int64_t last_reply_ms = 0;
-  int64_t backoff_until_ms = 0;  // unresponsive: avoid until then
-  bool no_edns = false;          // answered FORMERR/NOTIMP to EDNS
+  uint8_t known = 0;    // any RTT sample yet (0/1)
+  uint8_t no_edns = 0;  // answered FORMERR/NOTIMP to EDNS (0/1)
+  /// The zones the server was last asked about, most recent first. A zone
+  /// the server is lame for is kept in preference to one it is not.
+  std::array<ServerZone, kServerZones> zones{};
 };
 
 static_assert(std::is_trivially_copyable_v<ServerState>);  // stored as a cache payload
+static_assert(sizeof(ServerState) < 600);
+
+/// The zone name of a slot; nullopt for an empty or malformed slot.
+std::optional<dns::Name> zoneName(const ServerZone& zone);
+/// True if `state` marks the server lame for some zone at `now_ms`.
+bool isLameAnywhere(const ServerState& state, int64_t now_ms);
+
+/// A kServer entry decoded from a cache copy (shoalctl servers).
+struct ServerEntry {
+  base::IpAddress address;
+  ServerState state;
+};
+/// Decodes the key and payload of an entry of kind kServer; nullopt if
+/// either is not this build's format. Bounds-checked.
+std::optional<ServerEntry> decodeServerEntry(std::span<const uint8_t> key,
+                                             std::span<const uint8_t> payload);
+/// Every kServer key starts with these octets (Cache::collect with subtree).
+std::span<const uint8_t> serverKeyPrefix();
 
 class ServerStats {
  public:
@@ -35,9 +76,16 @@ class ServerStats {
       : cache_(cache), rto_min_ms_(rto_min_ms), rto_max_ms_(rto_max_ms) {}
 
   ServerState get(const base::IpAddress& server, int64_t now_ms);
-  void recordReply(const base::IpAddress& server, int64_t rtt_ms, int64_t now_ms);
-  void recordTimeout(const base::IpAddress& server, int64_t now_ms);
+  /// A reply to a query sent for `zone` (the zone cut asked).
+  void recordReply(const base::IpAddress& server, const dns::Name& zone, int64_t rtt_ms,
+                   int64_t now_ms);
+  /// A query sent for `zone` timed out or failed.
+  void recordTimeout(const base::IpAddress& server, const dns::Name& zone, int64_t now_ms);
   void recordNoEdns(const base::IpAddress& server, int64_t now_ms);
+  /// The server is lame for `zone` until `until_ms` (for display across
+  /// workers; each iterator keeps its own lame map for decisions).
+  void recordLame(const base::IpAddress& server, const dns::Name& zone, int64_t until_ms,
+                  int64_t now_ms);
 
   /// Retransmission timeout for a server (RFC 6298 section 2: SRTT +
   /// 4 RTTVAR, doubled per consecutive timeout), within [rto_min, rto_max].

@@ -1,0 +1,297 @@
+#include "resolver/inspect.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <tuple>
+#include <utility>
+
+#include "base/ip_address.h"
+#include "dns/constants.h"
+#include "dns/name.h"
+#include "dns/zone_text.h"
+#include "resolver/cache_format.h"
+#include "resolver/server_stats.h"
+
+namespace shoal::resolver {
+
+namespace {
+
+dns::WireResult<dns::Name> parseName(std::string_view text) { return dns::Name::fromText(text); }
+
+std::string nameError(std::string_view text, dns::WireError error) {
+  return "bad name '" + std::string(text) + "': " + dns::toString(error);
+}
+
+std::string dnssecText(shmcache::Security security) {
+  switch (security) {
+    case shmcache::Security::kIndeterminate:
+      return "indeterminate";
+    case shmcache::Security::kInsecure:
+      return "insecure";
+    case shmcache::Security::kSecure:
+      return "secure";
+    case shmcache::Security::kBogus:
+      return "bogus";
+  }
+  return "unknown (" + std::to_string(static_cast<unsigned>(security)) + ")";
+}
+
+std::string partitionText(const shmcache::Partition& p) {
+  if (p.family == 0) return "global";
+  if (p.family == 1)
+    return base::IpAddress::v4(p.address.data()).toString() + "/" + std::to_string(p.prefix);
+  if (p.family == 2)
+    return base::IpAddress::v6(p.address.data()).toString() + "/" + std::to_string(p.prefix);
+  return "family " + std::to_string(p.family) + "/" + std::to_string(p.prefix);
+}
+
+std::string hexText(std::span<const uint8_t> bytes) {
+  std::string out;
+  for (uint8_t b : bytes) {
+    std::array<char, 3> buf{};
+    std::snprintf(buf.data(), buf.size(), "%02x", b);
+    out += buf.data();
+  }
+  return out;
+}
+
+std::string recordText(const dns::Name& owner, uint16_t type, uint32_t ttl,
+                       std::span<const uint8_t> rdata) {
+  dns::Record record;
+  record.owner = owner;
+  record.type = type;
+  record.rrclass = dns::rrclass::kIn;
+  record.ttl = ttl;
+  record.rdata.assign(rdata.begin(), rdata.end());
+  // ldns separates the fields with tabs; a single space reads better in
+  // JSON and on a terminal (a tab inside rdata text is escaped as \009).
+  std::string text = dns::recordToText(record);
+  std::replace(text.begin(), text.end(), '\t', ' ');
+  return text;
+}
+
+/// The RRset and its RRSIGs; nullopt if the payload is corrupt.
+std::optional<std::vector<std::string>> rrsetRecords(const dns::Name& owner, uint16_t type,
+                                                     uint32_t ttl,
+                                                     std::span<const uint8_t> payload) {
+  const auto view = RrsetView::parse(payload);  // checks every bound
+  if (!view) return std::nullopt;
+  std::vector<std::string> out;
+  size_t pos = view->firstRdata();
+  for (size_t i = 0; i < view->count(); ++i) {
+    const auto item = view->rdata(pos);
+    out.push_back(recordText(owner, type, ttl, item.rdata));
+    pos = item.next;
+  }
+  pos = view->firstSig();
+  for (size_t i = 0; i < view->sigCount(); ++i) {
+    const auto item = view->rdata(pos);
+    out.push_back(recordText(owner, dns::rrtype::kRrsig, ttl, item.rdata));
+    pos = item.next;
+  }
+  return out;
+}
+
+/// The SOA and proof records of a negative answer; nullopt if corrupt.
+std::optional<std::vector<std::string>> negativeRecords(uint32_t ttl,
+                                                        std::span<const uint8_t> payload) {
+  const auto view = NegativeView::parse(payload);  // checks every bound
+  if (!view) return std::nullopt;
+  std::vector<std::string> out;
+  size_t pos = view->first();
+  for (size_t i = 0; i < view->count(); ++i) {
+    const auto item = view->record(pos);
+    out.push_back(recordText(item.owner, item.type, ttl, item.rdata));
+    pos = item.next;
+  }
+  return out;
+}
+
+/// An ordered-set entry. The resolver defines no set-key or payload format
+/// for them yet (aggressive NSEC is not built), so only its order key is
+/// shown: as a name when it is a lookup key, else in hex (an NSEC3 hash).
+std::string rangeText(const shmcache::EntryCopy& copy) {
+  std::string order;
+  if (auto owner = dns::Name::fromLookupKey(copy.order)) {
+    order = owner->toText();
+  } else {
+    order = "0x" + hexText(copy.order);
+  }
+  return "range from " + order + ", " + std::to_string(copy.payload.size()) + " octets";
+}
+
+/// The key entries are sorted by: type, kind, partition.
+using SortKey = std::tuple<uint16_t, uint8_t, uint8_t, uint8_t, std::array<uint8_t, 16>>;
+
+SortKey sortKeyOf(const shmcache::EntryCopy& copy) {
+  return {copy.type, copy.kind, copy.partition.family, copy.partition.prefix,
+          copy.partition.address};
+}
+
+/// Decodes one copied entry of `owner`.
+InspectedEntry inspectEntry(const dns::Name& owner, const shmcache::EntryCopy& copy,
+                            int64_t now_s) {
+  InspectedEntry entry;
+  entry.ttl = copy.meta.expires_at - now_s;
+  entry.original_ttl = copy.meta.original_ttl;
+  entry.rank = copy.meta.rank;
+  entry.dnssec = dnssecText(copy.meta.security);
+  entry.partition = partitionText(copy.partition);
+  entry.stale = copy.meta.expires_at <= now_s;
+  const auto shown_ttl = static_cast<uint32_t>(std::clamp<int64_t>(entry.ttl, 0, UINT32_MAX));
+  std::optional<std::vector<std::string>> records;
+  if (!copy.order.empty()) {
+    entry.kind = "range";
+    records = std::vector<std::string>{rangeText(copy)};
+  } else {
+    entry.type = dns::typeToText(copy.type);
+    switch (static_cast<Kind>(copy.kind)) {
+      case Kind::kRrset:
+        entry.kind = "rrset";
+        records = rrsetRecords(owner, copy.type, shown_ttl, copy.payload);
+        break;
+      case Kind::kNodata:
+        entry.kind = "nodata";
+        records = negativeRecords(shown_ttl, copy.payload);
+        break;
+      case Kind::kNxdomain:
+        entry.kind = "nxdomain";
+        entry.type = "*";
+        records = negativeRecords(shown_ttl, copy.payload);
+        break;
+      default:
+        entry.kind = "kind " + std::to_string(copy.kind);
+        records = std::vector<std::string>{std::to_string(copy.payload.size()) + " octets"};
+        break;
+    }
+  }
+  if (records) {
+    entry.records = std::move(*records);
+  } else {
+    entry.corrupt = true;
+  }
+  return entry;
+}
+
+bool wanted(const shmcache::EntryCopy& copy, std::optional<uint16_t> type) {
+  if (copy.order.empty() && copy.kind == static_cast<uint8_t>(Kind::kServer)) return false;
+  if (!type) return true;
+  if (!copy.order.empty()) return *type == dns::rrtype::kNsec || *type == dns::rrtype::kNsec3;
+  if (copy.kind == static_cast<uint8_t>(Kind::kNxdomain)) return true;  // answers every type
+  return copy.type == *type;
+}
+
+}  // namespace
+
+InspectResult inspectName(shmcache::Cache& cache, std::string_view name_text,
+                          std::optional<uint16_t> type, int64_t now_s) {
+  InspectResult result;
+  const auto name = parseName(name_text);
+  if (!name) {
+    result.error = nameError(name_text, name.error());
+    return result;
+  }
+  result.name = name->toText();
+  const auto key = name->lookupKey();
+  auto copies = cache.collect(key.bytes(), false);
+  std::erase_if(copies, [&](const shmcache::EntryCopy& c) { return !wanted(c, type); });
+  std::stable_sort(copies.begin(), copies.end(),
+                   [](const shmcache::EntryCopy& a, const shmcache::EntryCopy& b) {
+                     if (a.order.empty() != b.order.empty()) return a.order.empty();
+                     if (a.order != b.order) return a.order < b.order;
+                     return sortKeyOf(a) < sortKeyOf(b);
+                   });
+  // Records are printed with the owner as cached: the lookup key is
+  // lowercase, so is the owner.
+  const auto owner = dns::Name::fromLookupKey(key.bytes());
+  for (const auto& copy : copies) {
+    result.entries.push_back(inspectEntry(owner ? *owner : *name, copy, now_s));
+  }
+  return result;
+}
+
+FlushResult flushName(shmcache::Cache& cache, std::string_view name_text, bool subtree) {
+  FlushResult result;
+  const auto name = parseName(name_text);
+  if (!name) {
+    result.error = nameError(name_text, name.error());
+    return result;
+  }
+  result.name = name->toText();
+  const auto key = name->lookupKey();
+  if (!(name->isRoot() && subtree)) {
+    result.removed = cache.removeName(key.bytes(), subtree);
+    return result;
+  }
+  // The root's subtree is every key, the server statistics (not DNS data)
+  // included: copy them out and put them back. A worker's update in between
+  // may be lost, which only makes an estimate older.
+  auto servers = cache.collect(serverKeyPrefix(), true);
+  std::erase_if(servers, [](const shmcache::EntryCopy& c) {
+    return !c.order.empty() || c.kind != static_cast<uint8_t>(Kind::kServer);
+  });
+  const size_t removed = cache.removeName(key.bytes(), true);
+  for (const auto& s : servers) {
+    // The time of its last update: server entries live original_ttl seconds.
+    const int64_t written_at = s.meta.expires_at - s.meta.original_ttl;
+    (void)cache.insert({s.name, s.type, s.kind}, s.partition, s.meta, s.payload, written_at);
+  }
+  result.removed = removed - std::min(removed, servers.size());
+  return result;
+}
+
+std::vector<ServerRow> listServers(shmcache::Cache& cache, int64_t now_ms, int64_t rto_min_ms,
+                                   int64_t rto_max_ms) {
+  const ServerStats stats(cache, rto_min_ms, rto_max_ms);
+  std::vector<std::pair<base::IpAddress, ServerRow>> rows;
+  for (const auto& copy : cache.collect(serverKeyPrefix(), true)) {
+    if (!copy.order.empty() || copy.kind != static_cast<uint8_t>(Kind::kServer)) continue;
+    // Expired statistics are not used by the workers (ServerStats::get).
+    if (copy.meta.expires_at <= now_ms / 1000) continue;
+    const auto entry = decodeServerEntry(copy.name, copy.payload);
+    if (!entry) continue;  // another build's format, or not a server entry
+    const ServerState& s = entry->state;
+    ServerRow row;
+    row.address = entry->address.toString();
+    for (const ServerZone& z : s.zones) {
+      const auto zone = zoneName(z);
+      if (!zone) continue;
+      row.zones.push_back(zone->toText());
+      if (z.lame_until_ms > now_ms) row.lame_zones.push_back(zone->toText());
+    }
+    row.srtt_ms = s.known != 0 ? static_cast<double>(s.srtt_us) / 1000.0 : 0.0;
+    row.rto_ms = stats.rtoMs(s);
+    row.queries = s.queries;
+    row.replies = s.replies;
+    row.timeouts = s.timeouts;
+    row.loss_percent =
+        s.queries > 0 ? 100.0 * static_cast<double>(s.timeouts) / static_cast<double>(s.queries)
+                      : 0.0;
+    if (s.last_reply_ms > 0) {
+      row.last_seen_s =
+          static_cast<double>(std::max<int64_t>(now_ms - s.last_reply_ms, 0)) / 1000.0;
+    }
+    if (s.backoff_until_ms > now_ms) {
+      row.state = "backed off";
+      row.backoff_left_s = static_cast<double>(s.backoff_until_ms - now_ms) / 1000.0;
+    } else if (!row.lame_zones.empty()) {
+      row.state = "lame";
+    } else if (s.no_edns != 0) {
+      row.state = "no edns";
+    } else {
+      row.state = "ok";
+    }
+    rows.emplace_back(entry->address, std::move(row));
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    if (a.first.isV4() != b.first.isV4()) return a.first.isV4();
+    return a.first.bytes() < b.first.bytes();
+  });
+  std::vector<ServerRow> out;
+  out.reserve(rows.size());
+  for (auto& [address, row] : rows) out.push_back(std::move(row));
+  return out;
+}
+
+}  // namespace shoal::resolver
