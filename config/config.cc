@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -32,7 +33,8 @@ constexpr const char* kBuiltinSource = "<built-in defaults>";
 constexpr uint64_t kMinCacheSize = uint64_t{1} << 20;
 constexpr uint64_t kMinStripeSize = uint64_t{64} << 10;
 constexpr int64_t kMaxTtl = 2147483647;  // RFC 2181 section 8
-constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+// sun_path holds 107 bytes and a NUL; shoal binds "<path>.new" first, then renames.
+constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1 - 4;
 
 // Every key with its default: what conf/shoal.toml states. defaults() loads
 // it through the same checks as any file.
@@ -72,6 +74,7 @@ allow = ["127.0.0.0/8", "::1/128"]
 
 [control]
 socket = "/run/shoal/control.sock"
+group = ""
 )";
 
 // A mistake in the file; caught in load() and turned into LoadResult::error.
@@ -375,6 +378,14 @@ std::string readControlSocket(const Field& f) {
   return path;
 }
 
+std::string readControlGroup(const Field& f) {
+  const std::string name = f.string();
+  if (name.empty()) return name;
+  // Resolved now, so that --check-config catches a group this machine lacks.
+  if (getgrnam(name.c_str()) == nullptr) f.fail("no such group " + quote(name));
+  return name;
+}
+
 uint32_t ttl(const Field& f) { return static_cast<uint32_t>(f.integer(0, kMaxTtl)); }
 
 // The known keys of each table and how each is read. A key missing from the
@@ -453,6 +464,7 @@ constexpr KeySpec kAclKeys[] = {
 
 constexpr KeySpec kControlKeys[] = {
     {"socket", [](Config& c, const Field& f) { c.control.socket = readControlSocket(f); }},
+    {"group", [](Config& c, const Field& f) { c.control.group = readControlGroup(f); }},
 };
 
 struct TableSpec {
@@ -692,6 +704,7 @@ std::string toToml(const Config& c) {
   out += "allow = " + toTomlList(c.acl.allow) + "\n";
   out += "\n[control]\n";
   out += "socket = " + quote(c.control.socket) + "\n";
+  out += "group = " + quote(c.control.group) + "\n";
   return out;
 }
 

@@ -100,8 +100,12 @@ struct AclSection {
 
 /// [control]: the shoalctl control socket.
 struct ControlSection {
-  /// Absolute path of the Unix socket (at most 107 bytes).
+  /// Absolute path of the Unix socket (at most 103 bytes).
   std::string socket;
+  /// Members of this group may use the socket (and read the stats
+  /// segment) besides root and shoal's own user; empty: nobody else. The
+  /// group must exist.
+  std::string group;
   bool operator==(const ControlSection&) const = default;
 };
 

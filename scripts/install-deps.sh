@@ -9,6 +9,7 @@ PACKAGES=(
   # libraries
   libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev
   libgtest-dev libgmock-dev libsystemd-dev liblmdb-dev libbenchmark-dev
+  nlohmann-json3-dev
   # the lab and clients
   knot knot-module-geoip knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
   unbound python3

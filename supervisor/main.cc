@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/config.h"
 #include "dns/constants.h"
@@ -60,7 +62,7 @@ int printConfig(const std::string& path) {
   return 0;
 }
 
-int dispatch(const supervisor::CommandLine& command) {
+int dispatch(const supervisor::CommandLine& command, std::vector<std::string> argv) {
   switch (command.mode) {
     case supervisor::Mode::kHelp:
       std::fputs(supervisor::kUsage, stdout);
@@ -77,7 +79,12 @@ int dispatch(const supervisor::CommandLine& command) {
     case supervisor::Mode::kRun:
       break;
   }
-  supervisor::Supervisor supervisor(supervisor::loadAll(command.config_path), command.cold);
+  supervisor::RunOptions options;
+  options.config_path = command.config_path;
+  options.cold = command.cold;
+  options.argv = argv;
+  options.inherited = supervisor::takeInheritedState();
+  supervisor::Supervisor supervisor(supervisor::loadAll(command.config_path), std::move(options));
   return supervisor.run();
 }
 
@@ -90,7 +97,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return dispatch(*parsed.command);
+    return dispatch(*parsed.command, std::vector<std::string>(argv, argv + argc));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shoal: %s\n", e.what());
     return 1;

@@ -1,9 +1,11 @@
 #include "supervisor/notify.h"
 
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "base/log.h"
 
@@ -27,6 +29,14 @@ std::string statusAssignment(const std::string& status) {
 }  // namespace
 
 void notifyReady(const std::string& status) { send("READY=1\n" + statusAssignment(status)); }
+
+void notifyReloading() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const uint64_t usec = static_cast<uint64_t>(ts.tv_sec) * 1000000u +
+                        static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+  send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=reloading");
+}
 
 void notifyStopping() { send("STOPPING=1\nSTATUS=stopping"); }
 

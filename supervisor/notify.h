@@ -17,6 +17,10 @@ void notifyReady(const std::string& status);
 /// STOPPING=1: a graceful stop has begun.
 void notifyStopping();
 
+/// RELOADING=1 (with MONOTONIC_USEC, as Type=notify-reload wants); a
+/// READY=1 must follow when the reload is over.
+void notifyReloading();
+
 /// STATUS=text: shown by `systemctl status`.
 void notifyStatus(const std::string& status);
 

@@ -16,11 +16,13 @@
 #include <cstring>
 #include <string>
 
+#include "base/log.h"
 #include "shmcache/cache.h"
+#include "stats/stats.h"
 #include "supervisor/notify.h"
 #include "supervisor/sockets.h"
+#include "supervisor/util.h"
 #include "worker/clock.h"
-#include "base/log.h"
 
 namespace shoal::supervisor {
 namespace {
@@ -36,17 +38,10 @@ using base::logLine;
 constexpr int64_t kQuickDeathMs = 1'000;
 constexpr int64_t kFirstBackoffMs = 100;
 constexpr int64_t kMaxBackoffMs = 30'000;
-/// After SIGTERM, how long workers get before SIGKILL (they bound their own
-/// stop to WorkerConfig::shutdown_grace_ms, well below this).
-constexpr int64_t kStopTimeoutMs = 5'000;
 /// Counter blocks in the segment (shmcache keeps 64).
 constexpr size_t kCounterSlots = 64;
-
-int64_t monotonicMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+/// The stats samples (shoalctl stats: the last N seconds).
+constexpr int64_t kSampleIntervalMs = 1000;
 
 sigset_t handledSignals() {
   sigset_t set;
@@ -55,40 +50,14 @@ sigset_t handledSignals() {
   return set;
 }
 
-std::string describeStatus(int status) {
-  char text[96];
-  if (WIFSIGNALED(status)) {
-    const int signum = WTERMSIG(status);
-    std::snprintf(text, sizeof text, "killed by signal %d (%s)%s", signum, strsignal(signum),
-                  WCOREDUMP(status) ? ", core dumped" : "");
-  } else if (WIFEXITED(status)) {
-    std::snprintf(text, sizeof text, "exited with status %d", WEXITSTATUS(status));
-  } else {
-    std::snprintf(text, sizeof text, "ended (status %#x)", static_cast<unsigned>(status));
-  }
-  return text;
-}
-
-/// The STATUS line for systemd: "serving on 127.0.0.1:53 with 2/2 workers".
-std::string servingStatus(const config::Config& config, size_t alive, size_t total) {
-  std::string text = "serving on";
-  for (const auto& address : config.server.listen) text += " " + address.toString();
-  return text + " with " + std::to_string(alive) + "/" + std::to_string(total) + " workers";
-}
-
-/// Slots with a running worker.
-template <typename Slots>
-size_t countAlive(const Slots& slots) {
-  return static_cast<size_t>(
-      std::count_if(slots.begin(), slots.end(), [](const auto& s) { return s.pid != 0; }));
-}
-
 }  // namespace
 
-Supervisor::Supervisor(Loaded loaded, bool cold)
+Supervisor::Supervisor(Loaded loaded, RunOptions options)
     : loaded_(std::move(loaded)),
-      cold_(cold),
+      options_(std::move(options)),
+      exe_path_(currentExecutable()),
       worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints)),
+      control_([this](uint64_t id, const std::string& line) { onRequest(id, line); }),
       pid_(getpid()) {}
 
 Supervisor::~Supervisor() {
@@ -101,36 +70,54 @@ Supervisor::~Supervisor() {
 
 int Supervisor::run() {
   const auto& config = loaded_.config;
-  logLine("shoal %s starting: config %s, %u worker(s), %zu root server(s)", SHOAL_VERSION,
+  logLine("shoal %s %s: config %s, %u worker(s), %zu root server(s)", SHOAL_VERSION,
+          options_.inherited.empty() ? "starting" : "taking over after an upgrade",
           config.source.c_str(), config.server.workers, loaded_.hints.servers.size());
   blockSignals();
   // SIGPIPE: a client closing its TCP connection must not kill a worker.
   signal(SIGPIPE, SIG_IGN);
-  lockInstance();
-  openCache();
-  openSockets();
-  for (size_t i = 0; i < slots_.size(); ++i) spawn(i);
-  notifyReady(servingStatus(config, countAlive(slots_), slots_.size()));
+  if (options_.inherited.empty()) {
+    lockInstance();
+    openCache();
+    openStats();
+    openSockets();
+    control_.listen(config.control.socket, config.control.group);
+    publishHeader();
+    for (size_t i = 0; i < slots_.size(); ++i) spawn(i);
+  } else {
+    adopt();  // the segments, sockets and workers of the previous image
+  }
+  notifyReady(servingStatus());
   Watchdog watchdog = Watchdog::fromEnvironment();
+  std::vector<pollfd> fds;
   while (!stopping_ || anyAlive()) {
     watchdog.pingIfDue(monotonicMs());
     int timeout = pollTimeout();
     const int64_t ping_in = watchdog.msUntilDue(monotonicMs());
     if (ping_in >= 0 && (timeout < 0 || ping_in < timeout)) timeout = static_cast<int>(ping_in);
-    pollfd fd{signal_fd_, POLLIN, 0};
-    const int ready = poll(&fd, 1, timeout);
+    fds.clear();
+    fds.push_back({signal_fd_, POLLIN, 0});
+    control_.addPollFds(fds);
+    const int ready = poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR)
       throw StartupError(std::string("poll: ") + std::strerror(errno));
     handleSignals();
     reap();
+    if (ready > 0) control_.onPoll(fds);
     if (stopping_ && kill_at_ms_ >= 0 && monotonicMs() >= kill_at_ms_ && anyAlive()) {
       logLine("workers still running %lld ms after SIGTERM: killing them",
               static_cast<long long>(kStopTimeoutMs));
       signalWorkers(SIGKILL);
       kill_at_ms_ = -1;
     }
-    if (!stopping_) restartDue();
+    if (!stopping_) {
+      restartDue();
+      stepRollout();
+    }
+    if (monotonicMs() >= next_sample_ms_) sample();
   }
+  sample();
+  control_.close();
   logLine("stopped");
   return 0;
 }
@@ -164,7 +151,7 @@ void Supervisor::openCache() {
   options.size = c.size;
   options.stripes = c.stripes;
   options.max_partitions = c.max_ecs_partitions;
-  options.discard = cold_;
+  options.discard = options_.cold;
   options.prefault = c.prefault;
   auto cache = shmcache::Cache::open(options, worker::wallS());
   if (!cache.ok()) {
@@ -172,7 +159,73 @@ void Supervisor::openCache() {
   }
   cache_ = std::move(*cache);
   logLine("cache %s: %zu MiB in %u stripes%s", c.name.c_str(), cache_->segmentSize() >> 20,
-          cache_->stripeCount(), cold_ ? " (cold start: emptied)" : "");
+          cache_->stripeCount(), options_.cold ? " (cold start: emptied)" : "");
+}
+
+void Supervisor::openStats() {
+  const auto& config = loaded_.config;
+  gid_t group = static_cast<gid_t>(-1);
+  if (!config.control.group.empty()) {
+    const auto gid = groupId(config.control.group);
+    if (!gid) throw StartupError("control.group: no such group \"" + config.control.group + "\"");
+    group = *gid;
+  }
+  try {
+    // Counters survive an upgrade (keep), not a stop and start.
+    stats_ = stats::Segment::create(stats::segmentName(config.cache.name),
+                                    !options_.inherited.empty(),
+                                    group != static_cast<gid_t>(-1) ? 0640 : 0600, group);
+  } catch (const std::exception& e) {
+    throw StartupError(e.what());
+  }
+}
+
+void Supervisor::publishHeader() {
+  stats::Header& h = stats_->header();
+  const auto& config = loaded_.config;
+  stats::setText(h.version_text, SHOAL_VERSION);
+  stats::setText(h.config_path, config.source);
+  stats::setText(h.cache_name, config.cache.name);
+  stats::setText(h.control_socket, config.control.socket);
+  h.workers.store(static_cast<uint32_t>(slots_.size()));
+  if (h.started_ms.load() == 0) h.started_ms.store(worker::wallMs());
+  h.cache_size.store(cache_->segmentSize());
+  h.supervisor_pid.store(getpid());
+}
+
+void Supervisor::sample() {
+  next_sample_ms_ = monotonicMs() + kSampleIntervalMs;
+  if (!stats_) return;
+  stats::Header& h = stats_->header();
+  uint64_t entries = 0, bytes = 0;
+  for (const auto& fill : cache_->fill()) {
+    entries += fill.live_entries;
+    bytes += fill.live_bytes;
+  }
+  h.cache_entries.store(entries);
+  h.cache_bytes.store(bytes);
+  h.cache_capacity.store(cache_->arenaBytesPerStripe() * cache_->stripeCount());
+  const stats::Totals t = stats::totalsOf(*stats_);
+  const uint64_t seq = h.sample_seq.load();
+  stats::Sample& s = h.samples[seq % stats::kSamples];
+  s.at_ms.store(0);  // readers skip a sample being written
+  s.queries.store(t.queries());
+  s.cache_hits.store(t.cache_hits);
+  s.cache_misses.store(t.cache_misses);
+  s.upstream_queries.store(t.upstream_queries);
+  s.upstream_timeouts.store(t.upstream_timeouts);
+  s.at_ms.store(worker::wallMs(), std::memory_order_release);
+  h.sample_seq.store(seq + 1, std::memory_order_release);
+}
+
+std::string Supervisor::servingStatus() const {
+  // The STATUS line for systemd: "serving on 127.0.0.1:53 with 2/2 workers".
+  std::string text = "serving on";
+  for (const auto& address : loaded_.config.server.listen) text += " " + address.toString();
+  const size_t alive = static_cast<size_t>(
+      std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return s.pid != 0; }));
+  return text + " with " + std::to_string(alive) + "/" + std::to_string(slots_.size()) +
+         " workers";
 }
 
 void Supervisor::openSockets() {
@@ -197,14 +250,21 @@ void Supervisor::blockSignals() {
 
 void Supervisor::spawn(size_t index) {
   Slot& slot = slots_[index];
+  stats::ProcessSlot& stats = stats_->slot(2 * index + slot.generation);
+  stats.state.store(static_cast<uint32_t>(stats::WorkerState::kStarting));
+  stats.worker.store(static_cast<uint32_t>(index));
+  stats.restarts.store(slot.restarts);
+  stats.started_ms.store(worker::wallMs());
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) {
     logLine("worker %zu: fork failed: %s; retrying in 1 s", index, std::strerror(errno));
+    stats.state.store(static_cast<uint32_t>(stats::WorkerState::kExited));
     slot.restart_at_ms = monotonicMs() + 1000;
     return;
   }
   if (pid == 0) runChild(index);
+  stats.pid.store(pid);
   slot.pid = pid;
   slot.started_ms = monotonicMs();
   slot.restart_at_ms = -1;
@@ -218,15 +278,21 @@ void Supervisor::runChild(size_t index) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != pid_) _exit(0);
     close(signal_fd_);
+    control_.closeInChild();
     // Reload is the supervisor's business: a hangup of the session must
     // not kill the workers (SIGHUP's default action) once they unblock it.
     signal(SIGHUP, SIG_IGN);
     for (size_t i = 0; i < slots_.size(); ++i) {
       if (i == index) continue;
-      for (auto& socket : slots_[i].sockets) closeListenSocket(socket);
+      for (auto& socket : slots_[i].sockets) {
+        // A socket shared with our slot (never: each slot has its own) stays.
+        closeListenSocket(socket);
+      }
     }
-    cache_->setCounterSlot(static_cast<unsigned>(index % kCounterSlots));
-    status = worker::runWorker(worker_config_, slots_[index].sockets, *cache_,
+    const Slot& slot = slots_[index];
+    const unsigned process_slot = static_cast<unsigned>(2 * index + slot.generation);
+    cache_->setCounterSlot(process_slot % kCounterSlots);
+    status = worker::runWorker(worker_config_, slot.sockets, *cache_, stats_->slot(process_slot),
                                static_cast<unsigned>(index));
   } catch (const std::exception& e) {
     logLine("worker %zu: %s", index, e.what());
@@ -244,9 +310,13 @@ void Supervisor::handleSignals() {
       case SIGINT:
         beginStop(signum);
         break;
-      case SIGHUP:
-        logLine("SIGHUP: configuration reload is not supported yet; ignored");
+      case SIGHUP: {
+        if (stopping_) break;
+        std::string error;
+        logLine("SIGHUP: reloading %s", loaded_.config.source.c_str());
+        if (!reload(0, error)) logLine("reload failed, nothing changed: %s", error.c_str());
         break;
+      }
       case SIGUSR1:
         signalWorkers(SIGUSR1);  // each logs its counters
         break;
@@ -260,20 +330,43 @@ void Supervisor::reap() {
   int status = 0;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    const std::string how = describeStatus(status);
+    // A worker told to stop (replaced or retired): expected.
+    const auto retired = std::find_if(retiring_.begin(), retiring_.end(),
+                                      [pid](const Retiring& r) { return r.pid == pid; });
+    if (retired != retiring_.end()) {
+      logLine("worker %zu (pid %d, replaced) %s", retired->index, static_cast<int>(pid),
+              how.c_str());
+      const size_t process_slot = 2 * retired->index + retired->generation;
+      if (process_slot < stats::kProcessSlots &&
+          stats_->slot(process_slot).pid.load() == pid) {
+        stats_->slot(process_slot).state.store(static_cast<uint32_t>(stats::WorkerState::kExited));
+      }
+      retiring_.erase(retired);
+      onRolloutChildExit(pid);
+      continue;
+    }
     const auto it =
         std::find_if(slots_.begin(), slots_.end(), [pid](const Slot& s) { return s.pid == pid; });
     if (it == slots_.end()) continue;
     const size_t index = static_cast<size_t>(it - slots_.begin());
     Slot& slot = *it;
     slot.pid = 0;
-    const std::string how = describeStatus(status);
+    stats_->slot(2 * index + slot.generation)
+        .state.store(static_cast<uint32_t>(stats::WorkerState::kExited));
     if (stopping_) {
       logLine("worker %zu (pid %d) %s", index, static_cast<int>(pid), how.c_str());
+      continue;
+    }
+    if (onRolloutChildExit(pid)) {
+      logLine("worker %zu (pid %d, starting as a replacement) %s", index,
+              static_cast<int>(pid), how.c_str());
       continue;
     }
     const int64_t now = monotonicMs();
     const int64_t lived = now - slot.started_ms;
     slot.quick_deaths = lived < kQuickDeathMs ? slot.quick_deaths + 1 : 0;
+    ++slot.restarts;
     int64_t delay = 0;
     if (slot.quick_deaths > 1) {
       delay = std::min<int64_t>(kMaxBackoffMs,
@@ -288,8 +381,8 @@ void Supervisor::reap() {
               static_cast<int>(pid), how.c_str(), static_cast<long long>(lived),
               static_cast<long long>(delay));
     }
-    notifyStatus(servingStatus(loaded_.config, countAlive(slots_), slots_.size()) + "; worker " +
-                 std::to_string(index) + " " + how + ", restarting");
+    notifyStatus(servingStatus() + "; worker " + std::to_string(index) + " " + how +
+                 ", restarting");
   }
 }
 
@@ -298,7 +391,14 @@ void Supervisor::restartDue() {
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].pid == 0 && slots_[i].restart_at_ms >= 0 && slots_[i].restart_at_ms <= now) {
       spawn(i);
-      notifyStatus(servingStatus(loaded_.config, countAlive(slots_), slots_.size()));
+      notifyStatus(servingStatus());
+    }
+  }
+  for (const Retiring& r : retiring_) {
+    if (r.kill_at_ms <= now) {
+      logLine("worker %zu (pid %d) still draining %lld ms after it was told to stop: killing it",
+              r.index, static_cast<int>(r.pid), static_cast<long long>(kStopTimeoutMs));
+      kill(r.pid, SIGKILL);
     }
   }
 }
@@ -310,9 +410,11 @@ void Supervisor::beginStop(int signum) {
     return;
   }
   stopping_ = true;
+  if (rollout_) finishRollout(false, "shoal is stopping");
   notifyStopping();
+  control_.close();
   kill_at_ms_ = monotonicMs() + kStopTimeoutMs;
-  size_t alive = 0;
+  size_t alive = retiring_.size();
   for (const Slot& slot : slots_) alive += slot.pid != 0 ? 1 : 0;
   logLine("%s: stopping %zu worker(s)", strsignal(signum), alive);
   signalWorkers(SIGTERM);
@@ -322,14 +424,16 @@ void Supervisor::signalWorkers(int signum) {
   for (const Slot& slot : slots_) {
     if (slot.pid != 0) kill(slot.pid, signum);
   }
+  for (const Retiring& r : retiring_) kill(r.pid, signum);
 }
 
 bool Supervisor::anyAlive() const {
-  return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.pid != 0; });
+  return !retiring_.empty() ||
+         std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.pid != 0; });
 }
 
 int Supervisor::pollTimeout() const {
-  int64_t next = -1;
+  int64_t next = next_sample_ms_;
   auto consider = [&next](int64_t at) {
     if (at >= 0 && (next < 0 || at < next)) next = at;
   };
@@ -339,8 +443,12 @@ int Supervisor::pollTimeout() const {
     for (const Slot& slot : slots_) {
       if (slot.pid == 0) consider(slot.restart_at_ms);
     }
+    for (const Retiring& r : retiring_) consider(r.kill_at_ms);
+    // Waiting for a successor to report ready: look often.
+    if (rollout_ && rollout_->current && rollout_->waiting_exit == 0) {
+      consider(monotonicMs() + 10);
+    }
   }
-  if (next < 0) return -1;
   return static_cast<int>(std::clamp<int64_t>(next - monotonicMs(), 0, 60'000));
 }
 

@@ -1,21 +1,31 @@
 #pragma once
-// The supervisor: owns the shared cache segment and every listening
-// socket, forks one worker per slot, reaps dead workers and forks
-// replacements on the same sockets (with backoff for a slot that keeps
-// dying), and on SIGTERM/SIGINT stops the workers and exits 0. It never
-// parses DNS.
+// The supervisor: owns the shared cache segment, the stats segment, every
+// listening socket and the control socket; forks one worker per slot,
+// reaps dead workers and forks replacements on the same sockets (with
+// backoff for a slot that keeps dying), replaces workers one at a time on
+// request (restart, reload, upgrade), and on SIGTERM/SIGINT stops the
+// workers and exits 0. It never parses DNS packets.
 //
 // Signals reach it through a signalfd (they are blocked and read in the
 // main loop): there is no signal handler and no global state. Children
 // start with those signals still blocked and unblock them once their own
 // handlers are in place (see worker::runWorker).
+//
+// The implementation is split by concern:
+//   supervisor.cc  start-up, the main loop, forking, reaping, stopping
+//   rollout.cc     replacing workers one by one; reload (config diff)
+//   upgrade.cc     re-executing the binary with the sockets; adoption
+//   commands.cc    control requests (status, servers, cache, ...)
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "supervisor/control_server.h"
 #include "supervisor/load.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
@@ -23,33 +33,75 @@
 namespace shoal::shmcache {
 class Cache;
 }
+namespace shoal::stats {
+class Segment;
+}
 
 namespace shoal::supervisor {
 
+/// What the supervisor needs besides the configuration.
+struct RunOptions {
+  std::string config_path;         // empty: built-in defaults
+  bool cold = false;               // discard the cache segment at start
+  std::vector<std::string> argv;   // the command line, to re-execute on upgrade
+  std::string inherited;           // SHOAL_UPGRADE: state from the previous image
+};
+
+/// After an upgrade: the state the previous image left in the environment
+/// (SHOAL_UPGRADE), removed from it; empty on a normal start.
+std::string takeInheritedState();
+
 class Supervisor {
  public:
-  /// Takes what loadAll produced; `cold` discards the cache segment.
-  Supervisor(Loaded loaded, bool cold);
+  Supervisor(Loaded loaded, RunOptions options);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  /// Opens the segment and the sockets, forks the workers and supervises
-  /// them until told to stop. Returns the exit status (0 after a stop on
-  /// SIGTERM/SIGINT). Throws StartupError when it cannot start.
+  /// Opens the segments and the sockets (or takes them over after an
+  /// upgrade), forks the workers and supervises them until told to stop.
+  /// Returns the exit status (0 after a stop on SIGTERM/SIGINT). Throws
+  /// StartupError when it cannot start.
   int run();
 
  private:
   struct Slot {
     pid_t pid = 0;                              // 0: not running
+    unsigned generation = 0;                    // which of its two stats slots (0/1)
     std::vector<worker::ListenSocket> sockets;  // one per listen address
     int64_t started_ms = 0;                     // monotonic
     int64_t restart_at_ms = -1;                 // monotonic; >= 0: fork then
     unsigned quick_deaths = 0;                  // deaths within kQuickDeathMs in a row
+    unsigned restarts = 0;                      // replacements after a death
+  };
+  /// A worker told to stop (replaced, or its slot removed by a reload); its
+  /// exit is expected, not a crash.
+  struct Retiring {
+    pid_t pid = 0;
+    size_t index = 0;
+    unsigned generation = 0;
+    int64_t kill_at_ms = 0;  // monotonic: SIGKILL if still running
+  };
+  /// Workers being replaced one at a time: start the successor on the
+  /// slot's sockets, wait until it serves, tell the old one to drain, wait
+  /// for it to exit, go on with the next slot.
+  struct Rollout {
+    std::string what;                 // "restart", "reload", "upgrade"
+    std::vector<size_t> queue;        // slot indexes still to replace
+    std::optional<size_t> current;    // the slot being replaced
+    pid_t old_pid = 0;                // its old worker (0: none)
+    unsigned old_generation = 0;
+    pid_t waiting_exit = 0;           // the old worker, draining
+    int64_t deadline_ms = 0;          // for the current step
+    std::vector<uint64_t> clients;    // control connections to answer when done
+    std::string replaced_json;        // [{"index":..,"old_pid":..,"new_pid":..},...]
+    std::string extra_json;           // more fields for the answer (reload, upgrade)
   };
 
+  // supervisor.cc
   void lockInstance();
   void openCache();
+  void openStats();
   void openSockets();
   void blockSignals();
   void spawn(size_t index);
@@ -61,17 +113,56 @@ class Supervisor {
   void signalWorkers(int signum);
   bool anyAlive() const;
   int pollTimeout() const;
+  void sample();
+  void publishHeader();
+  std::string servingStatus() const;
+
+  // rollout.cc
+  /// Starts replacing `indexes` (all slots if empty); answers `client`
+  /// (0: none) when done. Refused (false, `error`) while another runs.
+  bool startRollout(const std::string& what, std::vector<size_t> indexes, uint64_t client,
+                    std::string& error);
+  void stepRollout();
+  void finishRollout(bool ok, const std::string& error);
+  bool onRolloutChildExit(pid_t pid);
+  void retire(pid_t pid, size_t index, unsigned generation);
+  /// Re-reads the config file; false and `error` when it is bad (nothing
+  /// changed). Applies it to the supervisor's state and starts a rollout.
+  bool reload(uint64_t client, std::string& error);
+  /// Makes the slots match `config`: opens new listen sockets (all before
+  /// changing anything), closes removed ones, adds or retires slots.
+  void reconcile(const config::Config& config);
+
+  // upgrade.cc
+  /// Checks the new binary, then re-executes it with the sockets. Returns
+  /// only on failure (`error`).
+  void upgrade(uint64_t client, std::string& error);
+  /// After an upgrade: takes over what the previous image passed on.
+  void adopt();
+
+  // commands.cc
+  void onRequest(uint64_t id, const std::string& line);
+  std::string statusJson() const;
+  std::string serversJson();
+  std::string cacheStatsJson() const;
 
   Loaded loaded_;
-  bool cold_;
+  RunOptions options_;
+  std::string exe_path_;  // the binary we were started from (re-executed on upgrade)
   worker::WorkerConfig worker_config_;
   std::unique_ptr<shmcache::Cache> cache_;
+  std::unique_ptr<stats::Segment> stats_;
   std::vector<Slot> slots_;
+  std::vector<Retiring> retiring_;
+  std::optional<Rollout> rollout_;
+  ControlServer control_;
   int signal_fd_ = -1;
   int lock_fd_ = -1;  // flock held for the supervisor's life: one owner per cache
   pid_t pid_ = 0;
   bool stopping_ = false;
-  int64_t kill_at_ms_ = -1;  // stopping: SIGKILL what is left at this time
+  int64_t kill_at_ms_ = -1;      // stopping: SIGKILL what is left at this time
+  int64_t next_sample_ms_ = 0;   // monotonic
+  uint64_t upgrade_client_ = 0;  // after an upgrade: the shoalctl to answer
 };
 
 }  // namespace shoal::supervisor

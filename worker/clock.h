@@ -16,6 +16,13 @@ inline int64_t wallMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+/// Microseconds, for response times (one call per query: vDSO, no syscall).
+inline int64_t wallUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
 inline int64_t wallS() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);

@@ -11,6 +11,16 @@
 #include "worker/worker_loop.h"
 
 namespace shoal::worker {
+namespace {
+
+/// Microseconds since `since` (0 if the wall clock stepped back).
+uint64_t elapsedUs(int64_t since) {
+  const int64_t now = wallUs();
+  return now > since ? static_cast<uint64_t>(now - since) : 0;
+}
+
+}  // namespace
+
 std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
                                              const base::IpAddress& client,
                                              const ClientOrigin& origin) {
@@ -26,7 +36,9 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
     countResponse({out_.get(), refused.length});
     return {out_.get(), refused.length};
   }
-  const int64_t now_ms = wallMs();
+  // One clock read serves the cache's "now" and the response time.
+  const int64_t received_us = wallUs();
+  const int64_t now_ms = received_us / 1000;
   const auto result =
       resolver::answerFromCache(query, client, tcp, cache_, config_.limits, now_ms / 1000,
                                 {out_.get(), kMaxMessage}, {scratch_.get(), kMaxMessage});
@@ -34,6 +46,7 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
     case resolver::HotPathResult::kAnswered:
       ++counters_.cache_hits;
       countResponse({out_.get(), result.length});
+      counters_.latency_hit.record(elapsedUs(received_us));
       return {out_.get(), result.length};
     case resolver::HotPathResult::kError:
       ++counters_.malformed;
@@ -50,6 +63,7 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
   const uint64_t id = next_client_++;
   ClientRef& ref = clients_[id];
   ref.tcp = tcp;
+  ref.received_us = received_us;
   if (tcp) {
     ref.connection = origin.tcp->id;
     ++origin.tcp->in_flight;  // before the engine runs: it may answer at once
@@ -84,6 +98,7 @@ void Worker::answerClient(const resolver::ClientAnswer& answer) {
   const ClientRef ref = it->second;
   clients_.erase(it);
   countResponse(answer.packet);
+  counters_.latency_miss.record(elapsedUs(ref.received_us));
   if (ref.tcp) {
     answerTcp(ref.connection, answer.packet);
   } else if (ref.listener < udp_.size()) {

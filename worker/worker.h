@@ -16,6 +16,9 @@
 namespace shoal::shmcache {
 class Cache;
 }
+namespace shoal::stats {
+struct ProcessSlot;
+}
 
 namespace shoal::worker {
 
@@ -29,10 +32,13 @@ struct ListenSocket {
 };
 
 /// Runs the worker of `slot` until it is told to stop. `cache` is the
-/// segment the supervisor opened (inherited across fork). Returns the exit
-/// status: 0 after a clean stop, non-zero if the loop could not start.
-/// Never throws for network input; allocation failure aborts.
+/// segment the supervisor opened (inherited across fork); `stats` is this
+/// process's slot in the stats segment (its counters, histograms and
+/// state: the worker marks itself ready once it serves, draining when told
+/// to stop). Returns the exit status: 0 after a clean stop, non-zero if the
+/// loop could not start. Never throws for network input; allocation
+/// failure aborts.
 int runWorker(const WorkerConfig& config, std::span<const ListenSocket> sockets,
-              shmcache::Cache& cache, unsigned slot);
+              shmcache::Cache& cache, stats::ProcessSlot& stats, unsigned slot);
 
 }  // namespace shoal::worker

@@ -44,10 +44,13 @@ void closeHandle(void* handle) {
 
 }  // namespace
 
-Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, unsigned slot)
+Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::ProcessSlot& stats,
+               unsigned slot)
     : config_(config),
       cache_(cache),
       slot_(slot),
+      stats_(stats),
+      counters_(stats.counters),
       udp_recv_(new uint8_t[kUdpChunks * kUdpChunk]),
       answer_slots_(new uint8_t[kAnswerBatch * kAnswerSlot]),
       out_(new uint8_t[kMaxMessage]),
@@ -86,6 +89,10 @@ int Worker::run(std::span<const ListenSocket> sockets) {
   const bool ok = openListeners(sockets);
   if (ok) {
     uv_timer_start(&sweep_timer_, worker::onSweepTimer, kSweepIntervalMs, kSweepIntervalMs);
+    engine_base_ = stats::Totals{};
+    engine_base_.add(counters_);
+    stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kReady),
+                       std::memory_order_release);
     logLine("worker %u ready: %zu listen address(es), recvmmsg %s", slot_, sockets.size(),
             !udp_.empty() && uv_udp_using_recvmmsg(&udp_.front()->handle) ? "on" : "off");
   } else {
@@ -132,6 +139,7 @@ void Worker::drain() {
     }
   }
   draining_ = false;
+  publishEngineStats();
   armTimer();
   if (stopping_) maybeFinishStop();
 }
@@ -166,6 +174,8 @@ void Worker::onSignal(int signum) {
 void Worker::beginStop() {
   if (stopping_) return;
   stopping_ = true;
+  stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kDraining),
+                     std::memory_order_release);
   logLine("worker %u stopping: %zu resolution(s) in flight, %zu tcp connection(s)", slot_,
           engine_->pending(), connections_.size());
   stopUdp();  // keep the sockets: in-flight answers leave from them
@@ -200,8 +210,26 @@ void Worker::finishStop() {
   }
 }
 
+void Worker::publishEngineStats() {
+  const auto& e = engine_->stats();
+  const stats::Totals& b = engine_base_;
+  stats::WorkerCounters& c = counters_;
+  c.resolutions.set(b.resolutions + e.client_queries);
+  c.resolution_servfails.set(b.resolution_servfails + e.servfails);
+  c.upstream_queries.set(b.upstream_queries + e.upstream_queries);
+  c.upstream_timeouts.set(b.upstream_timeouts + e.upstream_timeouts);
+  c.upstream_errors.set(b.upstream_errors + e.upstream_errors);
+  c.tcp_fallbacks.set(b.tcp_fallbacks + e.tcp_fallbacks);
+  c.coalesced.set(b.coalesced + e.coalesced);
+  c.coalesced_upstream.set(b.coalesced_upstream + e.coalesced_upstream);
+  c.deadline_servfails.set(b.deadline_servfails + e.deadline_servfails);
+  c.malformed_replies.set(b.malformed_replies + e.malformed_replies);
+  c.stale_answers.set(b.stale_answers + e.stale_answers);
+}
+
 void Worker::logCounters() const {
-  const Counters& c = counters_;
+  stats::Totals c;
+  c.add(counters_);
   const auto& e = engine_->stats();
   const auto& r = c.answers_by_rcode;
   logLine("worker %u counters: queries udp=%" PRIu64 " tcp=%" PRIu64 " hits=%" PRIu64
@@ -220,8 +248,8 @@ void Worker::logCounters() const {
 }
 
 int runWorker(const WorkerConfig& config, std::span<const ListenSocket> sockets,
-              shmcache::Cache& cache, unsigned slot) {
-  Worker worker(config, cache, slot);
+              shmcache::Cache& cache, stats::ProcessSlot& stats, unsigned slot) {
+  Worker worker(config, cache, stats, slot);
   return worker.run(sockets);
 }
 

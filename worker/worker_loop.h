@@ -26,7 +26,7 @@
 
 #include "base/ip_address.h"
 #include "resolver/engine.h"
-#include "worker/counters.h"
+#include "stats/stats.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
 
@@ -120,11 +120,13 @@ struct ClientRef {
   uint32_t listener = 0;       // UDP: the socket the query came in on
   sockaddr_storage address{};  // UDP: the client's address and port
   uint64_t connection = 0;     // TCP: the connection's id (it may be gone)
+  int64_t received_us = 0;     // when the query arrived (wall clock)
 };
 
 class Worker {
  public:
-  Worker(const WorkerConfig& config, shmcache::Cache& cache, unsigned slot);
+  Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::ProcessSlot& stats,
+         unsigned slot);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -161,6 +163,9 @@ class Worker {
   void beginStop();
   void maybeFinishStop();
   void logCounters() const;
+  /// Copies the engine's counters into the stats slot (on top of what the
+  /// slot held when this process started).
+  void publishEngineStats();
 
   // query.cc
   std::span<const uint8_t> handleQuery(std::span<const uint8_t> query,
@@ -210,7 +215,12 @@ class Worker {
   uv_loop_t loop_{};
   bool loop_open_ = false;
   std::unique_ptr<resolver::Engine> engine_;
-  Counters counters_;
+  stats::ProcessSlot& stats_;
+  /// This process's counters, in the stats segment (shoalctl reads them).
+  stats::WorkerCounters& counters_;
+  /// The slot's resolver counters when this process started (a replaced
+  /// worker continues its predecessor's totals).
+  stats::Totals engine_base_;
 
   // Per-worker buffers, allocated once. A receive buffer is only used
   // inside the callback that filled it (whatever is kept is copied), so one

@@ -119,7 +119,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 27);
+  EXPECT_EQ(keys, 28);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -467,10 +467,20 @@ TEST(ConfigTest, NameAndPathErrors) {
   }
   const std::string long_path = "/run/" + std::string(110, 'x');
   EXPECT_EQ(errorOf("[control]\nsocket = \"" + long_path + "\"\n"),
-            "shoal.toml:2: control.socket: must be at most 107 bytes long, the limit of a Unix "
+            "shoal.toml:2: control.socket: must be at most 103 bytes long, the limit of a Unix "
             "socket path (got \"" + long_path + "\")");
   EXPECT_EQ(errorOf("[control]\nsocket = \"\"\n"),
             "shoal.toml:2: control.socket: must not be an empty file name");
+}
+
+TEST(ConfigTest, ControlGroupMustExist) {
+  const auto loaded = loadString("[control]\ngroup = \"root\"\n", "shoal.toml");
+  ASSERT_TRUE(loaded.ok()) << loaded.error;
+  EXPECT_EQ(loaded.config->control.group, "root");
+  EXPECT_EQ(errorOf("[control]\ngroup = \"no-such-group-here\"\n"),
+            "shoal.toml:2: control.group: no such group \"no-such-group-here\"");
+  EXPECT_EQ(errorOf("[control]\ngroup = 5\n"),
+            "shoal.toml:2: control.group: expected a string, got an integer 5");
 }
 
 TEST(ConfigTest, ToTomlRoundTrips) {

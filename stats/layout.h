@@ -1,0 +1,136 @@
+#pragma once
+// The stats segment: a small POSIX shared-memory object beside the cache
+// segment ("<cache name>.stats"), created by the supervisor, written by the
+// workers (each its own slot, no locks) and by the supervisor (its header
+// and the once-a-second samples), and read by shoalctl straight from memory,
+// without asking any process: it works while the workers are busy.
+//
+// Everything here is read by processes of possibly another build (shoalctl,
+// the next binary after an upgrade): change it only together with
+// kStatsVersion. Lines that depend on it are marked STATS_LAYOUT.
+//
+// Each worker slot index owns two process slots (the "generations" a and
+// b): a worker replaced after a crash writes the slot its predecessor
+// wrote (that one is dead), while a rolling restart gives the successor
+// the other one, so that the old and the new process, both alive for a
+// moment, never write the same counters. Counters are never reset while
+// the segment lives: the sum over every slot is monotonic, so readers
+// compute rates from two readings.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace shoal::stats {
+
+inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
+inline constexpr uint32_t kVersion = 1;                     // STATS_LAYOUT
+inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
+inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
+/// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
+/// [2^(i-1), 2^i) microseconds; the last one is everything above.
+inline constexpr size_t kLatencyBuckets = 32;  // STATS_LAYOUT
+/// Samples of the totals, one a second: the last kSamples seconds.
+inline constexpr size_t kSamples = 600;  // STATS_LAYOUT
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+/// A counter written by one process only: a relaxed load and store (no
+/// locked read-modify-write on the data path); read without locks.
+class Counter {
+ public:
+  Counter& operator++() {
+    add(1);
+    return *this;
+  }
+  Counter& operator+=(uint64_t n) {
+    add(n);
+    return *this;
+  }
+  void add(uint64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void set(uint64_t n) { value_.store(n, std::memory_order_relaxed); }
+  uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_;
+};
+static_assert(sizeof(Counter) == 8);
+
+/// Response time histogram, microseconds from the query's arrival to its
+/// answer leaving the worker.
+struct Histogram {  // STATS_LAYOUT
+  Counter buckets[kLatencyBuckets];
+  Counter sum_us;
+  void record(uint64_t us);
+};
+
+/// One worker process's counters (see worker/ for what each one counts).
+struct WorkerCounters {  // STATS_LAYOUT
+  // Client queries, by transport.
+  Counter queries_udp, queries_tcp;
+  // What became of them.
+  Counter cache_hits;    // answered on the hot path
+  Counter cache_misses;  // handed to the resolver
+  Counter acl_refused, malformed, dropped;
+  // Responses to clients.
+  Counter answers_by_rcode[16];
+  Counter answers_udp, answers_tcp, answers_orphaned, send_errors;
+  // Client TCP.
+  Counter tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_bad_length;
+  // Upstream transport.
+  Counter upstream_udp, upstream_tcp, upstream_socket_errors, upstream_swept;
+  // The resolver (copied from the engine's own counters after each event).
+  Counter resolutions, resolution_servfails, upstream_queries, upstream_timeouts,
+      upstream_errors, tcp_fallbacks, coalesced, coalesced_upstream, deadline_servfails,
+      malformed_replies, stale_answers;
+  // Response times.
+  Histogram latency_hit, latency_miss;
+};
+
+enum class WorkerState : uint32_t {  // STATS_LAYOUT
+  kEmpty = 0,     // never used
+  kStarting = 1,  // forked, not serving yet
+  kReady = 2,     // serving
+  kDraining = 3,  // told to stop: finishing its in-flight queries
+  kExited = 4,
+};
+
+struct alignas(64) ProcessSlot {  // STATS_LAYOUT
+  std::atomic<int32_t> pid;
+  std::atomic<uint32_t> state;      // WorkerState, written by the supervisor and the worker
+  std::atomic<uint32_t> worker;     // the worker slot index it serves
+  std::atomic<uint32_t> restarts;   // of this worker index, as the supervisor counts them
+  std::atomic<int64_t> started_ms;  // wall clock
+  WorkerCounters counters;
+};
+
+/// Totals at one second, for "the last N seconds" (written by the supervisor).
+struct Sample {  // STATS_LAYOUT
+  std::atomic<int64_t> at_ms;  // wall clock; 0: empty
+  std::atomic<uint64_t> queries, cache_hits, cache_misses, upstream_queries, upstream_timeouts;
+};
+
+struct alignas(64) Header {  // STATS_LAYOUT
+  uint64_t magic;
+  uint32_t version;
+  uint32_t header_size;
+  uint64_t segment_size;
+  // The supervisor (rewritten at start, upgrade and reload).
+  std::atomic<int32_t> supervisor_pid;
+  std::atomic<uint32_t> workers;  // configured worker slots
+  std::atomic<int64_t> started_ms;  // wall clock, first start of this segment's supervisor
+  std::atomic<uint64_t> upgrades, reloads, restarts;
+  char version_text[32];  // NUL-terminated
+  char config_path[512];
+  char cache_name[256];
+  char control_socket[128];
+  // Cache fill, refreshed with the samples.
+  std::atomic<uint64_t> cache_size, cache_entries, cache_bytes, cache_capacity;
+  std::atomic<uint64_t> sample_seq;  // samples written so far; the next goes to seq % kSamples
+  Sample samples[kSamples];
+  ProcessSlot slots[kProcessSlots];
+};
+
+}  // namespace shoal::stats

@@ -1,0 +1,213 @@
+// Control requests (protocol: control/protocol.h). Quick ones are answered
+// at once; reload, restart and upgrade are answered when done (rollout.cc,
+// upgrade.cc). Cache inspection goes through resolver/inspect.h: the
+// supervisor reads the cache, it never parses a DNS packet.
+
+#include <nlohmann/json.hpp>
+
+#include "dns/constants.h"
+#include "resolver/inspect.h"
+#include "shmcache/cache.h"
+#include "stats/stats.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/util.h"
+#include "worker/clock.h"
+
+namespace shoal::supervisor {
+namespace {
+
+using nlohmann::json;
+
+std::string failure(const std::string& message) {
+  return json{{"ok", false}, {"error", message}}.dump();
+}
+
+const char* stateName(stats::WorkerState state) {
+  switch (state) {
+    case stats::WorkerState::kEmpty:
+      return "empty";
+    case stats::WorkerState::kStarting:
+      return "starting";
+    case stats::WorkerState::kReady:
+      return "ready";
+    case stats::WorkerState::kDraining:
+      return "draining";
+    case stats::WorkerState::kExited:
+      return "exited";
+  }
+  return "unknown";
+}
+
+json inspected(const resolver::InspectResult& result) {
+  json entries = json::array();
+  for (const auto& e : result.entries) {
+    entries.push_back({{"type", e.type},
+                       {"kind", e.kind},
+                       {"ttl", e.ttl},
+                       {"original_ttl", e.original_ttl},
+                       {"rank", e.rank},
+                       {"dnssec", e.dnssec},
+                       {"partition", e.partition},
+                       {"stale", e.stale},
+                       {"corrupt", e.corrupt},
+                       {"records", e.records}});
+  }
+  return {{"ok", true}, {"name", result.name}, {"entries", entries}};
+}
+
+}  // namespace
+
+void Supervisor::onRequest(uint64_t id, const std::string& line) {
+  json request;
+  try {
+    request = json::parse(line);
+  } catch (const json::exception&) {
+    control_.answer(id, failure("the request is not JSON"));
+    return;
+  }
+  if (!request.is_object() || !request.contains("command") || !request["command"].is_string()) {
+    control_.answer(id, failure("the request has no \"command\""));
+    return;
+  }
+  const std::string command = request["command"].get<std::string>();
+  try {
+    if (command == "ping") {
+      control_.answer(id, json{{"ok", true}, {"pid", getpid()}, {"version", SHOAL_VERSION},
+                               {"cache", loaded_.config.cache.name},
+                               {"stats", stats::segmentName(loaded_.config.cache.name)}}
+                              .dump());
+    } else if (command == "status") {
+      control_.answer(id, statusJson());
+    } else if (command == "servers") {
+      control_.answer(id, serversJson());
+    } else if (command == "cache.lookup") {
+      const std::string name = request.at("name").get<std::string>();
+      std::optional<uint16_t> type;
+      if (request.contains("type") && !request["type"].is_null()) {
+        type = dns::typeFromText(request["type"].get<std::string>());
+        if (!type) {
+          control_.answer(id, failure("unknown type " + request["type"].get<std::string>()));
+          return;
+        }
+      }
+      const auto result = resolver::inspectName(*cache_, name, type, worker::wallS());
+      control_.answer(id, result.error.empty() ? inspected(result).dump() : failure(result.error));
+    } else if (command == "cache.flush") {
+      const std::string name = request.at("name").get<std::string>();
+      const bool subtree = request.value("subtree", false);
+      const auto result = resolver::flushName(*cache_, name, subtree);
+      control_.answer(id, result.error.empty()
+                              ? json{{"ok", true}, {"name", result.name}, {"subtree", subtree},
+                                     {"removed", result.removed}}
+                                    .dump()
+                              : failure(result.error));
+    } else if (command == "cache.stats") {
+      control_.answer(id, cacheStatsJson());
+    } else if (command == "reload") {
+      std::string error;
+      if (!reload(id, error)) control_.answer(id, failure("reload failed, nothing changed: " + error));
+    } else if (command == "restart") {
+      std::string error;
+      if (!startRollout("restart", {}, id, error)) control_.answer(id, failure(error));
+    } else if (command == "upgrade") {
+      std::string error;
+      upgrade(id, error);  // returns only on failure
+      if (!error.empty()) control_.answer(id, failure("upgrade failed: " + error));
+    } else {
+      control_.answer(id, failure("unknown command \"" + command + "\""));
+    }
+  } catch (const json::exception& e) {
+    control_.answer(id, failure("bad request: " + std::string(e.what())));
+  }
+}
+
+std::string Supervisor::statusJson() const {
+  const int64_t now = worker::wallMs();
+  json workers = json::array();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& slot = slots_[i];
+    const auto& process = stats_->slot(2 * i + slot.generation);
+    const auto state = static_cast<stats::WorkerState>(process.state.load());
+    workers.push_back({{"index", i},
+                       {"pid", slot.pid},
+                       {"state", slot.pid != 0 ? stateName(state) : "restarting"},
+                       {"uptime_s", slot.pid != 0 ? static_cast<double>(now - process.started_ms.load()) / 1000.0 : 0.0},
+                       {"restarts", slot.restarts}});
+  }
+  const auto& h = stats_->header();
+  return json{{"ok", true},
+              {"pid", getpid()},
+              {"version", SHOAL_VERSION},
+              {"config", loaded_.config.source},
+              {"started_at", h.started_ms.load() / 1000},
+              {"generation", h.upgrades.load() + h.reloads.load() + h.restarts.load()},
+              {"rollout", rollout_ ? rollout_->what : ""},
+              {"retiring", retiring_.size()},
+              {"workers", workers}}
+      .dump();
+}
+
+std::string Supervisor::serversJson() {
+  const auto& engine = worker_config_.engine;
+  json servers = json::array();
+  for (const auto& row :
+       resolver::listServers(*cache_, worker::wallMs(), engine.rto_min_ms, engine.rto_max_ms)) {
+    servers.push_back({{"address", row.address},
+                       {"zones", row.zones},
+                       {"srtt_ms", row.srtt_ms},
+                       {"rto_ms", row.rto_ms},
+                       {"queries", row.queries},
+                       {"replies", row.replies},
+                       {"timeouts", row.timeouts},
+                       {"loss_percent", row.loss_percent},
+                       {"last_seen_s", row.last_seen_s ? json(*row.last_seen_s) : json(nullptr)},
+                       {"state", row.state},
+                       {"backoff_left_s", row.backoff_left_s},
+                       {"lame_zones", row.lame_zones}});
+  }
+  return json{{"ok", true}, {"servers", servers}}.dump();
+}
+
+std::string Supervisor::cacheStatsJson() const {
+  const shmcache::Counters c = cache_->counters();
+  json stripes = json::array();
+  uint64_t entries = 0, bytes = 0, wipes = 0;
+  for (const auto& fill : cache_->fill()) {
+    entries += fill.live_entries;
+    bytes += fill.live_bytes;
+    wipes += fill.wipes;
+    stripes.push_back({{"entries", fill.live_entries}, {"bytes", fill.live_bytes},
+                       {"wipes", fill.wipes}});
+  }
+  const uint64_t capacity = cache_->arenaBytesPerStripe() * cache_->stripeCount();
+  return json{{"ok", true},
+              {"name", loaded_.config.cache.name},
+              {"size_bytes", cache_->segmentSize()},
+              {"stripes", cache_->stripeCount()},
+              {"entries", entries},
+              {"bytes", bytes},
+              {"capacity_bytes", capacity},
+              {"fill_percent", capacity ? 100.0 * static_cast<double>(bytes) /
+                                              static_cast<double>(capacity)
+                                        : 0.0},
+              {"max_entry_bytes", cache_->maxEntrySize()},
+              {"lookups", c.lookups},
+              {"hits", c.hits},
+              {"stale_hits", c.stale_hits},
+              {"misses", c.misses},
+              {"expired", c.expired},
+              {"inserts", c.inserts},
+              {"replaced", c.replaced},
+              {"rank_refused", c.rank_refused},
+              {"too_large", c.too_large},
+              {"evictions", c.evictions},
+              {"expired_evictions", c.expired_evictions},
+              {"partition_evictions", c.partition_evictions},
+              {"owner_died", c.owner_died},
+              {"corrupt", c.corrupt},
+              {"wipes", wipes},
+              {"stripe_fill", stripes}}
+      .dump();
+}
+
+}  // namespace shoal::supervisor

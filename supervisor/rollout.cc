@@ -1,0 +1,311 @@
+// Replacing workers one at a time (shoalctl restart, reload, upgrade), and
+// reload: re-reading the config file and applying it.
+//
+// One slot at a time: the successor is forked on the slot's sockets while
+// the old worker still serves; once the successor reports ready (its stats
+// slot says so) the old worker is told to stop (SIGTERM: it stops reading,
+// answers what it has in flight within shutdown_grace_ms, exits). Both
+// read the same sockets (one open file description, shared across fork),
+// so what is queued in them when the old one stops reading is read by the
+// successor: nothing is lost. The next slot starts when the old worker has
+// exited, so that at most one extra process runs at a time.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "base/log.h"
+#include "shmcache/cache.h"
+#include "stats/stats.h"
+#include "supervisor/notify.h"
+#include "supervisor/sockets.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/util.h"
+
+namespace shoal::supervisor {
+namespace {
+
+using base::logLine;
+
+/// How long a successor may take to report ready.
+constexpr int64_t kReadyTimeoutMs = 10'000;
+
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out + "\"";
+}
+
+/// The keys whose values differ, as "section.key" (for the reload answer).
+std::vector<std::string> changedKeys(const config::Config& a, const config::Config& b) {
+  std::vector<std::string> keys;
+  auto note = [&keys](bool same, const char* key) {
+    if (!same) keys.push_back(key);
+  };
+  note(a.server.listen == b.server.listen, "server.listen");
+  note(a.server.workers == b.server.workers, "server.workers");
+  note(a.server.udp_payload_size == b.server.udp_payload_size, "server.udp_payload_size");
+  note(a.server.tcp_idle_timeout == b.server.tcp_idle_timeout, "server.tcp_idle_timeout");
+  note(a.server.tcp_max_clients == b.server.tcp_max_clients, "server.tcp_max_clients");
+  note(a.cache.name == b.cache.name, "cache.name");
+  note(a.cache.size == b.cache.size, "cache.size");
+  note(a.cache.stripes == b.cache.stripes, "cache.stripes");
+  note(a.cache.max_ttl == b.cache.max_ttl, "cache.max_ttl");
+  note(a.cache.min_ttl == b.cache.min_ttl, "cache.min_ttl");
+  note(a.cache.max_negative_ttl == b.cache.max_negative_ttl, "cache.max_negative_ttl");
+  note(a.cache.max_ecs_partitions == b.cache.max_ecs_partitions, "cache.max_ecs_partitions");
+  note(a.cache.serve_stale == b.cache.serve_stale, "cache.serve_stale");
+  note(a.cache.prefault == b.cache.prefault, "cache.prefault");
+  note(a.resolver == b.resolver, "resolver");
+  note(a.acl == b.acl, "acl.allow");
+  note(a.control.socket == b.control.socket, "control.socket");
+  note(a.control.group == b.control.group, "control.group");
+  return keys;
+}
+
+}  // namespace
+
+bool Supervisor::startRollout(const std::string& what, std::vector<size_t> indexes,
+                              uint64_t client, std::string& error) {
+  if (rollout_) {
+    error = "a " + rollout_->what + " is in progress; try again when it is done";
+    return false;
+  }
+  if (indexes.empty()) {
+    for (size_t i = 0; i < slots_.size(); ++i) indexes.push_back(i);
+  }
+  Rollout rollout;
+  rollout.what = what;
+  rollout.queue = std::move(indexes);
+  if (client != 0) rollout.clients.push_back(client);
+  rollout_ = std::move(rollout);
+  logLine("%s: replacing %zu worker(s) one at a time", what.c_str(), rollout_->queue.size());
+  notifyStatus(servingStatus() + "; " + what + " in progress");
+  stepRollout();
+  return true;
+}
+
+void Supervisor::stepRollout() {
+  while (rollout_ && !stopping_) {
+    Rollout& r = *rollout_;
+    const int64_t now = monotonicMs();
+    if (r.current && r.waiting_exit == 0) {
+      // Waiting for the successor to serve.
+      Slot& slot = slots_[*r.current];
+      const auto& process = stats_->slot(2 * *r.current + slot.generation);
+      const auto state = static_cast<stats::WorkerState>(process.state.load());
+      if (state != stats::WorkerState::kReady) {
+        if (now < r.deadline_ms) return;
+        logLine("%s: worker %zu's successor (pid %d) not ready after %lld ms", r.what.c_str(),
+                *r.current, static_cast<int>(slot.pid), static_cast<long long>(kReadyTimeoutMs));
+        finishRollout(false, "worker " + std::to_string(*r.current) +
+                                 "'s successor did not start serving within " +
+                                 std::to_string(kReadyTimeoutMs / 1000) + " s");
+        return;
+      }
+      if (!r.replaced_json.empty()) r.replaced_json += ",";
+      r.replaced_json += "{\"index\":" + std::to_string(*r.current) +
+                         ",\"old_pid\":" + std::to_string(r.old_pid) +
+                         ",\"new_pid\":" + std::to_string(slot.pid) + "}";
+      if (r.old_pid == 0) {
+        r.current.reset();
+        continue;
+      }
+      retire(r.old_pid, *r.current, r.old_generation);
+      r.waiting_exit = r.old_pid;
+      return;  // reap() calls onRolloutChildExit when it is gone
+    }
+    if (r.waiting_exit != 0) return;
+    if (r.queue.empty()) {
+      finishRollout(true, {});
+      return;
+    }
+    const size_t index = r.queue.front();
+    r.queue.erase(r.queue.begin());
+    if (index >= slots_.size()) continue;  // removed by a reload meanwhile
+    Slot& slot = slots_[index];
+    r.current = index;
+    r.old_pid = slot.pid;
+    r.old_generation = slot.generation;
+    r.deadline_ms = now + kReadyTimeoutMs;
+    if (slot.pid != 0) {
+      slot.generation ^= 1u;  // the successor writes the other stats slot
+      slot.pid = 0;
+    }
+    slot.restart_at_ms = -1;
+    slot.quick_deaths = 0;
+    spawn(index);
+    if (slot.pid == 0) {  // fork failed
+      slot.pid = r.old_pid;
+      slot.generation = r.old_generation;
+      finishRollout(false, "fork failed: " + std::string(std::strerror(errno)));
+      return;
+    }
+  }
+}
+
+bool Supervisor::onRolloutChildExit(pid_t pid) {
+  if (!rollout_) return false;
+  Rollout& r = *rollout_;
+  if (r.waiting_exit == pid) {
+    r.waiting_exit = 0;
+    r.current.reset();
+    return true;
+  }
+  if (r.current && r.waiting_exit == 0 && slots_[*r.current].pid == 0 && r.old_pid != pid) {
+    // The successor died before it served: keep the old worker.
+    Slot& slot = slots_[*r.current];
+    slot.pid = r.old_pid;
+    slot.generation = r.old_generation;
+    const size_t index = *r.current;
+    finishRollout(false, "worker " + std::to_string(index) +
+                             "'s successor died before it served (see the log)");
+    return true;
+  }
+  return false;
+}
+
+void Supervisor::retire(pid_t pid, size_t index, unsigned generation) {
+  Retiring r;
+  r.pid = pid;
+  r.index = index;
+  r.generation = generation;
+  r.kill_at_ms = monotonicMs() + kStopTimeoutMs;
+  retiring_.push_back(r);
+  kill(pid, SIGTERM);
+}
+
+void Supervisor::finishRollout(bool ok, const std::string& error) {
+  if (!rollout_) return;
+  Rollout r = std::move(*rollout_);
+  rollout_.reset();
+  std::string line;
+  if (ok) {
+    line = "{\"ok\":true,\"workers\":[" + r.replaced_json + "]" + r.extra_json + "}";
+    logLine("%s: done", r.what.c_str());
+    if (stats_) {
+      auto& h = stats_->header();
+      auto& counter = r.what == "upgrade" ? h.upgrades : r.what == "reload" ? h.reloads : h.restarts;
+      counter.store(counter.load() + 1);
+    }
+  } else {
+    line = "{\"ok\":false,\"error\":" + quoted(r.what + " failed: " + error) + "}";
+    logLine("%s failed: %s", r.what.c_str(), error.c_str());
+  }
+  for (const uint64_t client : r.clients) control_.answer(client, line);
+  notifyStatus(servingStatus());
+}
+
+bool Supervisor::reload(uint64_t client, std::string& error) {
+  if (rollout_) {
+    error = "a " + rollout_->what + " is in progress; try again when it is done";
+    return false;
+  }
+  notifyReloading();
+  Loaded fresh;
+  try {
+    fresh = loadAll(options_.config_path);
+  } catch (const std::exception& e) {
+    error = e.what();
+    notifyReady(servingStatus());
+    return false;
+  }
+  const config::Config old = loaded_.config;
+  config::Config& next = fresh.config;
+  std::vector<std::string> warnings;
+  // The cache segment's geometry is fixed while it lives: keep the running
+  // one and say so (a stop and a start applies it, with an empty cache).
+  if (next.cache.name != old.cache.name || next.cache.size != old.cache.size ||
+      next.cache.stripes != old.cache.stripes) {
+    warnings.push_back(
+        "cache.name, cache.size and cache.stripes apply at the next start only (the cache "
+        "segment keeps its geometry while it lives); still using " +
+        old.cache.name + ", " + std::to_string(old.cache.size) + " bytes, " +
+        std::to_string(old.cache.stripes) + " stripes");
+    next.cache.name = old.cache.name;
+    next.cache.size = old.cache.size;
+    next.cache.stripes = old.cache.stripes;
+  }
+  const auto changed = changedKeys(old, next);
+  try {
+    reconcile(next);  // opens every new socket before touching anything
+  } catch (const std::exception& e) {
+    error = e.what();
+    notifyReady(servingStatus());
+    return false;
+  }
+  loaded_ = std::move(fresh);
+  worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints);
+  publishHeader();
+  std::string extra = ",\"config\":" + quoted(loaded_.config.source) + ",\"changed\":[";
+  for (size_t i = 0; i < changed.size(); ++i) extra += (i ? "," : "") + quoted(changed[i]);
+  extra += "],\"warnings\":[";
+  for (size_t i = 0; i < warnings.size(); ++i) extra += (i ? "," : "") + quoted(warnings[i]);
+  extra += "]";
+  for (const auto& w : warnings) logLine("reload: %s", w.c_str());
+  logLine("reload: %zu setting(s) changed", changed.size());
+  if (!startRollout("reload", {}, client, error)) return false;
+  if (rollout_) rollout_->extra_json = extra;
+  notifyReady(servingStatus());
+  return true;
+}
+
+void Supervisor::reconcile(const config::Config& config) {
+  const auto& listen = config.server.listen;
+  const size_t count = config.server.workers;
+  // Phase 1: open what is new, for every slot that stays or comes; throws
+  // (and closes what it opened) before anything running is changed.
+  std::vector<std::vector<worker::ListenSocket>> next(count);
+  std::vector<worker::ListenSocket> opened;
+  try {
+    for (size_t i = 0; i < count; ++i) {
+      for (const auto& address : listen) {
+        const std::string text = address.toString();
+        const worker::ListenSocket* existing = nullptr;
+        if (i < slots_.size()) {
+          for (const auto& s : slots_[i].sockets) {
+            if (s.address == text) existing = &s;
+          }
+        }
+        if (existing != nullptr) {
+          next[i].push_back(*existing);
+        } else {
+          next[i].push_back(openListenSocket(address));
+          opened.push_back(next[i].back());
+        }
+      }
+    }
+    // The control socket: a new path or group is opened before the old
+    // one closes.
+    if (config.control.socket != control_.path() || config.control.group != control_.group()) {
+      control_.listen(config.control.socket, config.control.group);
+    }
+  } catch (...) {
+    for (auto& s : opened) closeListenSocket(s);
+    throw;
+  }
+  // Phase 2: commit. The supervisor's copies of removed sockets close now;
+  // a worker still using them keeps its own descriptors until it is
+  // replaced.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    for (auto& s : slots_[i].sockets) {
+      const bool kept =
+          i < count && std::any_of(next[i].begin(), next[i].end(),
+                                   [&s](const worker::ListenSocket& n) { return n.udp_fd == s.udp_fd; });
+      if (!kept) closeListenSocket(s);
+    }
+  }
+  // Slots beyond the new count: their workers drain and go.
+  for (size_t i = count; i < slots_.size(); ++i) {
+    if (slots_[i].pid != 0) retire(slots_[i].pid, i, slots_[i].generation);
+  }
+  slots_.resize(count);
+  for (size_t i = 0; i < count; ++i) slots_[i].sockets = std::move(next[i]);
+}
+
+}  // namespace shoal::supervisor
