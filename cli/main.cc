@@ -1,31 +1,39 @@
-// shoalctl: the operator's CLI. It will talk to the supervisor over the
-// control socket and read counters from shared memory (issue 5); today it
-// knows its version and its usage.
+// shoalctl: the operator's CLI. It talks to the supervisor over the control
+// socket (control/protocol.h) and reads counters straight from the stats
+// segment (stats/layout.h). See cli/command_line.h for the command line and
+// cli/stats_views.h for the JSON of status, stats and top.
 
 #include <cstdio>
-#include <string_view>
+#include <exception>
+#include <string>
+#include <vector>
 
-namespace {
-
-constexpr const char* kUsage =
-    "Usage: shoalctl [--help | --version]\n"
-    "The operator's CLI for shoal.\n"
-    "\n"
-    "The control commands (status, stats, top, servers, cache, reload,\n"
-    "restart, upgrade) arrive with the supervisor's control socket.\n";
-
-}  // namespace
+#include "cli/command_line.h"
+#include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
-    std::fputs(kUsage, stdout);
+  using namespace shoal::cli;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const ParseResult parsed = parseCommandLine(args);
+  if (!parsed.invocation) {
+    std::fprintf(stderr, "shoalctl: %s\n\n", parsed.error.c_str());
+    std::fwrite(usage().data(), 1, usage().size(), stderr);
+    return 2;
+  }
+  const Invocation& invocation = *parsed.invocation;
+  if (invocation.command == Command::kHelp) {
+    std::fwrite(usage().data(), 1, usage().size(), stdout);
     return 0;
   }
-  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+  if (invocation.command == Command::kVersion) {
     std::printf("shoalctl %s\n", SHOAL_VERSION);
     return 0;
   }
-  if (argc > 1) std::fprintf(stderr, "shoalctl: unknown command '%s'\n\n", argv[1]);
-  std::fputs(kUsage, stderr);
-  return 2;
+  try {
+    return runCommand(invocation);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "shoalctl: %s\n", e.what());
+    return 1;
+  }
 }

@@ -205,11 +205,10 @@ void ControlServer::accept() {
     conn.fd = fd;
     std::string refusal;
     if (!allowed(fd, refusal)) {
+      // Answered once its request is read: closing with unread data would
+      // reset the connection before the client reads why.
       logLine("control: refused %s", refusal.c_str());
-      conn.out = errorLine("permission denied: " + refusal) + "\n";
-      conn.handed = true;
-      conn.closing = true;
-      write(conn);
+      conn.refusal = "permission denied: " + refusal;
     }
     connections_.emplace(next_id_++, std::move(conn));
   }
@@ -247,6 +246,10 @@ void ControlServer::read(uint64_t id, Connection& conn) {
         conn.handed = true;
         const std::string request = conn.in.substr(0, newline);
         conn.in.clear();
+        if (!conn.refusal.empty()) {
+          answer(id, errorLine(conn.refusal));
+          return;
+        }
         handler_(id, request);  // may call answer() at once
         return;
       }

@@ -65,6 +65,7 @@ class ControlServer {
     int fd = -1;
     std::string in;
     std::string out;
+    std::string refusal;  // not allowed: answered this once the request is read
     bool handed = false;  // the request went to the handler
     bool closing = false;  // close once `out` is written
   };

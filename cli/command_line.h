@@ -1,0 +1,72 @@
+#pragma once
+// shoalctl's command line, parsed into a value:
+//
+//   shoalctl [--config FILE] [--socket PATH] [--stats NAME] [--json] COMMAND [ARGS]
+//
+// Global options may also come after the command ("shoalctl stats --json");
+// "--" ends the options (for a NAME that starts with "-"). Options take
+// their value as the next argument or after "=" ("--window=30").
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shoal::cli {
+
+enum class Command {
+  kHelp,
+  kVersion,
+  kPing,
+  kStatus,
+  kStats,
+  kTop,
+  kServers,
+  kCacheLookup,
+  kCacheFlush,
+  kCacheStats,
+  kReload,
+  kRestart,
+  kUpgrade,
+};
+
+/// What to do, with every option resolved to a value.
+struct Invocation {
+  Command command = Command::kHelp;
+  std::optional<std::string> config_path;  // --config
+  std::optional<std::string> socket_path;  // --socket
+  std::optional<std::string> stats_name;   // --stats
+  bool json = false;                       // --json
+  std::optional<double> interval_s;        // --interval (status, top)
+  std::optional<uint64_t> iterations;      // --iterations (top)
+  unsigned window_s = 10;                  // --window (stats)
+  std::string name;                        // cache lookup / flush
+  std::string type;                        // cache lookup: upper case; empty: every type
+  bool subtree = false;                    // --subtree (cache flush)
+  bool stripes = false;                    // --stripes (cache stats)
+};
+
+struct ParseResult {
+  std::optional<Invocation> invocation;
+  /// Without an invocation: one line saying what is wrong (shown with the
+  /// usage; the exit code is 2).
+  std::string error;
+};
+
+/// Parses the arguments after argv[0].
+ParseResult parseCommandLine(const std::vector<std::string>& args);
+
+/// The usage text (--help), ending in "\n".
+std::string_view usage();
+
+/// An RR type as the control protocol names it: a mnemonic ("aaaa" ->
+/// "AAAA") or RFC 3597 "TYPEnnn" (0..65535); nullopt when unknown.
+std::optional<std::string> normalizeType(std::string_view text);
+
+/// Limits of the numeric options.
+inline constexpr double kMinIntervalS = 0.05;
+inline constexpr double kMaxIntervalS = 3600;
+inline constexpr uint64_t kMaxIterations = 1'000'000'000;
+
+}  // namespace shoal::cli

@@ -1,0 +1,281 @@
+#include "cli/control_views.h"
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "cli/format.h"
+
+namespace shoal::cli {
+namespace {
+
+using nlohmann::json;
+
+const json* field(const json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+double number(const json& object, const char* key, double fallback = 0) {
+  const json* v = field(object, key);
+  return v != nullptr && v->is_number() ? v->get<double>() : fallback;
+}
+
+uint64_t count(const json& object, const char* key) {
+  const double n = number(object, key);
+  return n > 0 && n < static_cast<double>(std::numeric_limits<uint64_t>::max())
+             ? static_cast<uint64_t>(n)
+             : 0;
+}
+
+// A value as text: strings as they are, numbers and the rest as JSON,
+// missing or null as "-".
+std::string text(const json& object, const char* key) {
+  const json* v = field(object, key);
+  if (v == nullptr || v->is_null()) return "-";
+  if (v->is_string()) return v->get<std::string>();
+  return v->dump();
+}
+
+std::string joined(const json& list, const std::string& separator, size_t limit) {
+  if (!list.is_array()) return "-";
+  std::string out;
+  size_t shown = 0;
+  for (const json& item : list) {
+    if (shown == limit) {
+      out += separator + "+" + std::to_string(list.size() - limit);
+      break;
+    }
+    if (shown++ > 0) out += separator;
+    out += item.is_string() ? item.get<std::string>() : item.dump();
+  }
+  return out.empty() ? "-" : out;
+}
+
+const json& arrayOf(const json& object, const char* key) {
+  static const json kEmpty = json::array();
+  const json* v = field(object, key);
+  return v != nullptr && v->is_array() ? *v : kEmpty;
+}
+
+std::string serverState(const json& s) {
+  std::string state = text(s, "state");
+  const double left = number(s, "backoff_left_s");
+  if (left > 0) state += " (" + formatUptime(left) + " left)";
+  return state;
+}
+
+std::string stripeSummary(const json& stripes, const char* key) {
+  uint64_t low = std::numeric_limits<uint64_t>::max(), high = 0, sum = 0;
+  for (const json& s : stripes) {
+    const uint64_t n = count(s, key);
+    low = std::min(low, n);
+    high = std::max(high, n);
+    sum += n;
+  }
+  if (stripes.empty()) return "-";
+  const double avg = static_cast<double>(sum) / static_cast<double>(stripes.size());
+  return strprintf("min %llu / avg %.1f / max %llu", static_cast<unsigned long long>(low), avg,
+                   static_cast<unsigned long long>(high));
+}
+
+std::string stripesText(const json& stripes, bool all) {
+  if (stripes.empty()) return "";
+  if (!all) {
+    uint64_t wipes = 0;
+    for (const json& s : stripes) wipes += count(s, "wipes");
+    return "stripe entries " + stripeSummary(stripes, "entries") + "\n" +
+           "stripe bytes   " + stripeSummary(stripes, "bytes") + "\n" +
+           "stripe wipes   " + std::to_string(wipes) + " in total\n";
+  }
+  Table table({{"STRIPE", Table::Align::kRight},
+               {"ENTRIES", Table::Align::kRight},
+               {"BYTES", Table::Align::kRight},
+               {"WIPES", Table::Align::kRight}});
+  size_t i = 0;
+  for (const json& s : stripes) {
+    table.addRow({std::to_string(i++), text(s, "entries"), text(s, "bytes"), text(s, "wipes")});
+  }
+  return "\n" + table.render();
+}
+
+}  // namespace
+
+std::string controlRequest(const Invocation& inv) {
+  json request;
+  switch (inv.command) {
+    case Command::kPing: request["command"] = "ping"; break;
+    case Command::kServers: request["command"] = "servers"; break;
+    case Command::kReload: request["command"] = "reload"; break;
+    case Command::kRestart: request["command"] = "restart"; break;
+    case Command::kUpgrade: request["command"] = "upgrade"; break;
+    case Command::kCacheStats: request["command"] = "cache.stats"; break;
+    case Command::kCacheLookup:
+      request["command"] = "cache.lookup";
+      request["name"] = inv.name;
+      if (!inv.type.empty()) request["type"] = inv.type;
+      break;
+    case Command::kCacheFlush:
+      request["command"] = "cache.flush";
+      request["name"] = inv.name;
+      request["subtree"] = inv.subtree;
+      break;
+    default: throw std::logic_error("not a control socket command");
+  }
+  // Names are the operator's bytes: never fail on invalid UTF-8, escape it.
+  return request.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json parseAnswer(const std::string& line) {
+  json answer = json::parse(line, nullptr, false);
+  if (answer.is_discarded() || !answer.is_object()) {
+    throw std::runtime_error("malformed answer from shoal: " + line.substr(0, 200));
+  }
+  return answer;
+}
+
+bool answerOk(const json& answer) {
+  const json* ok = field(answer, "ok");
+  return ok != nullptr && ok->is_boolean() && ok->get<bool>();
+}
+
+std::string answerError(const json& answer) {
+  const json* error = field(answer, "error");
+  if (error != nullptr && error->is_string() && !error->get<std::string>().empty()) {
+    return error->get<std::string>();
+  }
+  return "shoal refused the command without saying why";
+}
+
+std::string answerText(Command command, const json& answer, bool all_stripes) {
+  switch (command) {
+    case Command::kPing: return pingText(answer);
+    case Command::kServers: return serversText(answer);
+    case Command::kCacheLookup: return cacheLookupText(answer);
+    case Command::kCacheFlush: return cacheFlushText(answer);
+    case Command::kCacheStats: return cacheStatsText(answer, all_stripes);
+    case Command::kReload: return reloadText(answer);
+    case Command::kRestart: return restartText(answer);
+    case Command::kUpgrade: return upgradeText(answer);
+    default: return answer.dump() + "\n";
+  }
+}
+
+std::string pingText(const json& a) {
+  return "shoal " + text(a, "version") + " answers (supervisor pid " + text(a, "pid") + ")\n";
+}
+
+std::string serversText(const json& a) {
+  std::vector<const json*> servers;
+  for (const json& s : arrayOf(a, "servers")) servers.push_back(&s);
+  if (servers.empty()) return "no upstream servers known yet\n";
+  std::stable_sort(servers.begin(), servers.end(), [](const json* x, const json* y) {
+    return number(*x, "queries") > number(*y, "queries");
+  });
+  Table table({{"ADDRESS"},
+               {"ZONES"},
+               {"SRTT ms", Table::Align::kRight},
+               {"RTO ms", Table::Align::kRight},
+               {"QUERIES", Table::Align::kRight},
+               {"TIMEOUTS", Table::Align::kRight},
+               {"LOSS", Table::Align::kRight},
+               {"LAST SEEN", Table::Align::kRight},
+               {"STATE"}});
+  for (const json* s : servers) {
+    const json* seen = field(*s, "last_seen_s");
+    const json* loss = field(*s, "loss_percent");
+    table.addRow({text(*s, "address"), joined(arrayOf(*s, "zones"), " ", 3),
+                  formatMs(number(*s, "srtt_ms")), formatMs(number(*s, "rto_ms")),
+                  text(*s, "queries"), text(*s, "timeouts"),
+                  loss != nullptr && loss->is_number()
+                      ? formatPercent(loss->get<double>())
+                      : formatPercent(percentOf(count(*s, "timeouts"), count(*s, "queries"))),
+                  seen != nullptr && seen->is_number()
+                      ? formatUptime(seen->get<double>()) + " ago"
+                      : "never",
+                  serverState(*s)});
+  }
+  return table.render();
+}
+
+std::string cacheLookupText(const json& a) {
+  const json& entries = arrayOf(a, "entries");
+  const std::string name = text(a, "name");
+  if (entries.empty()) return name + ": nothing cached\n";
+  std::string out;
+  for (const json& e : entries) {
+    out += name + " " + text(e, "type") + "  " + text(e, "kind") + "  ttl " + text(e, "ttl") +
+           " of " + text(e, "original_ttl") + "  rank " + text(e, "rank") + "  dnssec " +
+           text(e, "dnssec") + "  partition " + text(e, "partition");
+    const json* stale = field(e, "stale");
+    if (stale != nullptr && stale->is_boolean() && stale->get<bool>()) out += "  STALE";
+    out += "\n";
+    for (const json& record : arrayOf(e, "records")) {
+      out += "    " + (record.is_string() ? record.get<std::string>() : record.dump()) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string cacheFlushText(const json& a) {
+  const json* subtree = field(a, "subtree");
+  const bool below = subtree != nullptr && subtree->is_boolean() && subtree->get<bool>();
+  const uint64_t removed = count(a, "removed");
+  return "removed " + std::to_string(removed) + (removed == 1 ? " entry" : " entries") +
+         " for " + text(a, "name") + (below ? " and every name below it" : "") + "\n";
+}
+
+std::string cacheStatsText(const json& a, bool all_stripes) {
+  const uint64_t lookups = count(a, "lookups");
+  std::string out = "cache " + text(a, "name") + ": " + formatBytes(count(a, "size_bytes")) +
+                    " segment, " + text(a, "stripes") + " stripes\n";
+  out += "entries        " + text(a, "entries") + "\n";
+  const json* fill = field(a, "fill_percent");
+  out += "bytes          " + formatBytes(count(a, "bytes")) + " of " +
+         formatBytes(count(a, "capacity_bytes")) + " capacity (" +
+         (fill != nullptr && fill->is_number()
+              ? formatPercent(fill->get<double>())
+              : formatPercent(percentOf(count(a, "bytes"), count(a, "capacity_bytes")))) +
+         " full)\n";
+  out += "lookups        " + std::to_string(lookups) + ": hits " + text(a, "hits") + " (" +
+         formatPercent(percentOf(count(a, "hits"), lookups)) + "), stale hits " +
+         text(a, "stale_hits") + ", misses " + text(a, "misses") + "\n";
+  out += "inserts        " + text(a, "inserts") + "\n";
+  out += "evictions      " + text(a, "evictions") + " (expired " + text(a, "expired_evictions") +
+         ", partition " + text(a, "partition_evictions") + ")\n";
+  out += "owner died     " + text(a, "owner_died") + " recoveries, corrupt " +
+         text(a, "corrupt") + ", wipes " + text(a, "wipes") + "\n";
+  out += stripesText(arrayOf(a, "stripe_fill"), all_stripes);
+  return out;
+}
+
+std::string reloadText(const json& a) {
+  const json& changed = arrayOf(a, "changed");
+  std::string out = "reloaded " + text(a, "config") + ": " +
+                    (changed.empty() ? "nothing changed" : "changed " + joined(changed, ", ", 50)) +
+                    "\n";
+  for (const json& w : arrayOf(a, "warnings")) {
+    out += "warning: " + (w.is_string() ? w.get<std::string>() : w.dump()) + "\n";
+  }
+  return out;
+}
+
+std::string restartText(const json& a) {
+  const json& workers = arrayOf(a, "workers");
+  std::string out = "restarted " + std::to_string(workers.size()) +
+                    (workers.size() == 1 ? " worker" : " workers") + "\n";
+  for (const json& w : workers) {
+    out += "  worker " + text(w, "index") + ": pid " + text(w, "old_pid") + " -> " +
+           text(w, "new_pid") + "\n";
+  }
+  return out;
+}
+
+std::string upgradeText(const json& a) {
+  return "upgraded to " + text(a, "binary") + " " + text(a, "version") + " (was " +
+         text(a, "old_version") + ")\n";
+}
+
+}  // namespace shoal::cli

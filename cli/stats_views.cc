@@ -1,0 +1,300 @@
+#include "cli/stats_views.h"
+
+#include <time.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "cli/format.h"
+
+namespace shoal::cli {
+namespace {
+
+using nlohmann::json;
+
+// Rounded for reading; JSON keeps them as numbers.
+double rounded(double value, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(value * scale) / scale;
+}
+
+json optional(std::optional<double> value, int digits = 2) {
+  return value ? json(rounded(*value, digits)) : json(nullptr);
+}
+
+json seconds(double value) { return value >= 0 ? json(rounded(value, 3)) : json(nullptr); }
+
+json latencyJson(const LatencySummary& s) {
+  return {{"count", s.count},
+          {"mean", rounded(s.mean_ms, 3)},
+          {"p50", rounded(s.p50_ms, 3)},
+          {"p90", rounded(s.p90_ms, 3)},
+          {"p99", rounded(s.p99_ms, 3)}};
+}
+
+std::string latencyText(const LatencySummary& s) {
+  if (s.count == 0) return "-";
+  return "p50 " + formatMs(s.p50_ms) + "  p90 " + formatMs(s.p90_ms) + "  p99 " +
+         formatMs(s.p99_ms) + "  (mean " + formatMs(s.mean_ms) + ", " +
+         std::to_string(s.count) + " answers)";
+}
+
+std::string u64(uint64_t n) { return std::to_string(n); }
+
+std::string clockTime(int64_t wall_ms) {
+  const time_t t = static_cast<time_t>(wall_ms / 1000);
+  tm local{};
+  localtime_r(&t, &local);
+  return strprintf("%02d:%02d:%02d", local.tm_hour, local.tm_min, local.tm_sec);
+}
+
+std::string cacheText(const Snapshot& s, std::optional<double> fill) {
+  return s.cache_name + ": " + formatBytes(s.cache_size) + ", " + u64(s.cache_entries) +
+         " entries, " + formatBytes(s.cache_bytes) + " of " + formatBytes(s.cache_capacity) +
+         " used (" + formatPercent(fill) + ")";
+}
+
+std::string rcodeText(const stats::Totals& t) {
+  std::string out;
+  for (size_t i = 0; i < t.answers_by_rcode.size(); ++i) {
+    if (i > 5 && t.answers_by_rcode[i] == 0) continue;
+    if (!out.empty()) out += "  ";
+    out += rcodeName(i) + " " + u64(t.answers_by_rcode[i]);
+  }
+  return out;
+}
+
+std::string windowText(const StatsReport& r) {
+  if (!r.window) return "not available yet (fewer than two samples)";
+  const SampleWindow& w = *r.window;
+  const uint64_t looked_up = w.cache_hits + w.cache_misses;
+  std::string text = "qps " +
+                     formatRate(w.actual_s > 0 ? static_cast<double>(w.queries) / w.actual_s : 0) +
+                     ", hit rate " + formatPercent(percentOf(w.cache_hits, looked_up)) +
+                     ", loss " + formatPercent(percentOf(w.upstream_timeouts, w.upstream_queries));
+  // A young ring (or a supervisor that skipped samples) gives less.
+  if (w.actual_s + 1 < static_cast<double>(w.requested_s)) {
+    text += strprintf(w.actual_s < 10 ? " (over the %.1fs sampled so far)"
+                                      : " (over the %.0fs sampled so far)",
+                      w.actual_s);
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string statusText(const StatusReport& r) {
+  const Snapshot& s = r.now;
+  std::string out = "shoal " + s.version + " is running: supervisor pid " +
+                    std::to_string(s.supervisor_pid) + ", up " + formatUptime(r.uptime_s) + "\n";
+  out += "config      " + s.config_path + "\n";
+  out += "control     " + s.control_socket + "\n";
+  out += "cache       " + cacheText(s, r.fill_percent) + "\n";
+  out += "applied     " + u64(s.upgrades) + " upgrades, " + u64(s.reloads) + " reloads, " +
+         u64(s.restarts) + " restarts\n";
+  out += strprintf("qps         %s (over %.1f s)\n", formatRate(r.qps).c_str(), r.interval_s);
+  out += "\n";
+  Table table({{"WORKER", Table::Align::kRight},
+               {"PID", Table::Align::kRight},
+               {"STATE"},
+               {"UPTIME", Table::Align::kRight},
+               {"RESTARTS", Table::Align::kRight},
+               {"QPS", Table::Align::kRight}});
+  for (const WorkerStatus& w : r.workers) {
+    table.addRow({std::to_string(w.info.index), w.info.pid > 0 ? std::to_string(w.info.pid) : "-",
+                  w.state, formatUptime(w.uptime_s), std::to_string(w.info.restarts),
+                  formatRate(w.qps)});
+  }
+  out += table.render();
+  return out;
+}
+
+std::string statusJson(const StatusReport& r) {
+  const Snapshot& s = r.now;
+  json workers = json::array();
+  for (const WorkerStatus& w : r.workers) {
+    workers.push_back({{"index", w.info.index},
+                       {"pid", w.info.pid},
+                       {"state", w.state},
+                       {"alive", w.info.alive},
+                       {"uptime_s", seconds(w.uptime_s)},
+                       {"restarts", w.info.restarts},
+                       {"qps", rounded(w.qps, 2)}});
+  }
+  const json out = {
+      {"running", s.supervisor_alive},
+      {"supervisor_pid", s.supervisor_pid},
+      {"version", s.version},
+      {"config", s.config_path},
+      {"cache_name", s.cache_name},
+      {"control_socket", s.control_socket},
+      {"started_at_ms", s.started_ms},
+      {"uptime_s", seconds(r.uptime_s)},
+      {"upgrades", s.upgrades},
+      {"reloads", s.reloads},
+      {"restarts", s.restarts},
+      {"cache",
+       {{"size_bytes", s.cache_size},
+        {"entries", s.cache_entries},
+        {"bytes", s.cache_bytes},
+        {"capacity_bytes", s.cache_capacity},
+        {"fill_percent", optional(r.fill_percent)}}},
+      {"interval_s", rounded(r.interval_s, 3)},
+      {"qps", rounded(r.qps, 2)},
+      {"workers", workers}};
+  return out.dump();
+}
+
+std::string statsText(const StatsReport& r) {
+  const stats::Totals& t = r.totals;
+  const uint64_t queries = t.queries();
+  const uint64_t looked_up = t.cache_hits + t.cache_misses;
+  const uint64_t upstream = t.upstream_udp + t.upstream_tcp;
+  std::string out;
+  out += "queries         " + u64(queries) + "  (udp " + u64(t.queries_udp) + " " +
+         formatPercent(percentOf(t.queries_udp, queries)) + ", tcp " + u64(t.queries_tcp) + " " +
+         formatPercent(percentOf(t.queries_tcp, queries)) + ")\n";
+  out += "answers         " + rcodeText(t) + "\n";
+  out += "cache           hits " + u64(t.cache_hits) + ", misses " + u64(t.cache_misses) +
+         ", hit rate " + formatPercent(percentOf(t.cache_hits, looked_up)) + "\n";
+  out += strprintf("%-16s", ("last " + std::to_string(r.requested_window_s) + "s").c_str()) +
+         windowText(r) + "\n";
+  out += "upstream        queries " + u64(t.upstream_queries) + ", timeouts " +
+         u64(t.upstream_timeouts) + ", errors " + u64(t.upstream_errors) + ", loss " +
+         formatPercent(percentOf(t.upstream_timeouts, t.upstream_queries)) + "\n";
+  out += "                tcp fallbacks " + u64(t.tcp_fallbacks) + ", udp " +
+         formatPercent(percentOf(t.upstream_udp, upstream)) + " / tcp " +
+         formatPercent(percentOf(t.upstream_tcp, upstream)) + "\n";
+  out += "refused (acl)   " + u64(t.acl_refused) + "\n";
+  out += "malformed       " + u64(t.malformed) + "\n";
+  out += "dropped         " + u64(t.dropped) + "\n";
+  out += "stale answers   " + u64(t.stale_answers) + "\n";
+  out += "latency ms hit  " + latencyText(r.hit) + "\n";
+  out += "          miss  " + latencyText(r.miss) + "\n";
+  return out;
+}
+
+std::string statsJson(const StatsReport& r) {
+  const stats::Totals& t = r.totals;
+  const uint64_t queries = t.queries();
+  const uint64_t upstream = t.upstream_udp + t.upstream_tcp;
+  json rcodes = json::object();
+  for (size_t i = 0; i < t.answers_by_rcode.size(); ++i) {
+    if (i <= 5 || t.answers_by_rcode[i] != 0) rcodes[rcodeName(i)] = t.answers_by_rcode[i];
+  }
+  json window = nullptr;
+  if (r.window) {
+    const SampleWindow& w = *r.window;
+    window = {{"requested_s", w.requested_s},
+              {"actual_s", rounded(w.actual_s, 3)},
+              {"queries", w.queries},
+              {"qps", rounded(w.actual_s > 0 ? static_cast<double>(w.queries) / w.actual_s : 0, 2)},
+              {"cache_hits", w.cache_hits},
+              {"cache_misses", w.cache_misses},
+              {"hit_percent", optional(percentOf(w.cache_hits, w.cache_hits + w.cache_misses))},
+              {"upstream_queries", w.upstream_queries},
+              {"upstream_timeouts", w.upstream_timeouts},
+              {"loss_percent", optional(percentOf(w.upstream_timeouts, w.upstream_queries))}};
+  }
+  const json out = {
+      {"running", r.supervisor_alive},
+      {"supervisor_pid", r.supervisor_pid},
+      {"queries",
+       {{"total", queries},
+        {"udp", t.queries_udp},
+        {"tcp", t.queries_tcp},
+        {"udp_percent", optional(percentOf(t.queries_udp, queries))},
+        {"tcp_percent", optional(percentOf(t.queries_tcp, queries))}}},
+      {"answers_by_rcode", rcodes},
+      {"cache",
+       {{"hits", t.cache_hits},
+        {"misses", t.cache_misses},
+        {"hit_percent", optional(percentOf(t.cache_hits, t.cache_hits + t.cache_misses))}}},
+      {"window", window},
+      {"upstream",
+       {{"queries", t.upstream_queries},
+        {"timeouts", t.upstream_timeouts},
+        {"errors", t.upstream_errors},
+        {"loss_percent", optional(percentOf(t.upstream_timeouts, t.upstream_queries))},
+        {"tcp_fallbacks", t.tcp_fallbacks},
+        {"udp", t.upstream_udp},
+        {"tcp", t.upstream_tcp},
+        {"udp_percent", optional(percentOf(t.upstream_udp, upstream))},
+        {"tcp_percent", optional(percentOf(t.upstream_tcp, upstream))}}},
+      {"acl_refused", t.acl_refused},
+      {"malformed", t.malformed},
+      {"dropped", t.dropped},
+      {"stale_answers", t.stale_answers},
+      {"latency_ms", {{"hit", latencyJson(r.hit)}, {"miss", latencyJson(r.miss)}}}};
+  return out.dump();
+}
+
+std::vector<std::string> topLines(const TopFrame& f) {
+  std::vector<std::string> lines;
+  lines.push_back("shoal " + f.version + "  pid " + std::to_string(f.supervisor_pid) +
+                  (f.supervisor_alive ? "" : " (not running)") + "  up " +
+                  formatUptime(f.uptime_s) + "  cache " + u64(f.cache_entries) + " entries, " +
+                  formatPercent(f.fill_percent) + " full  " + clockTime(f.wall_ms));
+  lines.push_back("qps " + formatRate(f.qps) + "  hit rate " + formatPercent(f.hit_percent) +
+                  "  upstream " + formatRate(f.upstream_qps) + "/s  loss " +
+                  formatPercent(f.loss_percent) + strprintf("  (last %.1fs)", f.interval_s));
+  lines.push_back("latency ms  hits " + latencyText(f.hit));
+  lines.push_back("          misses " + latencyText(f.miss));
+  lines.emplace_back();
+  Table table({{"WORKER", Table::Align::kRight},
+               {"PID", Table::Align::kRight},
+               {"STATE"},
+               {"QPS", Table::Align::kRight},
+               {"HIT%", Table::Align::kRight},
+               {"P50 ms", Table::Align::kRight},
+               {"P99 ms", Table::Align::kRight},
+               {"RESTARTS", Table::Align::kRight},
+               {"UPTIME", Table::Align::kRight}});
+  for (const TopWorker& w : f.workers) {
+    const bool any = w.latency.count > 0;
+    table.addRow({std::to_string(w.index), w.pid > 0 ? std::to_string(w.pid) : "-", w.state,
+                  formatRate(w.qps), formatPercent(w.hit_percent),
+                  any ? formatMs(w.latency.p50_ms) : "-", any ? formatMs(w.latency.p99_ms) : "-",
+                  std::to_string(w.restarts), formatUptime(w.uptime_s)});
+  }
+  const std::string rendered = table.render();
+  size_t start = 0;
+  while (start < rendered.size()) {
+    const size_t end = rendered.find('\n', start);
+    lines.push_back(rendered.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::string topJson(const TopFrame& f) {
+  json workers = json::array();
+  for (const TopWorker& w : f.workers) {
+    workers.push_back({{"index", w.index},
+                       {"pid", w.pid},
+                       {"state", w.state},
+                       {"uptime_s", seconds(w.uptime_s)},
+                       {"restarts", w.restarts},
+                       {"qps", rounded(w.qps, 2)},
+                       {"hit_percent", optional(w.hit_percent)},
+                       {"p50_ms", rounded(w.latency.p50_ms, 3)},
+                       {"p99_ms", rounded(w.latency.p99_ms, 3)}});
+  }
+  const json out = {{"time_ms", f.wall_ms},
+                    {"interval_s", rounded(f.interval_s, 3)},
+                    {"running", f.supervisor_alive},
+                    {"supervisor_pid", f.supervisor_pid},
+                    {"version", f.version},
+                    {"uptime_s", seconds(f.uptime_s)},
+                    {"qps", rounded(f.qps, 2)},
+                    {"upstream_qps", rounded(f.upstream_qps, 2)},
+                    {"hit_percent", optional(f.hit_percent)},
+                    {"loss_percent", optional(f.loss_percent)},
+                    {"cache", {{"entries", f.cache_entries},
+                               {"fill_percent", optional(f.fill_percent)}}},
+                    {"latency_ms", {{"hit", latencyJson(f.hit)}, {"miss", latencyJson(f.miss)}}},
+                    {"workers", workers}};
+  return out.dump();
+}
+
+}  // namespace shoal::cli

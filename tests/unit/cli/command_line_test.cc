@@ -1,0 +1,165 @@
+#include "cli/command_line.h"
+
+#include <gtest/gtest.h>
+
+namespace shoal::cli {
+namespace {
+
+ParseResult parse(std::vector<std::string> args) { return parseCommandLine(args); }
+
+Invocation parseOk(std::vector<std::string> args) {
+  const ParseResult r = parseCommandLine(args);
+  EXPECT_TRUE(r.invocation.has_value()) << r.error;
+  return r.invocation.value_or(Invocation{});
+}
+
+// Every way to earn exit code 2, with the message the operator sees.
+struct BadCase {
+  std::vector<std::string> args;
+  std::string error_part;
+};
+
+class BadArguments : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadArguments, AreRefusedWithAReason) {
+  const ParseResult r = parse(GetParam().args);
+  EXPECT_FALSE(r.invocation.has_value());
+  EXPECT_NE(r.error.find(GetParam().error_part), std::string::npos) << r.error;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    CommandLine, BadArguments,
+    ::testing::Values(
+        BadCase{{}, "no command given"},
+        BadCase{{"--json"}, "no command given"},
+        BadCase{{"bogus"}, "unknown command 'bogus'"},
+        BadCase{{"Status"}, "unknown command 'Status'"},
+        BadCase{{"status", "--bogus"}, "unknown option '--bogus'"},
+        BadCase{{"-x", "status"}, "unknown option '-x'"},
+        BadCase{{"status", "--config"}, "option --config needs a value"},
+        BadCase{{"status", "--socket"}, "option --socket needs a value"},
+        BadCase{{"status", "--stats"}, "option --stats needs a value"},
+        BadCase{{"status", "--config="}, "--config needs a non-empty value"},
+        BadCase{{"status", "--json=yes"}, "option --json takes no value"},
+        BadCase{{"cache"}, "cache: expected lookup, flush or stats"},
+        BadCase{{"cache", "purge"}, "unknown subcommand 'purge'"},
+        BadCase{{"cache", "lookup"}, "cache lookup: missing NAME"},
+        BadCase{{"cache", "lookup", ""}, "cache lookup: missing NAME"},
+        BadCase{{"cache", "flush"}, "cache flush: missing NAME"},
+        BadCase{{"cache", "lookup", "example.", "FOO"}, "unknown TYPE 'FOO'"},
+        BadCase{{"cache", "lookup", "example.", "TYPE65536"}, "unknown TYPE"},
+        BadCase{{"cache", "lookup", "example.", "TYPE"}, "unknown TYPE"},
+        BadCase{{"cache", "lookup", "example.", "A", "extra"}, "unexpected argument 'extra'"},
+        BadCase{{"cache", "flush", "example.", "A"}, "unexpected argument 'A'"},
+        BadCase{{"cache", "stats", "x"}, "unexpected argument 'x'"},
+        BadCase{{"status", "now"}, "unexpected argument 'now'"},
+        BadCase{{"reload", "/etc/shoal.toml"}, "unexpected argument"},
+        BadCase{{"status", "--interval", "abc"}, "--interval: expected seconds"},
+        BadCase{{"status", "--interval", "0"}, "--interval"},
+        BadCase{{"status", "--interval", "-1"}, "--interval"},
+        BadCase{{"status", "--interval", "nan"}, "--interval"},
+        BadCase{{"status", "--interval", "1e3"}, "--interval"},
+        BadCase{{"top", "--interval", "3601"}, "--interval"},
+        BadCase{{"top", "--iterations", "0"}, "--iterations: expected a positive"},
+        BadCase{{"top", "--iterations", "-3"}, "--iterations"},
+        BadCase{{"top", "--iterations", "1.5"}, "--iterations"},
+        BadCase{{"top", "--iterations", "x"}, "--iterations"},
+        BadCase{{"top", "--iterations", "99999999999999999999999"}, "--iterations"},
+        BadCase{{"stats", "--window", "0"}, "--window: expected whole seconds between 1 and 599"},
+        BadCase{{"stats", "--window", "600"}, "--window"},
+        BadCase{{"stats", "--window", "10s"}, "--window"},
+        BadCase{{"stats", "--window="}, "--window"},
+        BadCase{{"status", "--window", "5"}, "option --window does not apply to 'status'"},
+        BadCase{{"stats", "--interval", "1"}, "option --interval does not apply to 'stats'"},
+        BadCase{{"status", "--iterations", "2"}, "option --iterations does not apply"},
+        BadCase{{"cache", "lookup", "a.", "--subtree"},
+                "option --subtree does not apply to 'cache lookup'"},
+        BadCase{{"cache", "flush", "a.", "--stripes"},
+                "option --stripes does not apply to 'cache flush'"},
+        BadCase{{"servers", "--subtree"}, "does not apply to 'servers'"}));
+
+TEST(CommandLine, GlobalOptionsGoBeforeOrAfterTheCommand) {
+  const Invocation before = parseOk({"--json", "--socket", "/tmp/s", "stats"});
+  const Invocation after = parseOk({"stats", "--json", "--socket=/tmp/s"});
+  for (const Invocation& inv : {before, after}) {
+    EXPECT_EQ(inv.command, Command::kStats);
+    EXPECT_TRUE(inv.json);
+    EXPECT_EQ(inv.socket_path, "/tmp/s");
+    EXPECT_EQ(inv.window_s, 10u);
+  }
+}
+
+TEST(CommandLine, ConfigSocketAndStatsTogether) {
+  const Invocation inv =
+      parseOk({"--config", "/etc/shoal.toml", "--socket", "/s", "--stats", "/x.stats", "status"});
+  EXPECT_EQ(inv.config_path, "/etc/shoal.toml");
+  EXPECT_EQ(inv.socket_path, "/s");
+  EXPECT_EQ(inv.stats_name, "/x.stats");
+  EXPECT_FALSE(inv.interval_s.has_value());
+}
+
+TEST(CommandLine, CommandOptions) {
+  EXPECT_EQ(parseOk({"stats", "--window", "30"}).window_s, 30u);
+  EXPECT_EQ(parseOk({"stats", "--window=599"}).window_s, 599u);
+  EXPECT_DOUBLE_EQ(parseOk({"status", "--interval", "0.25"}).interval_s.value_or(0), 0.25);
+  const Invocation top = parseOk({"top", "--interval=2", "--iterations", "3"});
+  EXPECT_EQ(top.command, Command::kTop);
+  EXPECT_DOUBLE_EQ(top.interval_s.value_or(0), 2);
+  EXPECT_EQ(top.iterations, 3u);
+  EXPECT_TRUE(parseOk({"cache", "stats", "--stripes"}).stripes);
+}
+
+TEST(CommandLine, CacheCommands) {
+  const Invocation lookup = parseOk({"cache", "lookup", "www.example.", "aaaa"});
+  EXPECT_EQ(lookup.command, Command::kCacheLookup);
+  EXPECT_EQ(lookup.name, "www.example.");
+  EXPECT_EQ(lookup.type, "AAAA");
+  EXPECT_EQ(parseOk({"cache", "lookup", "www.example."}).type, "");
+  const Invocation flush = parseOk({"cache", "flush", "example.", "--subtree"});
+  EXPECT_EQ(flush.command, Command::kCacheFlush);
+  EXPECT_TRUE(flush.subtree);
+  EXPECT_FALSE(parseOk({"cache", "flush", "example."}).subtree);
+  EXPECT_EQ(parseOk({"cache", "stats"}).command, Command::kCacheStats);
+}
+
+TEST(CommandLine, DoubleDashEndsOptions) {
+  const Invocation inv = parseOk({"cache", "flush", "--", "-odd.example."});
+  EXPECT_EQ(inv.name, "-odd.example.");
+}
+
+TEST(CommandLine, EverySimpleCommand) {
+  EXPECT_EQ(parseOk({"ping"}).command, Command::kPing);
+  EXPECT_EQ(parseOk({"status"}).command, Command::kStatus);
+  EXPECT_EQ(parseOk({"top"}).command, Command::kTop);
+  EXPECT_EQ(parseOk({"servers"}).command, Command::kServers);
+  EXPECT_EQ(parseOk({"reload"}).command, Command::kReload);
+  EXPECT_EQ(parseOk({"restart"}).command, Command::kRestart);
+  EXPECT_EQ(parseOk({"upgrade"}).command, Command::kUpgrade);
+}
+
+TEST(CommandLine, HelpAndVersionWinOverTheRest) {
+  EXPECT_EQ(parseOk({"--help"}).command, Command::kHelp);
+  EXPECT_EQ(parseOk({"-h"}).command, Command::kHelp);
+  EXPECT_EQ(parseOk({"bogus", "--help"}).command, Command::kHelp);
+  EXPECT_EQ(parseOk({"--version"}).command, Command::kVersion);
+  EXPECT_NE(usage().find("Usage: shoalctl"), std::string_view::npos);
+}
+
+TEST(CommandLine, LastOfARepeatedOptionWins) {
+  EXPECT_EQ(parseOk({"stats", "--window", "5", "--window", "7"}).window_s, 7u);
+}
+
+TEST(CommandLine, TypeNames) {
+  EXPECT_EQ(normalizeType("a"), "A");
+  EXPECT_EQ(normalizeType("Nsec3param"), "NSEC3PARAM");
+  EXPECT_EQ(normalizeType("type65"), "TYPE65");
+  EXPECT_EQ(normalizeType("TYPE0"), "TYPE0");
+  EXPECT_EQ(normalizeType("TYPE65535"), "TYPE65535");
+  EXPECT_EQ(normalizeType("TYPE65536"), std::nullopt);
+  EXPECT_EQ(normalizeType("TYPE-1"), std::nullopt);
+  EXPECT_EQ(normalizeType(""), std::nullopt);
+  EXPECT_EQ(normalizeType("AAAAA"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace shoal::cli

@@ -1,0 +1,201 @@
+// The shoalctl binary end to end against a synthetic stats segment and a
+// fake supervisor: exit codes, streams and the output of each command.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/command_line.h"
+#include "cli/commands.h"
+#include "tests/unit/cli/test_util.h"
+
+namespace shoal::cli {
+namespace {
+
+using nlohmann::json;
+using testing_util::FakeSupervisor;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs shoalctl with `args` (shell words), stdin and stdout not terminals.
+Outcome shoalctl(const std::string& args) {
+  const std::string out = "/tmp/shoalctl-test-" + std::to_string(getpid()) + ".out";
+  const std::string err = "/tmp/shoalctl-test-" + std::to_string(getpid()) + ".err";
+  const std::string command =
+      std::string(SHOALCTL_PATH) + " " + args + " </dev/null >" + out + " 2>" + err;
+  const int status = std::system(command.c_str());
+  Outcome run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = slurp(out);
+  run.err = slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return run;
+}
+
+TEST(Shoalctl, HelpVersionAndBadArguments) {
+  Outcome help = shoalctl("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Usage: shoalctl"), std::string::npos);
+  Outcome version = shoalctl("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("shoalctl ", 0), 0u);
+  for (const char* bad : {"", "bogus", "cache lookup", "cache lookup a. BOGUS", "status extra",
+                          "stats --window x", "status --frobnicate", "top --iterations 0"}) {
+    Outcome run = shoalctl(bad);
+    EXPECT_EQ(run.exit_code, 2) << bad;
+    EXPECT_EQ(run.err.rfind("shoalctl: ", 0), 0u) << bad << ": " << run.err;
+    EXPECT_NE(run.err.find("Usage:"), std::string::npos) << bad;
+    EXPECT_TRUE(run.out.empty()) << bad;
+  }
+}
+
+TEST(Shoalctl, ConfigThatDoesNotLoad) {
+  Outcome run = shoalctl("--config /nonexistent/shoal.toml status");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("/nonexistent/shoal.toml"), std::string::npos) << run.err;
+}
+
+using ShoalctlStats = testing_util::StatsFixture;
+
+TEST_F(ShoalctlStats, StatusOfARunningShoal) {
+  fillHeader(2);
+  Outcome run = shoalctl("--stats " + name_ + " status --interval 0.05");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("shoal 0.1.0 is running: supervisor pid " + std::to_string(getpid())),
+            std::string::npos)
+      << run.out;
+  Outcome j = shoalctl("status --json --interval 0.05 --stats=" + name_);
+  EXPECT_EQ(j.exit_code, 0) << j.err;
+  const json status = json::parse(j.out);
+  EXPECT_EQ(status["running"], true);
+  EXPECT_EQ(status["workers"].size(), 2u);
+}
+
+TEST_F(ShoalctlStats, StatusWhenTheSupervisorIsGone) {
+  fillHeader(1);
+  const int32_t dead = testing_util::deadPid();
+  segment_->header().supervisor_pid = dead;
+  Outcome run = shoalctl("--stats " + name_ + " status");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err,
+            "shoalctl: shoal is not running (last supervisor pid " + std::to_string(dead) + ")\n");
+  Outcome top = shoalctl("--stats " + name_ + " top --iterations 1");
+  EXPECT_EQ(top.exit_code, 1);
+}
+
+TEST_F(ShoalctlStats, MissingSegment) {
+  Outcome run = shoalctl("--stats /shoal-test-cli-nonexistent.stats stats");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("shoal is not running"), std::string::npos) << run.err;
+}
+
+TEST_F(ShoalctlStats, StatsHumanAndJson) {
+  fillHeader(1);
+  for (uint64_t k = 0; k < 5; ++k) writeSample(k);
+  segment_->slot(0).counters.queries_udp += 10;
+  Outcome run = shoalctl("--stats " + name_ + " stats --window 3");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("last 3s"), std::string::npos) << run.out;
+  Outcome j = shoalctl("--stats " + name_ + " --json stats");
+  EXPECT_EQ(j.exit_code, 0) << j.err;
+  const json stats = json::parse(j.out);
+  EXPECT_EQ(stats["queries"]["udp"], 10);
+  EXPECT_EQ(stats["window"]["requested_s"], 10);
+  EXPECT_EQ(stats["window"]["actual_s"], 4.0);
+}
+
+TEST_F(ShoalctlStats, TopPrintsPlainFramesIntoAPipe) {
+  fillHeader(1);
+  Outcome run = shoalctl("--stats " + name_ + " top --interval 0.05 --iterations 2 --json");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::istringstream lines(run.out);
+  std::string line;
+  int frames = 0;
+  while (std::getline(lines, line)) {
+    const json frame = json::parse(line);
+    EXPECT_EQ(frame["workers"].size(), 1u);
+    ++frames;
+  }
+  EXPECT_EQ(frames, 2);
+  Outcome text = shoalctl("--stats " + name_ + " top --interval 0.05");
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("WORKER"), std::string::npos);
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos);  // no escapes into a pipe
+}
+
+TEST(ShoalctlSocket, AnswersAndRefusals) {
+  FakeSupervisor server(
+      {R"({"ok":true,"name":"example.","subtree":true,"removed":3})",
+       R"({"ok":false,"error":"permission denied: uid 1000 is not in group shoal"})",
+       R"({"ok":false,"error":"shoal.toml:3: server.workers: must be 1..256"})",
+       R"({"ok":true,"pid":7,"version":"0.1.0"})", "garbage"});
+  Outcome flush = shoalctl("--socket " + server.path() + " cache flush example. --subtree");
+  EXPECT_EQ(flush.exit_code, 0) << flush.err;
+  EXPECT_EQ(flush.out, "removed 3 entries for example. and every name below it\n");
+  Outcome denied = shoalctl("--socket " + server.path() + " servers");
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_EQ(denied.err, "shoalctl: permission denied: uid 1000 is not in group shoal\n");
+  Outcome reload = shoalctl("--socket " + server.path() + " --json reload");
+  EXPECT_EQ(reload.exit_code, 1);
+  EXPECT_EQ(json::parse(reload.out)["ok"], false);
+  EXPECT_NE(reload.err.find("server.workers"), std::string::npos);
+  Outcome ping = shoalctl("--socket " + server.path() + " ping --json");
+  EXPECT_EQ(ping.exit_code, 0);
+  EXPECT_EQ(json::parse(ping.out), json::parse(R"({"ok":true,"pid":7,"version":"0.1.0"})"));
+  Outcome garbage = shoalctl("--socket " + server.path() + " ping");
+  EXPECT_EQ(garbage.exit_code, 1);
+  EXPECT_NE(garbage.err.find("malformed answer"), std::string::npos);
+  ASSERT_EQ(server.requests().size(), 5u);
+  EXPECT_EQ(json::parse(server.requests()[0]),
+            json::parse(R"({"command":"cache.flush","name":"example.","subtree":true})"));
+}
+
+TEST(ShoalctlSocket, SupervisorDown) {
+  Outcome run = shoalctl("--socket /nonexistent/control.sock reload");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err,
+            "shoalctl: cannot connect to /nonexistent/control.sock: No such file or directory; "
+            "is shoal running?\n");
+}
+
+}  // namespace
+}  // namespace shoal::cli
+
+namespace shoal::cli {
+namespace {
+
+TEST(Targets, TheConfigIsReadOnlyForWhatTheOptionsDoNotName) {
+  Invocation inv;
+  inv.command = Command::kReload;
+  inv.config_path = "/nonexistent/shoal.toml";  // would fail to load
+  inv.socket_path = "/tmp/s.sock";
+  EXPECT_EQ(resolveTargets(inv).socket_path, "/tmp/s.sock");
+  inv.command = Command::kStats;
+  EXPECT_THROW(resolveTargets(inv), std::runtime_error);
+  inv.stats_name = "/x.stats";
+  EXPECT_EQ(resolveTargets(inv).stats_name, "/x.stats");
+  // Nothing named: the built-in defaults.
+  const Targets defaults = resolveTargets(Invocation{});
+  EXPECT_EQ(defaults.socket_path, "/run/shoal/control.sock");
+  inv = Invocation{};
+  inv.command = Command::kStatus;
+  EXPECT_EQ(resolveTargets(inv).stats_name, "/shoal-cache.stats");
+}
+
+}  // namespace
+}  // namespace shoal::cli
