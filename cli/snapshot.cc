@@ -90,7 +90,7 @@ Snapshot takeSnapshot(const stats::Segment& segment, const PidProbe& alive) {
   s.steady_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
                    .count();
   s.supervisor_pid = h.supervisor_pid.load(std::memory_order_acquire);
-  s.supervisor_alive = s.supervisor_pid > 0 && alive(s.supervisor_pid);
+  s.supervisor_alive = s.supervisor_pid > 0 && h.stopped_ms.load() == 0 && alive(s.supervisor_pid);
   s.version = stats::getText(h.version_text);
   s.config_path = stats::getText(h.config_path);
   s.cache_name = stats::getText(h.cache_name);

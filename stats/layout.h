@@ -120,6 +120,9 @@ struct alignas(64) Header {  // STATS_LAYOUT
   // The supervisor (rewritten at start, upgrade and reload).
   std::atomic<int32_t> supervisor_pid;
   std::atomic<uint32_t> workers;  // configured worker slots
+  /// Wall clock of a clean stop; 0 while running. (A pid check alone is
+  /// fooled by a zombie or a reused pid.)
+  std::atomic<int64_t> stopped_ms;
   std::atomic<int64_t> started_ms;  // wall clock, first start of this segment's supervisor
   std::atomic<uint64_t> upgrades, reloads, restarts;
   char version_text[32];  // NUL-terminated

@@ -117,6 +117,7 @@ int Supervisor::run() {
     if (monotonicMs() >= next_sample_ms_) sample();
   }
   sample();
+  stats_->header().stopped_ms.store(worker::wallMs());
   control_.close();
   logLine("stopped");
   return 0;
@@ -191,6 +192,7 @@ void Supervisor::publishHeader() {
   if (h.started_ms.load() == 0) h.started_ms.store(worker::wallMs());
   h.cache_size.store(cache_->segmentSize());
   h.supervisor_pid.store(getpid());
+  h.stopped_ms.store(0);
 }
 
 void Supervisor::sample() {
