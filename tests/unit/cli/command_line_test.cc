@@ -76,7 +76,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "option --subtree does not apply to 'cache lookup'"},
         BadCase{{"cache", "flush", "a.", "--stripes"},
                 "option --stripes does not apply to 'cache flush'"},
-        BadCase{{"servers", "--subtree"}, "does not apply to 'servers'"}));
+        BadCase{{"servers", "--subtree"}, "does not apply to 'servers'"}),
+    // Readable test names: "case_7", not the object's bytes.
+    [](const ::testing::TestParamInfo<BadCase>& param) {
+      return "case_" + std::to_string(param.index);
+    });
 
 TEST(CommandLine, GlobalOptionsGoBeforeOrAfterTheCommand) {
   const Invocation before = parseOk({"--json", "--socket", "/tmp/s", "stats"});
