@@ -112,11 +112,11 @@ void Supervisor::stepRollout() {
       r.replaced_json += "{\"index\":" + std::to_string(*r.current) +
                          ",\"old_pid\":" + std::to_string(r.old_pid) +
                          ",\"new_pid\":" + std::to_string(slot.pid) + "}";
-      if (r.old_pid == 0) {
+      if (r.old_pid == 0) {  // there was none, or it died meanwhile
         r.current.reset();
         continue;
       }
-      retire(r.old_pid, *r.current, r.old_generation);
+      tell(r.old_pid);
       r.waiting_exit = r.old_pid;
       return;  // reap() calls onRolloutChildExit when it is gone
     }
@@ -134,6 +134,7 @@ void Supervisor::stepRollout() {
     r.old_generation = slot.generation;
     r.deadline_ms = now + kReadyTimeoutMs;
     if (slot.pid != 0) {
+      track(slot.pid, index, slot.generation);
       slot.generation ^= 1u;  // the successor writes the other stats slot
       slot.pid = 0;
     }
@@ -141,9 +142,9 @@ void Supervisor::stepRollout() {
     slot.quick_deaths = 0;
     spawn(index);
     if (slot.pid == 0) {  // fork failed
-      slot.pid = r.old_pid;
-      slot.generation = r.old_generation;
-      finishRollout(false, "fork failed: " + std::string(std::strerror(errno)));
+      const std::string why = std::strerror(errno);
+      onSuccessorDied(index);
+      if (rollout_) finishRollout(false, "fork failed: " + why);
       return;
     }
   }
@@ -157,27 +158,50 @@ bool Supervisor::onRolloutChildExit(pid_t pid) {
     r.current.reset();
     return true;
   }
-  if (r.current && r.waiting_exit == 0 && slots_[*r.current].pid == 0 && r.old_pid != pid) {
-    // The successor died before it served: keep the old worker.
-    Slot& slot = slots_[*r.current];
-    slot.pid = r.old_pid;
-    slot.generation = r.old_generation;
-    const size_t index = *r.current;
-    finishRollout(false, "worker " + std::to_string(index) +
-                             "'s successor died before it served (see the log)");
+  if (r.current && r.waiting_exit == 0 && r.old_pid == pid) {
+    // The old worker died while its successor was starting: nothing to
+    // tell it any more; the successor takes the slot when it serves.
+    r.old_pid = 0;
     return true;
   }
   return false;
 }
 
-void Supervisor::retire(pid_t pid, size_t index, unsigned generation) {
+void Supervisor::onSuccessorDied(size_t index) {
+  if (!rollout_ || rollout_->current != index || rollout_->waiting_exit != 0) return;
+  Rollout& r = *rollout_;
+  Slot& slot = slots_[index];
+  if (r.old_pid != 0) {
+    // Keep the old worker: back in its slot, no longer retiring.
+    slot.pid = r.old_pid;
+    slot.generation = r.old_generation;
+    std::erase_if(retiring_, [&r](const Retiring& x) { return x.pid == r.old_pid; });
+  } else {
+    slot.restart_at_ms = monotonicMs();  // nobody serves the slot: a normal restart
+  }
+  finishRollout(false, "worker " + std::to_string(index) +
+                           "'s successor died before it served (see the log)");
+}
+
+void Supervisor::track(pid_t pid, size_t index, unsigned generation) {
   Retiring r;
   r.pid = pid;
   r.index = index;
   r.generation = generation;
-  r.kill_at_ms = monotonicMs() + kStopTimeoutMs;
   retiring_.push_back(r);
-  kill(pid, SIGTERM);
+}
+
+void Supervisor::tell(pid_t pid) {
+  for (Retiring& r : retiring_) {
+    if (r.pid != pid) continue;
+    r.kill_at_ms = monotonicMs() + kStopTimeoutMs;
+    kill(pid, SIGTERM);
+  }
+}
+
+void Supervisor::retire(pid_t pid, size_t index, unsigned generation) {
+  track(pid, index, generation);
+  tell(pid);
 }
 
 void Supervisor::finishRollout(bool ok, const std::string& error) {

@@ -337,8 +337,8 @@ void Supervisor::reap() {
     const auto retired = std::find_if(retiring_.begin(), retiring_.end(),
                                       [pid](const Retiring& r) { return r.pid == pid; });
     if (retired != retiring_.end()) {
-      logLine("worker %zu (pid %d, replaced) %s", retired->index, static_cast<int>(pid),
-              how.c_str());
+      logLine("worker %zu (pid %d, %s) %s", retired->index, static_cast<int>(pid),
+              retired->kill_at_ms >= 0 ? "replaced" : "being replaced", how.c_str());
       const size_t process_slot = 2 * retired->index + retired->generation;
       if (process_slot < stats::kProcessSlots &&
           stats_->slot(process_slot).pid.load() == pid) {
@@ -360,9 +360,10 @@ void Supervisor::reap() {
       logLine("worker %zu (pid %d) %s", index, static_cast<int>(pid), how.c_str());
       continue;
     }
-    if (onRolloutChildExit(pid)) {
+    if (rollout_ && rollout_->current == index && rollout_->waiting_exit == 0) {
       logLine("worker %zu (pid %d, starting as a replacement) %s", index,
               static_cast<int>(pid), how.c_str());
+      onSuccessorDied(index);
       continue;
     }
     const int64_t now = monotonicMs();
@@ -396,11 +397,12 @@ void Supervisor::restartDue() {
       notifyStatus(servingStatus());
     }
   }
-  for (const Retiring& r : retiring_) {
-    if (r.kill_at_ms <= now) {
+  for (Retiring& r : retiring_) {
+    if (r.kill_at_ms >= 0 && r.kill_at_ms <= now) {
       logLine("worker %zu (pid %d) still draining %lld ms after it was told to stop: killing it",
               r.index, static_cast<int>(r.pid), static_cast<long long>(kStopTimeoutMs));
       kill(r.pid, SIGKILL);
+      r.kill_at_ms = -1;  // once
     }
   }
 }

@@ -74,13 +74,15 @@ class Supervisor {
     unsigned quick_deaths = 0;                  // deaths within kQuickDeathMs in a row
     unsigned restarts = 0;                      // replacements after a death
   };
-  /// A worker told to stop (replaced, or its slot removed by a reload); its
-  /// exit is expected, not a crash.
+  /// A worker being replaced (or whose slot a reload removed): no longer
+  /// in its slot; its exit is expected, not a crash. During a rollout the
+  /// old worker is tracked here from the moment its successor is forked,
+  /// and told to stop (SIGTERM) once the successor serves.
   struct Retiring {
     pid_t pid = 0;
     size_t index = 0;
     unsigned generation = 0;
-    int64_t kill_at_ms = 0;  // monotonic: SIGKILL if still running
+    int64_t kill_at_ms = -1;  // monotonic: SIGKILL then if still running; -1: not due
   };
   /// Workers being replaced one at a time: start the successor on the
   /// slot's sockets, wait until it serves, tell the old one to drain, wait
@@ -124,7 +126,15 @@ class Supervisor {
                     std::string& error);
   void stepRollout();
   void finishRollout(bool ok, const std::string& error);
+  /// An expected exit (a retiring worker): true if the rollout cared.
   bool onRolloutChildExit(pid_t pid);
+  /// The successor being started on slot `index` died before it served.
+  void onSuccessorDied(size_t index);
+  /// Tracks `pid` as retiring without telling it anything yet.
+  void track(pid_t pid, size_t index, unsigned generation);
+  /// Tells a tracked worker to stop (SIGTERM; SIGKILL after kStopTimeoutMs).
+  void tell(pid_t pid);
+  /// track() then tell().
   void retire(pid_t pid, size_t index, unsigned generation);
   /// Re-reads the config file; false and `error` when it is bad (nothing
   /// changed). Applies it to the supervisor's state and starts a rollout.
