@@ -9,6 +9,10 @@ a free high port, and talk to it with real clients (kdig) or raw packets.
   DNS helpers  build_query(), parse_header(), udp_exchange(), tcp_exchange(),
                resolve_many() (thousands of queries, pipelined over UDP)
   Lab          the lab (tests/lab/labctl): use a running one or start one
+  shoalctl()   run shoalctl (SHOALCTL_BIN, else build/bin/shoalctl), also as
+               another user; Shoal.ctl() / Shoal.ctl_json() for one instance
+  Dnsperf      dnsperf in the background (dnsperf() in the foreground) and
+               its parsed summary: sent, completed, lost, rcodes, latency
   run_tests()  run a module's test_* functions; exit 0, 1, or 77 (skipped)
 """
 
@@ -16,6 +20,7 @@ import contextlib
 import itertools
 import json
 import os
+import pwd
 import random
 import re
 import select
@@ -118,9 +123,9 @@ _instance = itertools.count()
 
 
 def remove_cache(name):
-    """Removes a cache segment (POSIX shm objects live in /dev/shm) and the
-    supervisor's lock file beside it."""
-    for path in ("/dev/shm" + name, "/dev/shm" + name + ".lock"):
+    """Removes a cache segment (POSIX shm objects live in /dev/shm), the
+    supervisor's lock file and the stats segment beside it."""
+    for path in ("/dev/shm" + name, "/dev/shm" + name + ".lock", "/dev/shm" + name + ".stats"):
         with contextlib.suppress(OSError):
             os.unlink(path)
 
@@ -155,19 +160,25 @@ class Shoal:
     """
 
     def __init__(self, workers=2, config=None, port=None, extra_args=(), cache_name=None,
-                 cold=True, keep_cache=False):
+                 cold=True, keep_cache=False, binary=None):
         self.port = port or free_port()
+        self.binary = binary  # the shoal executable; default shoal_bin()
         self.workers = workers
         self.dir = Path(tempfile.mkdtemp(prefix="shoal-it-"))
         self.cache_name = cache_name or f"/shoal-it-{os.getpid()}-{next(_instance)}"
         self.cold = cold  # start with --cold
         self.keep_cache = keep_cache  # leave the segment for a next instance
+        # the control socket (shoalctl) inside the instance's directory
+        self.control_socket = str(self.dir / "control.sock")
+        self.stats_name = self.cache_name + ".stats"  # the stats segment
         sections = {
             "server": {"listen": [f"127.0.0.1:{self.port}"], "workers": workers},
             "cache": {"name": self.cache_name, "size": "16M", "stripes": 16},
+            "control": {"socket": self.control_socket},
         }
         for section, keys in (config or {}).items():
             sections.setdefault(section, {}).update(keys)
+        self.sections = sections  # what the config file holds (see write_config)
         self.config_path = self.dir / "shoal.toml"
         self.config_path.write_text(toml_text(sections))
         self.log_path = self.dir / "shoal.log"
@@ -180,8 +191,8 @@ class Shoal:
     def start(self, wait=True, timeout=10):
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [shoal_bin(), "--config", str(self.config_path), *(["--cold"] if self.cold else []),
-             *self.extra_args],
+            [self.binary or shoal_bin(), "--config", str(self.config_path),
+             *(["--cold"] if self.cold else []), *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log)
         if wait:
             self.wait_ready(self.workers, timeout)
@@ -259,6 +270,54 @@ class Shoal:
 
     def worker_pids(self):
         return children_of(self.proc.pid)
+
+    @property
+    def pid(self):
+        """The supervisor's pid."""
+        return self.proc.pid
+
+    def wait_workers(self, count, replacing=(), timeout=20):
+        """Waits until exactly `count` workers run and none of them is in
+        `replacing` (pids of workers that must have been replaced); returns
+        their pids."""
+        old = set(replacing)
+
+        def done():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"shoal exited with {self.proc.returncode}:\n{self.log()}")
+            pids = self.worker_pids()
+            return pids if len(pids) == count and not (set(pids) & old) else None
+        return wait_for(done, timeout, interval=0.05,
+                        what=f"{count} worker(s), none of {sorted(old)}")
+
+    # -- configuration and shoalctl ----------------------------------------
+
+    def write_config(self, changes=None, text=None):
+        """Rewrites the config file (for a reload): `changes` (section ->
+        {key: value}) merged over the current sections, or a raw `text`."""
+        if text is None:
+            for section, keys in (changes or {}).items():
+                self.sections.setdefault(section, {}).update(keys)
+            text = toml_text(self.sections)
+        self.config_path.write_text(text)
+
+    def ctl(self, *args, json_output=False, direct=False, timeout=150, **kwargs):
+        """Runs `shoalctl --config <this config> [--json] ARGS...`; returns
+        (exit status, stdout, stderr). `direct`: names the control socket
+        and the stats segment instead of the config file, so that shoalctl
+        does not read the file (it may be broken, for a reload test).
+        kwargs go to shoalctl()."""
+        where = (["--socket", self.control_socket, "--stats", self.stats_name] if direct
+                 else ["--config", str(self.config_path)])
+        return shoalctl(*where, *(["--json"] if json_output else []), *args, timeout=timeout,
+                        **kwargs)
+
+    def ctl_json(self, *args, timeout=150, **kwargs):
+        """Runs `shoalctl --config <this config> --json ARGS...` (see ctl()),
+        asserts it succeeded, and returns the parsed JSON object."""
+        rc, out, err = self.ctl(*args, json_output=True, timeout=timeout, **kwargs)
+        assert rc == 0, f"shoalctl --json {' '.join(args)}: exit {rc}\nstdout: {out}\nstderr: {err}"
+        return parse_json_object(out, what=f"shoalctl --json {' '.join(args)}")
 
     def counters(self, timeout=3):
         """Asks every worker for its counters (SIGUSR1 to the supervisor)
@@ -481,6 +540,137 @@ def resolve_many(port, questions, in_flight=100, timeout=3.0, tries=3, sockets=1
         for s in socks:
             s.close()
     return result
+
+
+# --------------------------------------------------------------------------
+# shoalctl
+# --------------------------------------------------------------------------
+
+
+def shoalctl_bin():
+    path = os.environ.get("SHOALCTL_BIN") or str(REPO / "build" / "bin" / "shoalctl")
+    if not os.access(path, os.X_OK):
+        raise Skip(f"no shoalctl binary at {path} (build it, or set SHOALCTL_BIN)")
+    return path
+
+
+def shoalctl(*args, user=None, group=None, groups=(), timeout=150, stdin=subprocess.DEVNULL):
+    """Runs shoalctl with `args`; returns (exit status, stdout, stderr).
+    With `user`, runs it as that user through setpriv(1) (needs root), with
+    primary `group` (default: the user's own) and exactly the supplementary
+    `groups` (names; default: none)."""
+    cmd = [shoalctl_bin(), *args]
+    if user is not None:
+        need_root()
+        if not shutil.which("setpriv"):
+            raise Skip("setpriv not installed (util-linux)")
+        if group is None:
+            group = pwd.getpwnam(user).pw_gid
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={group}",
+               f"--groups={','.join(groups)}" if groups else "--clear-groups", *cmd]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=stdin)
+    return p.returncode, p.stdout, p.stderr
+
+
+def parse_json_object(text, what="output"):
+    """The one JSON object in `text` (a clear assertion otherwise)."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise AssertionError(f"{what}: not JSON ({e}):\n{text}") from None
+    assert isinstance(value, dict), f"{what}: not a JSON object:\n{text}"
+    return value
+
+
+def control_request(path, request, timeout=150):
+    """Speaks the control protocol (control/protocol.h) directly: sends one
+    JSON request line on the Unix socket `path`, returns the parsed answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return parse_json_object(data.decode(errors="replace"), what=f"answer to {request}")
+
+
+# --------------------------------------------------------------------------
+# dnsperf
+# --------------------------------------------------------------------------
+
+
+def need_dnsperf():
+    if not shutil.which("dnsperf"):
+        raise Skip("dnsperf not installed")
+
+
+def parse_dnsperf(out):
+    """dnsperf's summary: {"sent", "completed", "lost", "rcodes": {rcode:
+    count}, "qps", "latency_avg_s", "latency_min_s", "latency_max_s",
+    "text"}."""
+    def number(label, kind=int, pattern=r"(\d+)"):
+        m = re.search(rf"{label}:\s+{pattern}", out)
+        assert m, f"no '{label}' in dnsperf output:\n{out}"
+        return kind(m.group(1))
+
+    rcodes = {}
+    m = re.search(r"Response codes:\s+(.*)", out)
+    if m:
+        for code, count in re.findall(r"([A-Z]+) (\d+)", m.group(1)):
+            rcodes[code] = int(count)
+    result = {"sent": number("Queries sent"), "completed": number("Queries completed"),
+              "lost": number("Queries lost"), "rcodes": rcodes, "text": out,
+              "qps": number(r"Queries per second", float, r"([\d.]+)")}
+    m = re.search(r"Average Latency \(s\):\s+([\d.]+) \(min ([\d.]+), max ([\d.]+)\)", out)
+    assert m, f"no latency in dnsperf output:\n{out}"
+    result.update(latency_avg_s=float(m.group(1)), latency_min_s=float(m.group(2)),
+                  latency_max_s=float(m.group(3)))
+    return result
+
+
+class Dnsperf:
+    """dnsperf running in the background against 127.0.0.1:port over the
+    query file `queries` ("name TYPE" lines); result() waits for it and
+    returns parse_dnsperf()'s summary. Extra `args` are dnsperf's (-l
+    seconds, -Q qps, -n runs, ...). `clients` source ports let SO_REUSEPORT
+    spread the load over every worker."""
+
+    def __init__(self, port, queries, *args, clients=16, server="127.0.0.1"):
+        need_dnsperf()
+        self.cmd = ["dnsperf", "-s", server, "-p", str(port), "-d", str(queries),
+                    "-c", str(clients), *map(str, args)]
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, text=True)
+
+    def result(self, timeout=180):
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+            raise AssertionError(f"dnsperf still running after {timeout} s:\n{out}") from None
+        assert self.proc.returncode == 0, \
+            f"{' '.join(self.cmd)}: exit {self.proc.returncode}\n{out}"
+        return parse_dnsperf(out)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def dnsperf(port, queries, *args, clients=16, timeout=180):
+    """Runs dnsperf to its end (see Dnsperf); returns its summary."""
+    run = Dnsperf(port, queries, *args, clients=clients)
+    try:
+        return run.result(timeout)
+    finally:
+        run.kill()
 
 
 # --------------------------------------------------------------------------
