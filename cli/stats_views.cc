@@ -169,6 +169,8 @@ std::string statsText(const StatsReport& r) {
   out += "malformed       " + u64(t.malformed) + "\n";
   out += "dropped         " + u64(t.dropped) + "\n";
   out += "stale answers   " + u64(t.stale_answers) + "\n";
+  out += "replayed        " + u64(t.journal_replayed) +
+         " (read by a worker that died, answered by its replacement)\n";
   out += "latency ms hit  " + latencyText(r.hit) + "\n";
   out += "          miss  " + latencyText(r.miss) + "\n";
   return out;
@@ -225,6 +227,7 @@ std::string statsJson(const StatsReport& r) {
       {"malformed", t.malformed},
       {"dropped", t.dropped},
       {"stale_answers", t.stale_answers},
+      {"journal", {{"replayed", t.journal_replayed}, {"not_journaled", t.journal_skipped}}},
       {"latency_ms", {{"hit", latencyJson(r.hit)}, {"miss", latencyJson(r.miss)}}}};
   return out.dump();
 }

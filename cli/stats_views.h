@@ -28,6 +28,7 @@
 //    "upstream":{"queries":..,"timeouts":..,"errors":..,"loss_percent":..,
 //                "tcp_fallbacks":..,"udp":..,"tcp":..,"udp_percent":..,"tcp_percent":..},
 //    "acl_refused":..,"malformed":..,"dropped":..,"stale_answers":..,
+//    "journal":{"replayed","not_journaled"},
 //    "latency_ms":{"hit":{"count":..,"mean":..,"p50":..,"p90":..,"p99":..},
 //                  "miss":{same}}}
 //

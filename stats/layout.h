@@ -79,6 +79,9 @@ struct WorkerCounters {  // STATS_LAYOUT
   Counter answers_udp, answers_tcp, answers_orphaned, send_errors;
   // Client TCP.
   Counter tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_bad_length;
+  // The UDP journal (worker/journal.h).
+  Counter journal_replayed;  // queries a dead predecessor had read, answered
+  Counter journal_skipped;   // misses not journaled (too long, or too many)
   // Upstream transport.
   Counter upstream_udp, upstream_tcp, upstream_socket_errors, upstream_swept;
   // The resolver (copied from the engine's own counters after each event).

@@ -250,9 +250,19 @@ void Supervisor::blockSignals() {
   if (signal_fd_ < 0) throw StartupError(std::string("signalfd: ") + std::strerror(errno));
 }
 
-void Supervisor::spawn(size_t index) {
+void Supervisor::spawn(size_t index, bool replay) {
   Slot& slot = slots_[index];
-  stats::ProcessSlot& stats = stats_->slot(2 * index + slot.generation);
+  const size_t process_slot = 2 * index + slot.generation;
+  if (journals_.size() <= process_slot) journals_.resize(process_slot + 1, nullptr);
+  if (journals_[process_slot] == nullptr) {
+    journals_[process_slot] = worker::mapJournal();  // zeroed
+    if (journals_[process_slot] == nullptr) {
+      logLine("worker %zu: no memory for its journal; it runs without one", index);
+    }
+  } else if (!replay) {
+    journals_[process_slot]->owner.store(0);  // nothing to replay: a fresh start
+  }
+  stats::ProcessSlot& stats = stats_->slot(process_slot);
   stats.state.store(static_cast<uint32_t>(stats::WorkerState::kStarting));
   stats.worker.store(static_cast<uint32_t>(index));
   stats.restarts.store(slot.restarts);
@@ -294,8 +304,10 @@ void Supervisor::runChild(size_t index) {
     const Slot& slot = slots_[index];
     const unsigned process_slot = static_cast<unsigned>(2 * index + slot.generation);
     cache_->setCounterSlot(process_slot % kCounterSlots);
+    worker::Journal* journal =
+        process_slot < journals_.size() ? journals_[process_slot] : nullptr;
     status = worker::runWorker(worker_config_, slot.sockets, *cache_, stats_->slot(process_slot),
-                               static_cast<unsigned>(index));
+                               journal, static_cast<unsigned>(index));
   } catch (const std::exception& e) {
     logLine("worker %zu: %s", index, e.what());
   }
@@ -393,7 +405,7 @@ void Supervisor::restartDue() {
   const int64_t now = monotonicMs();
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].pid == 0 && slots_[i].restart_at_ms >= 0 && slots_[i].restart_at_ms <= now) {
-      spawn(i);
+      spawn(i, /*replay=*/true);
       notifyStatus(servingStatus());
     }
   }

@@ -27,6 +27,7 @@
 
 #include "supervisor/control_server.h"
 #include "supervisor/load.h"
+#include "worker/journal.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
 
@@ -106,7 +107,10 @@ class Supervisor {
   void openStats();
   void openSockets();
   void blockSignals();
-  void spawn(size_t index);
+  /// Forks the worker of slot `index`. `replay`: a crash restart, whose
+  /// worker answers what its dead predecessor left in the slot's journal;
+  /// any other start gets an empty journal.
+  void spawn(size_t index, bool replay = false);
   [[noreturn]] void runChild(size_t index);
   void handleSignals();
   void reap();
@@ -164,6 +168,9 @@ class Supervisor {
   std::unique_ptr<stats::Segment> stats_;
   std::vector<Slot> slots_;
   std::vector<Retiring> retiring_;
+  /// One journal per process slot (2 per worker slot), mapped before the
+  /// fork that first needs it so that every later child shares it.
+  std::vector<worker::Journal*> journals_;
   std::optional<Rollout> rollout_;
   ControlServer control_;
   int signal_fd_ = -1;

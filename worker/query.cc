@@ -64,6 +64,7 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
   ClientRef& ref = clients_[id];
   ref.tcp = tcp;
   ref.received_us = received_us;
+  ref.pending = journalPending(query, origin);
   if (tcp) {
     ref.connection = origin.tcp->id;
     ++origin.tcp->in_flight;  // before the engine runs: it may answer at once
@@ -104,6 +105,7 @@ void Worker::answerClient(const resolver::ClientAnswer& answer) {
   } else if (ref.listener < udp_.size()) {
     sendUdp(*udp_[ref.listener], answer.packet, reinterpret_cast<const sockaddr*>(&ref.address));
   }
+  releasePending(ref.pending);
 }
 
 }  // namespace shoal::worker

@@ -1,17 +1,24 @@
-// Client UDP: datagrams arrive in recvmmsg batches into the worker's batch
-// buffer; the hot path's answers to a batch leave together with one sendmmsg
-// from the socket the queries came in on when the batch ends (one system
-// call for up to 20 answers, where Unbound makes one per answer). Answers
-// the kernel does not take, and answers from the engine, go through
-// uv_udp_try_send, queued with uv_udp_send (one copy) only when the socket
-// would block.
+// Client UDP. Datagrams are read with recvmmsg, up to kJournalBatch per
+// call, straight into the worker's journal (worker/journal.h: what a killed
+// worker had read is answered by its replacement); the hot path's answers
+// to a batch leave together with one sendmmsg when the batch is done (one
+// system call for up to 32 answers, where Unbound makes one per answer).
+// Answers the kernel does not take, and answers from the engine, go out
+// with sendto, queued (one copy) only when the socket would block.
+//
+// The socket is watched with a uv_poll_t rather than a uv_udp_t: libuv's
+// own recvmmsg receives into buffers and address arrays of its choosing,
+// and the journal needs the kernel to write them into shared memory.
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 
 #include "base/log.h"
+#include "worker/journal.h"
 #include "worker/sockaddr.h"
 #include "worker/worker_loop.h"
 
@@ -23,36 +30,21 @@ namespace {
 /// Bounds the answers queued on one socket when the kernel buffer is full;
 /// past it answers are dropped (the client retries) rather than piling up.
 constexpr size_t kMaxSendQueue = 4096;
+/// recvmmsg calls per readiness event before other sockets get a turn.
+constexpr int kReadRounds = 4;
 
-struct UdpSend {
-  uv_udp_send_t req{};
-  uv_buf_t buf{};
-  std::vector<uint8_t> bytes;
-};
-
-void onUdpSent(uv_udp_send_t* req, int /*status*/) { delete static_cast<UdpSend*>(req->data); }
-
-void onUdpAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
-  *buf = static_cast<UdpListener*>(handle->data)->worker->udpReceiveBuffer();
-}
-
-void onUdpReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
-                  unsigned flags) {
-  // UV_UDP_MMSG_FREE: the batch is done; the buffer is the worker's, kept.
-  // nread == 0 without an address: nothing more to read (an empty datagram
-  // has one, and is counted and dropped like any runt). nread < 0: a socket
-  // error (e.g. an ICMP report): nothing to do on a listening socket.
+void onUdpPoll(uv_poll_t* handle, int status, int events) {
   auto* listener = static_cast<UdpListener*>(handle->data);
-  if ((flags & UV_UDP_MMSG_FREE) != 0) {
-    listener->worker->flushUdpAnswers();  // the batch is complete
-    return;
-  }
-  if (nread < 0 || from == nullptr) return;
-  listener->worker->onUdpDatagram(
-      *listener, {reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)}, from);
+  if (status < 0) return;  // a socket error (e.g. an ICMP report): nothing to do
+  if ((events & UV_WRITABLE) != 0) listener->worker->onUdpWritable(*listener);
+  if ((events & UV_READABLE) != 0) listener->worker->onUdpReadable(*listener);
 }
 
-void onUdpClosed(uv_handle_t* handle) { delete static_cast<UdpListener*>(handle->data); }
+void onUdpClosed(uv_handle_t* handle) {
+  auto* listener = static_cast<UdpListener*>(handle->data);
+  close(listener->fd);  // the worker's copy; the supervisor keeps its own
+  delete listener;
+}
 
 }  // namespace
 
@@ -60,7 +52,8 @@ bool Worker::openUdp(const ListenSocket& socket) {
   auto* listener = new UdpListener;
   listener->worker = this;
   listener->index = static_cast<uint32_t>(udp_.size());
-  int rc = uv_udp_init_ex(&loop_, &listener->handle, UV_UDP_RECVMMSG);
+  listener->fd = socket.udp_fd;
+  const int rc = uv_poll_init_socket(&loop_, &listener->handle, socket.udp_fd);
   if (rc != 0) {
     delete listener;
     logLine("worker %u: udp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
@@ -68,17 +61,27 @@ bool Worker::openUdp(const ListenSocket& socket) {
   }
   listener->handle.data = listener;
   udp_.push_back(listener);  // closed by finishStop from here on
-  rc = uv_udp_open(&listener->handle, socket.udp_fd);
-  if (rc == 0) rc = uv_udp_recv_start(&listener->handle, onUdpAlloc, onUdpReceive);
-  if (rc != 0) {
-    logLine("worker %u: udp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
-    return false;
-  }
+  listener->reading = true;
+  updateUdpPoll(*listener);
   return true;
 }
 
+void Worker::updateUdpPoll(UdpListener& listener) {
+  const int events =
+      (listener.reading ? UV_READABLE : 0) | (listener.send_queue.empty() ? 0 : UV_WRITABLE);
+  if (events == 0) {
+    uv_poll_stop(&listener.handle);
+  } else {
+    uv_poll_start(&listener.handle, events, onUdpPoll);
+  }
+}
+
 void Worker::stopUdp() {
-  for (UdpListener* listener : udp_) uv_udp_recv_stop(&listener->handle);
+  // Stop reading; queued answers still leave (maybeFinishStop waits).
+  for (UdpListener* listener : udp_) {
+    listener->reading = false;
+    updateUdpPoll(*listener);
+  }
 }
 
 void Worker::closeUdp() {
@@ -89,9 +92,43 @@ void Worker::closeUdp() {
   udp_.clear();
 }
 
-uv_buf_t Worker::udpReceiveBuffer() {
-  return uv_buf_init(reinterpret_cast<char*>(udp_recv_.get()),
-                     static_cast<unsigned>(kUdpChunks * kUdpChunk));
+bool Worker::udpIdle() const {
+  for (const UdpListener* listener : udp_) {
+    if (!listener->send_queue.empty()) return false;
+  }
+  return true;
+}
+
+void Worker::onUdpReadable(UdpListener& listener) {
+  JournalBatch& b = journal_->batch;
+  for (int round = 0; round < kReadRounds && listener.reading; ++round) {
+    b.listener = listener.index;
+    for (size_t k = 0; k < kJournalBatch; ++k) {
+      b.iov[k] = {b.data[k], kJournalSlot};
+      msghdr& h = b.msgs[k].msg_hdr;
+      h.msg_name = &b.from[k];
+      h.msg_namelen = sizeof b.from[k];
+      h.msg_iov = &b.iov[k];
+      h.msg_iovlen = 1;
+      h.msg_control = nullptr;
+      h.msg_controllen = 0;
+      h.msg_flags = 0;
+    }
+    const int n = recvmmsg(listener.fd, b.msgs, kJournalBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;  // EAGAIN: drained; an error: the next event says again
+    for (int k = 0; k < n; ++k) {
+      const mmsghdr& m = b.msgs[k];
+      if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0 || m.msg_len == 0) {
+        ++counters_.dropped;  // longer than any query, or empty
+        continue;
+      }
+      onUdpDatagram(listener, {b.data[k], m.msg_len}, reinterpret_cast<const sockaddr*>(&b.from[k]));
+    }
+    flushUdpAnswers();
+    // The batch is answered (misses were copied to pending entries).
+    for (int k = 0; k < n; ++k) b.msgs[k].msg_len = 0;
+    if (static_cast<size_t>(n) < kJournalBatch) return;
+  }
 }
 
 void Worker::onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet,
@@ -126,9 +163,9 @@ void Worker::queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> pack
 }
 
 void Worker::flushUdpAnswers() {
-  // One sendmmsg per socket run (a recvmmsg batch comes from one socket, so
-  // normally one call). What the kernel does not take now goes through
-  // sendUdp, which queues it when the socket would block.
+  // One sendmmsg per socket run (a batch comes from one socket, so normally
+  // one call). What the kernel does not take now goes through sendUdp,
+  // which queues it when the socket would block.
   size_t start = 0;
   while (start < answers_queued_) {
     UdpListener* listener = answer_queue_[start].listener;
@@ -144,12 +181,12 @@ void Worker::flushUdpAnswers() {
       h.msg_iov = &iovs[end - start];
       h.msg_iovlen = 1;
     }
-    uv_os_fd_t fd = -1;
-    int sent = -1;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&listener->handle), &fd) == 0) {
-      sent = sendmmsg(fd, msgs.data(), static_cast<unsigned>(end - start), MSG_DONTWAIT);
+    size_t done = 0;
+    if (listener->send_queue.empty()) {  // keep the order behind queued answers
+      const int sent =
+          sendmmsg(listener->fd, msgs.data(), static_cast<unsigned>(end - start), MSG_DONTWAIT);
+      done = sent > 0 ? static_cast<size_t>(sent) : 0;
     }
-    const size_t done = sent > 0 ? static_cast<size_t>(sent) : 0;
     counters_.answers_udp += done;
     for (size_t i = start + done; i < end; ++i) {
       const QueuedAnswer& q = answer_queue_[i];
@@ -162,30 +199,44 @@ void Worker::flushUdpAnswers() {
 }
 
 void Worker::sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to) {
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(packet.data())),
-                             static_cast<unsigned>(packet.size()));
-  int rc = uv_udp_try_send(&listener.handle, &buf, 1, to);
-  if (rc >= 0) {
-    ++counters_.answers_udp;
-    return;
+  const socklen_t to_length = sockaddrLength(to);
+  if (listener.send_queue.empty()) {
+    if (sendto(listener.fd, packet.data(), packet.size(), MSG_DONTWAIT, to, to_length) >= 0) {
+      ++counters_.answers_udp;
+      return;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+      ++counters_.send_errors;
+      return;
+    }
   }
-  if (rc != UV_EAGAIN || listener.handle.send_queue_count >= kMaxSendQueue) {
+  if (listener.send_queue.size() >= kMaxSendQueue) {
     ++counters_.send_errors;
     return;
   }
   // The socket would block: queue a copy (slow path only).
-  auto* send = new UdpSend;
-  send->bytes.assign(packet.begin(), packet.end());
-  send->buf = uv_buf_init(reinterpret_cast<char*>(send->bytes.data()),
-                          static_cast<unsigned>(send->bytes.size()));
-  send->req.data = send;
-  rc = uv_udp_send(&send->req, &listener.handle, &send->buf, 1, to, onUdpSent);
-  if (rc < 0) {
-    delete send;
-    ++counters_.send_errors;
-    return;
-  }
+  UdpListener::Pending& pending = listener.send_queue.emplace_back();
+  pending.bytes.assign(packet.begin(), packet.end());
+  std::memcpy(&pending.to, to, to_length);
+  pending.to_length = to_length;
   ++counters_.answers_udp;
+  if (listener.send_queue.size() == 1) updateUdpPoll(listener);
+}
+
+void Worker::onUdpWritable(UdpListener& listener) {
+  while (!listener.send_queue.empty()) {
+    const auto& p = listener.send_queue.front();
+    if (sendto(listener.fd, p.bytes.data(), p.bytes.size(), MSG_DONTWAIT,
+               reinterpret_cast<const sockaddr*>(&p.to), p.to_length) < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+      break;  // still full: wait for the next writable event
+    }
+    listener.send_queue.pop_front();
+  }
+  if (listener.send_queue.empty()) {
+    updateUdpPoll(listener);
+    if (stopping_) maybeFinishStop();
+  }
 }
 
 }  // namespace shoal::worker

@@ -21,6 +21,10 @@ struct ProcessSlot;
 }
 
 namespace shoal::worker {
+struct Journal;
+}
+
+namespace shoal::worker {
 
 /// The sockets of one listen address for one worker slot, already bound
 /// (non-blocking, SO_REUSEPORT); the TCP one is listening. The supervisor
@@ -35,10 +39,13 @@ struct ListenSocket {
 /// segment the supervisor opened (inherited across fork); `stats` is this
 /// process's slot in the stats segment (its counters, histograms and
 /// state: the worker marks itself ready once it serves, draining when told
-/// to stop). Returns the exit status: 0 after a clean stop, non-zero if the
-/// loop could not start. Never throws for network input; allocation
-/// failure aborts.
+/// to stop). `journal` (worker/journal.h; may be null) is the slot's
+/// journal: the worker answers what a dead predecessor left in it, then
+/// receives into it. Returns the exit status: 0 after a clean stop,
+/// non-zero if the loop could not start. Never throws for network input;
+/// allocation failure aborts.
 int runWorker(const WorkerConfig& config, std::span<const ListenSocket> sockets,
-              shmcache::Cache& cache, stats::ProcessSlot& stats, unsigned slot);
+              shmcache::Cache& cache, stats::ProcessSlot& stats, Journal* journal,
+              unsigned slot);
 
 }  // namespace shoal::worker

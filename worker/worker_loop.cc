@@ -45,18 +45,23 @@ void closeHandle(void* handle) {
 }  // namespace
 
 Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::ProcessSlot& stats,
-               unsigned slot)
+               Journal* journal, unsigned slot)
     : config_(config),
       cache_(cache),
       slot_(slot),
       stats_(stats),
       counters_(stats.counters),
-      udp_recv_(new uint8_t[kUdpChunks * kUdpChunk]),
+      journal_(journal),
       answer_slots_(new uint8_t[kAnswerBatch * kAnswerSlot]),
       out_(new uint8_t[kMaxMessage]),
       scratch_(new uint8_t[kMaxMessage]),
       upstream_recv_(new uint8_t[kUdpChunk]),
-      tcp_recv_(new uint8_t[kUdpChunk]) {}
+      tcp_recv_(new uint8_t[kUdpChunk]) {
+  if (journal_ == nullptr) {
+    own_journal_ = std::make_unique<Journal>();
+    journal_ = own_journal_.get();
+  }
+}
 
 Worker::~Worker() {
   if (loop_open_) uv_loop_close(&loop_);
@@ -91,10 +96,11 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     uv_timer_start(&sweep_timer_, worker::onSweepTimer, kSweepIntervalMs, kSweepIntervalMs);
     engine_base_ = stats::Totals{};
     engine_base_.add(counters_);
+    replayJournal();
     stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kReady),
                        std::memory_order_release);
-    logLine("worker %u ready: %zu listen address(es), recvmmsg %s", slot_, sockets.size(),
-            !udp_.empty() && uv_udp_using_recvmmsg(&udp_.front()->handle) ? "on" : "off");
+    logLine("worker %u ready: %zu listen address(es), recvmmsg batches of %zu, journaled",
+            slot_, sockets.size(), kJournalBatch);
   } else {
     finishStop();
   }
@@ -188,15 +194,15 @@ void Worker::beginStop() {
 void Worker::maybeFinishStop() {
   if (!stopping_ || finished_ || draining_) return;
   if (engine_->pending() != 0 || !connections_.empty()) return;
-  for (const UdpListener* listener : udp_) {
-    if (listener->handle.send_queue_count != 0) return;
-  }
+  if (!udpIdle()) return;
   finishStop();
 }
 
 void Worker::finishStop() {
   if (finished_) return;
   finished_ = true;
+  clearJournal();  // a clean stop: nothing for a successor to replay
+  journal_->owner.store(0);
   closeUdp();
   closeAllTcp();
   std::vector<Upstream*> open;
@@ -248,8 +254,9 @@ void Worker::logCounters() const {
 }
 
 int runWorker(const WorkerConfig& config, std::span<const ListenSocket> sockets,
-              shmcache::Cache& cache, stats::ProcessSlot& stats, unsigned slot) {
-  Worker worker(config, cache, stats, slot);
+              shmcache::Cache& cache, stats::ProcessSlot& stats, Journal* journal,
+              unsigned slot) {
+  Worker worker(config, cache, stats, journal, slot);
   return worker.run(sockets);
 }
 

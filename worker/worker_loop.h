@@ -7,7 +7,8 @@
 // The implementation is split by concern:
 //   worker_loop.cc  start-up, engine driving (drain, timer), signals, stop
 //   query.cc        per-query path: ACL, hot path, hand-off to the engine
-//   udp_server.cc   client UDP (recvmmsg) and UDP replies
+//   udp_server.cc   client UDP (recvmmsg into the journal) and UDP replies
+//   journal.cc      the journal: replaying what a killed predecessor had read
 //   tcp_server.cc   client TCP: accept, pipelined reads, writes, idle timeout
 //   upstream.cc     queries to authoritative servers over UDP and TCP
 //
@@ -19,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <unordered_map>
@@ -27,6 +29,7 @@
 #include "base/ip_address.h"
 #include "resolver/engine.h"
 #include "stats/stats.h"
+#include "worker/journal.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
 
@@ -36,21 +39,26 @@ class Worker;
 
 /// Largest DNS message (the TCP length prefix is 16 bits).
 inline constexpr size_t kMaxMessage = 65535;
-/// libuv's recvmmsg path splits the buffer the alloc callback offers into
-/// 64 KiB chunks, one datagram each, at most 20 per call
-/// (UV__UDP_DGRAM_MAXSIZE, UV__MMSG_MAXWIDTH in libuv 1.44); see uv.h,
-/// UV_UDP_MMSG_CHUNK / UV_UDP_MMSG_FREE.
+/// One read of an upstream reply or of client TCP data.
 inline constexpr size_t kUdpChunk = 64 * 1024;
-inline constexpr size_t kUdpChunks = 20;
 /// Answers batched per recvmmsg batch (at most one per datagram received).
-inline constexpr size_t kAnswerBatch = kUdpChunks;
+inline constexpr size_t kAnswerBatch = kJournalBatch;
 /// Largest UDP answer a batch slot holds (the EDNS payload limit is 4096).
 inline constexpr size_t kAnswerSlot = 4096;
 
 struct UdpListener {
-  uv_udp_t handle{};
+  uv_poll_t handle{};
   Worker* worker = nullptr;
   uint32_t index = 0;  // in Worker::udp_; ClientRef::listener
+  int fd = -1;         // the worker's copy of the slot's socket (closed with the handle)
+  bool reading = false;
+  /// Answers the kernel would not take yet (socket buffer full).
+  struct Pending {
+    std::vector<uint8_t> bytes;
+    sockaddr_storage to{};
+    socklen_t to_length = 0;
+  };
+  std::deque<Pending> send_queue;
 };
 
 struct TcpListener {
@@ -121,12 +129,14 @@ struct ClientRef {
   sockaddr_storage address{};  // UDP: the client's address and port
   uint64_t connection = 0;     // TCP: the connection's id (it may be gone)
   int64_t received_us = 0;     // when the query arrived (wall clock)
+  int32_t pending = -1;        // UDP: its journal entry (-1: none)
 };
 
 class Worker {
  public:
+  /// `journal`: this slot's journal (nullptr: a private one, no replay).
   Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::ProcessSlot& stats,
-         unsigned slot);
+         Journal* journal, unsigned slot);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -135,6 +145,8 @@ class Worker {
   int run(std::span<const ListenSocket> sockets);
 
   // Entry points for the libuv callbacks of each file.
+  void onUdpReadable(UdpListener& listener);
+  void onUdpWritable(UdpListener& listener);
   void onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* from);
   /// The end of a recvmmsg batch: sends the answers queued for it.
   void flushUdpAnswers();
@@ -151,7 +163,6 @@ class Worker {
   void onSweepTimer();
   void onSignal(int signum);
   void finishStop();
-  uv_buf_t udpReceiveBuffer();
   uv_buf_t tcpReceiveBuffer();
   uv_buf_t upstreamReceiveBuffer();
 
@@ -179,6 +190,19 @@ class Worker {
   void stopUdp();
   void closeUdp();
   void sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to);
+  void updateUdpPoll(UdpListener& listener);
+  /// No answer waiting in a send queue.
+  bool udpIdle() const;
+
+  // journal.cc
+  /// Answers what the previous process of this slot read and did not
+  /// answer (it died), then takes the journal over.
+  void replayJournal();
+  /// Journals a UDP miss until it is answered; -1 when not journaled.
+  int32_t journalPending(std::span<const uint8_t> query, const ClientOrigin& origin);
+  void releasePending(int32_t index);
+  /// A clean stop: leaves the journal empty.
+  void clearJournal();
   /// Hot-path answers of one recvmmsg batch wait here and leave together
   /// with one sendmmsg when the batch ends (or the batch buffer is full).
   void queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to);
@@ -225,7 +249,9 @@ class Worker {
   // Per-worker buffers, allocated once. A receive buffer is only used
   // inside the callback that filled it (whatever is kept is copied), so one
   // of each serves every socket of the worker.
-  std::unique_ptr<uint8_t[]> udp_recv_;       // recvmmsg batch: kUdpChunks x kUdpChunk
+  Journal* journal_;                          // received UDP, not yet answered
+  std::unique_ptr<Journal> own_journal_;      // when the supervisor gave none
+  std::vector<int32_t> free_pending_;         // free entries of journal_->pending
   // sendmmsg batch: answers copied into fixed slots, no allocation.
   std::unique_ptr<uint8_t[]> answer_slots_;   // kAnswerBatch x kAnswerSlot
   struct QueuedAnswer {

@@ -1,0 +1,111 @@
+// The journal (worker/journal.h): mapping it, replaying what a killed
+// predecessor left, and the pending entries of UDP cache misses.
+
+#include "worker/journal.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "base/log.h"
+#include "worker/sockaddr.h"
+#include "worker/worker_loop.h"
+
+namespace shoal::worker {
+
+using base::logLine;
+
+Journal* mapJournal() {
+  void* memory = mmap(nullptr, sizeof(Journal), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  return memory == MAP_FAILED ? nullptr : static_cast<Journal*>(memory);  // zeroed
+}
+
+namespace {
+
+/// A query copied out of the journal before it is answered again.
+struct Replay {
+  uint32_t listener = 0;
+  sockaddr_storage from{};
+  std::vector<uint8_t> packet;
+};
+
+}  // namespace
+
+void Worker::replayJournal() {
+  free_pending_.clear();
+  for (int32_t i = static_cast<int32_t>(kPendingEntries) - 1; i >= 0; --i) {
+    free_pending_.push_back(i);
+  }
+  const pid_t previous = journal_->owner.load();
+  std::vector<Replay> replays;
+  // Only a dead owner's journal is replayed (a crash restart: the
+  // supervisor hands a fresh one to every other start).
+  if (previous != 0 && previous != getpid() && kill(previous, 0) != 0) {
+    JournalBatch& b = journal_->batch;
+    for (size_t k = 0; k < kJournalBatch; ++k) {
+      const uint32_t length = b.msgs[k].msg_len;
+      if (length == 0 || length > kJournalSlot) continue;
+      Replay& r = replays.emplace_back();
+      r.listener = b.listener;
+      r.from = b.from[k];
+      r.packet.assign(b.data[k], b.data[k] + length);
+    }
+    for (PendingQuery& p : journal_->pending) {
+      if (p.used.load() == 0 || p.length > kPendingQuery) continue;
+      Replay& r = replays.emplace_back();
+      r.listener = p.listener;
+      r.from = p.from;
+      r.packet.assign(p.packet, p.packet + p.length);
+    }
+  }
+  // Cleared before anything is answered: a query that kills the worker is
+  // replayed once, not by every replacement.
+  clearJournal();
+  journal_->owner.store(getpid());
+  if (replays.empty()) return;
+  size_t answered = 0;
+  for (const Replay& r : replays) {
+    if (r.listener >= udp_.size()) continue;  // the listen addresses changed
+    onUdpDatagram(*udp_[r.listener], r.packet, reinterpret_cast<const sockaddr*>(&r.from));
+    ++answered;
+  }
+  flushUdpAnswers();
+  counters_.journal_replayed += answered;
+  logLine("worker %u: answered %zu quer%s its predecessor had read before it died", slot_,
+          answered, answered == 1 ? "y" : "ies");
+}
+
+int32_t Worker::journalPending(std::span<const uint8_t> query, const ClientOrigin& origin) {
+  if (origin.udp == nullptr) return -1;  // TCP is not journaled
+  if (query.size() > kPendingQuery || free_pending_.empty()) {
+    ++counters_.journal_skipped;
+    return -1;
+  }
+  const int32_t index = free_pending_.back();
+  free_pending_.pop_back();
+  PendingQuery& p = journal_->pending[index];
+  p.listener = origin.udp->index;
+  p.length = static_cast<uint32_t>(query.size());
+  p.from_length = sockaddrLength(origin.udp_from);
+  std::memcpy(&p.from, origin.udp_from, p.from_length);
+  std::memcpy(p.packet, query.data(), query.size());
+  p.used.store(1, std::memory_order_release);
+  return index;
+}
+
+void Worker::releasePending(int32_t index) {
+  if (index < 0 || static_cast<size_t>(index) >= kPendingEntries) return;
+  journal_->pending[index].used.store(0, std::memory_order_release);
+  free_pending_.push_back(index);
+}
+
+void Worker::clearJournal() {
+  for (mmsghdr& m : journal_->batch.msgs) m.msg_len = 0;
+  for (PendingQuery& p : journal_->pending) p.used.store(0);
+}
+
+}  // namespace shoal::worker
