@@ -1,10 +1,11 @@
 #pragma once
 // The control protocol between shoalctl and the supervisor.
 //
-// Transport: a Unix stream socket (config key control.socket, mode 0660,
-// group control.group). The supervisor checks the peer's credentials
-// (SO_PEERCRED, SO_PEERGROUPS): root, the supervisor's own user and members
-// of control.group are served; anyone else gets one error line and the
+// Transport: a Unix stream socket (config key control.socket; mode 0660
+// with group control.group, 0600 when no group is set). The supervisor
+// checks the peer's credentials (SO_PEERCRED, SO_PEERGROUPS): root, the
+// supervisor's own user and members of control.group are served; anyone
+// else gets one error line (once it has sent its request) and the
 // connection is closed.
 //
 // Framing: the client sends one request, a JSON object on one line ending
@@ -16,23 +17,29 @@
 // the operator>". Requests ("command" and arguments) and answers:
 //
 //   {"command":"ping"}
-//     -> {"ok":true,"pid":123,"version":"0.1.0"}
+//     -> {"ok":true,"pid":123,"version":"0.1.0","cache":"/shoal-cache",
+//         "stats":"/shoal-cache.stats"}
 //   {"command":"status"}
 //     -> {"ok":true,"pid":..,"version":"..","config":"/path","started_at":<unix s>,
 //         "generation":<upgrades+restarts+reloads applied>,
+//         "rollout":"" or the restart/reload/upgrade in progress,
+//         "retiring":<old workers still draining>,
 //         "workers":[{"index":0,"pid":456,"state":"ready","uptime_s":12.5,
 //                     "restarts":0}, ...]}
 //   {"command":"servers"}
 //     -> {"ok":true,"servers":[{"address":"10.53.0.1","zones":["."],
 //         "srtt_ms":1.2,"rto_ms":50,"queries":10,"replies":9,"timeouts":1,
 //         "loss_percent":10.0,"last_seen_s":3.2 (null: never),
-//         "state":"ok"|"backed off"|"lame"|"no edns", "backoff_left_s":0}]}
+//         "state":"ok"|"backed off"|"lame"|"no edns", "backoff_left_s":0,
+//         "lame_zones":[...]}]}
 //   {"command":"cache.lookup","name":"www.example.","type":"A"}   (type optional)
-//     -> {"ok":true,"name":"www.example.","entries":[{"type":"A","kind":"rrset"
-//         |"negative"|"nsec"|...,"ttl":280,"original_ttl":300,"rank":..,
+//     -> {"ok":true,"name":"www.example.","entries":[{"type":"A" ("*" for
+//         NXDOMAIN),"kind":"rrset"|"nodata"|"nxdomain"|"range","ttl":280,
+//         "original_ttl":300,"rank":..,
 //         "dnssec":"indeterminate"|"insecure"|"secure"|"bogus",
-//         "partition":"global"|"192.0.2.0/24","stale":false,
+//         "partition":"global"|"192.0.2.0/24","stale":false,"corrupt":false,
 //         "records":["www.example. 280 IN A 192.0.2.1", ...]}]}
+//         (resolver/inspect.h says what each field holds)
 //   {"command":"cache.flush","name":"example.","subtree":true}
 //     -> {"ok":true,"name":"example.","subtree":true,"removed":12}
 //   {"command":"cache.stats"}
@@ -43,13 +50,15 @@
 //         "owner_died":..,"corrupt":..,"wipes":..,
 //         "stripe_fill":[{"entries":..,"bytes":..,"wipes":..}, ...]}
 //   {"command":"reload"}
-//     -> {"ok":true,"config":"/path","changed":["server.workers", ...],
-//         "warnings":["cache.size needs a restart with --cold ..."]}
+//     -> {"ok":true,"workers":[<as restart>],"config":"/path",
+//         "changed":["server.workers", ...],
+//         "warnings":["cache.name, cache.size and cache.stripes apply at the next start only ..."]}
 //     -> {"ok":false,"error":"shoal.toml:3: server.workers: ..."}  (nothing changed)
 //   {"command":"restart"}
 //     -> {"ok":true,"workers":[{"index":0,"old_pid":1,"new_pid":2}, ...]}
 //   {"command":"upgrade"}
-//     -> {"ok":true,"binary":"/usr/sbin/shoal","old_version":"..","version":".."}
+//     -> {"ok":true,"workers":[<as restart>],"binary":"/usr/sbin/shoal",
+//         "old_version":"..","version":".."}
 //
 // Unknown commands and bad arguments get ok=false with the reason.
 
