@@ -22,6 +22,8 @@ namespace {
 using base::logLine;
 
 constexpr int kMaxConnections = 64;
+/// A client has this long to send its request line.
+constexpr int64_t kRequestTimeoutMs = 10'000;
 
 std::string quoteJson(const std::string& text) {
   std::string out = "\"";
@@ -193,6 +195,17 @@ void ControlServer::onPoll(const std::vector<pollfd>& fds) {
   }
 }
 
+void ControlServer::sweep(int64_t now_ms) {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (!it->second.handed && now_ms - it->second.opened_ms > kRequestTimeoutMs) {
+      ::close(it->second.fd);
+      it = connections_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void ControlServer::accept() {
   for (;;) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -203,6 +216,7 @@ void ControlServer::accept() {
     }
     Connection conn;
     conn.fd = fd;
+    conn.opened_ms = monotonicMs();
     std::string refusal;
     if (!allowed(fd, refusal)) {
       // Answered once its request is read: closing with unread data would

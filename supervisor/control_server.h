@@ -50,6 +50,9 @@ class ControlServer {
   void addPollFds(std::vector<pollfd>& fds) const;
   /// Accepts, reads and writes whatever the poll reported ready.
   void onPoll(const std::vector<pollfd>& fds);
+  /// Closes connections that sent no whole request within kRequestTimeoutMs
+  /// (`now_ms`: monotonic), so that idle clients cannot use up the slots.
+  void sweep(int64_t now_ms);
 
   /// Sends `line` (one JSON object, no newline) on connection `id` and
   /// closes it once written. Ignored if the client has gone.
@@ -63,6 +66,7 @@ class ControlServer {
  private:
   struct Connection {
     int fd = -1;
+    int64_t opened_ms = 0;  // monotonic
     std::string in;
     std::string out;
     std::string refusal;  // not allowed: answered this once the request is read

@@ -104,6 +104,7 @@ int Supervisor::run() {
     handleSignals();
     reap();
     if (ready > 0) control_.onPoll(fds);
+    control_.sweep(monotonicMs());
     if (stopping_ && kill_at_ms_ >= 0 && monotonicMs() >= kill_at_ms_ && anyAlive()) {
       logLine("workers still running %lld ms after SIGTERM: killing them",
               static_cast<long long>(kStopTimeoutMs));
