@@ -494,8 +494,10 @@ std::string unknown(const toml::value& value) {
 std::vector<Item> collectItems(const toml::value& root) {
   std::vector<Item> items;
   for (const auto& [name, table] : root.as_table()) {
+    // (clang 14 cannot capture a structured binding: compare through a copy)
+    const std::string& table_name = name;
     const auto spec = std::find_if(std::begin(kTables), std::end(kTables),
-                                   [&](const TableSpec& t) { return t.name == name; });
+                                   [&](const TableSpec& t) { return t.name == table_name; });
     if (spec == std::end(kTables)) {
       items.push_back({lineOf(table), name, &table, nullptr,
                        table.is_table() ? "unknown table (the tables are server, cache, "
@@ -509,8 +511,9 @@ std::vector<Item> collectItems(const toml::value& root) {
       continue;
     }
     for (const auto& [key, value] : table.as_table()) {
+      const std::string& key_name = key;
       const auto k = std::find_if(spec->keys.begin(), spec->keys.end(),
-                                  [&](const KeySpec& ks) { return ks.key == key; });
+                                  [&](const KeySpec& ks) { return ks.key == key_name; });
       const bool known = k != spec->keys.end();
       items.push_back({lineOf(value), name + "." + key, &value, known ? k->read : nullptr,
                        known ? "" : unknown(value)});

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "resolver/cache_format.h"
+#include "resolver/server_stats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace shoal::resolver;
@@ -37,5 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (pos != size) __builtin_trap();
   }
   (void)soaMinimum(payload);
+  // A server-table entry: the first octet splits the input into key and
+  // payload.
+  if (size > 0) {
+    const size_t key_length = data[0] < size - 1 ? data[0] : size - 1;
+    (void)decodeServerEntry({data + 1, key_length}, {data + 1 + key_length, size - 1 - key_length});
+  }
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "cli/command_line.h"
 
+#include <ostream>
+
 #include <gtest/gtest.h>
 
 namespace shoal::cli {
@@ -18,6 +20,12 @@ struct BadCase {
   std::vector<std::string> args;
   std::string error_part;
 };
+
+// How gtest shows a case: the arguments, not the object's bytes.
+void PrintTo(const BadCase& c, std::ostream* os) {
+  *os << "shoalctl";
+  for (const auto& arg : c.args) *os << " " << arg;
+}
 
 class BadArguments : public ::testing::TestWithParam<BadCase> {};
 
