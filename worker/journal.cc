@@ -30,6 +30,7 @@ namespace {
 struct Replay {
   uint32_t listener = 0;
   sockaddr_storage from{};
+  LocalAddress local;
   std::vector<uint8_t> packet;
 };
 
@@ -52,6 +53,7 @@ void Worker::replayJournal() {
       Replay& r = replays.emplace_back();
       r.listener = b.listener;
       r.from = b.from[k];
+      r.local = localAddressOf(b.msgs[k].msg_hdr);
       r.packet.assign(b.data[k], b.data[k] + length);
     }
     for (PendingQuery& p : journal_->pending) {
@@ -59,6 +61,7 @@ void Worker::replayJournal() {
       Replay& r = replays.emplace_back();
       r.listener = p.listener;
       r.from = p.from;
+      r.local = p.local;
       r.packet.assign(p.packet, p.packet + p.length);
     }
   }
@@ -70,7 +73,8 @@ void Worker::replayJournal() {
   size_t answered = 0;
   for (const Replay& r : replays) {
     if (r.listener >= udp_.size()) continue;  // the listen addresses changed
-    onUdpDatagram(*udp_[r.listener], r.packet, reinterpret_cast<const sockaddr*>(&r.from));
+    onUdpDatagram(*udp_[r.listener], r.packet, reinterpret_cast<const sockaddr*>(&r.from),
+                  r.local);
     ++answered;
   }
   flushUdpAnswers();
@@ -92,6 +96,7 @@ int32_t Worker::journalPending(std::span<const uint8_t> query, const ClientOrigi
   p.length = static_cast<uint32_t>(query.size());
   p.from_length = sockaddrLength(origin.udp_from);
   std::memcpy(&p.from, origin.udp_from, p.from_length);
+  p.local = origin.udp_local != nullptr ? *origin.udp_local : LocalAddress{};
   std::memcpy(p.packet, query.data(), query.size());
   p.used.store(1, std::memory_order_release);
   return index;

@@ -33,6 +33,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "worker/sockaddr.h"
+
 namespace shoal::worker {
 
 /// Datagrams per recvmmsg call.
@@ -50,6 +52,7 @@ struct JournalBatch {
   mmsghdr msgs[kJournalBatch];
   iovec iov[kJournalBatch];
   sockaddr_storage from[kJournalBatch];
+  uint8_t control[kJournalBatch][kPacketInfoSpace];  // pktinfo (wildcard sockets)
   uint8_t data[kJournalBatch][kJournalSlot];
 };
 
@@ -59,6 +62,7 @@ struct PendingQuery {
   uint32_t length;
   socklen_t from_length;
   sockaddr_storage from;
+  LocalAddress local;  // where it arrived (wildcard sockets)
   uint8_t packet[kPendingQuery];
 };
 

@@ -70,6 +70,7 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
     ++origin.tcp->in_flight;  // before the engine runs: it may answer at once
   } else {
     ref.listener = origin.udp->index;
+    if (origin.udp_local != nullptr) ref.local = *origin.udp_local;
     std::memcpy(&ref.address, origin.udp_from, sockaddrLength(origin.udp_from));
   }
   resolver::ClientQuery client_query;
@@ -103,7 +104,8 @@ void Worker::answerClient(const resolver::ClientAnswer& answer) {
   if (ref.tcp) {
     answerTcp(ref.connection, answer.packet);
   } else if (ref.listener < udp_.size()) {
-    sendUdp(*udp_[ref.listener], answer.packet, reinterpret_cast<const sockaddr*>(&ref.address));
+    sendUdp(*udp_[ref.listener], answer.packet, reinterpret_cast<const sockaddr*>(&ref.address),
+            ref.local);
   }
   releasePending(ref.pending);
 }

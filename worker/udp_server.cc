@@ -61,6 +61,14 @@ bool Worker::openUdp(const ListenSocket& socket) {
   }
   listener->handle.data = listener;
   udp_.push_back(listener);  // closed by finishStop from here on
+  // On 0.0.0.0 or :: the kernel must say where each query arrived, so
+  // that its answer leaves from there.
+  listener->wildcard = boundToWildcard(socket.udp_fd);
+  if (listener->wildcard && !enablePacketInfo(socket.udp_fd)) {
+    logLine("worker %u: udp %s: cannot enable packet info; answers leave from the routed address",
+            slot_, socket.address.c_str());
+    listener->wildcard = false;
+  }
   listener->reading = true;
   updateUdpPoll(*listener);
   return true;
@@ -110,8 +118,8 @@ void Worker::onUdpReadable(UdpListener& listener) {
       h.msg_namelen = sizeof b.from[k];
       h.msg_iov = &b.iov[k];
       h.msg_iovlen = 1;
-      h.msg_control = nullptr;
-      h.msg_controllen = 0;
+      h.msg_control = listener.wildcard ? b.control[k] : nullptr;
+      h.msg_controllen = listener.wildcard ? kPacketInfoSpace : 0;
       h.msg_flags = 0;
     }
     const int n = recvmmsg(listener.fd, b.msgs, kJournalBatch, MSG_DONTWAIT, nullptr);
@@ -122,7 +130,10 @@ void Worker::onUdpReadable(UdpListener& listener) {
         ++counters_.dropped;  // longer than any query, or empty
         continue;
       }
-      onUdpDatagram(listener, {b.data[k], m.msg_len}, reinterpret_cast<const sockaddr*>(&b.from[k]));
+      const LocalAddress local =
+          listener.wildcard ? localAddressOf(m.msg_hdr) : LocalAddress{};
+      onUdpDatagram(listener, {b.data[k], m.msg_len},
+                    reinterpret_cast<const sockaddr*>(&b.from[k]), local);
     }
     flushUdpAnswers();
     // The batch is answered (misses were copied to pending entries).
@@ -132,7 +143,7 @@ void Worker::onUdpReadable(UdpListener& listener) {
 }
 
 void Worker::onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet,
-                           const sockaddr* from) {
+                           const sockaddr* from, const LocalAddress& local) {
   const auto client = addressOf(from);
   if (!client) {
     ++counters_.dropped;
@@ -141,15 +152,16 @@ void Worker::onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packe
   ClientOrigin origin;
   origin.udp = &listener;
   origin.udp_from = from;
+  origin.udp_local = &local;
   const auto response = handleQuery(packet, *client, origin);
-  if (!response.empty()) queueUdpAnswer(listener, response, from);
+  if (!response.empty()) queueUdpAnswer(listener, response, from, local);
 }
 
 void Worker::queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> packet,
-                            const sockaddr* to) {
+                            const sockaddr* to, const LocalAddress& local) {
   const socklen_t to_length = to->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   if (packet.size() > kAnswerSlot) {
-    sendUdp(listener, packet, to);
+    sendUdp(listener, packet, to, local);
     return;
   }
   if (answers_queued_ == kAnswerBatch) flushUdpAnswers();
@@ -158,6 +170,8 @@ void Worker::queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> pack
   std::memcpy(&q.to, to, to_length);
   q.to_length = to_length;
   q.length = packet.size();
+  q.local = local;
+  q.control_length = local.family != 0 ? writePacketInfo(local, q.control) : 0;
   std::memcpy(answer_slots_.get() + answers_queued_ * kAnswerSlot, packet.data(), packet.size());
   ++answers_queued_;
 }
@@ -180,6 +194,10 @@ void Worker::flushUdpAnswers() {
       h.msg_namelen = q.to_length;
       h.msg_iov = &iovs[end - start];
       h.msg_iovlen = 1;
+      if (q.control_length != 0) {
+        h.msg_control = q.control;
+        h.msg_controllen = q.control_length;
+      }
     }
     size_t done = 0;
     if (listener->send_queue.empty()) {  // keep the order behind queued answers
@@ -191,17 +209,40 @@ void Worker::flushUdpAnswers() {
     for (size_t i = start + done; i < end; ++i) {
       const QueuedAnswer& q = answer_queue_[i];
       sendUdp(*listener, {answer_slots_.get() + i * kAnswerSlot, q.length},
-              reinterpret_cast<const sockaddr*>(&q.to));
+              reinterpret_cast<const sockaddr*>(&q.to), q.local);
     }
     start = end;
   }
   answers_queued_ = 0;
 }
 
-void Worker::sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to) {
+namespace {
+
+/// One datagram to `to`, from `local` when it is known (sendmsg with a
+/// pktinfo control message); -1 and errno as sendmsg.
+ssize_t sendFrom(int fd, std::span<const uint8_t> packet, const sockaddr* to, socklen_t to_length,
+                 const LocalAddress& local) {
+  iovec iov{const_cast<uint8_t*>(packet.data()), packet.size()};
+  msghdr h{};
+  h.msg_name = const_cast<sockaddr*>(to);
+  h.msg_namelen = to_length;
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  uint8_t control[kPacketInfoSpace];
+  if (local.family != 0) {
+    h.msg_control = control;
+    h.msg_controllen = writePacketInfo(local, control);
+  }
+  return sendmsg(fd, &h, MSG_DONTWAIT);
+}
+
+}  // namespace
+
+void Worker::sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to,
+                     const LocalAddress& local) {
   const socklen_t to_length = sockaddrLength(to);
   if (listener.send_queue.empty()) {
-    if (sendto(listener.fd, packet.data(), packet.size(), MSG_DONTWAIT, to, to_length) >= 0) {
+    if (sendFrom(listener.fd, packet, to, to_length, local) >= 0) {
       ++counters_.answers_udp;
       return;
     }
@@ -219,6 +260,7 @@ void Worker::sendUdp(UdpListener& listener, std::span<const uint8_t> packet, con
   pending.bytes.assign(packet.begin(), packet.end());
   std::memcpy(&pending.to, to, to_length);
   pending.to_length = to_length;
+  pending.local = local;
   ++counters_.answers_udp;
   if (listener.send_queue.size() == 1) updateUdpPoll(listener);
 }
@@ -226,8 +268,8 @@ void Worker::sendUdp(UdpListener& listener, std::span<const uint8_t> packet, con
 void Worker::onUdpWritable(UdpListener& listener) {
   while (!listener.send_queue.empty()) {
     const auto& p = listener.send_queue.front();
-    if (sendto(listener.fd, p.bytes.data(), p.bytes.size(), MSG_DONTWAIT,
-               reinterpret_cast<const sockaddr*>(&p.to), p.to_length) < 0 &&
+    if (sendFrom(listener.fd, p.bytes, reinterpret_cast<const sockaddr*>(&p.to), p.to_length,
+                 p.local) < 0 &&
         (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
       break;  // still full: wait for the next writable event
     }

@@ -52,11 +52,13 @@ struct UdpListener {
   uint32_t index = 0;  // in Worker::udp_; ClientRef::listener
   int fd = -1;         // the worker's copy of the slot's socket (closed with the handle)
   bool reading = false;
+  bool wildcard = false;  // bound to 0.0.0.0 or ::: answers leave from pktinfo's address
   /// Answers the kernel would not take yet (socket buffer full).
   struct Pending {
     std::vector<uint8_t> bytes;
     sockaddr_storage to{};
     socklen_t to_length = 0;
+    LocalAddress local;
   };
   std::deque<Pending> send_queue;
 };
@@ -118,6 +120,7 @@ struct Upstream {
 struct ClientOrigin {
   UdpListener* udp = nullptr;
   const sockaddr* udp_from = nullptr;
+  const LocalAddress* udp_local = nullptr;  // where it arrived (wildcard sockets)
   TcpConnection* tcp = nullptr;
 };
 
@@ -130,6 +133,7 @@ struct ClientRef {
   uint64_t connection = 0;     // TCP: the connection's id (it may be gone)
   int64_t received_us = 0;     // when the query arrived (wall clock)
   int32_t pending = -1;        // UDP: its journal entry (-1: none)
+  LocalAddress local;          // UDP: where it arrived (wildcard sockets)
 };
 
 class Worker {
@@ -147,7 +151,8 @@ class Worker {
   // Entry points for the libuv callbacks of each file.
   void onUdpReadable(UdpListener& listener);
   void onUdpWritable(UdpListener& listener);
-  void onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* from);
+  void onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* from,
+                     const LocalAddress& local);
   /// The end of a recvmmsg batch: sends the answers queued for it.
   void flushUdpAnswers();
   void onTcpConnection(TcpListener& listener);
@@ -189,7 +194,8 @@ class Worker {
   bool openUdp(const ListenSocket& socket);
   void stopUdp();
   void closeUdp();
-  void sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to);
+  void sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to,
+               const LocalAddress& local);
   void updateUdpPoll(UdpListener& listener);
   /// No answer waiting in a send queue.
   bool udpIdle() const;
@@ -205,7 +211,8 @@ class Worker {
   void clearJournal();
   /// Hot-path answers of one recvmmsg batch wait here and leave together
   /// with one sendmmsg when the batch ends (or the batch buffer is full).
-  void queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to);
+  void queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to,
+                      const LocalAddress& local);
 
   // tcp_server.cc
   bool openTcp(const ListenSocket& socket);
@@ -259,6 +266,9 @@ class Worker {
     sockaddr_storage to;
     socklen_t to_length;
     size_t length;
+    LocalAddress local;                   // where the query arrived (wildcard sockets)
+    size_t control_length;                // 0, or its pktinfo in `control`
+    uint8_t control[kPacketInfoSpace];
   };
   std::array<QueuedAnswer, kAnswerBatch> answer_queue_{};
   size_t answers_queued_ = 0;

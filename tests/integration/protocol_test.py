@@ -9,7 +9,7 @@ import socket
 import struct
 import time
 
-from shoal_harness import (Shoal, build_query, kdig, need_kdig, parse_header, run_tests,
+from shoal_harness import (Shoal, build_query, free_port, kdig, need_kdig, parse_header, run_tests,
                            tcp_exchange, tcp_frame, tcp_read_message, udp_exchange, wait_for)
 
 REFUSE_ALL = {"acl": {"allow": ["192.0.2.255/32", "2001:db8::/32"]}}
@@ -34,6 +34,33 @@ def test_clients_outside_the_acl_get_refused_over_udp_and_tcp():
         assert sum(c["queries.refused_acl"] for c in counters.values()) == 2, counters
         assert sum(c["answers.refused"] for c in counters.values()) == 2, counters
         assert sum(c["queries.misses"] for c in counters.values()) == 0, counters
+
+
+def test_a_wildcard_listener_answers_from_the_address_each_query_arrived_at():
+    # Listening on 0.0.0.0 and ::, an answer must leave from the address the
+    # query was sent to (IP_PKTINFO / IPV6_PKTINFO), not from the one the
+    # route prefers: 127.0.0.2 is local (all of 127/8 is), but a reply to a
+    # client on 127.0.0.1 would otherwise come from 127.0.0.1 and the
+    # client would drop it. (A farm's anycast address on lo is the same case.)
+    # REFUSED comes from the hot path; SERVFAIL (no upstream allowed) from
+    # the resolver, answered later from the miss path.
+    for settings, rcode in ((REFUSE_ALL, "REFUSED"), (NO_UPSTREAM, "SERVFAIL")):
+        port = free_port()
+        config = dict(settings, server={"listen": [f"0.0.0.0:{port}", f"[::]:{port}"]},
+                      acl={"allow": ["192.0.2.255/32"] if rcode == "REFUSED"
+                           else ["127.0.0.0/8", "::1/128"]})
+        with Shoal(workers=2, config=config, port=port) as shoal:
+            for family, destination in ((socket.AF_INET, "127.0.0.1"),
+                                        (socket.AF_INET, "127.0.0.2"),
+                                        (socket.AF_INET, "127.0.0.53"),
+                                        (socket.AF_INET6, "::1")):
+                for qid in range(20):  # over both workers' sockets
+                    with socket.socket(family, socket.SOCK_DGRAM) as s:
+                        s.settimeout(3)
+                        s.sendto(query(qid), (destination, shoal.port))
+                        data, source = s.recvfrom(4096)
+                    assert source[:2] == (destination, shoal.port), (rcode, destination, source)
+                    assert parse_header(data)[:3:2] == (qid, rcode), parse_header(data)
 
 
 def test_malformed_udp_queries_get_formerr_or_nothing_and_the_worker_lives():
