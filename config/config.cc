@@ -44,6 +44,7 @@ workers = 0
 udp_payload_size = 1232
 tcp_idle_timeout = "10s"
 tcp_max_clients = 4096
+hang_timeout = "10s"
 
 [cache]
 name = "/shoal-cache"
@@ -410,6 +411,13 @@ constexpr KeySpec kServerKeys[] = {
     {"tcp_max_clients", [](Config& c, const Field& f) {
        c.server.tcp_max_clients = static_cast<uint32_t>(f.integer(1, 1000000));
      }},
+    {"hang_timeout", [](Config& c, const Field& f) {
+       c.server.hang_timeout = f.duration(0s, 10min);
+       if (c.server.hang_timeout.count() != 0 && c.server.hang_timeout < 2s) {
+         f.fail("must be 0s (off) or at least 2s (a worker reports every second), got " +
+                formatDuration(c.server.hang_timeout));
+       }
+     }},
 };
 
 constexpr KeySpec kCacheKeys[] = {
@@ -678,6 +686,7 @@ std::string toToml(const Config& c) {
   out += "workers = " + std::to_string(c.server.workers) + "\n";
   out += "udp_payload_size = " + std::to_string(c.server.udp_payload_size) + "\n";
   out += "tcp_idle_timeout = " + quote(formatDuration(c.server.tcp_idle_timeout)) + "\n";
+  out += "hang_timeout = " + quote(formatDuration(c.server.hang_timeout)) + "\n";
   out += "tcp_max_clients = " + std::to_string(c.server.tcp_max_clients) + "\n";
   out += "\n[cache]\n";
   out += "name = " + quote(c.cache.name) + "\n";

@@ -39,6 +39,9 @@ struct ServerSection {
   Duration tcp_idle_timeout{};
   /// Concurrent TCP clients per worker.
   uint32_t tcp_max_clients = 0;
+  /// A worker whose loop has not turned for this long is killed and
+  /// replaced; zero: never. 0 or 2s..10m.
+  Duration hang_timeout{};
   bool operator==(const ServerSection&) const = default;
 };
 

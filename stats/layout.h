@@ -106,6 +106,9 @@ struct alignas(64) ProcessSlot {  // STATS_LAYOUT
   std::atomic<uint32_t> worker;     // the worker slot index it serves
   std::atomic<uint32_t> restarts;   // of this worker index, as the supervisor counts them
   std::atomic<int64_t> started_ms;  // wall clock
+  /// CLOCK_MONOTONIC ms, written by the worker's loop every second: the
+  /// supervisor kills a worker whose heartbeat is older than hang_timeout.
+  std::atomic<int64_t> heartbeat_ms;
   WorkerCounters counters;
 };
 

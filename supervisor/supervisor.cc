@@ -114,6 +114,7 @@ int Supervisor::run() {
     if (!stopping_) {
       restartDue();
       stepRollout();
+      killHung();
     }
     if (monotonicMs() >= next_sample_ms_) sample();
   }
@@ -279,6 +280,7 @@ void Supervisor::spawn(size_t index, bool replay) {
   if (pid == 0) runChild(index);
   stats.pid.store(pid);
   slot.pid = pid;
+  slot.hang_killed = false;
   slot.started_ms = monotonicMs();
   slot.restart_at_ms = -1;
   logLine("worker %zu started: pid %d", index, static_cast<int>(pid));
@@ -417,6 +419,29 @@ void Supervisor::restartDue() {
       kill(r.pid, SIGKILL);
       r.kill_at_ms = -1;  // once
     }
+  }
+}
+
+void Supervisor::killHung() {
+  const int64_t limit = loaded_.config.server.hang_timeout.count();
+  if (limit == 0) return;
+  const int64_t now = monotonicMs();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
+    if (slot.pid == 0 || slot.hang_killed) continue;
+    const auto& process = stats_->slot(2 * i + slot.generation);
+    // Only a worker that has served: one starting is the rollout's business.
+    if (static_cast<stats::WorkerState>(process.state.load()) != stats::WorkerState::kReady) {
+      continue;
+    }
+    const int64_t heartbeat = process.heartbeat_ms.load();
+    if (heartbeat == 0) continue;  // a build that does not report (after an upgrade)
+    const int64_t silent = now - heartbeat;
+    if (silent <= limit) continue;
+    logLine("worker %zu (pid %d) is hung: its loop has not turned for %lld ms; killing it", i,
+            static_cast<int>(slot.pid), static_cast<long long>(silent));
+    kill(slot.pid, SIGKILL);
+    slot.hang_killed = true;  // reap() restarts it
   }
 }
 

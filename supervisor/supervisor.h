@@ -74,6 +74,7 @@ class Supervisor {
     int64_t restart_at_ms = -1;                 // monotonic; >= 0: fork then
     unsigned quick_deaths = 0;                  // deaths within kQuickDeathMs in a row
     unsigned restarts = 0;                      // replacements after a death
+    bool hang_killed = false;                   // killed as hung, not reaped yet
   };
   /// A worker being replaced (or whose slot a reload removed): no longer
   /// in its slot; its exit is expected, not a crash. During a rollout the
@@ -115,6 +116,8 @@ class Supervisor {
   void handleSignals();
   void reap();
   void restartDue();
+  /// Kills ready workers whose heartbeat is older than server.hang_timeout.
+  void killHung();
   void beginStop(int signum);
   void signalWorkers(int signum);
   bool anyAlive() const;

@@ -218,6 +218,7 @@ void Worker::closeUpstream(Upstream& up) {
 }
 
 void Worker::onSweepTimer() {
+  beat();  // the loop turns: not hung
   // Sockets the engine never cancelled (it should cancel every token it is
   // done with): closed once every deadline of their query is long past.
   const int64_t limit =

@@ -96,6 +96,7 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     uv_timer_start(&sweep_timer_, worker::onSweepTimer, kSweepIntervalMs, kSweepIntervalMs);
     engine_base_ = stats::Totals{};
     engine_base_.add(counters_);
+    beat();
     replayJournal();
     stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kReady),
                        std::memory_order_release);
@@ -161,6 +162,13 @@ void Worker::armTimer() {
   uv_update_time(&loop_);
   uv_timer_start(&engine_timer_, worker::onEngineTimer,
                  delay > 0 ? static_cast<uint64_t>(delay) : 0, 0);
+}
+
+void Worker::beat() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  stats_.heartbeat_ms.store(static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000,
+                            std::memory_order_relaxed);
 }
 
 void Worker::onEngineTimer() {

@@ -179,6 +179,8 @@ class Worker {
   void beginStop();
   void maybeFinishStop();
   void logCounters() const;
+  /// Tells the supervisor the loop turns (stats slot heartbeat).
+  void beat();
   /// Copies the engine's counters into the stats slot (on top of what the
   /// slot held when this process started).
   void publishEngineStats();

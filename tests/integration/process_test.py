@@ -99,6 +99,36 @@ def test_killed_worker_is_replaced_on_the_same_socket():
             counters
 
 
+def test_a_hung_worker_is_killed_and_replaced():
+    # A worker whose loop stops turning (SIGSTOP stands in for a deadlock or
+    # an endless loop) is killed after server.hang_timeout and replaced on
+    # its socket; a query sent to it meanwhile is answered by the
+    # replacement, and the other worker is left alone.
+    config = dict(REFUSE_ALL, server={"hang_timeout": "2s"})
+    with Shoal(workers=1, config=config) as shoal:
+        (victim,) = shoal.worker_pids()
+        os.kill(victim, signal.SIGSTOP)
+        t0 = time.monotonic()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(8)
+            s.sendto(build_query("example.com", "A", qid=9), ("127.0.0.1", shoal.port))
+            data = s.recv(4096)
+        took = time.monotonic() - t0
+        assert parse_header(data)[:3:2] == (9, "REFUSED"), parse_header(data)
+        assert 1.5 < took < 5.0, took  # the hang timeout, then a prompt restart
+        log = shoal.log()
+        assert f"(pid {victim}) is hung" in log, log
+        assert victim not in shoal.worker_pids()
+    # Off: a stopped worker is left alone.
+    config = dict(REFUSE_ALL, server={"hang_timeout": "0s"})
+    with Shoal(workers=1, config=config) as shoal:
+        (victim,) = shoal.worker_pids()
+        os.kill(victim, signal.SIGSTOP)
+        time.sleep(3)
+        assert shoal.worker_pids() == [victim]
+        os.kill(victim, signal.SIGCONT)
+
+
 def test_a_slot_that_keeps_dying_backs_off():
     with Shoal(workers=1, config=REFUSE_ALL) as shoal:
         for expected in ("restarting now", "crash loop: restarting in 100 ms"):

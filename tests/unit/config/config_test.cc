@@ -119,7 +119,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 28);
+  EXPECT_EQ(keys, 29);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -471,6 +471,16 @@ TEST(ConfigTest, NameAndPathErrors) {
             "socket path (got \"" + long_path + "\")");
   EXPECT_EQ(errorOf("[control]\nsocket = \"\"\n"),
             "shoal.toml:2: control.socket: must not be an empty file name");
+}
+
+TEST(ConfigTest, HangTimeoutIsOffOrAtLeastTwoSeconds) {
+  EXPECT_EQ(defaults().server.hang_timeout, std::chrono::seconds(10));
+  const auto off = loadString("[server]\nhang_timeout = \"0s\"\n", "shoal.toml");
+  ASSERT_TRUE(off.ok()) << off.error;
+  EXPECT_EQ(off.config->server.hang_timeout.count(), 0);
+  EXPECT_EQ(errorOf("[server]\nhang_timeout = \"1s\"\n"),
+            "shoal.toml:2: server.hang_timeout: must be 0s (off) or at least 2s (a worker "
+            "reports every second), got 1s");
 }
 
 TEST(ConfigTest, ControlGroupMustExist) {
