@@ -296,7 +296,8 @@ bool Iterator::allowedUpstream(const base::IpAddress& server) const {
 
 void Iterator::markLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) {
   lame_[{keyBytes(zone), server.toString()}] = now_ms + kLameMs;
-  // Shown by shoalctl servers across workers; decisions use lame_ only.
+  // In the shared server table too: the other workers skip it as well
+  // (sendNext), and shoalctl servers shows it.
   servers_.recordLame(server, zone, now_ms + kLameMs, now_ms);
 }
 
@@ -356,6 +357,7 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
       if (!allowedUpstream(address) || isLame(task.cut.zone, address, now_ms)) continue;
       if (std::find(task.tried.begin(), task.tried.end(), address) != task.tried.end()) continue;
       const ServerState state = servers_.get(address, now_ms);
+      if (isLameFor(state, task.cut.zone, now_ms)) continue;  // marked by another worker
       candidates.push_back({address, servers_.rankMs(state), state.backoff_until_ms > now_ms, state});
     }
   }

@@ -81,6 +81,16 @@ bool isLameAnywhere(const ServerState& state, int64_t now_ms) {
                      [&](const ServerZone& z) { return lameAt(z, now_ms); });
 }
 
+bool isLameFor(const ServerState& state, const dns::Name& zone, int64_t now_ms) {
+  // Names are parsed only for a slot that is lame now: the common case
+  // costs two comparisons.
+  return std::any_of(state.zones.begin(), state.zones.end(), [&](const ServerZone& z) {
+    if (!lameAt(z, now_ms)) return false;
+    const auto name = zoneName(z);
+    return name && *name == zone;
+  });
+}
+
 std::span<const uint8_t> serverKeyPrefix() { return kKeyPrefix; }
 
 std::optional<ServerEntry> decodeServerEntry(std::span<const uint8_t> key,

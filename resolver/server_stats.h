@@ -57,6 +57,9 @@ static_assert(sizeof(ServerState) < 600);
 std::optional<dns::Name> zoneName(const ServerZone& zone);
 /// True if `state` marks the server lame for some zone at `now_ms`.
 bool isLameAnywhere(const ServerState& state, int64_t now_ms);
+/// True if `state` marks the server lame for `zone` at `now_ms` (a mark
+/// any worker made: the state is shared).
+bool isLameFor(const ServerState& state, const dns::Name& zone, int64_t now_ms);
 
 /// A kServer entry decoded from a cache copy (shoalctl servers).
 struct ServerEntry {

@@ -442,6 +442,28 @@ TEST(EngineScenario, OneLameServerIsSkipped) {
   EXPECT_EQ(s.sentTo(kExampleCom1), lame_before) << s.sentLog();
 }
 
+TEST(EngineScenario, ALameMarkIsSharedWithTheOtherWorkers) {
+  FakeNet net;
+  standard(net);
+  net.server(kExampleCom1).refused = true;
+  Scenario s(net);
+  ASSERT_EQ(s.resolve("www.example.com", rrtype::kA).rcode, rcode::kNoError) << s.sentLog();
+  const size_t lame_before = s.sentTo(kExampleCom1);
+  ASSERT_GE(lame_before, 1u) << s.sentLog();
+  // Another worker: its own engine (no per-worker lame marks), the same
+  // shared cache (server table included). Several names so that, without
+  // the shared mark, the random exploration would try the lame server.
+  for (uint64_t seed = 2; seed < 12; ++seed) {
+    s.newWorker(seed);
+    // A name not cached (it does not exist): the worker must ask.
+    const std::string name = "w" + std::to_string(seed) + ".example.com";
+    const size_t sent_before = s.sent().size();
+    EXPECT_EQ(s.resolve(name, rrtype::kA).rcode, rcode::kNxDomain) << name;
+    EXPECT_GT(s.sent().size(), sent_before) << name;
+  }
+  EXPECT_EQ(s.sentTo(kExampleCom1), lame_before) << s.sentLog();
+}
+
 TEST(EngineScenario, AllServersLameIsServfailWithExtendedError) {
   FakeNet net;
   standard(net);

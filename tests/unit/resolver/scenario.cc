@@ -95,6 +95,10 @@ Scenario::Scenario(FakeNet& net, EngineConfig config, uint64_t seed)
   engine_ = std::make_unique<Engine>(config_, *cache_, seed);
 }
 
+void Scenario::newWorker(uint64_t seed) {
+  engine_ = std::make_unique<Engine>(config_, *cache_, seed);
+}
+
 Scenario::~Scenario() {
   engine_.reset();
   cache_.reset();

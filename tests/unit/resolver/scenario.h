@@ -109,6 +109,9 @@ class Scenario {
   void advance(int64_t ms);
 
   int64_t now() const { return now_ms_; }
+  /// Replaces the engine with a fresh one on the same cache: another
+  /// worker, which shares only what the cache holds.
+  void newWorker(uint64_t seed = 2);
   Engine& engine() { return *engine_; }
   shmcache::Cache& cache() { return *cache_; }
   const EngineConfig& config() const { return config_; }
