@@ -260,9 +260,12 @@ def test_the_query_file_resolves_with_zero_failures():
     assert len(questions) >= 4000
     with lab_shoal(workers=2) as shoal:
         t0 = time.monotonic()
-        results = resolve_many(shoal.port, questions, in_flight=200, timeout=3.0)
+        errors = {}
+        results = resolve_many(shoal.port, questions, in_flight=200, timeout=3.0, errors=errors)
         took = time.monotonic() - t0
-        failed = {q: r for q, r in results.items() if r[0] != "NOERROR" or r[1] != 1}
+        # with the extended DNS error saying why, when there is one
+        failed = {q: r + (errors.get(q),) for q, r in results.items()
+                  if r[0] != "NOERROR" or r[1] != 1}
         retried = sum(1 for r in results.values() if r[2] > 1)
         print(f"  {len(questions)} names in {took:.1f} s, {retried} retried by the client")
         assert len(results) == len(questions) and not failed, dict(list(failed.items())[:20])

@@ -440,6 +440,51 @@ def parse_header(data):
     return qid, flags, RCODES.get(flags & 0xF, str(flags & 0xF)), qd, an, ns, ar
 
 
+def extended_error(data):
+    """The EDNS Extended DNS Error (RFC 8914) of a response as "code: text",
+    or None. Skips the question, answer and authority sections to the OPT
+    record in the additional section (compressed names are followed by
+    their pointer only)."""
+    try:
+        _qid, _flags, _rcode, qd, an, ns, ar = parse_header(data)
+        pos = 12
+
+        def skip_name(pos):
+            while True:
+                length = data[pos]
+                if length & 0xC0 == 0xC0:
+                    return pos + 2
+                pos += 1 + length
+                if length == 0:
+                    return pos
+
+        for _ in range(qd):
+            pos = skip_name(pos) + 4
+        for _ in range(an + ns):
+            pos = skip_name(pos)
+            rdlength = struct.unpack("!H", data[pos + 8:pos + 10])[0]
+            pos += 10 + rdlength
+        for _ in range(ar):
+            pos = skip_name(pos)
+            rtype, = struct.unpack("!H", data[pos:pos + 2])
+            rdlength = struct.unpack("!H", data[pos + 8:pos + 10])[0]
+            rdata = data[pos + 10:pos + 10 + rdlength]
+            pos += 10 + rdlength
+            if rtype != 41:
+                continue
+            at = 0
+            while at + 4 <= len(rdata):
+                code, length = struct.unpack("!HH", rdata[at:at + 4])
+                value = rdata[at + 4:at + 4 + length]
+                at += 4 + length
+                if code == 15 and len(value) >= 2:
+                    info = struct.unpack("!H", value[:2])[0]
+                    return f"{info}: {value[2:].decode(errors='replace')}"
+    except (IndexError, struct.error):
+        return "unparsable response"
+    return None
+
+
 def udp_exchange(port, payload, timeout=2.0, server="127.0.0.1"):
     """Sends one datagram; returns the reply bytes, or None on timeout."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -488,11 +533,13 @@ def tcp_exchange(port, payloads, timeout=3.0, server="127.0.0.1"):
 
 
 def resolve_many(port, questions, in_flight=100, timeout=3.0, tries=3, sockets=16,
-                 server="127.0.0.1"):
+                 server="127.0.0.1", errors=None):
     """Resolves many (name, type) questions over UDP with up to `in_flight`
     outstanding, from `sockets` source ports (so SO_REUSEPORT spreads them
     across workers), retrying a question up to `tries` times like a stub.
-    Returns {(name, type): (rcode name or None, ancount, tries used)}."""
+    Returns {(name, type): (rcode name or None, ancount, tries used)}; with
+    an `errors` dict, also fills errors[(name, type)] with the extended DNS
+    error of each answer that is not NOERROR (why it failed)."""
     socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(sockets)]
     for s in socks:
         s.setblocking(False)
@@ -536,6 +583,8 @@ def resolve_many(port, questions, in_flight=100, timeout=3.0, tries=3, sockets=1
                     entry = pending.pop((index, qid), None)
                     if entry is not None:
                         result[entry[0]] = (rcode, an, entry[2])
+                        if errors is not None and rcode != "NOERROR":
+                            errors[entry[0]] = extended_error(data)
     finally:
         for s in socks:
             s.close()
