@@ -542,10 +542,12 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
   if (it == pending_.end()) return;
   auto reply = digestReply(packet, it->second.zone);
   if (!reply) {
+    // Not a lame mark: one garbled datagram says little about the server
+    // (the task moves on to the next one; tried servers are not asked
+    // again in this round).
     ++stats_.malformed_replies;
     const Pending p = it->second;
     dropPending(token);
-    markLame(p.zone, p.server, now_ms);
     for (uint32_t id : p.tasks) {
       if (Task* task = findTask(id)) sendNext(*task, now_ms);
     }
@@ -602,7 +604,11 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
     return;
   }
   if (rcode != dns::rcode::kNoError && rcode != dns::rcode::kNxDomain) {
-    markLame(p.zone, p.server, now_ms);
+    // REFUSED, NOTAUTH and the like say the server does not serve the zone:
+    // lame, for every worker. SERVFAIL is often passing (a zone loading,
+    // a backend down for a moment): the task moves on without marking it,
+    // so that a later round, and other tasks, may ask it again.
+    if (rcode != dns::rcode::kServFail) markLame(p.zone, p.server, now_ms);
     sendNext(task, now_ms);
     return;
   }

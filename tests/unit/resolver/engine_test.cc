@@ -464,6 +464,24 @@ TEST(EngineScenario, ALameMarkIsSharedWithTheOtherWorkers) {
   EXPECT_EQ(s.sentTo(kExampleCom1), lame_before) << s.sentLog();
 }
 
+TEST(EngineScenario, APassingServfailIsNotLame) {
+  // Both servers of the zone answer SERVFAIL once (a zone being loaded):
+  // the query goes round again and succeeds, and the servers stay usable
+  // for every later query (SERVFAIL marks nobody lame).
+  FakeNet net;
+  standard(net);
+  net.server(kExampleCom1).servfail_next = 1;
+  net.server(kExampleCom2).servfail_next = 1;
+  Scenario s(net);
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kNoError) << s.sentLog();
+  EXPECT_EQ(r.rdataOf(rrtype::kA), Strings{"192.0.2.80"});
+  for (const char* name : {"mail.example.com", "alias.example.com"}) {
+    EXPECT_EQ(s.resolve(name, rrtype::kA).rcode, rcode::kNoError) << name << s.sentLog();
+  }
+}
+
 TEST(EngineScenario, AllServersLameIsServfailWithExtendedError) {
   FakeNet net;
   standard(net);

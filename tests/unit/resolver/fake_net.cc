@@ -265,12 +265,15 @@ std::optional<std::vector<uint8_t>> FakeNet::answer(const base::IpAddress& serve
   auto parsed = dns::Message::parse(query);
   if (!parsed || parsed->header().has(dns::flag::kQr)) return std::nullopt;
   const dns::Message& msg = *parsed;
-  const Behavior& behavior = this->server(server);
+  Behavior& behavior = this->server(server);
   const bool edns = msg.edns().has_value();
 
   Response response;
   if (!msg.question()) {
     response.rcode = dns::rcode::kFormErr;
+  } else if (behavior.servfail_next > 0) {
+    --behavior.servfail_next;
+    response.rcode = dns::rcode::kServFail;
   } else if (behavior.refused) {
     response.rcode = dns::rcode::kRefused;
   } else if (behavior.formerr_on_edns && edns) {

@@ -50,6 +50,7 @@ struct Behavior {
   bool dead = false;              // lose everything
   bool unreachable = false;       // every send fails at once (port unreachable)
   bool refused = false;           // REFUSED to everything
+  int servfail_next = 0;          // SERVFAIL to the next K queries (a zone loading)
   bool upward_referral = false;   // lame: refers to the root instead of answering
   bool formerr_on_edns = false;   // FORMERR to queries with an OPT record
   bool nxdomain_for_ent = false;  // NXDOMAIN for empty non-terminals (broken)
