@@ -165,6 +165,8 @@ std::string statsText(const StatsReport& r) {
   out += "                tcp fallbacks " + u64(t.tcp_fallbacks) + ", udp " +
          formatPercent(percentOf(t.upstream_udp, upstream)) + " / tcp " +
          formatPercent(percentOf(t.upstream_tcp, upstream)) + "\n";
+  out += "tls             handshakes " + u64(t.tls_handshakes) + ", failed " +
+         u64(t.tls_handshake_failures) + "\n";
   out += "refused (acl)   " + u64(t.acl_refused) + "\n";
   out += "malformed       " + u64(t.malformed) + "\n";
   out += "dropped         " + u64(t.dropped) + "\n";
@@ -223,6 +225,7 @@ std::string statsJson(const StatsReport& r) {
         {"tcp", t.upstream_tcp},
         {"udp_percent", optional(percentOf(t.upstream_udp, upstream))},
         {"tcp_percent", optional(percentOf(t.upstream_tcp, upstream))}}},
+      {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
       {"acl_refused", t.acl_refused},
       {"malformed", t.malformed},
       {"dropped", t.dropped},

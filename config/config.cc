@@ -40,6 +40,9 @@ constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1 - 4;
 // it through the same checks as any file.
 constexpr std::string_view kDefaultsToml = R"([server]
 listen = ["127.0.0.1:53"]
+tls_listen = []
+tls_certificate = ""
+tls_key = ""
 workers = 0
 udp_payload_size = 1232
 tcp_idle_timeout = "10s"
@@ -291,14 +294,16 @@ class Field {
   Context& context_;
 };
 
-std::vector<base::SocketAddress> readListen(const Field& f) {
+/// Addresses with an optional port (`default_port` when none is given).
+std::vector<base::SocketAddress> readSocketAddresses(const Field& f, uint16_t default_port) {
+  const std::string example = std::to_string(default_port);
   std::vector<base::SocketAddress> out;
   for (const auto& element : f.strings()) {
     const std::string& text = element.as_string().str;
-    const auto address = base::SocketAddress::parse(text, uint16_t{53});
+    const auto address = base::SocketAddress::parse(text, default_port);
     if (!address) {
       f.failAt(element, quote(text) + " is not an address with an optional port such as "
-                        "\"192.0.2.1:53\" or \"[2001:db8::1]:53\"");
+                        "\"192.0.2.1:" + example + "\" or \"[2001:db8::1]:" + example + "\"");
     }
     if (address->port == 0) f.failAt(element, quote(text) + ": port 0 is not allowed");
     if (std::find(out.begin(), out.end(), *address) != out.end()) {
@@ -306,6 +311,11 @@ std::vector<base::SocketAddress> readListen(const Field& f) {
     }
     out.push_back(*address);
   }
+  return out;
+}
+
+std::vector<base::SocketAddress> readListen(const Field& f) {
+  auto out = readSocketAddresses(f, 53);
   if (out.empty()) f.fail("must list at least one address");
   return out;
 }
@@ -365,7 +375,8 @@ std::string readFile(const Field& f, const toml::value& element) {
   return path;
 }
 
-std::string readRootHints(const Field& f) {
+/// A file name that may be left empty (not set).
+std::string readOptionalFile(const Field& f) {
   return f.string().empty() ? std::string() : readFile(f, f.value());
 }
 
@@ -399,6 +410,13 @@ struct KeySpec {
 
 constexpr KeySpec kServerKeys[] = {
     {"listen", [](Config& c, const Field& f) { c.server.listen = readListen(f); }},
+    {"tls_listen", [](Config& c, const Field& f) {
+       c.server.tls_listen = readSocketAddresses(f, 853);  // RFC 7858 section 3.1
+     }},
+    {"tls_certificate", [](Config& c, const Field& f) {
+       c.server.tls_certificate = readOptionalFile(f);
+     }},
+    {"tls_key", [](Config& c, const Field& f) { c.server.tls_key = readOptionalFile(f); }},
     {"workers", [](Config& c, const Field& f) {
        c.server.workers = static_cast<unsigned>(f.integer(0, 256));
      }},
@@ -435,7 +453,7 @@ constexpr KeySpec kCacheKeys[] = {
 };
 
 constexpr KeySpec kResolverKeys[] = {
-    {"root_hints", [](Config& c, const Field& f) { c.resolver.root_hints = readRootHints(f); }},
+    {"root_hints", [](Config& c, const Field& f) { c.resolver.root_hints = readOptionalFile(f); }},
     {"trust_anchors", [](Config& c, const Field& f) {
        c.resolver.trust_anchors.clear();
        for (const auto& element : f.strings()) {
@@ -538,8 +556,42 @@ void resolveWorkers(Config& config) {
   config.server.workers = std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
 }
 
+/// Two listeners that the kernel would let share a port (SO_REUSEPORT):
+/// the same port and address, or a wildcard address of the same family.
+bool samePort(const base::SocketAddress& a, const base::SocketAddress& b) {
+  if (a.port != b.port || a.ip.isV4() != b.ip.isV4()) return false;
+  const auto unspecified = [](const base::IpAddress& ip) {
+    return ip.masked(0) == ip;  // all zero bits
+  };
+  return a.ip == b.ip || unspecified(a.ip) || unspecified(b.ip);
+}
+
+// DNS over TLS needs its certificate and key, and a port of its own: a
+// plain listener on the same port would take half of the TLS clients.
+void checkTls(const ServerSection& s, const Context& context) {
+  if (s.tls_listen.empty()) return;
+  const std::pair<const char*, const std::string*> files[] = {
+      {"tls_certificate", &s.tls_certificate}, {"tls_key", &s.tls_key}};
+  for (const auto& [key, value] : files) {
+    if (!value->empty()) continue;
+    const std::string name = std::string("server.") + key;
+    context.failAny({{name, "must name a PEM file when server.tls_listen is not empty"},
+                     {"server.tls_listen", "needs " + name + " (a PEM file) to serve TLS"}});
+  }
+  for (const auto& tls : s.tls_listen) {
+    for (const auto& plain : s.listen) {
+      if (!samePort(tls, plain)) continue;
+      const std::string message = tls.toString() + " and " + plain.toString() +
+                                  " (server.listen) share a port: a port serves either DNS "
+                                  "or DNS over TLS";
+      context.failAny({{"server.tls_listen", message}, {"server.listen", message}});
+    }
+  }
+}
+
 // Checks that involve several keys (each key alone was checked as read).
 void checkAcrossKeys(const Config& c, const Context& context) {
+  checkTls(c.server, context);
   if (c.cache.min_ttl > c.cache.max_ttl) {
     context.failAny(
         {{"cache.min_ttl", "must not exceed cache.max_ttl = " + std::to_string(c.cache.max_ttl) +
@@ -683,6 +735,9 @@ std::string toToml(const Config& c) {
                     "\n";
   out += "\n[server]\n";
   out += "listen = " + toTomlList(c.server.listen) + "\n";
+  out += "tls_listen = " + toTomlList(c.server.tls_listen) + "\n";
+  out += "tls_certificate = " + quote(c.server.tls_certificate) + "\n";
+  out += "tls_key = " + quote(c.server.tls_key) + "\n";
   out += "workers = " + std::to_string(c.server.workers) + "\n";
   out += "udp_payload_size = " + std::to_string(c.server.udp_payload_size) + "\n";
   out += "tcp_idle_timeout = " + quote(formatDuration(c.server.tcp_idle_timeout)) + "\n";

@@ -30,6 +30,15 @@ using Duration = std::chrono::milliseconds;
 struct ServerSection {
   /// UDP and TCP listeners; never empty, no duplicates, no port 0.
   std::vector<base::SocketAddress> listen;
+  /// DNS over TLS listeners (RFC 7858; TCP only, port 853 unless given);
+  /// empty: no TLS. No duplicates, no port 0, no port shared with `listen`.
+  std::vector<base::SocketAddress> tls_listen;
+  /// Absolute paths of the PEM certificate chain and its private key for
+  /// tls_listen; empty: not set. Both set and readable when tls_listen is
+  /// not empty. (Whether they parse and match is checked when they are
+  /// loaded: supervisor::loadAll, --check-config included.)
+  std::string tls_certificate;
+  std::string tls_key;
   /// Worker processes, 1..256. Never 0 once loaded: 0 in the file means one
   /// per CPU core (std::thread::hardware_concurrency), resolved at load time.
   unsigned workers = 0;
@@ -138,8 +147,8 @@ struct LoadResult {
 Config defaults();
 
 /// Reads and validates `path`. Relative file names inside it (root_hints,
-/// trust_anchors, control.socket) are taken relative to the file's directory
-/// and stored absolute.
+/// trust_anchors, tls_certificate, tls_key, control.socket) are taken
+/// relative to the file's directory and stored absolute.
 LoadResult loadFile(const std::string& path);
 
 /// Validates TOML `text`; `source_name` names it in messages and gives the

@@ -12,7 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev
   # the lab and clients
   knot knot-module-geoip knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
-  unbound python3
+  unbound python3 openssl
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 1;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 2;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -79,6 +79,9 @@ struct WorkerCounters {  // STATS_LAYOUT
   Counter answers_udp, answers_tcp, answers_orphaned, send_errors;
   // Client TCP.
   Counter tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_bad_length;
+  // DNS over TLS (its connections and queries count as TCP too).
+  Counter tls_handshakes;          // completed
+  Counter tls_handshake_failures;  // connections closed before their handshake completed
   // The UDP journal (worker/journal.h).
   Counter journal_replayed;  // queries a dead predecessor had read, answered
   Counter journal_skipped;   // misses not journaled (too long, or too many)

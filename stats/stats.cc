@@ -132,6 +132,8 @@ void Totals::add(const WorkerCounters& c) {
   tcp_rejected += c.tcp_rejected.get();
   tcp_idle_closed += c.tcp_idle_closed.get();
   tcp_bad_length += c.tcp_bad_length.get();
+  tls_handshakes += c.tls_handshakes.get();
+  tls_handshake_failures += c.tls_handshake_failures.get();
   journal_replayed += c.journal_replayed.get();
   journal_skipped += c.journal_skipped.get();
   upstream_udp += c.upstream_udp.get();

@@ -66,6 +66,7 @@ struct Totals {
   std::array<uint64_t, 16> answers_by_rcode{};
   uint64_t answers_udp = 0, answers_tcp = 0, answers_orphaned = 0, send_errors = 0;
   uint64_t tcp_accepted = 0, tcp_rejected = 0, tcp_idle_closed = 0, tcp_bad_length = 0;
+  uint64_t tls_handshakes = 0, tls_handshake_failures = 0;
   uint64_t journal_replayed = 0, journal_skipped = 0;
   uint64_t upstream_udp = 0, upstream_tcp = 0, upstream_socket_errors = 0, upstream_swept = 0;
   uint64_t resolutions = 0, resolution_servfails = 0, upstream_queries = 0, upstream_timeouts = 0;

@@ -54,6 +54,12 @@ Loaded loadAll(const std::string& config_path) {
       for (auto& anchor : anchors.anchors) loaded.anchors.anchors.push_back(std::move(anchor));
     }
   }
+  const auto& server = loaded.config.server;
+  if (!server.tls_listen.empty()) {
+    auto tls = worker::TlsContext::load(server.tls_certificate, server.tls_key);
+    if (!tls.context) throw StartupError(tls.error);
+    loaded.tls = std::move(tls.context);
+  }
   return loaded;
 }
 

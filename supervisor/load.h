@@ -1,14 +1,16 @@
 #pragma once
 // What the supervisor loads before it touches the system: the validated
-// configuration and the root hints and trust anchors it names (built in or
-// from files). Shared by running and by --check-config, so that a file that
-// passes the check also starts.
+// configuration, the root hints and trust anchors it names (built in or
+// from files) and the TLS certificate and key. Shared by running and by
+// --check-config, so that a file that passes the check also starts.
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "config/config.h"
 #include "resolver/roots.h"
+#include "worker/tls.h"
 
 namespace shoal::supervisor {
 
@@ -22,11 +24,15 @@ struct Loaded {
   config::Config config;
   resolver::RootHints hints;
   resolver::TrustAnchors anchors;
+  /// DNS over TLS: built from server.tls_certificate and tls_key when
+  /// server.tls_listen is not empty (else null). Built here, before any
+  /// fork, so that every worker shares it (and its session ticket keys).
+  std::shared_ptr<worker::TlsContext> tls;
 };
 
-/// Loads `config_path` (empty: the built-in defaults) and the root hints
-/// and trust anchors it configures. Throws StartupError naming the file
-/// and what is wrong.
+/// Loads `config_path` (empty: the built-in defaults), the root hints and
+/// trust anchors it configures and its TLS certificate and key. Throws
+/// StartupError naming the file and what is wrong.
 Loaded loadAll(const std::string& config_path);
 
 }  // namespace shoal::supervisor

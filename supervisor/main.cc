@@ -48,11 +48,16 @@ int printDefaults() {
 
 int checkConfig(const std::string& path) {
   const auto loaded = supervisor::loadAll(path);
+  std::string tls;
+  if (loaded.tls) {
+    tls = ", " + std::to_string(loaded.config.server.tls_listen.size()) +
+          " TLS address(es) with certificate " + loaded.tls->description();
+  }
   std::printf(
-      "%s: OK (%u worker(s), %zu listen address(es), %zu root server(s), %zu trust "
+      "%s: OK (%u worker(s), %zu listen address(es)%s, %zu root server(s), %zu trust "
       "anchor(s))\n",
       path.c_str(), loaded.config.server.workers, loaded.config.server.listen.size(),
-      loaded.hints.servers.size(), loaded.anchors.anchors.size());
+      tls.c_str(), loaded.hints.servers.size(), loaded.anchors.anchors.size());
   return 0;
 }
 

@@ -48,6 +48,9 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
     if (!same) keys.push_back(key);
   };
   note(a.server.listen == b.server.listen, "server.listen");
+  note(a.server.tls_listen == b.server.tls_listen, "server.tls_listen");
+  note(a.server.tls_certificate == b.server.tls_certificate, "server.tls_certificate");
+  note(a.server.tls_key == b.server.tls_key, "server.tls_key");
   note(a.server.workers == b.server.workers, "server.workers");
   note(a.server.udp_payload_size == b.server.udp_payload_size, "server.udp_payload_size");
   note(a.server.tcp_idle_timeout == b.server.tcp_idle_timeout, "server.tcp_idle_timeout");
@@ -264,7 +267,10 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
     return false;
   }
   loaded_ = std::move(fresh);
-  worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints);
+  // The certificate and key were read again: a renewed certificate is in
+  // service once the rollout below has replaced every worker.
+  worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.tls);
+  logTls();
   publishHeader();
   std::string extra = ",\"config\":" + quoted(loaded_.config.source) + ",\"changed\":[";
   for (size_t i = 0; i < changed.size(); ++i) extra += (i ? "," : "") + quoted(changed[i]);
@@ -280,7 +286,10 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
 }
 
 void Supervisor::reconcile(const config::Config& config) {
-  const auto& listen = config.server.listen;
+  // Every address of a slot and whether it is TLS, in openSockets' order.
+  std::vector<std::pair<const base::SocketAddress*, bool>> wanted;
+  for (const auto& address : config.server.listen) wanted.emplace_back(&address, false);
+  for (const auto& address : config.server.tls_listen) wanted.emplace_back(&address, true);
   const size_t count = config.server.workers;
   // Phase 1: open what is new, for every slot that stays or comes; throws
   // (and closes what it opened) before anything running is changed.
@@ -288,18 +297,18 @@ void Supervisor::reconcile(const config::Config& config) {
   std::vector<worker::ListenSocket> opened;
   try {
     for (size_t i = 0; i < count; ++i) {
-      for (const auto& address : listen) {
-        const std::string text = address.toString();
+      for (const auto& [address, tls] : wanted) {
+        const std::string text = address->toString();
         const worker::ListenSocket* existing = nullptr;
         if (i < slots_.size()) {
           for (const auto& s : slots_[i].sockets) {
-            if (s.address == text) existing = &s;
+            if (s.address == text && s.tls == tls) existing = &s;
           }
         }
         if (existing != nullptr) {
           next[i].push_back(*existing);
         } else {
-          next[i].push_back(openListenSocket(address));
+          next[i].push_back(openListenSocket(*address, tls));
           opened.push_back(next[i].back());
         }
       }
@@ -315,12 +324,12 @@ void Supervisor::reconcile(const config::Config& config) {
   }
   // Phase 2: commit. The supervisor's copies of removed sockets close now;
   // a worker still using them keeps its own descriptors until it is
-  // replaced.
+  // replaced. (Every entry has a TCP listener; a TLS one has no UDP socket.)
   for (size_t i = 0; i < slots_.size(); ++i) {
     for (auto& s : slots_[i].sockets) {
       const bool kept =
           i < count && std::any_of(next[i].begin(), next[i].end(),
-                                   [&s](const worker::ListenSocket& n) { return n.udp_fd == s.udp_fd; });
+                                   [&s](const worker::ListenSocket& n) { return n.tcp_fd == s.tcp_fd; });
       if (!kept) closeListenSocket(s);
     }
   }

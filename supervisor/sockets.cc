@@ -37,8 +37,7 @@ void setBuffer(int fd, int force_name, int name, int size) {
   }
 }
 
-int openOne(const base::SocketAddress& address, int type) {
-  const char* proto = type == SOCK_DGRAM ? "udp" : "tcp";
+int openOne(const base::SocketAddress& address, int type, const char* proto) {
   sockaddr_storage storage{};
   const socklen_t length = worker::toSockaddr(address.ip, address.port, storage);
   const int fd = socket(storage.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -66,12 +65,17 @@ int openOne(const base::SocketAddress& address, int type) {
 
 }  // namespace
 
-worker::ListenSocket openListenSocket(const base::SocketAddress& address) {
+worker::ListenSocket openListenSocket(const base::SocketAddress& address, bool tls) {
   worker::ListenSocket socket;
   socket.address = address.toString();
-  socket.udp_fd = openOne(address, SOCK_DGRAM);
+  socket.tls = tls;
+  if (tls) {
+    socket.tcp_fd = openOne(address, SOCK_STREAM, "tls");
+    return socket;
+  }
+  socket.udp_fd = openOne(address, SOCK_DGRAM, "udp");
   try {
-    socket.tcp_fd = openOne(address, SOCK_STREAM);
+    socket.tcp_fd = openOne(address, SOCK_STREAM, "tcp");
   } catch (...) {
     closeListenSocket(socket);
     throw;

@@ -1,9 +1,10 @@
 #pragma once
 // The listening sockets. The supervisor opens, for each worker slot and
-// each listen address, one UDP socket and one TCP listener, all bound with
-// SO_REUSEPORT so the kernel spreads clients across the slots. It keeps
-// them open for its whole life: when a worker dies, what is queued in its
-// sockets waits for the replacement, which inherits the same sockets.
+// each listen address, one UDP socket and one TCP listener (for a TLS
+// address, the TCP listener only), all bound with SO_REUSEPORT so the
+// kernel spreads clients across the slots. It keeps them open for its
+// whole life: when a worker dies, what is queued in its sockets waits for
+// the replacement, which inherits the same sockets.
 
 #include <vector>
 
@@ -14,8 +15,9 @@ namespace shoal::supervisor {
 
 /// Opens the UDP socket and TCP listener of `address` (non-blocking,
 /// SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY for IPv6, a large receive
-/// buffer). Throws StartupError, e.g. when the address is in use.
-worker::ListenSocket openListenSocket(const base::SocketAddress& address);
+/// buffer); with `tls` (server.tls_listen), the TCP listener only. Throws
+/// StartupError, e.g. when the address is in use.
+worker::ListenSocket openListenSocket(const base::SocketAddress& address, bool tls);
 
 /// Closes both descriptors (idempotent).
 void closeListenSocket(worker::ListenSocket& socket);

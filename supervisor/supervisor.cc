@@ -56,7 +56,7 @@ Supervisor::Supervisor(Loaded loaded, RunOptions options)
     : loaded_(std::move(loaded)),
       options_(std::move(options)),
       exe_path_(currentExecutable()),
-      worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints)),
+      worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.tls)),
       control_([this](uint64_t id, const std::string& line) { onRequest(id, line); }),
       pid_(getpid()) {}
 
@@ -223,9 +223,12 @@ void Supervisor::sample() {
 }
 
 std::string Supervisor::servingStatus() const {
-  // The STATUS line for systemd: "serving on 127.0.0.1:53 with 2/2 workers".
+  // The STATUS line for systemd: "serving on 127.0.0.1:53 with 2/2 workers"
+  // ("serving on 127.0.0.1:53, tls 127.0.0.1:853 with ..." with TLS).
   std::string text = "serving on";
   for (const auto& address : loaded_.config.server.listen) text += " " + address.toString();
+  const auto& tls = loaded_.config.server.tls_listen;
+  for (size_t i = 0; i < tls.size(); ++i) text += (i == 0 ? ", tls " : " ") + tls[i].toString();
   const size_t alive = static_cast<size_t>(
       std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return s.pid != 0; }));
   return text + " with " + std::to_string(alive) + "/" + std::to_string(slots_.size()) +
@@ -236,11 +239,26 @@ void Supervisor::openSockets() {
   const auto& server = loaded_.config.server;
   slots_.resize(server.workers);
   for (Slot& slot : slots_) {
-    for (const auto& address : server.listen) slot.sockets.push_back(openListenSocket(address));
+    for (const auto& address : server.listen) {
+      slot.sockets.push_back(openListenSocket(address, false));
+    }
+    for (const auto& address : server.tls_listen) {
+      slot.sockets.push_back(openListenSocket(address, true));
+    }
   }
   std::string addresses;
   for (const auto& address : server.listen) addresses += " " + address.toString();
   logLine("listening on%s (udp and tcp, %zu socket(s) each)", addresses.c_str(), slots_.size());
+  logTls();
+}
+
+void Supervisor::logTls() const {
+  const auto& server = loaded_.config.server;
+  if (server.tls_listen.empty() || !loaded_.tls) return;
+  std::string addresses;
+  for (const auto& address : server.tls_listen) addresses += " " + address.toString();
+  logLine("DNS over TLS on%s (%zu socket(s) each), certificate %s", addresses.c_str(),
+          slots_.size(), loaded_.tls->description().c_str());
 }
 
 void Supervisor::blockSignals() {

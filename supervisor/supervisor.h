@@ -107,6 +107,8 @@ class Supervisor {
   void openCache();
   void openStats();
   void openSockets();
+  /// Logs the TLS addresses and the certificate (at start and on reload).
+  void logTls() const;
   void blockSignals();
   /// Forks the worker of slot `index`. `replay`: a crash restart, whose
   /// worker answers what its dead predecessor left in the slot's journal;
@@ -156,6 +158,9 @@ class Supervisor {
   void upgrade(uint64_t client, std::string& error);
   /// After an upgrade: takes over what the previous image passed on.
   void adopt();
+  /// Closes the TLS listeners adopted from the previous image (when the
+  /// config has no TLS any more and reconcile could not apply it).
+  void dropTlsSockets();
 
   // commands.cc
   void onRequest(uint64_t id, const std::string& line);

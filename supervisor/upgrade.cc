@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "stats/stats.h"
 #include "supervisor/notify.h"
+#include "supervisor/sockets.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/util.h"
 
@@ -133,7 +134,10 @@ void Supervisor::upgrade(uint64_t client, std::string& error) {
   for (const Slot& slot : slots_) {
     json sockets = json::array();
     for (const auto& s : slot.sockets) {
-      sockets.push_back({{"udp", s.udp_fd}, {"tcp", s.tcp_fd}, {"address", s.address}});
+      // "tls": a TLS address, whose "udp" is -1 (absent: an older image's
+      // plain address).
+      sockets.push_back(
+          {{"udp", s.udp_fd}, {"tcp", s.tcp_fd}, {"tls", s.tls}, {"address", s.address}});
       passed.push_back(s.udp_fd);
       passed.push_back(s.tcp_fd);
     }
@@ -169,6 +173,20 @@ void Supervisor::upgrade(uint64_t client, std::string& error) {
   notifyStatus(servingStatus());
 }
 
+void Supervisor::dropTlsSockets() {
+  // Workers cannot serve a TLS listener without a context: rather than
+  // let them fail to start, stop serving TLS until the next reload.
+  for (Slot& slot : slots_) {
+    std::erase_if(slot.sockets, [](worker::ListenSocket& s) {
+      if (!s.tls) return false;
+      logLine("upgrade: no TLS certificate in the config any more: closing tls %s",
+              s.address.c_str());
+      closeListenSocket(s);
+      return true;
+    });
+  }
+}
+
 std::string takeInheritedState() {
   const char* text = std::getenv(kStateVariable);
   if (text == nullptr) return {};
@@ -196,6 +214,7 @@ void Supervisor::adopt() {
         worker::ListenSocket socket;
         socket.udp_fd = k.at("udp").get<int>();
         socket.tcp_fd = k.at("tcp").get<int>();
+        socket.tls = k.value("tls", false);
         socket.address = k.at("address").get<std::string>();
         setInherit(socket.udp_fd, false);
         setInherit(socket.tcp_fd, false);
@@ -221,7 +240,9 @@ void Supervisor::adopt() {
     reconcile(config);
   } catch (const std::exception& e) {
     logLine("upgrade: keeping the running sockets: %s", e.what());
+    if (!loaded_.tls) dropTlsSockets();
   }
+  logTls();
   publishHeader();
   std::string error;
   if (!startRollout("upgrade", {}, client, error)) {

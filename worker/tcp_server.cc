@@ -9,7 +9,18 @@
 // copied into the connection's `partial` buffer, which is freed again as
 // soon as the message is complete. A connection waiting for its next query
 // holds its two libuv handles and nothing else.
+//
+// DNS over TLS (RFC 7858) is the same service inside a TLS session
+// (worker/tls.h): ciphertext from the shared receive buffer goes into the
+// session, the plaintext it yields takes the TCP path above (same
+// pipelining, limits and idle timeout), and answers leave through the
+// session, whose ciphertext is written like a TCP answer. An idle TLS
+// connection adds its OpenSSL session, without record buffers
+// (SSL_MODE_RELEASE_BUFFERS). A connection closed before its handshake
+// completed counts as a failed handshake.
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "base/log.h"
@@ -64,13 +75,23 @@ void onConnectionClosed(uv_handle_t* handle) {
   if (--conn->handles_open == 0) conn->worker->onTcpClosed(conn);
 }
 
+bool onTlsOutput(void* context, std::span<const uint8_t> ciphertext) {
+  auto* conn = static_cast<TcpConnection*>(context);
+  return conn->worker->onTlsOutput(*conn, ciphertext);
+}
+
 uv_stream_t* streamOf(TcpConnection& conn) { return reinterpret_cast<uv_stream_t*>(&conn.handle); }
 
 }  // namespace
 
 bool Worker::openTcp(const ListenSocket& socket) {
+  if (socket.tls && !config_.tls) {
+    logLine("worker %u: tls %s: no TLS context", slot_, socket.address.c_str());
+    return false;
+  }
   auto* listener = new TcpListener;
   listener->worker = this;
+  listener->tls = socket.tls;
   int rc = uv_tcp_init(&loop_, &listener->handle);
   if (rc != 0) {
     delete listener;
@@ -120,7 +141,10 @@ void Worker::onTcpConnection(TcpListener& listener) {
       uv_tcp_getpeername(&conn->handle, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0;
   const auto address = addressOf(reinterpret_cast<const sockaddr*>(&peer));
   const bool room = connections_.size() < config_.tcp_max_clients && !stopping_;
-  if (!accepted || !address || !room) {
+  if (accepted && address && room && listener.tls) {
+    conn->tls = TlsSession::create(*config_.tls, worker::onTlsOutput, conn);
+  }
+  if (!accepted || !address || !room || (listener.tls && !conn->tls)) {
     if (accepted && !room) ++counters_.tcp_rejected;
     uv_close(reinterpret_cast<uv_handle_t*>(&conn->handle), onConnectionClosed);
     return;
@@ -142,7 +166,13 @@ void Worker::onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf) 
   if (conn.closing) return;
   if (nread > 0) {
     uv_timer_start(&conn.idle, onIdle, static_cast<uint64_t>(config_.tcp_idle_timeout_ms), 0);
-    feedTcp(conn, {reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+    const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(buf->base),
+                                        static_cast<size_t>(nread));
+    if (conn.tls) {
+      feedTls(conn, data);
+    } else {
+      feedTcp(conn, data);
+    }
     return;
   }
   if (nread == 0) return;  // EAGAIN
@@ -154,6 +184,52 @@ void Worker::onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf) 
     return;
   }
   closeTcp(conn);  // reset or other error
+}
+
+void Worker::feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
+  TlsSession& tls = *conn.tls;
+  tls.setInput(ciphertext);
+  bool more = true;
+  while (more && !conn.closing) {
+    // Everything is decrypted now, even while pipelining is at its limit:
+    // the plaintext then waits in `partial` like TCP's, and the session
+    // keeps no input of ours (at most the start of a record).
+    const auto result = tls.read({tls_plain_.get(), kTlsRecord});
+    switch (result.event) {
+      case TlsSession::Event::kHandshakeDone:
+        ++counters_.tls_handshakes;
+        break;
+      case TlsSession::Event::kData:
+        feedTcp(conn, {tls_plain_.get(), result.length});
+        break;
+      case TlsSession::Event::kNeedInput:
+        more = false;
+        break;
+      case TlsSession::Event::kClosed:  // close_notify: like a TCP end of stream
+        conn.eof = true;
+        pauseTcp(conn);
+        if (tcpDone(conn)) closeTcp(conn);
+        more = false;
+        break;
+      case TlsSession::Event::kFailed:
+        closeTcp(conn);
+        more = false;
+        break;
+    }
+  }
+  tls.setInput({});
+}
+
+bool Worker::onTlsOutput(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(ciphertext.data())),
+                             static_cast<unsigned>(ciphertext.size()));
+  if (conn.closing) {
+    // close_notify on the way out (closeTcp): what the socket takes now,
+    // or nothing; the handles are closing.
+    (void)uv_try_write(streamOf(conn), &buf, 1);
+    return true;
+  }
+  return sendTcp(conn, {&buf, 1});
 }
 
 void Worker::feedTcp(TcpConnection& conn, std::span<const uint8_t> data) {
@@ -225,44 +301,69 @@ void Worker::resumeTcp(TcpConnection& conn) {
 
 void Worker::writeTcp(TcpConnection& conn, std::span<const uint8_t> message) {
   if (conn.closing) return;
-  uint8_t prefix[2] = {static_cast<uint8_t>(message.size() >> 8),
-                       static_cast<uint8_t>(message.size())};
-  uv_buf_t bufs[2] = {uv_buf_init(reinterpret_cast<char*>(prefix), 2),
-                      uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(message.data())),
-                                  static_cast<unsigned>(message.size()))};
-  const size_t total = message.size() + 2;
-  // uv_try_write returns UV_EAGAIN while earlier writes are queued, so
-  // queued and direct writes never reorder.
-  const int written = uv_try_write(streamOf(conn), bufs, 2);
-  if (written >= 0 && static_cast<size_t>(written) == total) {
-    ++counters_.answers_tcp;
+  if (conn.tls) {
+    writeTls(conn, message);
     return;
   }
-  if (written < 0 && written != UV_EAGAIN) {
-    ++counters_.send_errors;
+  uint8_t prefix[2] = {static_cast<uint8_t>(message.size() >> 8),
+                       static_cast<uint8_t>(message.size())};
+  const uv_buf_t bufs[2] = {
+      uv_buf_init(reinterpret_cast<char*>(prefix), 2),
+      uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(message.data())),
+                  static_cast<unsigned>(message.size()))};
+  if (!sendTcp(conn, bufs)) {
     closeTcp(conn);
     return;
   }
+  ++counters_.answers_tcp;
+}
+
+void Worker::writeTls(TcpConnection& conn, std::span<const uint8_t> message) {
+  // The prefix and the message go into one record (one write, 22 octets of
+  // overhead once): a copy, small next to the encryption.
+  uint8_t* plain = tls_write_.get();
+  plain[0] = static_cast<uint8_t>(message.size() >> 8);
+  plain[1] = static_cast<uint8_t>(message.size());
+  std::memcpy(plain + 2, message.data(), message.size());
+  if (!conn.tls->write({plain, message.size() + 2})) {
+    closeTcp(conn);
+    return;
+  }
+  ++counters_.answers_tcp;
+}
+
+bool Worker::sendTcp(TcpConnection& conn, std::span<const uv_buf_t> bufs) {
+  size_t total = 0;
+  for (const uv_buf_t& buf : bufs) total += buf.len;
+  // uv_try_write returns UV_EAGAIN while earlier writes are queued, so
+  // queued and direct writes never reorder.
+  const int written =
+      uv_try_write(streamOf(conn), bufs.data(), static_cast<unsigned>(bufs.size()));
+  if (written >= 0 && static_cast<size_t>(written) == total) return true;
+  if (written < 0 && written != UV_EAGAIN) {
+    ++counters_.send_errors;
+    return false;
+  }
   // Queue what is left (a copy: the caller's buffer is reused).
-  const size_t done = written > 0 ? static_cast<size_t>(written) : 0;
+  size_t skip = written > 0 ? static_cast<size_t>(written) : 0;
   auto* write = new TcpWrite;
   write->conn = &conn;
-  write->bytes.reserve(total - done);
-  for (size_t i = done; i < 2; ++i) write->bytes.push_back(prefix[i]);
-  write->bytes.insert(write->bytes.end(),
-                      message.begin() + static_cast<ptrdiff_t>(done > 2 ? done - 2 : 0),
-                      message.end());
+  write->bytes.reserve(total - skip);
+  for (const uv_buf_t& buf : bufs) {
+    const size_t from = std::min(skip, buf.len);
+    skip -= from;
+    write->bytes.insert(write->bytes.end(), buf.base + from, buf.base + buf.len);
+  }
   write->buf = uv_buf_init(reinterpret_cast<char*>(write->bytes.data()),
                            static_cast<unsigned>(write->bytes.size()));
   write->req.data = write;
   if (uv_write(&write->req, streamOf(conn), &write->buf, 1, onWritten) != 0) {
     delete write;
     ++counters_.send_errors;
-    closeTcp(conn);
-    return;
+    return false;
   }
   ++conn.writes_queued;
-  ++counters_.answers_tcp;
+  return true;
 }
 
 void Worker::onTcpWritten(TcpConnection& conn, int status) {
@@ -311,6 +412,10 @@ bool Worker::tcpDone(const TcpConnection& conn) const {
 void Worker::closeTcp(TcpConnection& conn) {
   if (conn.closing) return;
   conn.closing = true;
+  if (conn.tls) {
+    if (!conn.tls->established()) ++counters_.tls_handshake_failures;
+    conn.tls->shutdown();  // close_notify (RFC 8446 section 6.1), best effort
+  }
   connections_.erase(conn.id);
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.handle), onConnectionClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.idle), onConnectionClosed);

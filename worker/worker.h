@@ -27,11 +27,13 @@ struct Journal;
 namespace shoal::worker {
 
 /// The sockets of one listen address for one worker slot, already bound
-/// (non-blocking, SO_REUSEPORT); the TCP one is listening. The supervisor
-/// keeps its own copies open, so a worker may close them.
+/// (non-blocking, SO_REUSEPORT); the TCP one is listening. A DNS-over-TLS
+/// address (`tls`) has only its TCP listener (udp_fd is -1). The
+/// supervisor keeps its own copies open, so a worker may close them.
 struct ListenSocket {
   int udp_fd = -1;
   int tcp_fd = -1;
+  bool tls = false;     // server.tls_listen: connections speak TLS (RFC 7858)
   std::string address;  // for logs, e.g. "127.0.0.1:53"
 };
 

@@ -6,7 +6,8 @@
 
 namespace shoal::worker {
 
-WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints) {
+WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints,
+                              std::shared_ptr<TlsContext> tls) {
   WorkerConfig out;
   const auto& r = config.resolver;
   auto& e = out.engine;
@@ -35,6 +36,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   }
   out.tcp_max_clients = config.server.tcp_max_clients;
   out.tcp_idle_timeout_ms = config.server.tcp_idle_timeout.count();
+  out.tls = std::move(tls);
   return out;
 }
 

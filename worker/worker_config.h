@@ -1,12 +1,13 @@
 #pragma once
 // What a worker needs from the configuration, as plain values: the
-// engine's settings, the hot path's limits, the ACL, TCP limits and the
-// source addresses of upstream queries. Built once by the supervisor from
-// the validated config::Config (before forking), so the worker never sees
-// TOML.
+// engine's settings, the hot path's limits, the ACL, TCP limits, the TLS
+// context and the source addresses of upstream queries. Built once by the
+// supervisor from the validated config::Config (before forking), so the
+// worker never sees TOML.
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "base/ip_address.h"
@@ -19,6 +20,8 @@ struct Config;
 }
 
 namespace shoal::worker {
+
+class TlsContext;
 
 struct WorkerConfig {
   resolver::EngineConfig engine;
@@ -35,10 +38,15 @@ struct WorkerConfig {
   uint32_t tcp_max_pipelined = 100;
   /// On SIGTERM, how long in-flight queries may take to finish.
   int64_t shutdown_grace_ms = 2000;
+  /// DNS over TLS: the context of every TLS listener's connections (null:
+  /// no TLS listener). Built by the supervisor, shared across the fork.
+  std::shared_ptr<TlsContext> tls;
 };
 
 /// Maps every field the worker uses from `config`; `hints` are the root
-/// hints the supervisor loaded (built in or from the configured file).
-WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints);
+/// hints the supervisor loaded (built in or from the configured file),
+/// `tls` the context it built from the certificate and key (or null).
+WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints,
+                              std::shared_ptr<TlsContext> tls);
 
 }  // namespace shoal::worker

@@ -61,6 +61,10 @@ Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::Proces
     own_journal_ = std::make_unique<Journal>();
     journal_ = own_journal_.get();
   }
+  if (config_.tls) {
+    tls_plain_.reset(new uint8_t[kTlsRecord]);
+    tls_write_.reset(new uint8_t[kMaxMessage + 2]);
+  }
 }
 
 Worker::~Worker() {
@@ -116,7 +120,8 @@ int Worker::run(std::span<const ListenSocket> sockets) {
 
 bool Worker::openListeners(std::span<const ListenSocket> sockets) {
   for (const ListenSocket& socket : sockets) {
-    if (!openUdp(socket) || !openTcp(socket)) return false;
+    if (!socket.tls && !openUdp(socket)) return false;
+    if (!openTcp(socket)) return false;
   }
   return true;
 }
@@ -251,12 +256,14 @@ void Worker::logCounters() const {
           " | answers udp=%" PRIu64 " tcp=%" PRIu64 " noerror=%" PRIu64 " servfail=%" PRIu64
           " nxdomain=%" PRIu64 " refused=%" PRIu64 " orphaned=%" PRIu64 " send_errors=%" PRIu64
           " | tcp accepted=%" PRIu64 " rejected=%" PRIu64 " idle_closed=%" PRIu64
+          " | tls handshakes=%" PRIu64 " failed=%" PRIu64
           " | upstream udp=%" PRIu64 " tcp=%" PRIu64 " socket_errors=%" PRIu64 " swept=%" PRIu64
           " | engine queries=%" PRIu64 " servfails=%" PRIu64 " timeouts=%" PRIu64
           " coalesced=%" PRIu64,
           slot_, c.queries_udp, c.queries_tcp, c.cache_hits, c.cache_misses, c.acl_refused,
           c.malformed, c.dropped, c.answers_udp, c.answers_tcp, r[0], r[2], r[3], r[5],
           c.answers_orphaned, c.send_errors, c.tcp_accepted, c.tcp_rejected, c.tcp_idle_closed,
+          c.tls_handshakes, c.tls_handshake_failures,
           c.upstream_udp, c.upstream_tcp, c.upstream_socket_errors, c.upstream_swept,
           e.client_queries, e.servfails, e.upstream_timeouts, e.coalesced);
 }

@@ -9,7 +9,9 @@
 //   query.cc        per-query path: ACL, hot path, hand-off to the engine
 //   udp_server.cc   client UDP (recvmmsg into the journal) and UDP replies
 //   journal.cc      the journal: replaying what a killed predecessor had read
-//   tcp_server.cc   client TCP: accept, pipelined reads, writes, idle timeout
+//   tcp_server.cc   client TCP and DNS over TLS: accept, handshake, pipelined
+//                   reads, writes, idle timeout
+//   tls.cc          the TLS context and sessions (OpenSSL), no I/O of their own
 //   upstream.cc     queries to authoritative servers over UDP and TCP
 //
 // Handles are heap objects that never move (libuv keeps pointers to them);
@@ -30,6 +32,7 @@
 #include "resolver/engine.h"
 #include "stats/stats.h"
 #include "worker/journal.h"
+#include "worker/tls.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
 
@@ -45,6 +48,8 @@ inline constexpr size_t kUdpChunk = 64 * 1024;
 inline constexpr size_t kAnswerBatch = kJournalBatch;
 /// Largest UDP answer a batch slot holds (the EDNS payload limit is 4096).
 inline constexpr size_t kAnswerSlot = 4096;
+/// Largest TLS record's plaintext (RFC 8446 section 5.1): one SSL_read.
+inline constexpr size_t kTlsRecord = 16384;
 
 struct UdpListener {
   uv_poll_t handle{};
@@ -66,10 +71,12 @@ struct UdpListener {
 struct TcpListener {
   uv_tcp_t handle{};
   Worker* worker = nullptr;
+  bool tls = false;  // DNS over TLS: each connection starts with a handshake
 };
 
 /// One client TCP connection (RFC 7766): length-prefixed queries, several
-/// in flight, answered in any order.
+/// in flight, answered in any order. Over TLS (RFC 7858) the same, inside
+/// the session: the plaintext takes the TCP path.
 struct TcpConnection {
   uv_tcp_t handle{};
   uv_timer_t idle{};
@@ -82,6 +89,8 @@ struct TcpConnection {
   /// buffer: reads land in the worker's shared receive buffer and only an
   /// incomplete tail is copied here.
   std::vector<uint8_t> partial;
+  /// DNS over TLS: the session (null: plain TCP). Freed with the connection.
+  std::unique_ptr<TlsSession> tls;
   uint32_t in_flight = 0;      // queries handed to the engine, not answered yet
   uint32_t writes_queued = 0;  // uv_write requests not completed yet
   uint8_t handles_open = 0;    // freed when both handles are closed
@@ -160,6 +169,8 @@ class Worker {
   void onTcpIdle(TcpConnection& conn);
   void onTcpWritten(TcpConnection& conn, int status);
   void onTcpClosed(TcpConnection* conn);
+  /// A TLS session's ciphertext for the client (TlsSession::Send).
+  bool onTlsOutput(TcpConnection& conn, std::span<const uint8_t> ciphertext);
   void onUpstreamReply(Upstream& up, std::span<const uint8_t> reply);
   void onUpstreamFailure(Upstream& up);
   void onUpstreamConnected(Upstream& up, int status);
@@ -220,11 +231,17 @@ class Worker {
   bool openTcp(const ListenSocket& socket);
   void closeTcpListeners();
   void feedTcp(TcpConnection& conn, std::span<const uint8_t> data);
+  /// Ciphertext read from a TLS connection: handshake, then plaintext to feedTcp.
+  void feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext);
   size_t processTcpMessages(TcpConnection& conn, std::span<const uint8_t> data);
   void processPartial(TcpConnection& conn);
   void pauseTcp(TcpConnection& conn);
   void resumeTcp(TcpConnection& conn);
   void writeTcp(TcpConnection& conn, std::span<const uint8_t> message);
+  void writeTls(TcpConnection& conn, std::span<const uint8_t> message);
+  /// Writes `bufs` at once if the socket takes them, else queues (a copy
+  /// of) the rest. False (counted) when the connection is broken.
+  bool sendTcp(TcpConnection& conn, std::span<const uv_buf_t> bufs);
   void answerTcp(uint64_t connection, std::span<const uint8_t> packet);
   bool tcpDone(const TcpConnection& conn) const;
   void closeTcp(TcpConnection& conn);
@@ -278,6 +295,9 @@ class Worker {
   std::unique_ptr<uint8_t[]> scratch_;        // kMaxMessage: cache payload copies
   std::unique_ptr<uint8_t[]> upstream_recv_;  // kUdpChunk: one upstream read
   std::unique_ptr<uint8_t[]> tcp_recv_;       // kUdpChunk: one client TCP read
+  // DNS over TLS only (null without a TLS listener).
+  std::unique_ptr<uint8_t[]> tls_plain_;      // kTlsRecord: one record decrypted
+  std::unique_ptr<uint8_t[]> tls_write_;      // kMaxMessage + 2: an answer, prefixed
 
   std::vector<UdpListener*> udp_;
   std::vector<TcpListener*> tcp_;

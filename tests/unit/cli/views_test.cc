@@ -73,6 +73,8 @@ StatsReport sampleStats() {
   r.totals.malformed = 6;
   r.totals.dropped = 7;
   r.totals.stale_answers = 8;
+  r.totals.tls_handshakes = 11;
+  r.totals.tls_handshake_failures = 12;
   r.requested_window_s = 10;
   r.window = SampleWindow{10, 10, 500, 450, 50, 20, 1};
   r.hit = LatencySummary{800, 0.02, 0.012, 0.03, 0.1};
@@ -100,6 +102,8 @@ TEST(StatsViews, Json) {
   EXPECT_EQ(j["upstream"]["tcp_percent"], 2.5);
   EXPECT_EQ(j["acl_refused"], 5);
   EXPECT_EQ(j["stale_answers"], 8);
+  EXPECT_EQ(j["tls"]["handshakes"], 11);
+  EXPECT_EQ(j["tls"]["handshake_failures"], 12);
   EXPECT_EQ(j["latency_ms"]["miss"]["p99"], 400.0);
   EXPECT_EQ(j["latency_ms"]["hit"]["count"], 800);
 }
@@ -120,6 +124,7 @@ TEST(StatsViews, Text) {
   EXPECT_TRUE(contains(text, "last 10s        qps 50.0, hit rate 90.0%, loss 5.0%\n")) << text;
   EXPECT_TRUE(contains(text, "loss 1.0%")) << text;
   EXPECT_TRUE(contains(text, "refused (acl)   5")) << text;
+  EXPECT_TRUE(contains(text, "tls             handshakes 11, failed 12\n")) << text;
   EXPECT_TRUE(contains(text, "p50 12.5  p90 80.0  p99 400")) << text;
   EXPECT_TRUE(contains(statsText(StatsReport{}), "not available yet"));
   StatsReport young = sampleStats();

@@ -62,6 +62,9 @@ TEST(ConfigTest, DefaultsAreValid) {
   EXPECT_EQ(c.source, "<built-in defaults>");
   ASSERT_EQ(c.server.listen.size(), 1u);
   EXPECT_EQ(c.server.listen[0], S("127.0.0.1:53"));
+  EXPECT_TRUE(c.server.tls_listen.empty());
+  EXPECT_EQ(c.server.tls_certificate, "");
+  EXPECT_EQ(c.server.tls_key, "");
   EXPECT_EQ(c.server.workers, expectedWorkers());
   EXPECT_EQ(c.server.udp_payload_size, 1232);
   EXPECT_EQ(c.server.tcp_idle_timeout, 10s);
@@ -119,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 29);
+  EXPECT_EQ(keys, 32);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -127,8 +130,13 @@ TEST(ConfigTest, EveryKeyIsRead) {
   const std::string hints = dir.write("root.hints", ". 3600000 NS a.root-servers.net.\n");
   const std::string key1 = dir.write("a.key", "");
   const std::string key2 = dir.write("b.key", "");
+  const std::string cert = dir.write("cert.pem", "");
+  const std::string tls_key = dir.write("key.pem", "");
   const std::string text = R"([server]
 listen = ["192.0.2.53:5353", "[2001:db8::53]", "127.0.0.1"]
+tls_listen = ["192.0.2.53", "[2001:db8::53]:8853"]
+tls_certificate = ")" + cert + R"("
+tls_key = ")" + tls_key + R"("
 workers = 7
 udp_payload_size = 1400
 tcp_idle_timeout = "250ms"
@@ -169,6 +177,10 @@ socket = "/tmp/shoal.sock"
   const Config& c = *result.config;
   EXPECT_EQ(c.server.listen, (std::vector<base::SocketAddress>{
                                  S("192.0.2.53:5353"), S("[2001:db8::53]:53"), S("127.0.0.1:53")}));
+  EXPECT_EQ(c.server.tls_listen,
+            (std::vector<base::SocketAddress>{S("192.0.2.53:853"), S("[2001:db8::53]:8853")}));
+  EXPECT_EQ(c.server.tls_certificate, cert);
+  EXPECT_EQ(c.server.tls_key, tls_key);
   EXPECT_EQ(c.server.workers, 7u);
   EXPECT_EQ(c.server.udp_payload_size, 1400);
   EXPECT_EQ(c.server.tcp_idle_timeout, 250ms);
@@ -234,12 +246,18 @@ TEST(ConfigTest, RelativeFileNamesFollowTheConfigFile) {
   const std::string hints = dir.write("root.hints", "");
   fs::create_directory(dir.path() + "/anchors");
   const std::string anchor = dir.write("anchors/root.key", "");
+  const std::string cert = dir.write("cert.pem", "");
+  const std::string key = dir.write("anchors/key.pem", "");
   const std::string path = dir.write(
       "shoal.toml",
+      "[server]\ntls_listen = [\"127.0.0.1\"]\ntls_certificate = \"cert.pem\"\n"
+      "tls_key = \"anchors/key.pem\"\n"
       "[resolver]\nroot_hints = \"root.hints\"\ntrust_anchors = [\"./anchors/../anchors/root.key\"]\n"
       "[control]\nsocket = \"run/control.sock\"\n");
   const LoadResult result = loadFile(path);
   ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.config->server.tls_certificate, cert);
+  EXPECT_EQ(result.config->server.tls_key, key);
   EXPECT_EQ(result.config->resolver.root_hints, hints);
   EXPECT_EQ(result.config->resolver.trust_anchors, std::vector<std::string>{anchor});
   EXPECT_EQ(result.config->control.socket, dir.path() + "/run/control.sock");
@@ -283,6 +301,74 @@ TEST(ConfigTest, ListenErrors) {
             "\"127.0.0.1:53\"");
   EXPECT_EQ(errorOf("[server]\nlisten = [\"127.0.0.1:53\", 53]\n"),
             "shoal.toml:2: server.listen: expected an array of strings, got an integer 53 in it");
+}
+
+TEST(ConfigTest, TlsNeedsACertificateAKeyAndAPortOfItsOwn) {
+  TempDir dir;
+  const std::string cert = dir.write("cert.pem", "");
+  const std::string key = dir.write("key.pem", "");
+  const std::string files = "tls_certificate = \"" + cert + "\"\ntls_key = \"" + key + "\"\n";
+  // Only readable here: whether they parse and match is loadAll's check.
+  const LoadResult ok =
+      loadString("[server]\ntls_listen = [\"127.0.0.1\", \"[::1]:8853\"]\n" + files, "x");
+  ASSERT_TRUE(ok.ok()) << ok.error;
+  EXPECT_EQ(ok.config->server.tls_listen,
+            (std::vector<base::SocketAddress>{S("127.0.0.1:853"), S("[::1]:8853")}));
+  // The files alone serve nothing, and are no mistake.
+  EXPECT_TRUE(loadString("[server]\n" + files, "x").ok());
+
+  // tls_listen without its files: blamed on the key the file sets.
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1\"]\ntls_key = \"" + key + "\"\n"),
+            "shoal.toml:2: server.tls_listen: needs server.tls_certificate (a PEM file) to "
+            "serve TLS");
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1\"]\ntls_certificate = \"\"\n"
+                    "tls_key = \"" + key + "\"\n"),
+            "shoal.toml:3: server.tls_certificate: must name a PEM file when server.tls_listen "
+            "is not empty");
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1\"]\ntls_certificate = \"" + cert +
+                    "\"\n"),
+            "shoal.toml:2: server.tls_listen: needs server.tls_key (a PEM file) to serve TLS");
+
+  const std::string missing = dir.path() + "/missing.pem";
+  EXPECT_EQ(errorOf("[server]\ntls_certificate = \"" + missing + "\"\n"),
+            "shoal.toml:2: server.tls_certificate: cannot read \"" + missing +
+                "\": No such file or directory");
+  EXPECT_EQ(errorOf("[server]\ntls_key = \"" + dir.path() + "\"\n"),
+            "shoal.toml:2: server.tls_key: cannot read \"" + dir.path() + "\": Is a directory");
+  EXPECT_EQ(errorOf("[server]\ntls_key = 5\n"),
+            "shoal.toml:2: server.tls_key: expected a string, got an integer 5");
+
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"dns.example\"]\n"),
+            "shoal.toml:2: server.tls_listen: \"dns.example\" is not an address with an optional "
+            "port such as \"192.0.2.1:853\" or \"[2001:db8::1]:853\"");
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1:0\"]\n" + files),
+            "shoal.toml:2: server.tls_listen: \"127.0.0.1:0\": port 0 is not allowed");
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1\", \"127.0.0.1:853\"]\n" + files),
+            "shoal.toml:2: server.tls_listen: 127.0.0.1:853 is listed twice");
+  EXPECT_EQ(errorOf("[server]\ntls_listen = \"127.0.0.1\"\n"),
+            "shoal.toml:2: server.tls_listen: expected an array of strings, got a string "
+            "\"127.0.0.1\"");
+
+  // A port serves plain DNS or TLS, never both (SO_REUSEPORT would split
+  // the connections between them), wildcards included.
+  EXPECT_EQ(errorOf("[server]\nlisten = [\"127.0.0.1:853\"]\ntls_listen = [\"127.0.0.1\"]\n" +
+                    files),
+            "shoal.toml:3: server.tls_listen: 127.0.0.1:853 and 127.0.0.1:853 (server.listen) "
+            "share a port: a port serves either DNS or DNS over TLS");
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1:53\"]\n" + files),
+            "shoal.toml:2: server.tls_listen: 127.0.0.1:53 and 127.0.0.1:53 (server.listen) "
+            "share a port: a port serves either DNS or DNS over TLS");
+  EXPECT_EQ(errorOf("[server]\nlisten = [\"[::]:853\", \"0.0.0.0:853\"]\n"
+                    "tls_listen = [\"192.0.2.1\"]\n" + files),
+            "shoal.toml:3: server.tls_listen: 192.0.2.1:853 and 0.0.0.0:853 (server.listen) "
+            "share a port: a port serves either DNS or DNS over TLS");
+  EXPECT_NE(errorOf("[server]\nlisten = [\"[::1]:853\"]\ntls_listen = [\"[::]\"]\n" + files)
+                .find("share a port"),
+            std::string::npos);
+  // Another address, or another family's wildcard, is another socket.
+  EXPECT_TRUE(loadString("[server]\nlisten = [\"127.0.0.1:853\", \"[::]:853\"]\n"
+                         "tls_listen = [\"127.0.0.2\"]\n" + files, "x")
+                  .ok());
 }
 
 TEST(ConfigTest, SizeErrors) {

@@ -96,5 +96,28 @@ TEST(TotalsTest, DifferenceNeverWrapsBelowZero) {
   EXPECT_EQ(difference(a, b).cache_hits, 0u);  // counters restarted: no huge rate
 }
 
+TEST(TotalsTest, AddSumsEveryCounter) {
+  // A counter added to WorkerCounters but forgotten in Totals (or in
+  // Totals::add) is never shown: give every counter its own value and
+  // check that each one arrives.
+  static_assert(sizeof(WorkerCounters) == sizeof(Totals), "Totals mirrors WorkerCounters");
+  constexpr size_t kWords = sizeof(Totals) / sizeof(uint64_t);
+  WorkerCounters counters{};
+  auto* word = reinterpret_cast<Counter*>(&counters);
+  uint64_t expected = 0;
+  for (size_t i = 0; i < kWords; ++i) {
+    word[i].set(uint64_t{1} << (i % 60));
+    expected += uint64_t{1} << (i % 60);
+  }
+  Totals totals;
+  totals.add(counters);
+  const auto* sum = reinterpret_cast<const uint64_t*>(&totals);
+  uint64_t got = 0;
+  for (size_t i = 0; i < kWords; ++i) got += sum[i];
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(totals.tls_handshakes, counters.tls_handshakes.get());
+  EXPECT_EQ(totals.tls_handshake_failures, counters.tls_handshake_failures.get());
+}
+
 }  // namespace
 }  // namespace shoal::stats

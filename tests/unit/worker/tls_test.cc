@@ -1,0 +1,368 @@
+// worker/tls.h without sockets: loading the certificate and key (and the
+// errors an operator sees), and a server session driven against an
+// OpenSSL client through memory: handshake, ALPN, records split at any
+// octet, garbage, old protocol versions, close_notify both ways, a send
+// that fails.
+
+#include "worker/tls.h"
+
+#include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace shoal::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A scratch directory with self-signed certificates written on demand.
+class TlsFiles {
+ public:
+  TlsFiles() {
+    std::string pattern = (fs::temp_directory_path() / "shoal-tls-test-XXXXXX").string();
+    dir_ = ::mkdtemp(pattern.data());
+  }
+  ~TlsFiles() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+  /// Writes `name`.crt and `name`.key: a P-256 (or RSA) key and a
+  /// certificate for CN=`cn`, self-signed, valid for a day. `passphrase`:
+  /// the key encrypted with it.
+  void make(const std::string& name, const std::string& cn = "shoal.test", bool rsa = false,
+            const std::string& passphrase = "") const {
+    EVP_PKEY* key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+    ASSERT_NE(key, nullptr);
+    X509* cert = X509_new();
+    ASSERT_EQ(X509_set_version(cert, 2), 1);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+    X509_NAME* subject = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_set_issuer_name(cert, subject);
+    X509_set_pubkey(cert, key);
+    ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+    std::FILE* out = std::fopen(path(name + ".crt").c_str(), "w");
+    PEM_write_X509(out, cert);
+    std::fclose(out);
+    out = std::fopen(path(name + ".key").c_str(), "w");
+    if (passphrase.empty()) {
+      PEM_write_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
+    } else {
+      PEM_write_PrivateKey(out, key, EVP_aes_256_cbc(),
+                           reinterpret_cast<const unsigned char*>(passphrase.data()),
+                           static_cast<int>(passphrase.size()), nullptr, nullptr);
+    }
+    std::fclose(out);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  }
+
+  void write(const std::string& name, const std::string& text) const {
+    std::FILE* out = std::fopen(path(name).c_str(), "w");
+    std::fputs(text.c_str(), out);
+    std::fclose(out);
+  }
+
+ private:
+  std::string dir_;
+};
+
+TEST(TlsContextTest, LoadsAMatchingPairAndDescribesTheCertificate) {
+  TlsFiles files;
+  files.make("a");
+  const auto loaded = TlsContext::load(files.path("a.crt"), files.path("a.key"));
+  ASSERT_TRUE(loaded.context) << loaded.error;
+  EXPECT_EQ(loaded.error, "");
+  EXPECT_EQ(loaded.context->description().rfind("CN=shoal.test, valid until ", 0), 0u)
+      << loaded.context->description();
+  files.make("rsa", "rsa.test", /*rsa=*/true);
+  EXPECT_TRUE(TlsContext::load(files.path("rsa.crt"), files.path("rsa.key")).context);
+}
+
+TEST(TlsContextTest, ErrorsNameTheFileAndSayWhatIsWrong) {
+  TlsFiles files;
+  files.make("a");
+  files.make("b");
+  files.make("rsa", "rsa.test", /*rsa=*/true);
+  files.make("locked", "shoal.test", false, "secret");
+  files.write("garbage.pem", "not PEM at all\n");
+  const auto error = [&](const std::string& cert, const std::string& key) {
+    const auto loaded = TlsContext::load(files.path(cert), files.path(key));
+    EXPECT_FALSE(loaded.context);
+    return loaded.error;
+  };
+  EXPECT_EQ(error("missing.crt", "a.key"),
+            "tls_certificate " + files.path("missing.crt") + ": No such file or directory");
+  EXPECT_EQ(error("garbage.pem", "a.key"),
+            "tls_certificate " + files.path("garbage.pem") + ": no PEM certificate in it");
+  EXPECT_EQ(error("a.key", "a.key"),
+            "tls_certificate " + files.path("a.key") + ": no PEM certificate in it");
+  EXPECT_EQ(error("a.crt", "a.crt"),
+            "tls_key " + files.path("a.crt") + ": no PEM private key in it");
+  const std::string mismatch = ": does not match the certificate in " + files.path("a.crt");
+  EXPECT_EQ(error("a.crt", "b.key"), "tls_key " + files.path("b.key") + mismatch);
+  EXPECT_EQ(error("a.crt", "rsa.key"), "tls_key " + files.path("rsa.key") + mismatch);
+  // Never a passphrase prompt (stdin is a terminal when run by hand).
+  EXPECT_EQ(error("locked.crt", "locked.key"),
+            "tls_key " + files.path("locked.key") +
+                ": it is encrypted: shoal needs it unencrypted");
+}
+
+/// A server session and an OpenSSL client wired through memory: what the
+/// session sends lands in `to_client`, and `pump` feeds the client's
+/// output to the session in chunks of `chunk` octets.
+class Pair {
+ public:
+  explicit Pair(const TlsContext& server, const std::string& cafile = "",
+                const std::vector<std::string>& alpn = {"dot"}, int max_version = 0) {
+    client_ctx_ = SSL_CTX_new(TLS_client_method());
+    if (!cafile.empty()) {
+      SSL_CTX_load_verify_locations(client_ctx_, cafile.c_str(), nullptr);
+      SSL_CTX_set_verify(client_ctx_, SSL_VERIFY_PEER, nullptr);
+    }
+    if (max_version != 0) {
+      SSL_CTX_set_min_proto_version(client_ctx_, max_version);
+      SSL_CTX_set_max_proto_version(client_ctx_, max_version);
+      SSL_CTX_set_security_level(client_ctx_, 0);
+      SSL_CTX_set_cipher_list(client_ctx_, "DEFAULT:@SECLEVEL=0");
+    }
+    std::string wire;
+    for (const auto& id : alpn) wire += static_cast<char>(id.size()) + id;
+    if (!wire.empty()) {
+      SSL_CTX_set_alpn_protos(client_ctx_, reinterpret_cast<const unsigned char*>(wire.data()),
+                              static_cast<unsigned>(wire.size()));
+    }
+    client_ = SSL_new(client_ctx_);
+    SSL_set1_host(client_, "shoal.test");
+    client_in_ = BIO_new(BIO_s_mem());
+    client_out_ = BIO_new(BIO_s_mem());
+    SSL_set_bio(client_, client_in_, client_out_);
+    SSL_set_connect_state(client_);
+    session_ = TlsSession::create(server, &Pair::send, this);
+  }
+  ~Pair() {
+    session_.reset();
+    SSL_free(client_);
+    SSL_CTX_free(client_ctx_);
+  }
+
+  static bool send(void* context, std::span<const uint8_t> ciphertext) {
+    auto* pair = static_cast<Pair*>(context);
+    if (pair->fail_sends) return false;
+    pair->sent.insert(pair->sent.end(), ciphertext.begin(), ciphertext.end());
+    BIO_write(pair->client_in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+    return true;
+  }
+
+  /// Moves the client's pending output into the session; returns the
+  /// events it reported, and appends plaintext to `plain`.
+  std::vector<TlsSession::Event> pump(size_t chunk = 1 << 20) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(BIO_ctrl_pending(client_out_)));
+    if (!bytes.empty()) BIO_read(client_out_, bytes.data(), static_cast<int>(bytes.size()));
+    return feed(bytes, chunk);
+  }
+
+  std::vector<TlsSession::Event> feed(std::span<const uint8_t> bytes, size_t chunk) {
+    std::vector<TlsSession::Event> events;
+    uint8_t out[16384];
+    for (size_t pos = 0; pos < bytes.size(); pos += chunk) {
+      session_->setInput(bytes.subspan(pos, std::min(chunk, bytes.size() - pos)));
+      for (;;) {
+        const auto result = session_->read(out);
+        if (result.event == TlsSession::Event::kNeedInput) break;
+        events.push_back(result.event);
+        if (result.event == TlsSession::Event::kData) {
+          plain.insert(plain.end(), out, out + result.length);
+        }
+        if (result.event == TlsSession::Event::kClosed ||
+            result.event == TlsSession::Event::kFailed) {
+          return events;
+        }
+      }
+    }
+    session_->setInput({});
+    return events;
+  }
+
+  /// Runs the handshake, `chunk` octets at a time; true when both ends
+  /// are done.
+  bool handshake(size_t chunk = 1 << 20) {
+    for (int round = 0; round < 10; ++round) {
+      const int rc = SSL_do_handshake(client_);
+      if (rc != 1 && SSL_get_error(client_, rc) != SSL_ERROR_WANT_READ) return false;
+      const auto events = pump(chunk);
+      for (const auto event : events) {
+        if (event == TlsSession::Event::kFailed) return false;
+      }
+      if (rc == 1 && session_->established()) return true;
+    }
+    return false;
+  }
+
+  std::string clientRead() {
+    char buf[4096];
+    const int n = SSL_read(client_, buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+
+  TlsSession& session() { return *session_; }
+  SSL* client() { return client_; }
+  std::vector<uint8_t> sent;
+  std::vector<uint8_t> plain;
+  bool fail_sends = false;
+
+ private:
+  SSL_CTX* client_ctx_ = nullptr;
+  SSL* client_ = nullptr;
+  BIO* client_in_ = nullptr;
+  BIO* client_out_ = nullptr;
+  std::unique_ptr<TlsSession> session_;
+};
+
+class TlsSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    files_.make("a");
+    auto loaded = TlsContext::load(files_.path("a.crt"), files_.path("a.key"));
+    ASSERT_TRUE(loaded.context) << loaded.error;
+    context_ = std::move(loaded.context);
+  }
+  TlsFiles files_;
+  std::shared_ptr<TlsContext> context_;
+};
+
+TEST_F(TlsSessionTest, HandshakeThenQueriesBothWays) {
+  Pair pair(*context_, files_.path("a.crt"));
+  ASSERT_TRUE(pair.handshake());
+  EXPECT_EQ(pair.session().protocol(), "TLSv1.3");
+  EXPECT_EQ(pair.session().alpn(), "dot");
+  EXPECT_EQ(SSL_get_verify_result(pair.client()), X509_V_OK);
+  // Two messages in one client write come out in order.
+  const std::string two("\x00\x03" "abc" "\x00\x01" "z", 8);
+  ASSERT_EQ(SSL_write(pair.client(), two.data(), 8), 8);
+  pair.pump();
+  EXPECT_EQ(std::string(pair.plain.begin(), pair.plain.end()), two);
+  const std::string answer("\x00\x05" "hello", 7);
+  ASSERT_TRUE(
+      pair.session().write({reinterpret_cast<const uint8_t*>(answer.data()), answer.size()}));
+  EXPECT_EQ(pair.clientRead(), answer);
+  // A message larger than a record is several records, all sent.
+  const std::string big(40000, 'x');
+  ASSERT_TRUE(pair.session().write({reinterpret_cast<const uint8_t*>(big.data()), big.size()}));
+  std::string got;
+  while (got.size() < big.size()) {
+    const std::string part = pair.clientRead();
+    ASSERT_FALSE(part.empty());
+    got += part;
+  }
+  EXPECT_EQ(got, big);
+}
+
+TEST_F(TlsSessionTest, CiphertextSplitAtEveryOctet) {
+  Pair pair(*context_);
+  ASSERT_TRUE(pair.handshake(/*chunk=*/1));
+  ASSERT_EQ(SSL_write(pair.client(), "query", 5), 5);
+  const auto events = pair.pump(/*chunk=*/1);
+  EXPECT_EQ(std::string(pair.plain.begin(), pair.plain.end()), "query");
+  EXPECT_EQ(events, std::vector<TlsSession::Event>{TlsSession::Event::kData});
+}
+
+TEST_F(TlsSessionTest, AlpnIsOptionalAndOnlyDotIsChosen) {
+  Pair none(*context_, "", {});
+  ASSERT_TRUE(none.handshake());
+  EXPECT_EQ(none.session().alpn(), "");
+  Pair other(*context_, "", {"h2", "http/1.1"});
+  ASSERT_TRUE(other.handshake());
+  EXPECT_EQ(other.session().alpn(), "");
+  Pair both(*context_, "", {"h2", "dot"});
+  ASSERT_TRUE(both.handshake());
+  EXPECT_EQ(both.session().alpn(), "dot");
+}
+
+TEST_F(TlsSessionTest, TlsTwelveIsAcceptedAndElevenRefused) {
+  Pair twelve(*context_, "", {"dot"}, TLS1_2_VERSION);
+  ASSERT_TRUE(twelve.handshake());
+  EXPECT_EQ(twelve.session().protocol(), "TLSv1.2");
+  const std::string cipher = SSL_get_cipher_name(twelve.client());
+  EXPECT_EQ(cipher.rfind("ECDHE-", 0), 0u) << cipher;
+  Pair eleven(*context_, "", {"dot"}, TLS1_1_VERSION);
+  EXPECT_FALSE(eleven.handshake());
+  EXPECT_TRUE(eleven.session().failed());
+  EXPECT_FALSE(eleven.session().established());
+  ASSERT_FALSE(eleven.sent.empty());
+  EXPECT_EQ(eleven.sent[0], 0x15);  // an alert went out
+}
+
+TEST_F(TlsSessionTest, GarbageFailsAndTheSessionStaysFailed) {
+  Pair pair(*context_);
+  const std::string garbage("\x00\x1d plain DNS instead of a ClientHello", 37);
+  const auto events =
+      pair.feed({reinterpret_cast<const uint8_t*>(garbage.data()), garbage.size()}, 1 << 20);
+  EXPECT_EQ(events, std::vector<TlsSession::Event>{TlsSession::Event::kFailed});
+  EXPECT_TRUE(pair.session().failed());
+  uint8_t out[64];
+  EXPECT_EQ(pair.session().read(out).event, TlsSession::Event::kFailed);
+  EXPECT_FALSE(pair.session().write({out, 1}));
+  const size_t sent = pair.sent.size();
+  pair.session().shutdown();  // nothing after a fatal error
+  EXPECT_EQ(pair.sent.size(), sent);
+}
+
+TEST_F(TlsSessionTest, CloseNotifyBothWays) {
+  Pair pair(*context_);
+  ASSERT_TRUE(pair.handshake());
+  pair.session().shutdown();
+  EXPECT_EQ(pair.clientRead(), "");
+  EXPECT_EQ(SSL_get_error(pair.client(), 0), SSL_ERROR_ZERO_RETURN);
+  Pair other(*context_);
+  ASSERT_TRUE(other.handshake());
+  SSL_shutdown(other.client());
+  EXPECT_EQ(other.pump(), std::vector<TlsSession::Event>{TlsSession::Event::kClosed});
+}
+
+TEST_F(TlsSessionTest, AFailedSendFailsTheWrite) {
+  Pair pair(*context_);
+  ASSERT_TRUE(pair.handshake());
+  pair.fail_sends = true;
+  const uint8_t message[] = {0, 1, 'x'};
+  EXPECT_FALSE(pair.session().write(message));
+  EXPECT_TRUE(pair.session().failed());
+}
+
+TEST_F(TlsSessionTest, WritesBeforeTheHandshakeAreRefused) {
+  Pair pair(*context_);
+  const uint8_t message[] = {0, 1, 'x'};
+  EXPECT_FALSE(pair.session().write(message));
+  EXPECT_TRUE(pair.sent.empty());
+}
+
+TEST_F(TlsSessionTest, SessionsResumeWithTickets) {
+  Pair first(*context_);
+  ASSERT_TRUE(first.handshake());
+  first.clientRead();  // the tickets (TLS 1.3 sends them after the handshake)
+  SSL_SESSION* ticket = SSL_get1_session(first.client());
+  ASSERT_NE(ticket, nullptr);
+  ASSERT_TRUE(SSL_SESSION_is_resumable(ticket));
+  Pair second(*context_);
+  SSL_set_session(second.client(), ticket);
+  ASSERT_TRUE(second.handshake());
+  EXPECT_TRUE(SSL_session_reused(second.client()));
+  SSL_SESSION_free(ticket);
+}
+
+}  // namespace
+}  // namespace shoal::worker
