@@ -246,14 +246,24 @@ bool Iterator::findCut(Task& task, int64_t now_ms) {
   for (;;) {
     if (auto ns = records_.fetchRrset(name, dns::rrtype::kNs, now_s)) {
       task.cut.zone = name;
+      // Usable when a server has an address, or has a name outside the
+      // zone that can be looked up. An NS set whose in-zone servers have
+      // no glue in the cache (glue evicted before the NS set, or another
+      // worker between storing the two) is useless: the parent's referral
+      // brings the glue again, so go up to the parent.
+      bool usable = false;
       for (const auto& rd : ns->rdatas) {
         auto ns_name = dns::Name::fromUncompressed(rd);
         if (!ns_name) continue;
-        task.cut.servers.push_back(
-            {*ns_name, records_.fetchAddresses(*ns_name, config_.ipv4, config_.ipv6, now_s)});
+        auto addresses = records_.fetchAddresses(*ns_name, config_.ipv4, config_.ipv6, now_s);
+        usable = usable || !addresses.empty() || !ns_name->isSubdomainOf(name);
+        task.cut.servers.push_back({*ns_name, std::move(addresses)});
       }
-      task.cut.valid = true;
-      return true;
+      if (usable) {
+        task.cut.valid = true;
+        return true;
+      }
+      task.cut = Cut{};
     }
     if (name.isRoot()) break;
     name = name.parent();
@@ -741,11 +751,13 @@ void Iterator::cacheGlue(const Reply& reply, const Rrset& ns, int64_t now_ms) {
 
 void Iterator::handleReferral(Task& task, const Reply& reply, const Rrset& ns, int64_t now_ms) {
   const int64_t now_s = now_ms / 1000;
+  // Glue first: a worker that finds the NS set in the shared cache then
+  // finds its addresses too (findCut would otherwise go up a level).
+  cacheGlue(reply, ns, now_ms);
   records_.storeRrset(ns, Rank::kReferral, now_s);
   if (const Rrset* ds = findRrset(reply.authority, ns.owner, dns::rrtype::kDs)) {
     records_.storeRrset(*ds, Rank::kAuthority, now_s);
   }
-  cacheGlue(reply, ns, now_ms);
   Cut cut;
   cut.zone = ns.owner;
   cut.valid = true;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "dns/constants.h"
+#include "resolver/inspect.h"
 #include "tests/unit/resolver/engine_test_util.h"
 
 namespace shoal::resolver::testing_util {
@@ -462,6 +463,23 @@ TEST(EngineScenario, ALameMarkIsSharedWithTheOtherWorkers) {
     EXPECT_GT(s.sent().size(), sent_before) << name;
   }
   EXPECT_EQ(s.sentTo(kExampleCom1), lame_before) << s.sentLog();
+}
+
+TEST(EngineScenario, AnNsSetWhoseGlueIsGoneSendsTheQueryToTheParent) {
+  // The NS set of example.com is cached but its in-zone servers' addresses
+  // are not (glue evicted first, or another worker between storing the
+  // two): the delegation is asked for again at com, not failed.
+  FakeNet net;
+  standard(net);
+  Scenario s(net);
+  ASSERT_EQ(s.resolve("www.example.com", rrtype::kA).rcode, rcode::kNoError) << s.sentLog();
+  for (const char* ns : {"ns1.example.com", "ns2.example.com"}) {
+    ASSERT_GT(flushName(s.cache(), ns, false).removed, 0u) << ns;
+  }
+  const size_t at_com = s.sentTo(kGtldA) + s.sentTo(kGtldB);
+  const auto r = s.resolve("mail.example.com", rrtype::kA);
+  EXPECT_EQ(r.rcode, rcode::kNoError) << s.sentLog();
+  EXPECT_GT(s.sentTo(kGtldA) + s.sentTo(kGtldB), at_com) << s.sentLog();
 }
 
 TEST(EngineScenario, APassingServfailIsNotLame) {
