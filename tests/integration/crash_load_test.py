@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 
-from shoal_harness import Lab, Shoal, Skip, run_tests, wait_for
+from shoal_harness import Shoal, Skip, close_shared_lab, run_tests, shared_lab, wait_for
 
 DURATION_S = 20
 RATE_QPS = 2000
@@ -29,14 +29,8 @@ CLIENTS = 16  # dnsperf source ports: SO_REUSEPORT spreads them over both worker
 MAX_OUTSTANDING = 20000
 SEED = int(os.environ.get("SHOAL_CRASH_SEED", random.randrange(1 << 30)))
 
-_lab = None
-
-
-def lab():
-    global _lab
-    if _lab is None:
-        _lab = Lab().__enter__()
-    return _lab
+# One lab for the whole run (started on first use; see main).
+lab = shared_lab
 
 
 def need_dnsperf():
@@ -137,5 +131,4 @@ if __name__ == "__main__":
     try:
         run_tests(globals())
     finally:
-        if _lab is not None:
-            _lab.__exit__(None, None, None)
+        close_shared_lab()

@@ -27,10 +27,10 @@ import tempfile
 import threading
 import time
 
-from shoal_harness import (Lab, Shoal, build_query, control_request, kdig, need_root,
+from shoal_harness import (Shoal, build_query, close_shared_lab, control_request, kdig, need_root,
                            parse_header, parse_json_object, remove_cache, resolve_many, run_tests,
-                           shoal_bin, shoalctl, shoalctl_bin, tcp_exchange, udp_exchange,
-                           wait_for)
+                           shared_lab, shoal_bin, shoalctl, shoalctl_bin, tcp_exchange,
+                           udp_exchange, wait_for)
 
 # Nobody may query: every query is REFUSED on the hot path, at once.
 REFUSE_ALL = {"acl": {"allow": ["192.0.2.255/32"]}}
@@ -38,14 +38,8 @@ REFUSE_ALL = {"acl": {"allow": ["192.0.2.255/32"]}}
 NO_UPSTREAM = {"resolver": {"deny_upstream": ["0.0.0.0/0", "::/0"]}}
 GROUP = "shoaltest"
 
-_lab = None
-
-
-def lab():
-    global _lab
-    if _lab is None:
-        _lab = Lab().__enter__()
-    return _lab
+# One lab for the whole run (started on first use; see main).
+lab = shared_lab
 
 
 def lab_shoal(workers=2, resolver=None, **kwargs):
@@ -789,5 +783,4 @@ if __name__ == "__main__":
     try:
         run_tests(globals())
     finally:
-        if _lab is not None:
-            _lab.__exit__(None, None, None)
+        close_shared_lab()

@@ -10,18 +10,12 @@ import signal
 import socket
 import time
 
-from shoal_harness import (Lab, Shoal, build_query, encode_name, kdig, parse_header, remove_cache,
-                           resolve_many, run_tests, tcp_frame, tcp_read_message, udp_exchange)
+from shoal_harness import (Shoal, build_query, close_shared_lab, encode_name, kdig, parse_header,
+                           remove_cache, resolve_many, run_tests, shared_lab, tcp_frame,
+                           tcp_read_message, udp_exchange)
 
-_lab = None
-
-
-def lab():
-    """One lab for the whole run (started on first use, see main)."""
-    global _lab
-    if _lab is None:
-        _lab = Lab().__enter__()
-    return _lab
+# One lab for the whole run (started on first use; see main).
+lab = shared_lab
 
 
 def rrs(*records):
@@ -280,5 +274,4 @@ if __name__ == "__main__":
     try:
         run_tests(globals())
     finally:
-        if _lab is not None:
-            _lab.__exit__(None, None, None)
+        close_shared_lab()

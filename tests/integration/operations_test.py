@@ -25,10 +25,10 @@ import signal
 import socket
 import time
 
-from shoal_harness import (Dnsperf, Lab, Shoal, build_query, dnsperf, free_port, kdig,
-                           need_dnsperf, parse_header, parse_json_object, remove_cache, run_tests,
-                           shoal_bin, tcp_frame, tcp_read_message, toml_text, udp_exchange,
-                           wait_for)
+from shoal_harness import (Dnsperf, Shoal, build_query, close_shared_lab, dnsperf, free_port,
+                           kdig, need_dnsperf, parse_header, parse_json_object, remove_cache,
+                           run_tests, shared_lab, shoal_bin, tcp_frame, tcp_read_message,
+                           toml_text, udp_exchange, wait_for)
 
 RATE_QPS = 2000
 LOAD_S = 14  # the dnsperf run an operation happens in
@@ -47,14 +47,8 @@ MAX_LATENCY_S = 1.0
 # `cache flush . --subtree` at the restart gives).
 HIT_RATE_TOLERANCE = 0.95
 
-_lab = None
-
-
-def lab():
-    global _lab
-    if _lab is None:
-        _lab = Lab().__enter__()
-    return _lab
+# One lab for the whole run (started on first use; see main).
+lab = shared_lab
 
 
 def queries():
@@ -554,5 +548,4 @@ if __name__ == "__main__":
     try:
         run_tests(globals())
     finally:
-        if _lab is not None:
-            _lab.__exit__(None, None, None)
+        close_shared_lab()

@@ -795,6 +795,25 @@ class Lab:
         return self.env["LAB_ALL_ADDRS"].split()
 
 
+_shared_lab = None
+
+
+def shared_lab():
+    """One lab for a whole test script, started on first use (a running one
+    is used as it is); close_shared_lab() leaves things as they were."""
+    global _shared_lab
+    if _shared_lab is None:
+        _shared_lab = Lab().__enter__()
+    return _shared_lab
+
+
+def close_shared_lab():
+    global _shared_lab
+    if _shared_lab is not None:
+        _shared_lab.__exit__(None, None, None)
+        _shared_lab = None
+
+
 # --------------------------------------------------------------------------
 # Running tests
 # --------------------------------------------------------------------------
