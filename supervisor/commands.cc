@@ -18,10 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string failure(const std::string& message) {
-  return json{{"ok", false}, {"error", message}}.dump();
-}
-
 const char* stateName(stats::WorkerState state) {
   switch (state) {
     case stats::WorkerState::kEmpty:
@@ -62,11 +58,11 @@ void Supervisor::onRequest(uint64_t id, const std::string& line) {
   try {
     request = json::parse(line);
   } catch (const json::exception&) {
-    control_.answer(id, failure("the request is not JSON"));
+    control_.answer(id, failureAnswer("the request is not JSON"));
     return;
   }
   if (!request.is_object() || !request.contains("command") || !request["command"].is_string()) {
-    control_.answer(id, failure("the request has no \"command\""));
+    control_.answer(id, failureAnswer("the request has no \"command\""));
     return;
   }
   const std::string command = request["command"].get<std::string>();
@@ -86,12 +82,12 @@ void Supervisor::onRequest(uint64_t id, const std::string& line) {
       if (request.contains("type") && !request["type"].is_null()) {
         type = dns::typeFromText(request["type"].get<std::string>());
         if (!type) {
-          control_.answer(id, failure("unknown type " + request["type"].get<std::string>()));
+          control_.answer(id, failureAnswer("unknown type " + request["type"].get<std::string>()));
           return;
         }
       }
       const auto result = resolver::inspectName(*cache_, name, type, worker::wallS());
-      control_.answer(id, result.error.empty() ? inspected(result).dump() : failure(result.error));
+      control_.answer(id, result.error.empty() ? inspected(result).dump() : failureAnswer(result.error));
     } else if (command == "cache.flush") {
       const std::string name = request.at("name").get<std::string>();
       const bool subtree = request.value("subtree", false);
@@ -100,24 +96,24 @@ void Supervisor::onRequest(uint64_t id, const std::string& line) {
                               ? json{{"ok", true}, {"name", result.name}, {"subtree", subtree},
                                      {"removed", result.removed}}
                                     .dump()
-                              : failure(result.error));
+                              : failureAnswer(result.error));
     } else if (command == "cache.stats") {
       control_.answer(id, cacheStatsJson());
     } else if (command == "reload") {
       std::string error;
-      if (!reload(id, error)) control_.answer(id, failure("reload failed, nothing changed: " + error));
+      if (!reload(id, error)) control_.answer(id, failureAnswer("reload failed, nothing changed: " + error));
     } else if (command == "restart") {
       std::string error;
-      if (!startRollout("restart", {}, id, error)) control_.answer(id, failure(error));
+      if (!startRollout("restart", {}, id, error)) control_.answer(id, failureAnswer(error));
     } else if (command == "upgrade") {
       std::string error;
       upgrade(id, error);  // returns only on failure
-      if (!error.empty()) control_.answer(id, failure("upgrade failed: " + error));
+      if (!error.empty()) control_.answer(id, failureAnswer("upgrade failed: " + error));
     } else {
-      control_.answer(id, failure("unknown command \"" + command + "\""));
+      control_.answer(id, failureAnswer("unknown command \"" + command + "\""));
     }
   } catch (const json::exception& e) {
-    control_.answer(id, failure("bad request: " + std::string(e.what())));
+    control_.answer(id, failureAnswer("bad request: " + std::string(e.what())));
   }
 }
 

@@ -25,20 +25,6 @@ constexpr int kMaxConnections = 64;
 /// A client has this long to send its request line.
 constexpr int64_t kRequestTimeoutMs = 10'000;
 
-std::string quoteJson(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string errorLine(const std::string& message) {
-  return "{\"ok\":false,\"error\":" + quoteJson(message) + "}";
-}
-
 /// The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13).
 std::vector<gid_t> peerGroups(int fd) {
   std::vector<gid_t> groups(64);
@@ -261,7 +247,7 @@ void ControlServer::read(uint64_t id, Connection& conn) {
         const std::string request = conn.in.substr(0, newline);
         conn.in.clear();
         if (!conn.refusal.empty()) {
-          answer(id, errorLine(conn.refusal));
+          answer(id, failureAnswer(conn.refusal));
           return;
         }
         handler_(id, request);  // may call answer() at once
@@ -269,7 +255,7 @@ void ControlServer::read(uint64_t id, Connection& conn) {
       }
       if (conn.in.size() > control::kMaxRequest) {
         conn.handed = true;
-        answer(id, errorLine("request longer than " + std::to_string(control::kMaxRequest) +
+        answer(id, failureAnswer("request longer than " + std::to_string(control::kMaxRequest) +
                              " bytes"));
         return;
       }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "base/log.h"
 #include "shmcache/cache.h"
@@ -31,15 +32,6 @@ using base::logLine;
 
 /// How long a successor may take to report ready.
 constexpr int64_t kReadyTimeoutMs = 10'000;
-
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out + "\"";
-}
 
 /// The keys whose values differ, as "section.key" (for the reload answer).
 std::vector<std::string> changedKeys(const config::Config& a, const config::Config& b) {
@@ -111,10 +103,7 @@ void Supervisor::stepRollout() {
                                  std::to_string(kReadyTimeoutMs / 1000) + " s");
         return;
       }
-      if (!r.replaced_json.empty()) r.replaced_json += ",";
-      r.replaced_json += "{\"index\":" + std::to_string(*r.current) +
-                         ",\"old_pid\":" + std::to_string(r.old_pid) +
-                         ",\"new_pid\":" + std::to_string(slot.pid) + "}";
+      r.replaced.push_back({*r.current, r.old_pid, slot.pid});
       if (r.old_pid == 0) {  // there was none, or it died meanwhile
         r.current.reset();
         continue;
@@ -213,7 +202,15 @@ void Supervisor::finishRollout(bool ok, const std::string& error) {
   rollout_.reset();
   std::string line;
   if (ok) {
-    line = "{\"ok\":true,\"workers\":[" + r.replaced_json + "]" + r.extra_json + "}";
+    nlohmann::json answer =
+        r.extra_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(r.extra_json);
+    answer["ok"] = true;
+    answer["workers"] = nlohmann::json::array();
+    for (const auto& w : r.replaced) {
+      answer["workers"].push_back(
+          {{"index", w.index}, {"old_pid", w.old_pid}, {"new_pid", w.new_pid}});
+    }
+    line = answer.dump();
     logLine("%s: done", r.what.c_str());
     if (stats_) {
       auto& h = stats_->header();
@@ -221,7 +218,7 @@ void Supervisor::finishRollout(bool ok, const std::string& error) {
       counter.store(counter.load() + 1);
     }
   } else {
-    line = "{\"ok\":false,\"error\":" + quoted(r.what + " failed: " + error) + "}";
+    line = failureAnswer(r.what + " failed: " + error);
     logLine("%s failed: %s", r.what.c_str(), error.c_str());
   }
   for (const uint64_t client : r.clients) control_.answer(client, line);
@@ -272,11 +269,9 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
   worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.tls);
   logTls();
   publishHeader();
-  std::string extra = ",\"config\":" + quoted(loaded_.config.source) + ",\"changed\":[";
-  for (size_t i = 0; i < changed.size(); ++i) extra += (i ? "," : "") + quoted(changed[i]);
-  extra += "],\"warnings\":[";
-  for (size_t i = 0; i < warnings.size(); ++i) extra += (i ? "," : "") + quoted(warnings[i]);
-  extra += "]";
+  const std::string extra =
+      nlohmann::json{{"config", loaded_.config.source}, {"changed", changed}, {"warnings", warnings}}
+          .dump();
   for (const auto& w : warnings) logLine("reload: %s", w.c_str());
   logLine("reload: %zu setting(s) changed", changed.size());
   if (!startRollout("reload", {}, client, error)) return false;

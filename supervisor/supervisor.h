@@ -98,8 +98,13 @@ class Supervisor {
     pid_t waiting_exit = 0;           // the old worker, draining
     int64_t deadline_ms = 0;          // for the current step
     std::vector<uint64_t> clients;    // control connections to answer when done
-    std::string replaced_json;        // [{"index":..,"old_pid":..,"new_pid":..},...]
-    std::string extra_json;           // more fields for the answer (reload, upgrade)
+    struct Replaced {
+      size_t index;
+      pid_t old_pid;
+      pid_t new_pid;
+    };
+    std::vector<Replaced> replaced;   // the answer's "workers"
+    std::string extra_json;           // a JSON object: more fields for the answer (reload, upgrade)
   };
 
   // supervisor.cc

@@ -167,7 +167,7 @@ void Supervisor::upgrade(uint64_t client, std::string& error) {
   for (const int fd : passed) setInherit(fd, false);
   if (client_fd >= 0) {
     const uint64_t id = control_.adoptConnection(client_fd);
-    control_.answer(id, "{\"ok\":false,\"error\":\"upgrade failed: " + error + "\"}");
+    control_.answer(id, failureAnswer("upgrade failed: " + error));
     error.clear();  // answered
   }
   notifyStatus(servingStatus());
@@ -253,8 +253,7 @@ void Supervisor::adopt() {
     json extra = {{"binary", exe_path_},
                   {"old_version", state.value("old_version", "")},
                   {"version", SHOAL_VERSION}};
-    const std::string text = extra.dump();  // {"binary":...}
-    rollout_->extra_json = "," + text.substr(1, text.size() - 2);
+    rollout_->extra_json = extra.dump();
   }
 }
 

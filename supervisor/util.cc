@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 namespace shoal::supervisor {
 
@@ -43,6 +44,10 @@ std::string currentExecutable() {
     text.resize(text.size() - deleted.size());
   }
   return text;
+}
+
+std::string failureAnswer(const std::string& message) {
+  return nlohmann::json{{"ok", false}, {"error", message}}.dump();
 }
 
 std::optional<gid_t> groupId(const std::string& name) {

@@ -20,5 +20,7 @@ std::string describeStatus(int status);
 /// file an upgrade re-executes.
 std::string currentExecutable();
 std::optional<gid_t> groupId(const std::string& name);
+/// The control protocol's failure answer: {"ok":false,"error":message}.
+std::string failureAnswer(const std::string& message);
 
 }  // namespace shoal::supervisor
