@@ -17,8 +17,6 @@ namespace shoal::resolver {
 
 namespace {
 
-dns::WireResult<dns::Name> parseName(std::string_view text) { return dns::Name::fromText(text); }
-
 std::string nameError(std::string_view text, dns::WireError error) {
   return "bad name '" + std::string(text) + "': " + dns::toString(error);
 }
@@ -187,7 +185,7 @@ bool wanted(const shmcache::EntryCopy& copy, std::optional<uint16_t> type) {
 InspectResult inspectName(shmcache::Cache& cache, std::string_view name_text,
                           std::optional<uint16_t> type, int64_t now_s) {
   InspectResult result;
-  const auto name = parseName(name_text);
+  const auto name = dns::Name::fromText(name_text);
   if (!name) {
     result.error = nameError(name_text, name.error());
     return result;
@@ -213,7 +211,7 @@ InspectResult inspectName(shmcache::Cache& cache, std::string_view name_text,
 
 FlushResult flushName(shmcache::Cache& cache, std::string_view name_text, bool subtree) {
   FlushResult result;
-  const auto name = parseName(name_text);
+  const auto name = dns::Name::fromText(name_text);
   if (!name) {
     result.error = nameError(name_text, name.error());
     return result;

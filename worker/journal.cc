@@ -24,6 +24,20 @@ Journal* mapJournal() {
   return memory == MAP_FAILED ? nullptr : static_cast<Journal*>(memory);  // zeroed
 }
 
+void resetBatchEntry(JournalBatch& b, size_t k) {
+  b.iov[k] = {b.data[k], kJournalSlot};
+  msghdr& h = b.msgs[k].msg_hdr;
+  h.msg_name = &b.from[k];
+  h.msg_namelen = sizeof b.from[k];
+  h.msg_iov = &b.iov[k];
+  h.msg_iovlen = 1;
+  // Always offered: a socket without IP_PKTINFO leaves it empty.
+  h.msg_control = b.control[k];
+  h.msg_controllen = kPacketInfoSpace;
+  h.msg_flags = 0;
+  b.msgs[k].msg_len = 0;
+}
+
 namespace {
 
 /// A query copied out of the journal before it is answered again.
@@ -109,7 +123,7 @@ void Worker::releasePending(int32_t index) {
 }
 
 void Worker::clearJournal() {
-  for (mmsghdr& m : journal_->batch.msgs) m.msg_len = 0;
+  for (size_t k = 0; k < kJournalBatch; ++k) resetBatchEntry(journal_->batch, k);
   for (PendingQuery& p : journal_->pending) p.used.store(0);
 }
 

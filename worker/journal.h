@@ -72,6 +72,11 @@ struct Journal {
   PendingQuery pending[kPendingEntries];
 };
 
+/// Makes batch entry `k` empty and ready for recvmmsg: its buffers, and
+/// the lengths the kernel overwrites. Only entries a call filled need it
+/// again (the kernel leaves the others alone).
+void resetBatchEntry(JournalBatch& batch, size_t k);
+
 /// Maps a zeroed journal shared with future children (supervisor, before
 /// fork). Returns nullptr when the memory cannot be had (the worker then
 /// runs without one).

@@ -110,18 +110,8 @@ bool Worker::udpIdle() const {
 void Worker::onUdpReadable(UdpListener& listener) {
   JournalBatch& b = journal_->batch;
   for (int round = 0; round < kReadRounds && listener.reading; ++round) {
+    // Every entry is ready (clearJournal, then resetBatchEntry after use).
     b.listener = listener.index;
-    for (size_t k = 0; k < kJournalBatch; ++k) {
-      b.iov[k] = {b.data[k], kJournalSlot};
-      msghdr& h = b.msgs[k].msg_hdr;
-      h.msg_name = &b.from[k];
-      h.msg_namelen = sizeof b.from[k];
-      h.msg_iov = &b.iov[k];
-      h.msg_iovlen = 1;
-      h.msg_control = listener.wildcard ? b.control[k] : nullptr;
-      h.msg_controllen = listener.wildcard ? kPacketInfoSpace : 0;
-      h.msg_flags = 0;
-    }
     const int n = recvmmsg(listener.fd, b.msgs, kJournalBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;  // EAGAIN: drained; an error: the next event says again
     for (int k = 0; k < n; ++k) {
@@ -137,7 +127,7 @@ void Worker::onUdpReadable(UdpListener& listener) {
     }
     flushUdpAnswers();
     // The batch is answered (misses were copied to pending entries).
-    for (int k = 0; k < n; ++k) b.msgs[k].msg_len = 0;
+    for (int k = 0; k < n; ++k) resetBatchEntry(b, static_cast<size_t>(k));
     if (static_cast<size_t>(n) < kJournalBatch) return;
   }
 }
