@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dns/name.h"
+#include "dns/rrset.h"
 
 namespace shoal::resolver {
 
@@ -73,15 +74,8 @@ class RrsetView {
 /// RRset payload flags.
 inline constexpr uint8_t kFromDname = 0x01;  // a CNAME synthesised from a DNAME (RFC 6672)
 
-/// Owned RRset, for the slow path.
-struct Rrset {
-  dns::Name owner;
-  uint16_t type = 0;
-  uint32_t ttl = 0;
-  uint8_t flags = 0;
-  std::vector<std::vector<uint8_t>> rdatas;
-  std::vector<std::vector<uint8_t>> sigs;  // RRSIG rdata covering this RRset
-};
+/// Owned RRset, for the slow path (flags: the payload flags above).
+using dns::Rrset;
 
 std::vector<uint8_t> encodeRrset(const Rrset& rrset);
 
