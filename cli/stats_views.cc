@@ -171,6 +171,9 @@ std::string statsText(const StatsReport& r) {
   out += "malformed       " + u64(t.malformed) + "\n";
   out += "dropped         " + u64(t.dropped) + "\n";
   out += "stale answers   " + u64(t.stale_answers) + "\n";
+  out += "dnssec          secure " + u64(t.dnssec_secure) + ", insecure " +
+         u64(t.dnssec_insecure) + ", bogus " + u64(t.dnssec_bogus) + ", capped " +
+         u64(t.dnssec_capped) + " (resolutions)\n";
   out += "replayed        " + u64(t.journal_replayed) +
          " (read by a worker that died, answered by its replacement)\n";
   out += "latency ms hit  " + latencyText(r.hit) + "\n";
@@ -230,6 +233,11 @@ std::string statsJson(const StatsReport& r) {
       {"malformed", t.malformed},
       {"dropped", t.dropped},
       {"stale_answers", t.stale_answers},
+      {"dnssec",
+       {{"secure", t.dnssec_secure},
+        {"insecure", t.dnssec_insecure},
+        {"bogus", t.dnssec_bogus},
+        {"capped", t.dnssec_capped}}},
       {"journal", {{"replayed", t.journal_replayed}, {"not_journaled", t.journal_skipped}}},
       {"latency_ms", {{"hit", latencyJson(r.hit)}, {"miss", latencyJson(r.miss)}}}};
   return out.dump();

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "base/check.h"
+#include "dns/name.h"
 
 namespace shoal::config {
 namespace {
@@ -72,6 +73,13 @@ deny_upstream = ["127.0.0.0/8", "::1/128", "0.0.0.0/8", "::/128"]
 nxdomain_cut = true
 rto_min = "50ms"
 rto_max = "1s"
+
+[dnssec]
+validation = true
+sha1_signatures = true
+nsec3_max_iterations = 50
+negative_trust_anchors = []
+bogus_ttl = "60s"
 
 [acl]
 allow = ["127.0.0.0/8", "::1/128"]
@@ -479,6 +487,27 @@ constexpr KeySpec kResolverKeys[] = {
     {"rto_max", [](Config& c, const Field& f) { c.resolver.rto_max = f.duration(1ms, 60s); }},
 };
 
+constexpr KeySpec kDnssecKeys[] = {
+    {"validation", [](Config& c, const Field& f) { c.dnssec.validation = f.boolean(); }},
+    {"sha1_signatures", [](Config& c, const Field& f) { c.dnssec.sha1_signatures = f.boolean(); }},
+    {"nsec3_max_iterations", [](Config& c, const Field& f) {
+       c.dnssec.nsec3_max_iterations = static_cast<uint16_t>(f.integer(0, 2500));
+     }},
+    {"negative_trust_anchors", [](Config& c, const Field& f) {
+       c.dnssec.negative_trust_anchors.clear();
+       for (const auto& element : f.strings()) {
+         const std::string& text = element.as_string().str;
+         auto name = dns::Name::fromText(text);
+         if (!name) f.failAt(element, quote(text) + " is not a domain name");
+         std::string canonical = name->toText();
+         std::transform(canonical.begin(), canonical.end(), canonical.begin(),
+                        [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+         c.dnssec.negative_trust_anchors.push_back(std::move(canonical));
+       }
+     }},
+    {"bogus_ttl", [](Config& c, const Field& f) { c.dnssec.bogus_ttl = f.duration(1s, 1h); }},
+};
+
 constexpr KeySpec kAclKeys[] = {
     {"allow", [](Config& c, const Field& f) {
        c.acl.allow = readPrefixes(f);
@@ -500,7 +529,7 @@ struct TableSpec {
 
 constexpr TableSpec kTables[] = {
     {"server", kServerKeys}, {"cache", kCacheKeys},     {"resolver", kResolverKeys},
-    {"acl", kAclKeys},       {"control", kControlKeys},
+    {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys},
 };
 
 // One key of the file; read in file order so that the first mistake in the
@@ -527,7 +556,7 @@ std::vector<Item> collectItems(const toml::value& root) {
     if (spec == std::end(kTables)) {
       items.push_back({lineOf(table), name, &table, nullptr,
                        table.is_table() ? "unknown table (the tables are server, cache, "
-                                          "resolver, acl and control)"
+                                          "resolver, dnssec, acl and control)"
                                         : "unknown key (keys belong in a table such as [server])"});
       continue;
     }
@@ -702,7 +731,7 @@ std::string toTomlBool(bool value) { return value ? "true" : "false"; }
 
 bool Config::operator==(const Config& other) const {
   return server == other.server && cache == other.cache && resolver == other.resolver &&
-         acl == other.acl && control == other.control;
+         dnssec == other.dnssec && acl == other.acl && control == other.control;
 }
 
 Config defaults() {
@@ -767,6 +796,12 @@ std::string toToml(const Config& c) {
   out += "nxdomain_cut = " + toTomlBool(r.nxdomain_cut) + "\n";
   out += "rto_min = " + quote(formatDuration(r.rto_min)) + "\n";
   out += "rto_max = " + quote(formatDuration(r.rto_max)) + "\n";
+  out += "\n[dnssec]\n";
+  out += "validation = " + toTomlBool(c.dnssec.validation) + "\n";
+  out += "sha1_signatures = " + toTomlBool(c.dnssec.sha1_signatures) + "\n";
+  out += "nsec3_max_iterations = " + std::to_string(c.dnssec.nsec3_max_iterations) + "\n";
+  out += "negative_trust_anchors = " + toTomlList(c.dnssec.negative_trust_anchors) + "\n";
+  out += "bogus_ttl = " + quote(formatDuration(c.dnssec.bogus_ttl)) + "\n";
   out += "\n[acl]\n";
   out += "allow = " + toTomlList(c.acl.allow) + "\n";
   out += "\n[control]\n";

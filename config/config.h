@@ -103,6 +103,22 @@ struct ResolverSection {
   bool operator==(const ResolverSection&) const = default;
 };
 
+/// [dnssec]: validation (RFC 4033-4035; the anchors are resolver.trust_anchors).
+struct DnssecSection {
+  bool validation = false;
+  /// Accept the SHA-1 algorithms RSASHA1 (5) and RSASHA1-NSEC3-SHA1 (7);
+  /// off: zones signed only with them are insecure.
+  bool sha1_signatures = false;
+  /// NSEC3 iterations above this make a denial insecure (RFC 9276).
+  uint16_t nsec3_max_iterations = 0;
+  /// Negative trust anchors (RFC 7646): zones treated as insecure.
+  /// Absolute names, lowercase, trailing dot.
+  std::vector<std::string> negative_trust_anchors;
+  /// How long bogus data is remembered (RFC 4035 section 4.7).
+  Duration bogus_ttl{};
+  bool operator==(const DnssecSection&) const = default;
+};
+
 /// [acl]: who may query.
 struct AclSection {
   /// Clients allowed to query; others get REFUSED. Never empty.
@@ -125,6 +141,7 @@ struct Config {
   ServerSection server;
   CacheSection cache;
   ResolverSection resolver;
+  DnssecSection dnssec;
   AclSection acl;
   ControlSection control;
   /// Where it came from: the file path, or "<built-in defaults>".

@@ -59,6 +59,53 @@ bool isAnswer(const shmcache::Found& f) {
   return f.meta.rank >= static_cast<uint8_t>(kMinAnswerRank);
 }
 
+/// What the DNSSEC status of the entries used so far allows.
+struct Trust {
+  bool validating;
+  bool checking_disabled;  // the client's CD bit
+  bool all_secure = true;
+  uint16_t bogus_ede = 0;  // set: answer SERVFAIL with this code
+
+  /// False when the entry cannot be served from here (a miss).
+  bool admit(const shmcache::Found& f) {
+    if (!validating) return true;
+    switch (f.meta.security) {
+      case shmcache::Security::kSecure: return true;
+      case shmcache::Security::kInsecure: all_secure = false; return true;
+      case shmcache::Security::kBogus:
+        all_secure = false;
+        if (!checking_disabled && bogus_ede == 0) {
+          bogus_ede = f.meta.flags != 0 ? f.meta.flags : dns::ede::kDnssecBogus;
+        }
+        return true;
+      case shmcache::Security::kIndeterminate: return false;
+    }
+    return false;
+  }
+};
+
+/// SERVFAIL with an Extended DNS Error for a query whose cached answer is
+/// bogus (RFC 4035 section 4.7: remembered, not fetched again at once).
+HotPathAnswer writeBogus(const dns::Message& msg, uint16_t ede, size_t limit,
+                         uint16_t our_udp_size, std::span<uint8_t> out) {
+  const dns::Header& header = msg.header();
+  dns::MessageWriter w(out, limit);
+  w.setId(header.id);
+  w.setFlags(static_cast<uint16_t>(dns::flag::kQr | dns::flag::kRa |
+                                   (header.flags & (dns::flag::kRd | dns::flag::kCd))));
+  w.setRcode(dns::rcode::kServFail);
+  const dns::Question& q = *msg.question();
+  if (!w.addQuestion(q.name, q.type, q.qclass)) return {HotPathResult::kMiss, 0};
+  dns::EdnsOut edns;
+  edns.udp_size = our_udp_size;
+  if (msg.edns()) {
+    edns.dnssec_ok = msg.edns()->dnssec_ok;
+    (void)edns.options.addExtendedError(ede, "DNSSEC validation failed (cached)");
+    if (!w.setEdns(edns)) return {HotPathResult::kMiss, 0};
+  }
+  return {HotPathResult::kAnswered, w.finish()};
+}
+
 uint32_t remainingTtl(const shmcache::Found& f, int64_t now) {
   return f.meta.expires_at > now ? static_cast<uint32_t>(f.meta.expires_at - now) : 0;
 }
@@ -166,6 +213,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
   edns.dnssec_ok = cl.dnssec_ok;
   if (cl.edns && !w.setEdns(edns)) return {HotPathResult::kMiss, 0};
   const auto after_question = w.mark();
+  Trust trust{limits.validating, (header.flags & dns::flag::kCd) != 0};
 
   dns::Name name = q.name;
   uint16_t rcode = dns::rcode::kNoError;
@@ -175,7 +223,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     const auto key = key_bytes.bytes();
     // The data itself.
     auto found = cache.lookup({key, q.type, static_cast<uint8_t>(Kind::kRrset)}, nullptr, now_s, scratch);
-    if (found && !isAnswer(*found)) return {HotPathResult::kMiss, 0};
+    if (found && (!isAnswer(*found) || !trust.admit(*found))) return {HotPathResult::kMiss, 0};
     if (found) {
       auto rrset = RrsetView::parse(scratch.first(found->payload_length));
       if (!rrset) return {HotPathResult::kMiss, 0};
@@ -189,7 +237,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     if (q.type != dns::rrtype::kCname) {
       found = cache.lookup({key, dns::rrtype::kCname, static_cast<uint8_t>(Kind::kRrset)}, nullptr,
                            now_s, scratch);
-      if (found && !isAnswer(*found)) return {HotPathResult::kMiss, 0};
+      if (found && (!isAnswer(*found) || !trust.admit(*found))) return {HotPathResult::kMiss, 0};
       if (found) {
         auto rrset = RrsetView::parse(scratch.first(found->payload_length));
         if (!rrset || rrset->count() != 1) return {HotPathResult::kMiss, 0};
@@ -237,12 +285,20 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
       step = Step::kMiss;
       break;
     }
+    if (!trust.admit(*found)) return {HotPathResult::kMiss, 0};
     auto neg = NegativeView::parse(scratch.first(found->payload_length));
     if (!neg) return {HotPathResult::kMiss, 0};
     step = writeNegative(w, remainingTtl(*found, now_s), *neg, cl.dnssec_ok) ? Step::kDone
                                                                             : Step::kTruncated;
   }
   if (step == Step::kMiss || step == Step::kNext) return {HotPathResult::kMiss, 0};
+  if (trust.bogus_ede != 0) {
+    return writeBogus(msg, trust.bogus_ede, cl.size, limits.udp_payload_size, out);
+  }
+  // RFC 6840 section 5.7: AD only for clients that signal they understand it.
+  if (trust.validating && trust.all_secure && (cl.dnssec_ok || header.has(dns::flag::kAd))) {
+    w.setFlags(static_cast<uint16_t>(w.header().flags | dns::flag::kAd));
+  }
   if (step == Step::kTruncated) {
     // RFC 2181 section 9: a required RRset did not fit; the client retries
     // over TCP.

@@ -19,6 +19,10 @@ namespace shoal::resolver {
 struct AnswerLimits {
   uint16_t udp_payload_size = 1232;  // our EDNS buffer size
   bool nxdomain_cut = true;          // RFC 8020: NXDOMAIN below a cached NXDOMAIN
+  /// DNSSEC validation is on: AD from the stored status of every entry the
+  /// answer uses, bogus entries SERVFAIL (with their Extended DNS Error)
+  /// unless the client set CD, entries of unknown status are misses.
+  bool validating = false;
 };
 
 enum class HotPathResult : uint8_t {

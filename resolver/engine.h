@@ -22,6 +22,7 @@
 #include "base/ip_address.h"
 #include "base/ip_prefix.h"
 #include "resolver/roots.h"
+#include "resolver/validator.h"
 
 namespace shoal::shmcache {
 class Cache;
@@ -46,6 +47,8 @@ struct EngineConfig {
   uint32_t serve_stale_s = 0;
   uint16_t udp_payload_size = 1232; // advertised to clients and upstreams
   RootHints hints;
+  /// DNSSEC validation (resolver/validator.h); no anchors: off.
+  ValidationConfig validation;
 };
 
 /// A client query the hot path could not answer from the cache.
@@ -114,6 +117,8 @@ class Engine {
     uint64_t deadline_servfails = 0, malformed_replies = 0;
     uint64_t coalesced_upstream = 0;  // queries that joined an identical one in flight
     uint64_t stale_answers = 0;       // served expired data (RFC 8767)
+    // DNSSEC: answers by status, and validations stopped by a work cap.
+    uint64_t secure = 0, insecure = 0, bogus = 0, validation_capped = 0;
   };
   const Stats& stats() const;
 

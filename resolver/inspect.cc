@@ -21,7 +21,28 @@ std::string nameError(std::string_view text, dns::WireError error) {
   return "bad name '" + std::string(text) + "': " + dns::toString(error);
 }
 
-std::string dnssecText(shmcache::Security security) {
+/// RFC 8914 names of the codes a validation failure is stored with.
+const char* edeName(uint16_t code) {
+  switch (code) {
+    case 1: return "Unsupported DNSKEY Algorithm";
+    case 2: return "Unsupported DS Digest Type";
+    case 5: return "DNSSEC Indeterminate";
+    case 6: return "DNSSEC Bogus";
+    case 7: return "Signature Expired";
+    case 8: return "Signature Not Yet Valid";
+    case 9: return "DNSKEY Missing";
+    case 10: return "RRSIGs Missing";
+    case 11: return "No Zone Key Bit Set";
+    case 12: return "NSEC Missing";
+    case 27: return "Unsupported NSEC3 Iterations Value";
+    default: return "Other";
+  }
+}
+
+std::string dnssecText(shmcache::Security security, uint16_t ede) {
+  if (security == shmcache::Security::kBogus && ede != 0) {
+    return "bogus (EDE " + std::to_string(ede) + ": " + edeName(ede) + ")";
+  }
   switch (security) {
     case shmcache::Security::kIndeterminate:
       return "indeterminate";
@@ -134,7 +155,7 @@ InspectedEntry inspectEntry(const dns::Name& owner, const shmcache::EntryCopy& c
   entry.ttl = copy.meta.expires_at - now_s;
   entry.original_ttl = copy.meta.original_ttl;
   entry.rank = copy.meta.rank;
-  entry.dnssec = dnssecText(copy.meta.security);
+  entry.dnssec = dnssecText(copy.meta.security, copy.meta.flags);
   entry.partition = partitionText(copy.partition);
   entry.stale = copy.meta.expires_at <= now_s;
   const auto shown_ttl = static_cast<uint32_t>(std::clamp<int64_t>(entry.ttl, 0, UINT32_MAX));

@@ -27,7 +27,9 @@ struct InspectedEntry {
   int64_t ttl = 0;  // seconds left; negative when stale (expired that long ago)
   uint32_t original_ttl = 0;
   unsigned rank = 0;      // resolver::Rank (1 glue .. 5 authoritative answer)
-  std::string dnssec;     // "indeterminate", "insecure", "secure", "bogus"
+  /// "indeterminate", "insecure", "secure", "bogus", or for bogus data
+  /// stored with its Extended DNS Error "bogus (EDE 7: Signature Expired)".
+  std::string dnssec;
   std::string partition;  // "global", "192.0.2.0/24", "2001:db8::/56"
   bool stale = false;     // expired; kept for serve-stale until evicted
   /// Presentation format, TTL shown as max(ttl, 0): the RRset then its

@@ -13,13 +13,12 @@ namespace {
 
 constexpr int kMaxChain = 12;          // CNAME/DNAME links per client question
 constexpr int kMaxDepth = 4;           // nested sub-tasks (NS addresses, priming)
+// Key sub-tasks (DS, DNSKEY) climb one zone per level towards the anchor.
+constexpr int kMaxKeyDepth = 24;
 constexpr int kMaxSentPerTask = 40;    // upstream queries per task
 constexpr size_t kMaxInFlight = 3;     // outstanding queries per task
 constexpr int kMaxRounds = 2;          // passes over a cut's servers
-constexpr int64_t kLameMs = 300000;    // a lame (zone, server) is avoided this long
 constexpr int kMaxNsLookupsAtOnce = 2;
-constexpr uint8_t kTriedA = 1;
-constexpr uint8_t kTriedAaaa = 2;
 
 bool sameQuestion(const dns::Name& a, uint16_t at, const dns::Name& b, uint16_t bt) {
   return at == bt && a == b;
@@ -30,57 +29,11 @@ std::vector<uint8_t> keyBytes(const dns::Name& name) {
   return {key.bytes().begin(), key.bytes().end()};
 }
 
-/// The SOA, NSEC and NSEC3 records (with their RRSIGs) of a negative answer.
-std::vector<NegativeRecord> negativeRecords(const Reply& reply, uint32_t* ttl) {
-  std::vector<NegativeRecord> out;
-  *ttl = 0;
-  for (const auto& rrset : reply.authority) {
-    if (rrset.type != dns::rrtype::kSoa && rrset.type != dns::rrtype::kNsec &&
-        rrset.type != dns::rrtype::kNsec3) {
-      continue;
-    }
-    for (const auto& rd : rrset.rdatas) out.push_back({rrset.owner, rrset.type, rd});
-    for (const auto& sig : rrset.sigs) out.push_back({rrset.owner, dns::rrtype::kRrsig, sig});
-    if (rrset.type == dns::rrtype::kSoa && !rrset.rdatas.empty()) {
-      // RFC 2308 section 5: the lesser of the SOA's TTL and its MINIMUM.
-      const auto minimum = soaMinimum(rrset.rdatas.front());
-      *ttl = std::min(rrset.ttl, minimum.value_or(0));
-    }
-  }
-  return out;
-}
-
-/// The NS RRset of a referral: not authoritative, strictly below the zone
-/// asked, on the path to the name asked. Anything else with NS (upwards,
-/// sideways) is lame.
-const Rrset* referralNs(const Reply& reply, const dns::Name& zone, const dns::Name& qname) {
-  const Rrset* ns = findType(reply.authority, dns::rrtype::kNs);
-  if (ns == nullptr || reply.aa() || !ns->owner.isSubdomainOf(zone) || ns->owner == zone ||
-      !qname.isSubdomainOf(ns->owner)) {
-    return nullptr;
-  }
-  return ns;
-}
-
 std::optional<dns::Name> cnameTarget(const Rrset& cname) {
   if (cname.rdatas.size() != 1) return std::nullopt;
   auto target = dns::Name::fromUncompressed(cname.rdatas.front());
   if (!target) return std::nullopt;
   return *target;
-}
-
-/// Copies of a reply's chain links, with each CNAME that follows a DNAME
-/// marked as synthesised from it, so that a cache hit repeats the DNAME
-/// (RFC 6672 section 3.4).
-std::vector<Rrset> markSynthesised(const std::vector<const Rrset*>& links) {
-  std::vector<Rrset> out;
-  for (size_t i = 0; i < links.size(); ++i) {
-    out.push_back(*links[i]);
-    if (i > 0 && links[i]->type == dns::rrtype::kCname && links[i - 1]->type == dns::rrtype::kDname) {
-      out.back().flags |= kFromDname;
-    }
-  }
-  return out;
 }
 
 /// An RRset from a reply as the client gets it: with the TTL limits the
@@ -97,6 +50,8 @@ Iterator::Iterator(const EngineConfig& config, shmcache::Cache& cache, uint64_t 
     : config_(config),
       records_(cache, TtlLimits{config.min_ttl, config.max_ttl, config.max_negative_ttl}),
       servers_(cache, config.rto_min_ms, config.rto_max_ms),
+      selector_({{config.ipv4, config.ipv6}, config.deny_upstream}, servers_),
+      validator_(config.validation, records_),
       rng_(seed) {}
 
 Iterator::~Iterator() = default;
@@ -120,6 +75,7 @@ uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth
   task->stype = qtype;
   task->depth = depth;
   task->qmin = config_.qname_minimisation;
+  if (validator_.enabled()) task->security = dnssec::Verdict::secure();
   const uint32_t id = task->id;
   tasks_.emplace(id, std::move(task));
   task_by_question_.emplace(std::move(key), id);
@@ -181,6 +137,12 @@ void Iterator::wake(uint32_t id, int64_t now_ms) {
 }
 
 void Iterator::advance(Task& task, int64_t now_ms) {
+  if (task.held) {
+    Held held = std::move(*task.held);
+    task.held.reset();
+    settle(task, std::move(held), now_ms);
+    return;
+  }
   for (int guard = 0; guard < kMaxChain + 2; ++guard) {
     switch (answerFromCache(task, now_ms)) {
       case CacheStep::kFinished: return;
@@ -198,23 +160,32 @@ void Iterator::advance(Task& task, int64_t now_ms) {
 
 Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
   const int64_t now_s = now_ms / 1000;
-  if (auto rrset = records_.fetchRrset(task.sname, task.stype, now_s, kMinAnswerRank)) {
-    Outcome outcome;
-    outcome.answer = task.chain;
-    outcome.answer.push_back(std::move(*rrset));
+  // With validation on, an entry of unknown status (cached before the
+  // anchors were configured) is a miss: it is fetched and validated again.
+  const bool validating = validator_.enabled();
+  auto usable = [validating](const EntryStatus& status) {
+    return !validating || status.security != shmcache::Security::kIndeterminate;
+  };
+  if (auto cached = records_.fetchCached(task.sname, task.stype, now_s, kMinAnswerRank);
+      cached && usable(cached->status)) {
+    noteSecurity(task, cached->status);
+    Outcome outcome = answerOutcome(task);
+    outcome.answer.push_back(std::move(cached->rrset));
     finish(task, std::move(outcome), now_ms);
     return CacheStep::kFinished;
   }
   if (task.stype != dns::rrtype::kCname) {
-    if (auto cname = records_.fetchRrset(task.sname, dns::rrtype::kCname, now_s, kMinAnswerRank)) {
-      auto target = cnameTarget(*cname);
+    if (auto cname = records_.fetchCached(task.sname, dns::rrtype::kCname, now_s, kMinAnswerRank);
+        cname && usable(cname->status)) {
+      auto target = cnameTarget(cname->rrset);
       if (target && ++task.chain_hops <= kMaxChain) {
-        if ((cname->flags & kFromDname) != 0) {
+        if ((cname->rrset.flags & kFromDname) != 0) {
           if (auto dname = records_.fetchCoveringDname(task.sname, now_s)) {
             task.chain.push_back(std::move(*dname));
           }
         }
-        task.chain.push_back(std::move(*cname));
+        noteSecurity(task, cname->status);
+        task.chain.push_back(std::move(cname->rrset));
         task.sname = *target;
         task.qmin_name.reset();
         task.question_ready = false;
@@ -222,10 +193,11 @@ Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
       }
     }
   }
-  if (auto neg = records_.fetchNegative(task.sname, task.stype, config_.nxdomain_cut, now_s)) {
-    Outcome outcome;
+  if (auto neg = records_.fetchNegative(task.sname, task.stype, config_.nxdomain_cut, now_s);
+      neg && usable(neg->status)) {
+    noteSecurity(task, neg->status);
+    Outcome outcome = answerOutcome(task);
     outcome.rcode = neg->nxdomain ? dns::rcode::kNxDomain : dns::rcode::kNoError;
-    outcome.answer = task.chain;
     outcome.authority = std::move(neg->records);
     outcome.negative_ttl = neg->ttl;
     finish(task, std::move(outcome), now_ms);
@@ -234,55 +206,40 @@ Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
   return CacheStep::kMiss;
 }
 
+void Iterator::noteSecurity(Task& task, const EntryStatus& status) {
+  if (!validator_.enabled()) return;
+  task.security = worst(task.security, cachedVerdict(status));
+}
+
+Outcome Iterator::answerOutcome(const Task& task) const {
+  Outcome outcome;
+  outcome.answer = task.chain;
+  if (validator_.enabled()) {
+    outcome.security = task.security.security;
+    if (task.security.isBogus()) {
+      outcome.ede_code = task.security.ede;
+      outcome.ede_text = task.security.reason;
+    }
+  }
+  return outcome;
+}
+
 bool Iterator::findCut(Task& task, int64_t now_ms) {
-  const int64_t now_s = now_ms / 1000;
-  task.cut = Cut{};
   task.tried.clear();
   task.rounds = 0;
   task.question_ready = false;
-  // DS lives in the parent zone (RFC 4035 section 3.1.4.1).
-  dns::Name name = task.stype == dns::rrtype::kDs && !task.sname.isRoot() ? task.sname.parent()
-                                                                           : task.sname;
-  for (;;) {
-    if (auto ns = records_.fetchRrset(name, dns::rrtype::kNs, now_s)) {
-      task.cut.zone = name;
-      // Usable when a server has an address, or has a name outside the
-      // zone that can be looked up. An NS set whose in-zone servers have
-      // no glue in the cache (glue evicted before the NS set, or another
-      // worker between storing the two) is useless: the parent's referral
-      // brings the glue again, so go up to the parent.
-      bool usable = false;
-      for (const auto& rd : ns->rdatas) {
-        auto ns_name = dns::Name::fromUncompressed(rd);
-        if (!ns_name) continue;
-        auto addresses = records_.fetchAddresses(*ns_name, config_.ipv4, config_.ipv6, now_s);
-        usable = usable || !addresses.empty() || !ns_name->isSubdomainOf(name);
-        task.cut.servers.push_back({*ns_name, std::move(addresses)});
-      }
-      if (usable) {
-        task.cut.valid = true;
-        return true;
-      }
-      task.cut = Cut{};
-    }
-    if (name.isRoot()) break;
-    name = name.parent();
+  const Families families{config_.ipv4, config_.ipv6};
+  if (auto cut = cachedCut(records_, task.sname, task.stype, families, now_ms / 1000)) {
+    task.cut = std::move(*cut);
+    return true;
   }
   // Not even the root's NS set is cached. The priming task itself, and a
   // task whose priming did not leave a usable root NS set, use the hints.
   if (task.use_hints || task.priming_done) {
-    task.cut.zone = dns::Name();
-    task.cut.from_hints = true;
-    for (const auto& root : config_.hints.servers) {
-      NsServer server{root.name, {}};
-      for (const auto& a : root.addresses) {
-        if ((a.isV4() && config_.ipv4) || (!a.isV4() && config_.ipv6)) server.addresses.push_back(a);
-      }
-      task.cut.servers.push_back(std::move(server));
-    }
-    task.cut.valid = true;
+    task.cut = hintsCut(config_.hints, families);
     return true;
   }
+  task.cut = Cut{};
   // No root NS in the cache: prime (RFC 8109) and come back.
   bool created = false;
   const uint32_t priming = joinOrStart(dns::Name(), dns::rrtype::kNs, task.depth + 1, &created);
@@ -294,27 +251,6 @@ bool Iterator::findCut(Task& task, int64_t now_ms) {
   task.priming_done = true;  // when woken: what priming cached, else the hints
   if (sub->depth > kMaxDepth + 1) fail(*sub, dns::ede::kNoReachableAuthority, "priming too deep", now_ms);
   return false;
-}
-
-bool Iterator::allowedUpstream(const base::IpAddress& server) const {
-  if (server.isV4() ? !config_.ipv4 : !config_.ipv6) return false;
-  for (const auto& prefix : config_.deny_upstream) {
-    if (prefix.contains(server)) return false;
-  }
-  return true;
-}
-
-void Iterator::markLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) {
-  lame_[{keyBytes(zone), server.toString()}] = now_ms + kLameMs;
-  // In the shared server table too: the other workers skip it as well
-  // (sendNext), and shoalctl servers shows it.
-  servers_.recordLame(server, zone, now_ms + kLameMs, now_ms);
-}
-
-bool Iterator::isLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) const {
-  if (lame_.empty()) return false;  // the common case: no key to build
-  auto it = lame_.find({keyBytes(zone), server.toString()});
-  return it != lame_.end() && it->second > now_ms;
 }
 
 void Iterator::nextQuestion(Task& task) {
@@ -355,23 +291,8 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
   }
   if (in_flight >= kMaxInFlight) return;
 
-  struct Candidate {
-    base::IpAddress address;
-    int64_t rank;
-    bool backed_off;
-    ServerState state;
-  };
-  std::vector<Candidate> candidates;
-  for (const auto& server : task.cut.servers) {
-    for (const auto& address : server.addresses) {
-      if (!allowedUpstream(address) || isLame(task.cut.zone, address, now_ms)) continue;
-      if (std::find(task.tried.begin(), task.tried.end(), address) != task.tried.end()) continue;
-      const ServerState state = servers_.get(address, now_ms);
-      if (isLameFor(state, task.cut.zone, now_ms)) continue;  // marked by another worker
-      candidates.push_back({address, servers_.rankMs(state), state.backoff_until_ms > now_ms, state});
-    }
-  }
-  if (candidates.empty() && task.rounds + 1 < kMaxRounds && !task.tried.empty()) {
+  auto choice = selector_.choose(task.cut, task.tried, now_ms, rng_);
+  if (!choice && task.rounds + 1 < kMaxRounds && !task.tried.empty()) {
     // Every server was asked once: go round again (they may have lost a
     // packet), unless they are lame.
     ++task.rounds;
@@ -379,7 +300,7 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     sendNext(task, now_ms);
     return;
   }
-  if (candidates.empty()) {
+  if (!choice) {
     if (resolveNsAddresses(task, now_ms)) return;
     bool resolving = false;
     for (const auto& server : task.cut.servers) resolving = resolving || server.resolving;
@@ -387,19 +308,7 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     fail(task, dns::ede::kNoReachableAuthority, "no reachable authority", now_ms);
     return;
   }
-  // Lowest estimated RTT first; servers in backoff only if nothing else;
-  // now and then an untried server at random, to keep estimates fresh.
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.backed_off != b.backed_off) return !a.backed_off;
-    return a.rank < b.rank;
-  });
-  size_t pick = 0;
-  if (candidates.size() > 1 && std::uniform_int_distribution<int>(0, 19)(rng_) == 0) {
-    pick = std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng_);
-    if (candidates[pick].backed_off) pick = 0;
-  }
-  sendQuery(task, candidates[pick].address, false, !candidates[pick].state.no_edns, now_ms,
-            &candidates[pick].state);
+  sendQuery(task, choice->address, false, !choice->state.no_edns, now_ms, &choice->state);
 }
 
 std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id,
@@ -596,199 +505,254 @@ void Iterator::onError(uint64_t token, int64_t now_ms) {
 }
 
 void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int64_t now_ms) {
-  const int64_t now_s = now_ms / 1000;
-  if (reply.tc() && !p.tcp) {
-    ++stats_.tcp_fallbacks;
-    task.cur_qname = p.qname;
-    task.cur_qtype = p.qtype;
-    sendQuery(task, p.server, true, p.edns, now_ms);
-    return;
-  }
-  const uint16_t rcode = reply.rcode;
-  if ((rcode == dns::rcode::kFormErr || rcode == dns::rcode::kNotImp) && p.edns) {
-    // A server that mishandles EDNS: ask again without (RFC 6891 section 7).
-    servers_.recordNoEdns(p.server, now_ms);
-    task.cur_qname = p.qname;
-    task.cur_qtype = p.qtype;
-    sendQuery(task, p.server, p.tcp, false, now_ms);
-    return;
-  }
-  if (rcode != dns::rcode::kNoError && rcode != dns::rcode::kNxDomain) {
-    // REFUSED, NOTAUTH and the like say the server does not serve the zone:
-    // lame, for every worker. SERVFAIL is often passing (a zone loading,
-    // a backend down for a moment): the task moves on without marking it,
-    // so that a later round, and other tasks, may ask it again.
-    if (rcode != dns::rcode::kServFail) markLame(p.zone, p.server, now_ms);
-    sendNext(task, now_ms);
-    return;
-  }
-  const bool minimised = !sameQuestion(p.qname, p.qtype, task.sname, task.stype);
-  const Rank answer_rank = reply.aa() ? Rank::kAuthoritativeAnswer : Rank::kAnswer;
-
-  // Follow the answer: the data, or a CNAME chain (with the DNAME that
-  // synthesised it, RFC 6672).
-  dns::Name name = p.qname;
-  std::vector<const Rrset*> links;
-  const Rrset* data = nullptr;
-  for (int hop = 0; hop < kMaxChain; ++hop) {
-    if ((data = findRrset(reply.answer, name, p.qtype)) != nullptr) break;
-    if (p.qtype == dns::rrtype::kCname) break;
-    const Rrset* cname = findRrset(reply.answer, name, dns::rrtype::kCname);
-    if (cname == nullptr) break;
-    auto target = cnameTarget(*cname);
-    if (!target) break;
-    for (const auto& rrset : reply.answer) {
-      if (rrset.type == dns::rrtype::kDname && name.isSubdomainOf(rrset.owner) &&
-          !(name == rrset.owner) && std::find(links.begin(), links.end(), &rrset) == links.end()) {
-        links.push_back(&rrset);
-      }
-    }
-    links.push_back(cname);
-    name = *target;
-  }
-
-  if (minimised) {
-    for (const Rrset& link : markSynthesised(links)) records_.storeRrset(link, answer_rank, now_s);
-    if (data != nullptr) records_.storeRrset(*data, answer_rank, now_s);
-    if (rcode == dns::rcode::kNxDomain) {
-      // Some servers answer NXDOMAIN for empty non-terminals: ask the full
-      // question instead of trusting it (RFC 9156 section 2.3).
-      task.qmin = false;
-      task.question_ready = false;
-      nextQuestion(task);
-      sendQuery(task, p.server, p.tcp, p.edns, now_ms);
+  const SentQuestion sent{p.qname, p.qtype, p.zone, p.tcp, p.edns};
+  Classified classified = classifyReply(reply, sent);
+  switch (classified.kind) {
+    case ReplyKind::kRetryTcp:
+      ++stats_.tcp_fallbacks;
+      task.cur_qname = p.qname;
+      task.cur_qtype = p.qtype;
+      sendQuery(task, p.server, true, p.edns, now_ms);
       return;
-    }
-    if (const Rrset* ns = referralNs(reply, p.zone, p.qname)) {
-      handleReferral(task, reply, *ns, now_ms);
+    case ReplyKind::kRetryNoEdns:
+      // A server that mishandles EDNS: ask again without (RFC 6891 section 7).
+      servers_.recordNoEdns(p.server, now_ms);
+      task.cur_qname = p.qname;
+      task.cur_qtype = p.qtype;
+      sendQuery(task, p.server, p.tcp, false, now_ms);
       return;
-    }
-    // The name exists (data, or NODATA at an empty non-terminal) and is
-    // served by the same cut: one label deeper.
-    task.qmin_name = p.qname;
+    case ReplyKind::kServerFailure:
+      // Often passing (a zone loading, a backend down for a moment): no
+      // lame mark, so that a later round, and other tasks, ask it again.
+      sendNext(task, now_ms);
+      return;
+    case ReplyKind::kLame:
+      selector_.markLame(p.zone, p.server, now_ms);
+      sendNext(task, now_ms);
+      return;
+    default:
+      break;
+  }
+  if (!sameQuestion(p.qname, p.qtype, task.sname, task.stype)) {
+    handleMinimised(task, p, classified, now_ms);
+    return;
+  }
+  if (classified.kind == ReplyKind::kReferral) {
+    handleReferral(task, sent, classified, now_ms);
+    return;
+  }
+  settle(task, Held{std::move(classified), sent}, now_ms);
+}
+
+void Iterator::handleMinimised(Task& task, const Pending& p, const Classified& reply,
+                               int64_t now_ms) {
+  if (reply.kind == ReplyKind::kNxdomain) {
+    // Some servers answer NXDOMAIN for empty non-terminals: ask the full
+    // question instead of trusting it (RFC 9156 section 2.3).
+    task.qmin = false;
     task.question_ready = false;
-    sendNext(task, now_ms);
+    nextQuestion(task);
+    sendQuery(task, p.server, p.tcp, p.edns, now_ms);
     return;
   }
-
-  if (data != nullptr || !links.empty()) {
-    for (const Rrset& link : markSynthesised(links)) {
-      records_.storeRrset(link, answer_rank, now_s);
-      task.chain.push_back(withTtlLimits(link, records_));
-    }
-    // Every link counts, also those that came in one reply with the data.
-    task.chain_hops += static_cast<int>(links.size());
-    if (task.chain_hops > kMaxChain) {
-      fail(task, dns::ede::kOther, "CNAME chain too long", now_ms);
-      return;
-    }
-    if (data != nullptr) {
-      records_.storeRrset(*data, answer_rank, now_s);
-      if (data->type == dns::rrtype::kNs) cacheGlue(reply, *data, now_ms);
-      Outcome outcome;
-      outcome.answer = task.chain;
-      outcome.answer.push_back(withTtlLimits(*data, records_));
-      finish(task, std::move(outcome), now_ms);
-      return;
-    }
-    for (const auto& link : task.chain) {
-      if (link.owner == name) {
-        fail(task, dns::ede::kOther, "CNAME loop", now_ms);
-        return;
-      }
-    }
-    task.sname = name;
-    task.qmin_name.reset();
-    task.question_ready = false;
-    if (!task.sname.isSubdomainOf(task.cut.zone)) task.cut.valid = false;
-    advance(task, now_ms);
+  if (reply.kind == ReplyKind::kReferral) {
+    handleReferral(task, {p.qname, p.qtype, p.zone, p.tcp, p.edns}, reply, now_ms);
     return;
   }
-
-  uint32_t negative_ttl = 0;
-  if (rcode == dns::rcode::kNxDomain) {
-    auto records = negativeRecords(reply, &negative_ttl);
-    records_.storeNegative(p.qname, 0, true, negative_ttl, records, now_s);
-    Outcome outcome;
-    outcome.rcode = dns::rcode::kNxDomain;
-    outcome.answer = task.chain;
-    outcome.authority = std::move(records);
-    outcome.negative_ttl = std::min(negative_ttl, config_.max_negative_ttl);
-    finish(task, std::move(outcome), now_ms);
-    return;
-  }
-  if (const Rrset* ns = referralNs(reply, p.zone, p.qname)) {
-    handleReferral(task, reply, *ns, now_ms);
-    return;
-  }
-  if (findType(reply.authority, dns::rrtype::kSoa) != nullptr || reply.aa()) {
-    auto records = negativeRecords(reply, &negative_ttl);
-    records_.storeNegative(p.qname, p.qtype, false, negative_ttl, records, now_s);
-    Outcome outcome;
-    outcome.answer = task.chain;
-    outcome.authority = std::move(records);
-    outcome.negative_ttl = std::min(negative_ttl, config_.max_negative_ttl);
-    finish(task, std::move(outcome), now_ms);
-    return;
-  }
-  // A referral upwards or sideways, or an empty non-authoritative answer:
-  // this server is lame for the zone.
-  markLame(p.zone, p.server, now_ms);
+  // The name exists (data, or NODATA at an empty non-terminal) and is
+  // served by the same cut: one label deeper. What the reply holds for the
+  // minimised name is not kept: it was not validated.
+  task.qmin_name = p.qname;
+  task.question_ready = false;
   sendNext(task, now_ms);
 }
 
-void Iterator::cacheGlue(const Reply& reply, const Rrset& ns, int64_t now_ms) {
-  for (const auto& rd : ns.rdatas) {
-    auto name = dns::Name::fromUncompressed(rd);
-    if (!name) continue;
-    for (uint16_t type : {dns::rrtype::kA, dns::rrtype::kAaaa}) {
-      if (const Rrset* glue = findRrset(reply.additional, *name, type)) {
-        records_.storeRrset(*glue, Rank::kGlue, now_ms / 1000);
+bool Iterator::awaitKey(Task& task, const KeyQuestion& question) {
+  for (const auto& asked : task.awaited) {
+    if (asked.type == question.type && asked.name == question.name) return false;
+  }
+  if (task.depth >= kMaxKeyDepth) return false;
+  // Waiting for a task that waits (directly or not) for this one would
+  // make both wait forever.
+  std::vector<const Task*> ancestors{&task};
+  std::vector<uint32_t> seen{task.id};
+  while (!ancestors.empty()) {
+    const Task* t = ancestors.back();
+    ancestors.pop_back();
+    if (sameQuestion(t->qname, t->qtype, question.name, question.type)) return false;
+    for (uint32_t parent : t->parents) {
+      if (std::find(seen.begin(), seen.end(), parent) != seen.end()) continue;
+      seen.push_back(parent);
+      if (const Task* p = findTask(parent)) ancestors.push_back(p);
+    }
+  }
+  task.awaited.push_back(question);
+  bool created = false;
+  const uint32_t id = joinOrStart(question.name, question.type, task.depth + 1, &created);
+  Task* sub = findTask(id);
+  // Priming validates the root NS set with the root's keys: they are
+  // fetched from the hints too, not through priming (which waits for them).
+  if (task.use_hints) sub->use_hints = true;
+  sub->parents.push_back(task.id);
+  task.children.push_back(id);
+  ++task.waiting_on;
+  return true;
+}
+
+void Iterator::settle(Task& task, Held held, int64_t now_ms) {
+  if (!validator_.enabled()) {
+    applyVerdict(task, held, ReplyVerdict{}, now_ms);
+    return;
+  }
+  ReplyVerdict verdict = validator_.judge(held.reply, held.sent, now_ms / 1000, task.budget);
+  if (verdict.need) {
+    if (awaitKey(task, *verdict.need)) {
+      task.held = std::move(held);
+      return;  // woken when the key question is answered
+    }
+    // Asked already and still missing (the servers failed, or it could not
+    // be cached), or a loop: the chain of trust cannot be built.
+    const bool dnskey = verdict.need->type == dns::rrtype::kDnskey;
+    verdict.overall = dnssec::Verdict::bogus(
+        dnskey ? dnssec::ede::kDnskeyMissing : dnssec::ede::kDnssecIndeterminate,
+        "no usable " + std::string(dnskey ? "DNSKEY" : "DS") + " for " +
+            verdict.need->name.toText());
+    verdict.need.reset();
+  }
+  if (task.budget.exhausted) ++stats_.validation_capped;
+  applyVerdict(task, held, verdict, now_ms);
+}
+
+namespace {
+
+/// The cache status and TTL for an RRset judged `verdict` (no verdict:
+/// validation is off).
+EntryStatus statusOf(const std::optional<RrsetVerdict>& verdict) {
+  if (!verdict) return {};
+  return {static_cast<shmcache::Security>(verdict->verdict.security), verdict->verdict.ede};
+}
+
+Rrset cappedBy(const Rrset& rrset, const std::optional<RrsetVerdict>& verdict) {
+  Rrset out = rrset;
+  if (verdict && verdict->verdict.security != dnssec::Security::kIndeterminate) {
+    out.ttl = std::min(out.ttl, verdict->ttl);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& verdict,
+                            int64_t now_ms) {
+  const int64_t now_s = now_ms / 1000;
+  const Classified& reply = held.reply;
+  const bool validating = validator_.enabled();
+  if (validating) task.security = worst(task.security, verdict.overall);
+  const Rank answer_rank = reply.authoritative ? Rank::kAuthoritativeAnswer : Rank::kAnswer;
+  for (size_t i = 0; i < reply.links.size(); ++i) {
+    std::optional<RrsetVerdict> v;
+    if (i < verdict.links.size()) v = verdict.links[i];
+    if (validating && !v) v = RrsetVerdict{verdict.overall, validator_.bogusTtl()};
+    const Rrset link = cappedBy(reply.links[i], v);
+    records_.storeRrset(link, answer_rank, now_s, statusOf(v));
+    task.chain.push_back(withTtlLimits(link, records_));
+  }
+  // Every link counts, also those that came in one reply with the data.
+  task.chain_hops += static_cast<int>(reply.links.size());
+  if (task.chain_hops > kMaxChain) {
+    fail(task, dns::ede::kOther, "CNAME chain too long", now_ms);
+    return;
+  }
+  switch (reply.kind) {
+    case ReplyKind::kAnswer: {
+      std::optional<RrsetVerdict> v = verdict.data;
+      if (validating && !v) v = RrsetVerdict{verdict.overall, validator_.bogusTtl()};
+      const Rrset data = cappedBy(*reply.data, v);
+      records_.storeRrset(data, answer_rank, now_s, statusOf(v));
+      if (data.type == dns::rrtype::kNs) cacheGlue(reply.glue, now_ms);
+      Outcome outcome = answerOutcome(task);
+      outcome.answer.push_back(withTtlLimits(data, records_));
+      finish(task, std::move(outcome), now_ms);
+      return;
+    }
+    case ReplyKind::kChain:
+      for (const auto& link : task.chain) {
+        if (link.owner == reply.next_name) {
+          fail(task, dns::ede::kOther, "CNAME loop", now_ms);
+          return;
+        }
       }
+      task.sname = reply.next_name;
+      task.qmin_name.reset();
+      task.question_ready = false;
+      if (!task.sname.isSubdomainOf(task.cut.zone)) task.cut.valid = false;
+      advance(task, now_ms);
+      return;
+    default: {
+      const bool nxdomain = reply.kind == ReplyKind::kNxdomain;
+      std::optional<RrsetVerdict> v = verdict.negative;
+      if (validating && !v) v = RrsetVerdict{verdict.overall, validator_.bogusTtl()};
+      uint32_t ttl = reply.negative_ttl;
+      if (v && v->verdict.security != dnssec::Security::kIndeterminate) ttl = std::min(ttl, v->ttl);
+      auto records = negativeRecords(reply);
+      records_.storeNegative(held.sent.qname, nxdomain ? 0 : held.sent.qtype, nxdomain, ttl, records,
+                             now_s, statusOf(v));
+      Outcome outcome = answerOutcome(task);
+      if (nxdomain) outcome.rcode = dns::rcode::kNxDomain;
+      outcome.authority = std::move(records);
+      outcome.negative_ttl = std::min(ttl, config_.max_negative_ttl);
+      finish(task, std::move(outcome), now_ms);
+      return;
     }
   }
 }
 
-void Iterator::handleReferral(Task& task, const Reply& reply, const Rrset& ns, int64_t now_ms) {
+void Iterator::cacheGlue(const std::vector<Rrset>& glue, int64_t now_ms) {
+  for (const auto& rrset : glue) records_.storeRrset(rrset, Rank::kGlue, now_ms / 1000);
+}
+
+void Iterator::handleReferral(Task& task, const SentQuestion& sent, const Classified& referral,
+                              int64_t now_ms) {
   const int64_t now_s = now_ms / 1000;
+  const Rrset& ns = *referral.ns;
   // Glue first: a worker that finds the NS set in the shared cache then
   // finds its addresses too (findCut would otherwise go up a level).
-  cacheGlue(reply, ns, now_ms);
+  cacheGlue(referral.glue, now_ms);
   records_.storeRrset(ns, Rank::kReferral, now_s);
-  if (const Rrset* ds = findRrset(reply.authority, ns.owner, dns::rrtype::kDs)) {
-    records_.storeRrset(*ds, Rank::kAuthority, now_s);
-  }
-  Cut cut;
-  cut.zone = ns.owner;
-  cut.valid = true;
-  for (const auto& rd : ns.rdatas) {
-    auto name = dns::Name::fromUncompressed(rd);
-    if (!name) continue;
-    NsServer server{*name, {}};
-    // Glue was kept only if in bailiwick of the referring zone.
-    for (uint16_t type : {dns::rrtype::kA, dns::rrtype::kAaaa}) {
-      if (const Rrset* glue = findRrset(reply.additional, *name, type)) {
-        for (const auto& a : glue->rdatas) {
-          if (a.size() == 4) server.addresses.push_back(base::IpAddress::v4(a.data()));
-          if (a.size() == 16) server.addresses.push_back(base::IpAddress::v6(a.data()));
-        }
-      }
+  // The DS, or the proof that there is none, when the parent's keys are at
+  // hand: it saves a DS query when the child's trust is needed. Without
+  // the keys it is not kept (validation would need them first).
+  if (!validator_.enabled()) {
+    if (referral.ds) records_.storeRrset(*referral.ds, Rank::kAuthority, now_s);
+  } else if (auto v = validator_.judgeReferralDs(referral, sent, now_s, task.budget)) {
+    if (referral.ds) {
+      records_.storeRrset(cappedBy(*referral.ds, v), Rank::kAuthority, now_s, statusOf(v));
+    } else {
+      Classified proof;
+      proof.proofs = referral.proofs;
+      records_.storeNegative(ns.owner, dns::rrtype::kDs, false, v->ttl, negativeRecords(proof),
+                             now_s, statusOf(v));
     }
-    if (server.addresses.empty()) {
-      server.addresses = records_.fetchAddresses(*name, config_.ipv4, config_.ipv6, now_s);
-    }
-    cut.servers.push_back(std::move(server));
   }
+  Cut cut = referralCut(ns, referral.glue, records_, {config_.ipv4, config_.ipv6}, now_s);
   task.cut = std::move(cut);
   task.question_ready = false;
   sendNext(task, now_ms);
 }
 
 void Iterator::answerClient(Client& client, const Outcome& outcome) {
-  if (outcome.rcode == dns::rcode::kServFail) {
+  const bool cd = (client.request.flags & dns::flag::kCd) != 0;
+  const bool bogus = outcome.security == dnssec::Security::kBogus;
+  if (outcome.rcode == dns::rcode::kServFail || (bogus && !cd)) {
     ++stats_.servfails;
   } else {
     ++stats_.answers;
+  }
+  switch (outcome.security) {
+    case dnssec::Security::kSecure: ++stats_.secure; break;
+    case dnssec::Security::kInsecure: ++stats_.insecure; break;
+    case dnssec::Security::kBogus: ++stats_.bogus; break;
+    case dnssec::Security::kIndeterminate: break;
   }
   answers_.push_back({client.id, buildResponse(client.request, outcome, config_.udp_payload_size)});
 }

@@ -22,10 +22,14 @@
 #include <vector>
 
 #include "resolver/engine.h"
+#include "resolver/classify.h"
 #include "resolver/record_cache.h"
 #include "resolver/reply.h"
 #include "resolver/response.h"
+#include "resolver/selection.h"
 #include "resolver/server_stats.h"
+#include "resolver/validator.h"
+#include "resolver/zone_cut.h"
 
 namespace shoal::resolver {
 
@@ -47,24 +51,16 @@ class Iterator {
   const Engine::Stats& stats() const { return stats_; }
 
  private:
-  struct NsServer {
-    dns::Name name;
-    std::vector<base::IpAddress> addresses;
-    bool resolving = false;   // a sub-task is looking up its address
-    bool unresolvable = false;
-    uint8_t families_tried = 0;  // kTriedA | kTriedAaaa
-  };
-  struct Cut {
-    dns::Name zone;
-    std::vector<NsServer> servers;
-    bool from_hints = false;
-    bool valid = false;
-  };
   struct Client {
     uint64_t id = 0;
     ClientRequest request;
     int64_t deadline_ms = 0;
     uint32_t task = 0;
+  };
+  /// A reply classified and waiting for keys to be validated with.
+  struct Held {
+    Classified reply;
+    SentQuestion sent;
   };
   struct Task {
     uint32_t id = 0;
@@ -91,6 +87,13 @@ class Iterator {
     bool question_ready = false;     // cur_qname/cur_qtype computed for this step
     dns::Name cur_qname;
     uint16_t cur_qtype = 0;
+    // DNSSEC: the status of what the answer holds so far (the worst of its
+    // links), the reply waiting for keys, the key questions already waited
+    // for (asked once each), and the work budget (KeyTrap caps).
+    dnssec::Verdict security;
+    std::optional<Held> held;
+    std::vector<KeyQuestion> awaited;
+    dnssec::Budget budget;
   };
   struct Pending {
     uint64_t token = 0;
@@ -122,10 +125,13 @@ class Iterator {
   void drainReady(int64_t now_ms);
   void abortIfOrphan(uint32_t id);
   void nextQuestion(Task& task);
-  void cacheGlue(const Reply& reply, const Rrset& ns, int64_t now_ms);
   uint32_t startTask(const dns::Name& qname, uint16_t qtype, int depth);
   void advance(Task& task, int64_t now_ms);
   CacheStep answerFromCache(Task& task, int64_t now_ms);
+  /// Folds a cached entry's status into the task's security.
+  void noteSecurity(Task& task, const EntryStatus& status);
+  /// An outcome carrying the task's chain and security.
+  Outcome answerOutcome(const Task& task) const;
   bool findCut(Task& task, int64_t now_ms);
   void sendNext(Task& task, int64_t now_ms);
   /// `known`: the server's state if the caller just read it (saves a
@@ -134,7 +140,19 @@ class Iterator {
                  const ServerState* known = nullptr);
   bool resolveNsAddresses(Task& task, int64_t now_ms);
   void handleReply(Task& task, const Pending& pending, const Reply& reply, int64_t now_ms);
-  void handleReferral(Task& task, const Reply& reply, const Rrset& ns, int64_t now_ms);
+  void handleReferral(Task& task, const SentQuestion& sent, const Classified& referral,
+                      int64_t now_ms);
+  /// A minimised question answered: one label deeper, or the referral.
+  void handleMinimised(Task& task, const Pending& pending, const Classified& reply, int64_t now_ms);
+  /// Validates a final reply (answer, chain, negative), caches what it
+  /// holds with its status and moves the task on; holds the reply and
+  /// waits when keys must be fetched first.
+  void settle(Task& task, Held held, int64_t now_ms);
+  void applyVerdict(Task& task, const Held& held, const ReplyVerdict& verdict, int64_t now_ms);
+  /// Starts (or joins) the sub-task for a key question; false when it was
+  /// already waited for, or would wait on itself.
+  bool awaitKey(Task& task, const KeyQuestion& question);
+  void cacheGlue(const std::vector<Rrset>& glue, int64_t now_ms);
   void finish(Task& task, Outcome outcome, int64_t now_ms);
   void fail(Task& task, uint16_t ede, const char* why, int64_t now_ms);
   /// An answer from expired cache data (RFC 8767), if serve-stale is on and
@@ -145,14 +163,13 @@ class Iterator {
   void dropPending(uint64_t token);
   /// One task stops waiting; the query is cancelled when nobody waits.
   void detachPending(uint32_t task_id, uint64_t token);
-  void markLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms);
-  bool isLame(const dns::Name& zone, const base::IpAddress& server, int64_t now_ms) const;
-  bool allowedUpstream(const base::IpAddress& server) const;
   std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns);
 
   const EngineConfig& config_;
   RecordCache records_;
   ServerStats servers_;
+  ServerSelector selector_;
+  Validator validator_;
   std::mt19937_64 rng_;
   Engine::Stats stats_;
 
@@ -166,7 +183,6 @@ class Iterator {
   // (server, transport, EDNS, qname, qtype, zone) -> token.
   std::unordered_map<std::string, uint64_t> pending_by_question_;
   std::multimap<int64_t, Timer> timers_;
-  std::map<std::pair<std::vector<uint8_t>, std::string>, int64_t> lame_;
 
   std::vector<uint32_t> ready_;  // tasks to (re)run at the end of the event
   std::vector<UpstreamSend> sends_;

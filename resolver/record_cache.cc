@@ -12,7 +12,7 @@ uint8_t kindByte(Kind kind) { return static_cast<uint8_t>(kind); }
 
 }  // namespace
 
-bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s) {
+bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status) {
   if (rrset.rdatas.empty()) return false;
   const uint32_t ttl = limitTtl(rrset.ttl);
   if (ttl == 0) return false;
@@ -21,6 +21,8 @@ bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s) {
   meta.expires_at = now_s + ttl;
   meta.original_ttl = ttl;
   meta.rank = static_cast<uint8_t>(rank);
+  meta.security = status.security;
+  meta.flags = status.ede;
   const auto payload = encodeRrset(rrset);
   return cache_
       .insert({key.bytes(), rrset.type, kindByte(Kind::kRrset)}, shmcache::Partition::global(), meta,
@@ -29,7 +31,8 @@ bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s) {
 }
 
 bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdomain, uint32_t ttl,
-                                const std::vector<NegativeRecord>& records, int64_t now_s) {
+                                const std::vector<NegativeRecord>& records, int64_t now_s,
+                                EntryStatus status) {
   ttl = std::min(ttl, limits_.max_negative_ttl);
   if (ttl == 0) return false;
   const auto key = name.lookupKey();
@@ -37,6 +40,8 @@ bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdom
   meta.expires_at = now_s + ttl;
   meta.original_ttl = ttl;
   meta.rank = static_cast<uint8_t>(Rank::kAuthority);
+  meta.security = status.security;
+  meta.flags = status.ede;
   const auto payload = encodeNegative(records);
   const shmcache::Key k{key.bytes(), nxdomain ? uint16_t{0} : type,
                         kindByte(nxdomain ? Kind::kNxdomain : Kind::kNodata)};
@@ -45,13 +50,23 @@ bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdom
 
 std::optional<Rrset> RecordCache::fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s,
                                              Rank min_rank, uint32_t max_stale_s) {
+  auto cached = fetchCached(owner, type, now_s, min_rank, max_stale_s);
+  if (!cached) return std::nullopt;
+  return std::move(cached->rrset);
+}
+
+std::optional<CachedRrset> RecordCache::fetchCached(const dns::Name& owner, uint16_t type,
+                                                    int64_t now_s, Rank min_rank,
+                                                    uint32_t max_stale_s) {
   const auto key = owner.lookupKey();
   auto found = cache_.lookup({key.bytes(), type, kindByte(Kind::kRrset)}, nullptr, now_s, scratch_,
                              max_stale_s);
   if (!found || found->meta.rank < static_cast<uint8_t>(min_rank)) return std::nullopt;
   auto view = RrsetView::parse({scratch_.data(), found->payload_length});
   if (!view) return std::nullopt;
-  Rrset out;
+  CachedRrset cached;
+  cached.status = {found->meta.security, found->meta.flags};
+  Rrset& out = cached.rrset;
   out.owner = owner;
   out.type = type;
   out.ttl = static_cast<uint32_t>(std::max<int64_t>(found->meta.expires_at - now_s, 0));
@@ -68,35 +83,43 @@ std::optional<Rrset> RecordCache::fetchRrset(const dns::Name& owner, uint16_t ty
     out.sigs.emplace_back(item.rdata.begin(), item.rdata.end());
     pos = item.next;
   }
+  return cached;
+}
+
+std::optional<NegativeAnswer> RecordCache::decodeNegative(const shmcache::Found& found,
+                                                          bool nxdomain, int64_t now_s) const {
+  auto view = NegativeView::parse({scratch_.data(), found.payload_length});
+  if (!view) return std::nullopt;
+  NegativeAnswer out;
+  out.nxdomain = nxdomain;
+  out.ttl = static_cast<uint32_t>(std::max<int64_t>(found.meta.expires_at - now_s, 0));
+  out.status = {found.meta.security, found.meta.flags};
+  size_t pos = view->first();
+  for (size_t i = 0; i < view->count(); ++i) {
+    const auto item = view->record(pos);
+    out.records.push_back({item.owner, item.type, {item.rdata.begin(), item.rdata.end()}});
+    pos = item.next;
+  }
   return out;
+}
+
+std::optional<NegativeAnswer> RecordCache::fetchNodata(const dns::Name& name, uint16_t type,
+                                                       int64_t now_s) {
+  const auto key = name.lookupKey();
+  auto found = cache_.lookup({key.bytes(), type, kindByte(Kind::kNodata)}, nullptr, now_s, scratch_);
+  if (!found) return std::nullopt;
+  return decodeNegative(*found, false, now_s);
 }
 
 std::optional<NegativeAnswer> RecordCache::fetchNegative(const dns::Name& name, uint16_t type,
                                                          bool nxdomain_cut, int64_t now_s) {
-  auto decode = [&](const shmcache::Found& found, bool nxdomain) -> std::optional<NegativeAnswer> {
-    auto view = NegativeView::parse({scratch_.data(), found.payload_length});
-    if (!view) return std::nullopt;
-    NegativeAnswer out;
-    out.nxdomain = nxdomain;
-    out.ttl = static_cast<uint32_t>(std::max<int64_t>(found.meta.expires_at - now_s, 0));
-    size_t pos = view->first();
-    for (size_t i = 0; i < view->count(); ++i) {
-      const auto item = view->record(pos);
-      out.records.push_back({item.owner, item.type, {item.rdata.begin(), item.rdata.end()}});
-      pos = item.next;
-    }
-    return out;
-  };
-  const auto key = name.lookupKey();
-  if (auto f = cache_.lookup({key.bytes(), type, kindByte(Kind::kNodata)}, nullptr, now_s, scratch_)) {
-    return decode(*f, false);
-  }
+  if (auto nodata = fetchNodata(name, type, now_s)) return nodata;
   dns::Name probe = name;
   for (;;) {
     const auto probe_key = probe.lookupKey();
     if (auto f = cache_.lookup({probe_key.bytes(), 0, kindByte(Kind::kNxdomain)}, nullptr, now_s,
                                scratch_)) {
-      return decode(*f, true);
+      return decodeNegative(*f, true, now_s);
     }
     if (!nxdomain_cut || probe.labelCount() <= 1) return std::nullopt;
     probe = probe.parent();

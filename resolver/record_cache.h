@@ -22,10 +22,24 @@ struct TtlLimits {
   uint32_t max_negative_ttl = 3600;
 };
 
+/// The DNSSEC status stored with an entry, and for bogus data the Extended
+/// DNS Error (RFC 8914) that says why (kept in the entry's meta flags).
+struct EntryStatus {
+  shmcache::Security security = shmcache::Security::kIndeterminate;
+  uint16_t ede = 0;
+};
+
 struct NegativeAnswer {
   bool nxdomain = false;
   uint32_t ttl = 0;  // remaining
   std::vector<NegativeRecord> records;
+  EntryStatus status;
+};
+
+/// A cached RRset with its status.
+struct CachedRrset {
+  Rrset rrset;
+  EntryStatus status;
 };
 
 class RecordCache {
@@ -34,17 +48,23 @@ class RecordCache {
 
   /// Stores an RRset with its TTL clamped to the limits. Returns false if
   /// it was not stored (TTL 0, a higher-ranked entry in place, too large).
-  bool storeRrset(const Rrset& rrset, Rank rank, int64_t now_s);
+  bool storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status = {});
   /// Stores a negative answer (RFC 2308): NXDOMAIN for `name`, or NODATA for
   /// (name, type). `ttl` is already min(SOA TTL, SOA MINIMUM).
   bool storeNegative(const dns::Name& name, uint16_t type, bool nxdomain, uint32_t ttl,
-                     const std::vector<NegativeRecord>& records, int64_t now_s);
+                     const std::vector<NegativeRecord>& records, int64_t now_s,
+                     EntryStatus status = {});
 
   /// The cached RRset (global partition) with its remaining TTL, if its
   /// trust rank is at least `min_rank` (answers pass kMinAnswerRank; finding
   /// servers accepts glue).
   std::optional<Rrset> fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s,
                                   Rank min_rank = Rank::kGlue, uint32_t max_stale_s = 0);
+  /// The same, with the entry's DNSSEC status.
+  std::optional<CachedRrset> fetchCached(const dns::Name& owner, uint16_t type, int64_t now_s,
+                                         Rank min_rank = Rank::kGlue, uint32_t max_stale_s = 0);
+  /// NODATA for exactly (name, type), without the NXDOMAIN walk.
+  std::optional<NegativeAnswer> fetchNodata(const dns::Name& name, uint16_t type, int64_t now_s);
   /// NODATA for (name, type), or NXDOMAIN for name or, with `nxdomain_cut`
   /// (RFC 8020), for an ancestor of it.
   std::optional<NegativeAnswer> fetchNegative(const dns::Name& name, uint16_t type,
@@ -58,6 +78,9 @@ class RecordCache {
                                               int64_t now_s);
 
  private:
+  std::optional<NegativeAnswer> decodeNegative(const shmcache::Found& found, bool nxdomain,
+                                               int64_t now_s) const;
+
   shmcache::Cache& cache_;
   TtlLimits limits_;
   std::vector<uint8_t> scratch_ = std::vector<uint8_t>(65536);

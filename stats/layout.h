@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 2;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 3;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -91,6 +91,9 @@ struct WorkerCounters {  // STATS_LAYOUT
   Counter resolutions, resolution_servfails, upstream_queries, upstream_timeouts,
       upstream_errors, tcp_fallbacks, coalesced, coalesced_upstream, deadline_servfails,
       malformed_replies, stale_answers;
+  // DNSSEC: resolutions answered secure, insecure, bogus; validations a
+  // work cap stopped (KeyTrap, NSEC3 hashing).
+  Counter dnssec_secure, dnssec_insecure, dnssec_bogus, dnssec_capped;
   // Response times.
   Histogram latency_hit, latency_miss;
 };

@@ -151,6 +151,10 @@ void Totals::add(const WorkerCounters& c) {
   deadline_servfails += c.deadline_servfails.get();
   malformed_replies += c.malformed_replies.get();
   stale_answers += c.stale_answers.get();
+  dnssec_secure += c.dnssec_secure.get();
+  dnssec_insecure += c.dnssec_insecure.get();
+  dnssec_bogus += c.dnssec_bogus.get();
+  dnssec_capped += c.dnssec_capped.get();
   addCounters(latency_hit, c.latency_hit);
   addCounters(latency_miss, c.latency_miss);
   latency_hit_sum_us += c.latency_hit.sum_us.get();

@@ -72,6 +72,7 @@ struct Totals {
   uint64_t resolutions = 0, resolution_servfails = 0, upstream_queries = 0, upstream_timeouts = 0;
   uint64_t upstream_errors = 0, tcp_fallbacks = 0, coalesced = 0, coalesced_upstream = 0;
   uint64_t deadline_servfails = 0, malformed_replies = 0, stale_answers = 0;
+  uint64_t dnssec_secure = 0, dnssec_insecure = 0, dnssec_bogus = 0, dnssec_capped = 0;
   std::array<uint64_t, kLatencyBuckets> latency_hit{}, latency_miss{};
   uint64_t latency_hit_sum_us = 0, latency_miss_sum_us = 0;
 

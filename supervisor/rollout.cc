@@ -266,7 +266,7 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
   loaded_ = std::move(fresh);
   // The certificate and key were read again: a renewed certificate is in
   // service once the rollout below has replaced every worker.
-  worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.tls);
+  worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls);
   logTls();
   publishHeader();
   const std::string extra =

@@ -56,7 +56,7 @@ Supervisor::Supervisor(Loaded loaded, RunOptions options)
     : loaded_(std::move(loaded)),
       options_(std::move(options)),
       exe_path_(currentExecutable()),
-      worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.tls)),
+      worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls)),
       control_([this](uint64_t id, const std::string& line) { onRequest(id, line); }),
       pid_(getpid()) {}
 

@@ -7,6 +7,7 @@
 namespace shoal::worker {
 
 WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints,
+                              const resolver::TrustAnchors& anchors,
                               std::shared_ptr<TlsContext> tls) {
   WorkerConfig out;
   const auto& r = config.resolver;
@@ -26,9 +27,19 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
       std::chrono::duration_cast<std::chrono::seconds>(config.cache.serve_stale).count());
   e.udp_payload_size = config.server.udp_payload_size;
   e.hints = std::move(hints);
+  const auto& d = config.dnssec;
+  if (d.validation) e.validation.anchors = anchors.anchors;
+  for (const auto& text : d.negative_trust_anchors) {
+    if (auto name = dns::Name::fromText(text)) e.validation.negative_anchors.push_back(*name);
+  }
+  e.validation.policy.sha1_signatures = d.sha1_signatures;
+  e.validation.policy.nsec3_max_iterations = d.nsec3_max_iterations;
+  e.validation.bogus_ttl = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(d.bogus_ttl).count());
 
   out.limits.udp_payload_size = config.server.udp_payload_size;
   out.limits.nxdomain_cut = r.nxdomain_cut;
+  out.limits.validating = d.validation && !anchors.anchors.empty();
 
   out.acl_allow = config.acl.allow;
   for (const auto& address : r.outgoing_addresses) {

@@ -44,9 +44,11 @@ struct WorkerConfig {
 };
 
 /// Maps every field the worker uses from `config`; `hints` are the root
-/// hints the supervisor loaded (built in or from the configured file),
-/// `tls` the context it built from the certificate and key (or null).
+/// hints and `anchors` the trust anchors the supervisor loaded (built in
+/// or from the configured files), `tls` the context it built from the
+/// certificate and key (or null).
 WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints,
+                              const resolver::TrustAnchors& anchors,
                               std::shared_ptr<TlsContext> tls);
 
 }  // namespace shoal::worker

@@ -244,6 +244,10 @@ void Worker::publishEngineStats() {
   c.deadline_servfails.set(b.deadline_servfails + e.deadline_servfails);
   c.malformed_replies.set(b.malformed_replies + e.malformed_replies);
   c.stale_answers.set(b.stale_answers + e.stale_answers);
+  c.dnssec_secure.set(b.dnssec_secure + e.secure);
+  c.dnssec_insecure.set(b.dnssec_insecure + e.insecure);
+  c.dnssec_bogus.set(b.dnssec_bogus + e.bogus);
+  c.dnssec_capped.set(b.dnssec_capped + e.validation_capped);
 }
 
 void Worker::logCounters() const {

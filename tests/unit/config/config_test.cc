@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 32);
+  EXPECT_EQ(keys, 37);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -166,6 +166,13 @@ nxdomain_cut = false
 rto_min = "10ms"
 rto_max = "2s"
 
+[dnssec]
+validation = false
+sha1_signatures = false
+nsec3_max_iterations = 100
+negative_trust_anchors = ["Broken.Example", "other.test."]
+bogus_ttl = "5m"
+
 [acl]
 allow = ["0.0.0.0/0", "::/0"]
 
@@ -206,6 +213,12 @@ socket = "/tmp/shoal.sock"
   EXPECT_FALSE(c.resolver.nxdomain_cut);
   EXPECT_EQ(c.resolver.rto_min, 10ms);
   EXPECT_EQ(c.resolver.rto_max, 2s);
+  EXPECT_FALSE(c.dnssec.validation);
+  EXPECT_FALSE(c.dnssec.sha1_signatures);
+  EXPECT_EQ(c.dnssec.nsec3_max_iterations, 100);
+  EXPECT_EQ(c.dnssec.negative_trust_anchors,
+            (std::vector<std::string>{"broken.example.", "other.test."}));
+  EXPECT_EQ(c.dnssec.bogus_ttl, 5min);
   EXPECT_EQ(c.acl.allow, (std::vector<base::IpPrefix>{P("0.0.0.0/0"), P("::/0")}));
   EXPECT_EQ(c.control.socket, "/tmp/shoal.sock");
 
@@ -443,9 +456,13 @@ TEST(ConfigTest, UnknownTablesAndKeys) {
   EXPECT_EQ(errorOf("[server]\nlistn = [\"127.0.0.1:53\"]\n"),
             "shoal.toml:2: server.listn: unknown key");
   EXPECT_EQ(errorOf("[server]\nworkers = 1\n\n[serverx]\nworkers = 2\n"),
-            "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, acl "
+            "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, dnssec, acl "
             "and control)");
   EXPECT_EQ(errorOf("[server.tls]\nport = 853\n"), "shoal.toml:1: server.tls: unknown table");
+  EXPECT_EQ(errorOf("[dnssec]\nnegative_trust_anchors = [\"a..b\"]\n"),
+            "shoal.toml:2: dnssec.negative_trust_anchors: \"a..b\" is not a domain name");
+  EXPECT_EQ(errorOf("[dnssec]\nbogus_ttl = \"0s\"\n"),
+            "shoal.toml:2: dnssec.bogus_ttl: must be between 1s and 1h (got 0s)");
   EXPECT_EQ(errorOf("workers = 4\n"),
             "shoal.toml:1: workers: unknown key (keys belong in a table such as [server])");
   EXPECT_EQ(errorOf("server = 4\n"), "shoal.toml:1: server: expected a table, got an integer 4");

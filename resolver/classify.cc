@@ -1,0 +1,182 @@
+#include "resolver/classify.h"
+
+#include <algorithm>
+
+#include "dns/constants.h"
+
+namespace shoal::resolver {
+
+namespace {
+
+constexpr int kMaxLinksPerReply = 12;
+
+std::optional<dns::Name> cnameTarget(const Rrset& cname) {
+  if (cname.rdatas.size() != 1) return std::nullopt;
+  auto target = dns::Name::fromUncompressed(cname.rdatas.front());
+  if (!target) return std::nullopt;
+  return *target;
+}
+
+/// Follows the answer section from `sent.qname`: CNAMEs (with the DNAME
+/// that synthesised each, RFC 6672) until the data or the end of the reply.
+void followChain(const Reply& reply, const SentQuestion& sent, Classified& out) {
+  dns::Name name = sent.qname;
+  std::vector<const Rrset*> links;
+  for (int hop = 0; hop < kMaxLinksPerReply; ++hop) {
+    if (const Rrset* data = findRrset(reply.answer, name, sent.qtype)) {
+      out.data = *data;
+      break;
+    }
+    if (sent.qtype == dns::rrtype::kCname) break;
+    const Rrset* cname = findRrset(reply.answer, name, dns::rrtype::kCname);
+    if (cname == nullptr) break;
+    auto target = cnameTarget(*cname);
+    if (!target) break;
+    for (const auto& rrset : reply.answer) {
+      if (rrset.type == dns::rrtype::kDname && name.isSubdomainOf(rrset.owner) &&
+          !(name == rrset.owner) && std::find(links.begin(), links.end(), &rrset) == links.end()) {
+        links.push_back(&rrset);
+      }
+    }
+    links.push_back(cname);
+    name = *target;
+  }
+  for (size_t i = 0; i < links.size(); ++i) {
+    out.links.push_back(*links[i]);
+    if (i > 0 && links[i]->type == dns::rrtype::kCname && links[i - 1]->type == dns::rrtype::kDname) {
+      out.links.back().flags |= kFromDname;
+    }
+  }
+  out.next_name = name;
+}
+
+/// The NS RRset of a referral: not authoritative, strictly below the zone
+/// asked, on the path to the name asked. Anything else with NS (upwards,
+/// sideways) is lame.
+const Rrset* referralNs(const Reply& reply, const SentQuestion& sent) {
+  const Rrset* ns = findType(reply.authority, dns::rrtype::kNs);
+  if (ns == nullptr || reply.aa() || !ns->owner.isSubdomainOf(sent.zone) || ns->owner == sent.zone ||
+      !sent.qname.isSubdomainOf(ns->owner)) {
+    return nullptr;
+  }
+  return ns;
+}
+
+/// The in-bailiwick A/AAAA RRsets of the additional section for the names
+/// in `ns` (digestReply dropped everything outside the zone asked).
+std::vector<Rrset> glueFor(const Reply& reply, const Rrset& ns) {
+  std::vector<Rrset> out;
+  for (const auto& rd : ns.rdatas) {
+    auto name = dns::Name::fromUncompressed(rd);
+    if (!name) continue;
+    for (uint16_t type : {dns::rrtype::kA, dns::rrtype::kAaaa}) {
+      if (const Rrset* glue = findRrset(reply.additional, *name, type)) out.push_back(*glue);
+    }
+  }
+  return out;
+}
+
+void collectAuthority(const Reply& reply, Classified& out) {
+  for (const auto& rrset : reply.authority) {
+    if (rrset.type == dns::rrtype::kNsec || rrset.type == dns::rrtype::kNsec3) {
+      out.proofs.push_back(rrset);
+    } else if (rrset.type == dns::rrtype::kSoa && !out.soa && !rrset.rdatas.empty()) {
+      out.soa = rrset;
+      // RFC 2308 section 5: the lesser of the SOA's TTL and its MINIMUM.
+      out.negative_ttl = std::min(rrset.ttl, soaMinimum(rrset.rdatas.front()).value_or(0));
+    }
+  }
+}
+
+Classified classifyNoData(const Reply& reply, const SentQuestion& sent, Classified out) {
+  if (reply.rcode == dns::rcode::kNxDomain) {
+    out.kind = ReplyKind::kNxdomain;
+    return out;
+  }
+  if (const Rrset* ns = referralNs(reply, sent); ns != nullptr && out.links.empty()) {
+    out.kind = ReplyKind::kReferral;
+    out.ns = *ns;
+    if (const Rrset* ds = findRrset(reply.authority, ns->owner, dns::rrtype::kDs)) out.ds = *ds;
+    out.glue = glueFor(reply, *ns);
+    return out;
+  }
+  if (out.soa || reply.aa()) {
+    out.kind = ReplyKind::kNodata;
+    return out;
+  }
+  // A referral upwards or sideways, or an empty non-authoritative answer.
+  out.kind = ReplyKind::kLame;
+  out.why = "upward or sideways referral, or empty non-authoritative answer";
+  return out;
+}
+
+}  // namespace
+
+const char* toString(ReplyKind kind) {
+  switch (kind) {
+    case ReplyKind::kRetryTcp: return "retry-tcp";
+    case ReplyKind::kRetryNoEdns: return "retry-without-edns";
+    case ReplyKind::kServerFailure: return "server-failure";
+    case ReplyKind::kLame: return "lame";
+    case ReplyKind::kAnswer: return "answer";
+    case ReplyKind::kChain: return "chain";
+    case ReplyKind::kNxdomain: return "nxdomain";
+    case ReplyKind::kNodata: return "nodata";
+    case ReplyKind::kReferral: return "referral";
+  }
+  return "unknown";
+}
+
+Classified classifyReply(const Reply& reply, const SentQuestion& sent) {
+  Classified out;
+  out.authoritative = reply.aa();
+  out.next_name = sent.qname;
+  if (reply.tc() && !sent.tcp) {
+    out.kind = ReplyKind::kRetryTcp;
+    return out;
+  }
+  const uint16_t rcode = reply.rcode;
+  if ((rcode == dns::rcode::kFormErr || rcode == dns::rcode::kNotImp) && sent.edns) {
+    out.kind = ReplyKind::kRetryNoEdns;
+    return out;
+  }
+  if (rcode == dns::rcode::kServFail) {
+    out.kind = ReplyKind::kServerFailure;
+    out.why = "SERVFAIL";
+    return out;
+  }
+  if (rcode != dns::rcode::kNoError && rcode != dns::rcode::kNxDomain) {
+    // REFUSED, NOTAUTH and the like: the server does not serve the zone.
+    out.kind = ReplyKind::kLame;
+    out.why = "refused or not authoritative";
+    return out;
+  }
+  followChain(reply, sent, out);
+  collectAuthority(reply, out);
+  if (out.data) {
+    out.kind = ReplyKind::kAnswer;
+    if (out.data->type == dns::rrtype::kNs) out.glue = glueFor(reply, *out.data);
+    return out;
+  }
+  if (!out.links.empty()) {
+    // Also when the reply ends the chain with NXDOMAIN or NODATA: the
+    // target may lie outside the zone asked (its SOA and proofs dropped by
+    // the bailiwick rule), so the target is resolved on its own.
+    out.kind = ReplyKind::kChain;
+    return out;
+  }
+  return classifyNoData(reply, sent, std::move(out));
+}
+
+std::vector<NegativeRecord> negativeRecords(const Classified& classified) {
+  std::vector<NegativeRecord> out;
+  auto add = [&out](const Rrset& rrset) {
+    for (const auto& rd : rrset.rdatas) out.push_back({rrset.owner, rrset.type, rd});
+    for (const auto& sig : rrset.sigs) out.push_back({rrset.owner, dns::rrtype::kRrsig, sig});
+  };
+  if (classified.soa) add(*classified.soa);
+  for (const auto& proof : classified.proofs) add(proof);
+  return out;
+}
+
+}  // namespace shoal::resolver

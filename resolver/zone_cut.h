@@ -1,0 +1,56 @@
+#pragma once
+// Zone cuts: the closest enclosing zone whose name servers a task asks,
+// found in the cache (an NS set with usable servers), in the root hints
+// (before or without priming, RFC 8109), or in a referral.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "dns/name.h"
+#include "resolver/cache_format.h"
+#include "resolver/record_cache.h"
+#include "resolver/roots.h"
+
+namespace shoal::resolver {
+
+struct NsServer {
+  dns::Name name;
+  std::vector<base::IpAddress> addresses;
+  bool resolving = false;   // a sub-task is looking up its address
+  bool unresolvable = false;
+  uint8_t families_tried = 0;  // kTriedA | kTriedAaaa
+};
+inline constexpr uint8_t kTriedA = 1;
+inline constexpr uint8_t kTriedAaaa = 2;
+
+struct Cut {
+  dns::Name zone;
+  std::vector<NsServer> servers;
+  bool from_hints = false;
+  bool valid = false;
+};
+
+/// Which address families the resolver queries.
+struct Families {
+  bool ipv4 = true;
+  bool ipv6 = true;
+};
+
+/// The closest cut above (sname, stype) with a cached NS set that has a
+/// usable server: one with a cached address, or a name outside the zone
+/// that can be looked up. DS questions start at the parent (RFC 4035
+/// section 3.1.4.1). Nullopt when not even the root's NS set is cached.
+std::optional<Cut> cachedCut(RecordCache& records, const dns::Name& sname, uint16_t stype,
+                             Families families, int64_t now_s);
+
+/// The root cut from the hints.
+Cut hintsCut(const RootHints& hints, Families families);
+
+/// The cut a referral leads to: its NS names with the glue it brought, or
+/// the addresses cached for them.
+Cut referralCut(const Rrset& ns, const std::vector<Rrset>& glue, RecordCache& records,
+                Families families, int64_t now_s);
+
+}  // namespace shoal::resolver
