@@ -12,7 +12,7 @@ import time
 
 from shoal_harness import (Shoal, build_query, close_shared_lab, encode_name, kdig, parse_header,
                            remove_cache, resolve_many, run_tests, shared_lab, tcp_frame,
-                           tcp_read_message, udp_exchange)
+                           tcp_read_message, udp_exchange, wait_for)
 
 # One lab for the whole run (started on first use; see main).
 lab = shared_lab
@@ -172,7 +172,7 @@ def test_tcp_answers_come_back_out_of_order():
         for addr in l.env["LAB_SLD_ADDRS"].split():
             l.delay(addr, 400)
         try:
-            with socket.create_connection(("127.0.0.1", shoal.port), timeout=5) as s:
+            with socket.create_connection(("127.0.0.1", shoal.port), timeout=30) as s:
                 s.sendall(tcp_frame(build_query("www.example.org.", "A", qid=1)) +
                           tcp_frame(build_query("www.example.com.", "A", qid=2)))
                 order = [parse_header(tcp_read_message(s))[:3:2] for _ in range(2)]
@@ -186,21 +186,26 @@ def test_sigterm_lets_queries_in_flight_finish():
     l = lab()
     with lab_shoal(workers=1) as shoal:
         assert kdig(shoal.port, "www.example.com.", "A").status == "NOERROR"  # root, com cached
+        before = shoal.counters()[0]
         for addr in l.env["LAB_SLD_ADDRS"].split():
             l.delay(addr, 500)
         try:
-            with socket.create_connection(("127.0.0.1", shoal.port), timeout=5) as s:
+            with socket.create_connection(("127.0.0.1", shoal.port), timeout=30) as s:
                 s.sendall(tcp_frame(build_query("www.example.org.", "A", qid=5)))
                 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                udp.settimeout(5)
+                udp.settimeout(30)
                 udp.sendto(build_query("www.example.net.", "A", qid=6), ("127.0.0.1", shoal.port))
-                time.sleep(0.1)
+                # both read by the worker (a stopping worker reads no more),
+                # now waiting for the slow servers
+                wait_for(lambda: (c := shoal.counters()[0])["queries.udp"] > before["queries.udp"]
+                         and c["queries.tcp"] > before["queries.tcp"], 30,
+                         what="the worker to read both queries")
                 t0 = time.monotonic()
                 shoal.proc.send_signal(signal.SIGTERM)
                 tcp_reply = tcp_read_message(s)
                 udp_reply = udp.recv(4096)
                 udp.close()
-                rc = shoal.proc.wait(5)
+                rc = shoal.proc.wait(30)
                 took = time.monotonic() - t0
         finally:
             for addr in l.env["LAB_SLD_ADDRS"].split():

@@ -10,14 +10,14 @@ import signal
 import socket
 import time
 
-from shoal_harness import (Shoal, alive, build_query, parse_header, run_tests,
+from shoal_harness import (Shoal, alive, build_query, parse_header, run_tests, started_at,
                            wait_for)
 
 # Nobody is allowed: every query gets REFUSED on the hot path, at once.
 REFUSE_ALL = {"acl": {"allow": ["192.0.2.255/32"]}}
 
 
-def refused_from_many_ports(port, count=40, timeout=3.0):
+def refused_from_many_ports(port, count=40, timeout=10.0):
     """Sends one query from each of `count` sockets (distinct source ports,
     so SO_REUSEPORT spreads them over every worker's socket) and returns how
     many got REFUSED."""
@@ -79,16 +79,18 @@ def test_killed_worker_is_replaced_on_the_same_socket():
     with Shoal(workers=2, config=REFUSE_ALL) as shoal:
         before = shoal.worker_pids()
         victim = before[0]
-        t0 = time.monotonic()
+        killed_at = time.clock_gettime(time.CLOCK_BOOTTIME)
         os.kill(victim, signal.SIGKILL)
         # Queries sent at once queue in the dead worker's socket (the
         # supervisor keeps it open) and its replacement answers them.
         assert refused_from_many_ports(shoal.port, count=40) == 40
-        after = wait_for(lambda: (p := shoal.worker_pids()) and len(p) == 2 and victim not in p
-                         and p, 1.0, what="a replacement worker")
-        assert time.monotonic() - t0 < 1.0 + 0.5  # 0.5 s for the 40 queries above
+        after = shoal.wait_workers(2, replacing=[victim])
         replacement = (set(after) - set(before)).pop()
         assert alive(replacement)
+        # forked within 1 s of the kill (issue 5), by the kernel's clock:
+        # the time this test took to send and check the queries is not in it
+        took = started_at(replacement) - killed_at
+        assert took < 1.0, f"the replacement started {took:.2f} s after the kill"
         log = shoal.log()
         assert f"(pid {victim}) killed by signal 9" in log, log
         shoal.wait_ready(3)
@@ -130,13 +132,27 @@ def test_a_hung_worker_is_killed_and_replaced():
 
 
 def test_a_slot_that_keeps_dying_backs_off():
+    # A worker that dies within 1 s of its start (a crash loop) for the
+    # second time in a row is restarted after 100 ms, not at once. Whether
+    # a death was that quick is the supervisor's measure (the "after N ms"
+    # it logs): on a loaded machine the first worker may live past 1 s
+    # before this test gets to kill it, and then it takes one kill more.
     with Shoal(workers=1, config=REFUSE_ALL) as shoal:
-        for expected in ("restarting now", "crash loop: restarting in 100 ms"):
-            pid = shoal.worker_pids()[0]
+        (pid,) = shoal.worker_pids()
+        quick_deaths = 0
+        for _ in range(5):
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: expected in shoal.log(), 2.0, what=expected)
-            wait_for(lambda: (p := shoal.worker_pids()) and p[0] != pid, 2.0,
-                     what="a replacement")
+            ((lived, outcome),) = shoal.wait_log(
+                rf"\(pid {pid}\) killed by signal 9 \(\w+\) after (\d+) ms; ([^\n]*)")
+            quick_deaths = quick_deaths + 1 if int(lived) < 1000 else 0
+            if quick_deaths == 2:
+                assert outcome == "crash loop: restarting in 100 ms", outcome
+                break
+            assert outcome == "restarting now", outcome
+            (pid,) = shoal.wait_workers(1, replacing=[pid])
+        else:
+            raise AssertionError(f"no two deaths within 1 s of the start in a row:\n{shoal.log()}")
+        shoal.wait_workers(1, replacing=[pid])
         assert refused_from_many_ports(shoal.port, count=5) == 5
 
 
@@ -144,8 +160,8 @@ def test_workers_follow_a_killed_supervisor():
     with Shoal(workers=2, config=REFUSE_ALL) as shoal:
         pids = shoal.worker_pids()
         shoal.proc.kill()
-        shoal.proc.wait(5)
-        wait_for(lambda: not any(alive(pid) for pid in pids), 3.0, what="workers to exit")
+        shoal.proc.wait(30)
+        wait_for(lambda: not any(alive(pid) for pid in pids), 30, what="workers to exit")
 
 
 def test_workers_keep_running_queries_while_siblings_restart():
@@ -153,7 +169,7 @@ def test_workers_keep_running_queries_while_siblings_restart():
         for _ in range(3):
             os.kill(shoal.worker_pids()[1], signal.SIGKILL)
             assert refused_from_many_ports(shoal.port, count=30) == 30
-        wait_for(lambda: len(shoal.worker_pids()) == 3, 5.0, what="3 workers")
+        shoal.wait_workers(3)
         rc, _ = shoal.stop()
         assert rc == 0
 
@@ -165,7 +181,7 @@ def test_listen_address_in_use_is_a_clear_error():
         busy.listen()
         try:
             shoal.start(wait=False)
-            assert shoal.proc.wait(5) == 1
+            assert shoal.proc.wait(30) == 1
             log = shoal.log()
         finally:
             shoal.__exit__(None, None, None)
@@ -182,7 +198,7 @@ def test_second_supervisor_on_the_same_cache_refuses_to_start():
                        cache_name=first.cache_name, keep_cache=True)
         try:
             second.start(wait=False)
-            assert second.proc.wait(5) == 1
+            assert second.proc.wait(30) == 1
             log = second.log()
         finally:
             second.__exit__(None, None, None)

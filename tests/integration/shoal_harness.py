@@ -4,7 +4,8 @@ The tests run the real `shoal` binary (SHOAL_BIN, else build/bin/shoal) with
 a generated TOML config in a temporary directory, listening on 127.0.0.1 on
 a free high port, and talk to it with real clients (kdig) or raw packets.
 
-  Shoal        start/stop one shoal instance; worker pids; counters (SIGUSR1)
+  Shoal        start/stop one shoal instance; worker pids; counters (SIGUSR1);
+               wait_log() for a line it logs
   kdig()       run kdig and parse its answer
   DNS helpers  build_query(), parse_header(), udp_exchange(), tcp_exchange(),
                resolve_many() (thousands of queries, pipelined over UDP)
@@ -67,9 +68,18 @@ def need_kdig():
 
 
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (in 20000..59999)."""
+    """A port free for both UDP and TCP on 127.0.0.1, below the kernel's
+    ephemeral range (20000..32767 by default): a client socket of another
+    test (kdig, dnsperf, shoal's own upstream queries) cannot take it
+    between this check and shoal's bind."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    highest = ephemeral - 1 if ephemeral > 21000 else 59999
     for _ in range(200):
-        port = random.randint(20000, 59999)
+        port = random.randint(20000, highest)
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
                     socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
@@ -106,6 +116,23 @@ def alive(pid):
         return stat[stat.rfind(")") + 2] != "Z"
     except OSError:
         return False
+
+
+def started_at(pid):
+    """When process `pid` started (was forked), in seconds of
+    time.CLOCK_BOOTTIME: the kernel's record, in /proc/PID/stat (to the
+    clock tick), not when a test got around to looking."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    ticks = int(stat[stat.rfind(")") + 2:].split()[19])  # field 22, starttime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+# Waits for an event (a log line, a pid, a counter, an answer) use a
+# generous deadline: on a loaded 2-core machine running sanitizer builds
+# things take far longer than on a desk. A deadline is for failing in the
+# end, not a guess at how long something takes.
+WAIT_S = 60
 
 
 def wait_for(predicate, timeout, interval=0.02, what="condition"):
@@ -188,7 +215,7 @@ class Shoal:
 
     # -- life cycle --------------------------------------------------------
 
-    def start(self, wait=True, timeout=10):
+    def start(self, wait=True, timeout=WAIT_S):
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [self.binary or shoal_bin(), "--config", str(self.config_path),
@@ -198,7 +225,7 @@ class Shoal:
             self.wait_ready(self.workers, timeout)
         return self
 
-    def wait_ready(self, count, timeout=10):
+    def wait_ready(self, count, timeout=WAIT_S):
         """Waits until `count` worker 'ready' lines are logged in total."""
         def ready():
             if self.proc.poll() is not None:
@@ -206,7 +233,7 @@ class Shoal:
             return len(re.findall(r"worker \d+ ready", self.log())) >= count
         wait_for(ready, timeout, what=f"{count} worker(s) ready")
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
+    def stop(self, sig=signal.SIGTERM, timeout=30):
         """Signals the supervisor; returns (exit status, seconds it took)."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None, 0.0
@@ -276,7 +303,7 @@ class Shoal:
         """The supervisor's pid."""
         return self.proc.pid
 
-    def wait_workers(self, count, replacing=(), timeout=20):
+    def wait_workers(self, count, replacing=(), timeout=WAIT_S):
         """Waits until exactly `count` workers run and none of them is in
         `replacing` (pids of workers that must have been replaced); returns
         their pids."""
@@ -289,6 +316,18 @@ class Shoal:
             return pids if len(pids) == count and not (set(pids) & old) else None
         return wait_for(done, timeout, interval=0.05,
                         what=f"{count} worker(s), none of {sorted(old)}")
+
+    def wait_log(self, pattern, count=1, timeout=WAIT_S):
+        """Waits until the regex `pattern` matches at least `count` times in
+        the log (the supervisor and the workers log asynchronously: what a
+        test just caused may not be written yet); returns re.findall's list."""
+        regex = re.compile(pattern)
+
+        def found():
+            matches = regex.findall(self.log())
+            return matches if len(matches) >= count else None
+        return wait_for(found, timeout, interval=0.05,
+                        what=f"{count} line(s) matching {pattern!r} in the log")
 
     # -- configuration and shoalctl ----------------------------------------
 
@@ -319,7 +358,7 @@ class Shoal:
         assert rc == 0, f"shoalctl --json {' '.join(args)}: exit {rc}\nstdout: {out}\nstderr: {err}"
         return parse_json_object(out, what=f"shoalctl --json {' '.join(args)}")
 
-    def counters(self, timeout=3):
+    def counters(self, timeout=WAIT_S):
         """Asks every worker for its counters (SIGUSR1 to the supervisor)
         and returns {slot: {"queries.udp": n, "answers.noerror": n, ...}}."""
         before = self.log().count(" counters: ")
@@ -399,7 +438,7 @@ class Reply:
         return f"Reply(status={self.status}, flags={sorted(self.flags)}):\n{self.text}"
 
 
-def kdig(port, name, rtype="A", *options, server="127.0.0.1", timeout=3):
+def kdig(port, name, rtype="A", *options, server="127.0.0.1", timeout=10):
     need_kdig()
     cmd = ["kdig", f"@{server}", "-p", str(port), f"+timeout={timeout}", "+retry=0",
            *options, name, rtype]
@@ -485,7 +524,7 @@ def extended_error(data):
     return None
 
 
-def udp_exchange(port, payload, timeout=2.0, server="127.0.0.1"):
+def udp_exchange(port, payload, timeout=10.0, server="127.0.0.1"):
     """Sends one datagram; returns the reply bytes, or None on timeout."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
@@ -518,7 +557,7 @@ def _read_exact(sock, n):
     return data
 
 
-def tcp_exchange(port, payloads, timeout=3.0, server="127.0.0.1"):
+def tcp_exchange(port, payloads, timeout=10.0, server="127.0.0.1"):
     """Sends every payload on one connection at once (pipelined) and reads
     as many replies; returns them in arrival order."""
     with socket.create_connection((server, port), timeout=timeout) as s:
