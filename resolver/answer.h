@@ -9,6 +9,7 @@
 #include <span>
 
 #include "base/ip_address.h"
+#include "resolver/response_writer.h"
 
 namespace shoal::shmcache {
 class Cache;
@@ -35,7 +36,14 @@ enum class HotPathResult : uint8_t {
 struct HotPathAnswer {
   HotPathResult result = HotPathResult::kMiss;
   size_t length = 0;
+  /// kMiss: the query as read here, for the engine (it is not parsed twice).
+  ClientRequest request;
 };
+
+/// kError with `length` octets, or kDrop when there is nothing to send.
+inline HotPathAnswer errorAnswer(size_t length) {
+  return {length == 0 ? HotPathResult::kDrop : HotPathResult::kError, length, {}};
+}
 
 /// Writes REFUSED for `query` (a client outside the ACL); kDrop if the
 /// query is not worth an answer.

@@ -1,5 +1,7 @@
 #include "resolver/cache_format.h"
 
+#include <algorithm>
+
 #include "dns/wire_io.h"
 
 namespace shoal::resolver {
@@ -22,6 +24,39 @@ std::optional<size_t> skipItems(std::span<const uint8_t> p, size_t pos, size_t c
   return pos;
 }
 
+/// Walks `count` (owner, type, rdlength, rdata) records from `pos`; returns
+/// the end or nullopt if they overrun.
+std::optional<size_t> skipRecords(std::span<const uint8_t> p, size_t pos, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    auto name = dns::Name::fromUncompressed(p.subspan(std::min(pos, p.size())));
+    if (!name) return std::nullopt;
+    pos += name->length();
+    if (pos + 4 > p.size()) return std::nullopt;
+    pos += 4u + dns::load16(p.data() + pos + 2);
+    if (pos > p.size()) return std::nullopt;
+  }
+  return pos;
+}
+
+void putRecords(std::vector<uint8_t>& out, const std::vector<NegativeRecord>& records) {
+  put16(out, records.size());
+  for (const auto& r : records) {
+    out.insert(out.end(), r.owner.wire().begin(), r.owner.wire().end());
+    put16(out, r.type);
+    put16(out, r.rdata.size());
+    out.insert(out.end(), r.rdata.begin(), r.rdata.end());
+  }
+}
+
+/// The record at `offset` (bounds checked by the parse before).
+RrsetView::Record recordAt(std::span<const uint8_t> payload, size_t offset) {
+  auto name = dns::Name::fromUncompressed(payload.subspan(offset));
+  const size_t pos = offset + name->length();
+  const uint16_t type = dns::load16(payload.data() + pos);
+  const size_t len = dns::load16(payload.data() + pos + 2);
+  return {*name, type, payload.subspan(pos + 4, len), pos + 4 + len};
+}
+
 }  // namespace
 
 std::optional<RrsetView> RrsetView::parse(std::span<const uint8_t> payload) {
@@ -34,16 +69,22 @@ std::optional<RrsetView> RrsetView::parse(std::span<const uint8_t> payload) {
   v.sig_count_ = dns::load16(payload.data() + *end);
   v.sigs_offset_ = *end + 2;
   auto sigs_end = skipItems(payload, v.sigs_offset_, v.sig_count_);
-  if (!sigs_end || *sigs_end != payload.size()) return std::nullopt;
+  if (!sigs_end || *sigs_end + 2 > payload.size()) return std::nullopt;
+  v.proof_count_ = dns::load16(payload.data() + *sigs_end);
+  v.proofs_offset_ = *sigs_end + 2;
+  auto proofs_end = skipRecords(payload, v.proofs_offset_, v.proof_count_);
+  if (!proofs_end || *proofs_end != payload.size()) return std::nullopt;
   return v;
 }
+
+RrsetView::Record RrsetView::proof(size_t offset) const { return recordAt(payload_, offset); }
 
 RrsetView::Item RrsetView::rdata(size_t offset) const {
   const size_t len = dns::load16(payload_.data() + offset);
   return {payload_.subspan(offset + 2, len), offset + 2 + len};
 }
 
-std::vector<uint8_t> encodeRrset(const Rrset& rrset) {
+std::vector<uint8_t> encodeRrset(const Rrset& rrset, const std::vector<NegativeRecord>& proofs) {
   std::vector<uint8_t> out;
   out.push_back(kPayloadFormat);
   out.push_back(rrset.flags);
@@ -57,6 +98,7 @@ std::vector<uint8_t> encodeRrset(const Rrset& rrset) {
     put16(out, sig.size());
     out.insert(out.end(), sig.begin(), sig.end());
   }
+  putRecords(out, proofs);
   return out;
 }
 
@@ -64,13 +106,7 @@ std::vector<uint8_t> encodeNegative(const std::vector<NegativeRecord>& records) 
   std::vector<uint8_t> out;
   out.push_back(kPayloadFormat);
   out.push_back(0);
-  put16(out, records.size());
-  for (const auto& r : records) {
-    out.insert(out.end(), r.owner.wire().begin(), r.owner.wire().end());
-    put16(out, r.type);
-    put16(out, r.rdata.size());
-    out.insert(out.end(), r.rdata.begin(), r.rdata.end());
-  }
+  putRecords(out, records);
   return out;
 }
 
@@ -79,25 +115,14 @@ std::optional<NegativeView> NegativeView::parse(std::span<const uint8_t> payload
   NegativeView v;
   v.payload_ = payload;
   v.count_ = dns::load16(payload.data() + 2);
-  size_t pos = 4;
-  for (size_t i = 0; i < v.count_; ++i) {
-    auto name = dns::Name::fromUncompressed(payload.subspan(pos));
-    if (!name) return std::nullopt;
-    pos += name->length();
-    if (pos + 4 > payload.size()) return std::nullopt;
-    pos += 4u + dns::load16(payload.data() + pos + 2);
-    if (pos > payload.size()) return std::nullopt;
-  }
-  if (pos != payload.size()) return std::nullopt;
+  auto end = skipRecords(payload, 4, v.count_);
+  if (!end || *end != payload.size()) return std::nullopt;
   return v;
 }
 
 NegativeView::Item NegativeView::record(size_t offset) const {
-  auto name = dns::Name::fromUncompressed(payload_.subspan(offset));  // validated by parse
-  const size_t pos = offset + name->length();
-  const uint16_t type = dns::load16(payload_.data() + pos);
-  const size_t len = dns::load16(payload_.data() + pos + 2);
-  return {*name, type, payload_.subspan(pos + 4, len), pos + 4 + len};
+  const auto r = recordAt(payload_, offset);  // validated by parse
+  return {r.owner, r.type, r.rdata, r.next};
 }
 
 std::optional<uint32_t> soaMinimum(std::span<const uint8_t> rdata) {

@@ -7,6 +7,10 @@
 // RRset payload (kind kRrset; owner, type, class IN are the key):
 //   u8 format | u8 flags | u16 rr_count | rr_count x (u16 rdlength, rdata)
 //   | u16 sig_count | sig_count x (u16 rdlength, RRSIG rdata)
+//   | u16 proof_count | proof_count x (owner wire name, u16 type, u16 rdlength, rdata)
+// The proofs are the NSEC/NSEC3 records (with their RRSIGs) that show a
+// wildcard expansion was needed (RFC 4035 section 3.1.3.3): DO clients
+// get them in the authority section, from the cache too.
 // Negative payload (kinds kNodata, kNxdomain; RFC 2308): the SOA and the
 // proof records (NSEC/NSEC3 and their RRSIGs) that came with the answer:
 //   u8 format | u8 flags | u16 record_count
@@ -24,7 +28,7 @@
 
 namespace shoal::resolver {
 
-inline constexpr uint8_t kPayloadFormat = 1;
+inline constexpr uint8_t kPayloadFormat = 2;
 
 enum class Kind : uint8_t {
   kRrset = 0,
@@ -63,12 +67,24 @@ class RrsetView {
   Item rdata(size_t offset) const;
   size_t firstRdata() const { return 4; }
   size_t firstSig() const { return sigs_offset_; }
+  /// The wildcard proof records (see above): iterate like NegativeView.
+  size_t proofCount() const { return proof_count_; }
+  size_t firstProof() const { return proofs_offset_; }
+  struct Record {
+    dns::Name owner;
+    uint16_t type;
+    std::span<const uint8_t> rdata;
+    size_t next;
+  };
+  Record proof(size_t offset) const;
 
  private:
   std::span<const uint8_t> payload_;
   size_t count_ = 0;
   size_t sig_count_ = 0;
   size_t sigs_offset_ = 0;
+  size_t proof_count_ = 0;
+  size_t proofs_offset_ = 0;
 };
 
 /// RRset payload flags.
@@ -77,14 +93,14 @@ inline constexpr uint8_t kFromDname = 0x01;  // a CNAME synthesised from a DNAME
 /// Owned RRset, for the slow path (flags: the payload flags above).
 using dns::Rrset;
 
-std::vector<uint8_t> encodeRrset(const Rrset& rrset);
-
-/// A record of a negative answer.
+/// A record of a negative answer, or of a wildcard proof.
 struct NegativeRecord {
   dns::Name owner;
   uint16_t type = 0;
   std::vector<uint8_t> rdata;
 };
+
+std::vector<uint8_t> encodeRrset(const Rrset& rrset, const std::vector<NegativeRecord>& proofs = {});
 
 std::vector<uint8_t> encodeNegative(const std::vector<NegativeRecord>& records);
 

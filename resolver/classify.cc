@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dns/constants.h"
+#include "dnssec/rrsig.h"
 
 namespace shoal::resolver {
 
@@ -168,15 +169,36 @@ Classified classifyReply(const Reply& reply, const SentQuestion& sent) {
   return classifyNoData(reply, sent, std::move(out));
 }
 
+namespace {
+
+void addRecords(std::vector<NegativeRecord>& out, const Rrset& rrset) {
+  for (const auto& rd : rrset.rdatas) out.push_back({rrset.owner, rrset.type, rd});
+  for (const auto& sig : rrset.sigs) out.push_back({rrset.owner, dns::rrtype::kRrsig, sig});
+}
+
+}  // namespace
+
 std::vector<NegativeRecord> negativeRecords(const Classified& classified) {
   std::vector<NegativeRecord> out;
-  auto add = [&out](const Rrset& rrset) {
-    for (const auto& rd : rrset.rdatas) out.push_back({rrset.owner, rrset.type, rd});
-    for (const auto& sig : rrset.sigs) out.push_back({rrset.owner, dns::rrtype::kRrsig, sig});
-  };
-  if (classified.soa) add(*classified.soa);
-  for (const auto& proof : classified.proofs) add(proof);
+  if (classified.soa) addRecords(out, *classified.soa);
+  for (const auto& proof : classified.proofs) addRecords(out, proof);
   return out;
+}
+
+std::vector<NegativeRecord> proofRecords(const Classified& classified) {
+  std::vector<NegativeRecord> out;
+  for (const auto& proof : classified.proofs) addRecords(out, proof);
+  return out;
+}
+
+bool expandedFromWildcard(const Rrset& rrset) {
+  size_t labels = rrset.owner.labelCount();
+  if (labels > 0 && rrset.owner.label(0).size() == 1 && rrset.owner.label(0)[0] == '*') --labels;
+  for (const auto& sig : rrset.sigs) {
+    auto parsed = dnssec::parseRrsig(sig);
+    if (parsed && parsed->labels < labels) return true;
+  }
+  return false;
 }
 
 }  // namespace shoal::resolver

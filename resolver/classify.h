@@ -66,5 +66,11 @@ Classified classifyReply(const Reply& reply, const SentQuestion& sent);
 /// Negative-answer records as cached: the SOA and the proofs with their
 /// RRSIGs (cache_format.h).
 std::vector<NegativeRecord> negativeRecords(const Classified& classified);
+/// The proofs alone (NSEC/NSEC3 with their RRSIGs), as records.
+std::vector<NegativeRecord> proofRecords(const Classified& classified);
+
+/// True if an RRSIG of `rrset` says it was synthesised from a wildcard
+/// (its labels field below the owner's label count, RFC 4035 5.3.4).
+bool expandedFromWildcard(const Rrset& rrset);
 
 }  // namespace shoal::resolver

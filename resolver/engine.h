@@ -21,6 +21,7 @@
 
 #include "base/ip_address.h"
 #include "base/ip_prefix.h"
+#include "resolver/response_writer.h"
 #include "resolver/roots.h"
 #include "resolver/validator.h"
 
@@ -51,12 +52,12 @@ struct EngineConfig {
   ValidationConfig validation;
 };
 
-/// A client query the hot path could not answer from the cache.
+/// A client query the hot path could not answer from the cache, as the hot
+/// path read it (HotPathAnswer::request).
 struct ClientQuery {
-  uint64_t id = 0;                    // the I/O layer's handle, echoed back
-  std::span<const uint8_t> packet;    // copied by the engine
+  uint64_t id = 0;  // the I/O layer's handle, echoed back
+  ClientRequest request;
   base::IpAddress client;
-  bool tcp = false;
 };
 
 /// A query to send to an authoritative server. Over UDP the I/O layer uses

@@ -29,12 +29,6 @@ std::vector<uint8_t> keyBytes(const dns::Name& name) {
   return {key.bytes().begin(), key.bytes().end()};
 }
 
-std::optional<dns::Name> cnameTarget(const Rrset& cname) {
-  if (cname.rdatas.size() != 1) return std::nullopt;
-  auto target = dns::Name::fromUncompressed(cname.rdatas.front());
-  if (!target) return std::nullopt;
-  return *target;
-}
 
 /// An RRset from a reply as the client gets it: with the TTL limits the
 /// cache applies when it stores it.
@@ -85,20 +79,10 @@ uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth
 }
 
 void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
-  auto msg = dns::Message::parse(query.packet);
-  if (!msg || !msg->question()) return;  // the hot path answers malformed queries
   ++stats_.client_queries;
   Client client;
   client.id = query.id;
-  client.request.id = msg->header().id;
-  client.request.flags = msg->header().flags;
-  client.request.question = *msg->question();
-  client.request.tcp = query.tcp;
-  if (msg->edns()) {
-    client.request.edns = true;
-    client.request.dnssec_ok = msg->edns()->dnssec_ok;
-    client.request.udp_size = std::clamp<uint16_t>(msg->edns()->udp_size, 512, config_.udp_payload_size);
-  }
+  client.request = query.request;
   client.deadline_ms = now_ms + config_.query_timeout_ms;
   bool created = false;
   client.task = joinOrStart(client.request.question.name, client.request.question.type, 0, &created);
@@ -159,56 +143,43 @@ void Iterator::advance(Task& task, int64_t now_ms) {
 }
 
 Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
-  const int64_t now_s = now_ms / 1000;
-  // With validation on, an entry of unknown status (cached before the
-  // anchors were configured) is a miss: it is fetched and validated again.
-  const bool validating = validator_.enabled();
-  auto usable = [validating](const EntryStatus& status) {
-    return !validating || status.security != shmcache::Security::kIndeterminate;
-  };
-  if (auto cached = records_.fetchCached(task.sname, task.stype, now_s, kMinAnswerRank);
-      cached && usable(cached->status)) {
-    noteSecurity(task, cached->status);
-    Outcome outcome = answerOutcome(task);
-    outcome.answer.push_back(std::move(cached->rrset));
-    finish(task, std::move(outcome), now_ms);
-    return CacheStep::kFinished;
+  CacheReadOptions options;
+  options.nxdomain_cut = config_.nxdomain_cut;
+  options.validating = validator_.enabled();
+  options.max_links = std::max(kMaxChain - task.chain_hops, 0);
+  CachedAnswer cached = records_.readAnswer(task.sname, task.stype, options, now_ms / 1000);
+  const CacheRead result = cached.read.result;
+  if (result == CacheRead::kMiss || result == CacheRead::kStopped) return CacheStep::kMiss;
+  task.chain_hops += cached.read.links;
+  noteSecurity(task, cached.read);
+  if (result == CacheRead::kMoved) {
+    for (auto& link : cached.rrsets) task.chain.push_back(std::move(link));
+    task.sname = cached.read.next_name;
+    task.qmin_name.reset();
+    task.question_ready = false;
+    return CacheStep::kMoved;
   }
-  if (task.stype != dns::rrtype::kCname) {
-    if (auto cname = records_.fetchCached(task.sname, dns::rrtype::kCname, now_s, kMinAnswerRank);
-        cname && usable(cname->status)) {
-      auto target = cnameTarget(cname->rrset);
-      if (target && ++task.chain_hops <= kMaxChain) {
-        if ((cname->rrset.flags & kFromDname) != 0) {
-          if (auto dname = records_.fetchCoveringDname(task.sname, now_s)) {
-            task.chain.push_back(std::move(*dname));
-          }
-        }
-        noteSecurity(task, cname->status);
-        task.chain.push_back(std::move(cname->rrset));
-        task.sname = *target;
-        task.qmin_name.reset();
-        task.question_ready = false;
-        return CacheStep::kMoved;
-      }
-    }
+  Outcome outcome = answerOutcome(task);
+  for (auto& rrset : cached.rrsets) outcome.answer.push_back(std::move(rrset));
+  if (result != CacheRead::kAnswer) {
+    if (result == CacheRead::kNxdomain) outcome.rcode = dns::rcode::kNxDomain;
+    outcome.authority = std::move(cached.negative);
+    outcome.negative_ttl = cached.negative_ttl;
+  } else {
+    outcome.authority = std::move(cached.proofs);
+    outcome.negative_ttl = cached.proof_ttl;
   }
-  if (auto neg = records_.fetchNegative(task.sname, task.stype, config_.nxdomain_cut, now_s);
-      neg && usable(neg->status)) {
-    noteSecurity(task, neg->status);
-    Outcome outcome = answerOutcome(task);
-    outcome.rcode = neg->nxdomain ? dns::rcode::kNxDomain : dns::rcode::kNoError;
-    outcome.authority = std::move(neg->records);
-    outcome.negative_ttl = neg->ttl;
-    finish(task, std::move(outcome), now_ms);
-    return CacheStep::kFinished;
-  }
-  return CacheStep::kMiss;
+  finish(task, std::move(outcome), now_ms);
+  return CacheStep::kFinished;
 }
 
-void Iterator::noteSecurity(Task& task, const EntryStatus& status) {
-  if (!validator_.enabled()) return;
-  task.security = worst(task.security, cachedVerdict(status));
+void Iterator::noteSecurity(Task& task, const CacheReadResult& read) {
+  if (!validator_.enabled() || read.all_secure) return;
+  task.security = worst(task.security, read.bogus ? dnssec::Verdict::bogus(
+                                                        read.bogus_ede != 0 ? read.bogus_ede
+                                                                            : dnssec::ede::kDnssecBogus,
+                                                        "cached data is bogus")
+                                                  : dnssec::Verdict::insecure(0, "cached data"));
 }
 
 Outcome Iterator::answerOutcome(const Task& task) const {
@@ -668,10 +639,16 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
       std::optional<RrsetVerdict> v = verdict.data;
       if (validating && !v) v = RrsetVerdict{verdict.overall, validator_.bogusTtl()};
       const Rrset data = cappedBy(*reply.data, v);
-      records_.storeRrset(data, answer_rank, now_s, statusOf(v));
+      // A wildcard expansion keeps the proof that the name itself does not
+      // exist, for DO clients (RFC 4035 section 3.1.3.3).
+      std::vector<NegativeRecord> proofs;
+      if (expandedFromWildcard(data)) proofs = proofRecords(reply);
+      records_.storeRrset(data, answer_rank, now_s, statusOf(v), proofs);
       if (data.type == dns::rrtype::kNs) cacheGlue(reply.glue, now_ms);
       Outcome outcome = answerOutcome(task);
       outcome.answer.push_back(withTtlLimits(data, records_));
+      outcome.authority = std::move(proofs);
+      outcome.negative_ttl = outcome.answer.back().ttl;
       finish(task, std::move(outcome), now_ms);
       return;
     }
@@ -781,29 +758,37 @@ std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t q
                                               int64_t now_ms) {
   if (config_.serve_stale_s == 0) return std::nullopt;
   // RFC 8767 section 4: stale records are served with a TTL of 30 s.
-  constexpr uint32_t kStaleTtl = 30;
-  const int64_t now_s = now_ms / 1000;
-  Outcome outcome;
-  dns::Name name = qname;
-  for (int hop = 0; hop <= kMaxChain; ++hop) {
-    if (auto rrset = records_.fetchRrset(name, qtype, now_s, kMinAnswerRank, config_.serve_stale_s)) {
-      rrset->ttl = std::min(rrset->ttl == 0 ? kStaleTtl : rrset->ttl, kStaleTtl);
-      outcome.answer.push_back(std::move(*rrset));
-      outcome.has_ede = true;
-      outcome.ede_code = dns::ede::kStaleAnswer;
-      outcome.ede_text = "stale answer: authorities unreachable";
-      return outcome;
-    }
-    auto cname = records_.fetchRrset(name, dns::rrtype::kCname, now_s, kMinAnswerRank,
-                                     config_.serve_stale_s);
-    if (!cname || qtype == dns::rrtype::kCname) return std::nullopt;
-    auto target = cnameTarget(*cname);
-    if (!target) return std::nullopt;
-    cname->ttl = std::min(cname->ttl == 0 ? kStaleTtl : cname->ttl, kStaleTtl);
-    outcome.answer.push_back(std::move(*cname));
-    name = *target;
+  static constexpr uint32_t kStaleTtl = 30;
+  auto staleTtl = [](uint32_t ttl) { return std::min(ttl == 0 ? kStaleTtl : ttl, kStaleTtl); };
+  CacheReadOptions options;
+  options.nxdomain_cut = config_.nxdomain_cut;
+  options.validating = validator_.enabled();
+  options.max_links = kMaxChain;
+  options.max_stale_s = config_.serve_stale_s;
+  CachedAnswer cached = records_.readAnswer(qname, qtype, options, now_ms / 1000);
+  const CacheRead result = cached.read.result;
+  if (result == CacheRead::kMiss || result == CacheRead::kMoved || result == CacheRead::kStopped ||
+      cached.read.bogus) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  Outcome outcome;
+  for (auto& rrset : cached.rrsets) {
+    rrset.ttl = staleTtl(rrset.ttl);
+    outcome.answer.push_back(std::move(rrset));
+  }
+  if (result != CacheRead::kAnswer) {
+    if (result == CacheRead::kNxdomain) outcome.rcode = dns::rcode::kNxDomain;
+    outcome.authority = std::move(cached.negative);
+    outcome.negative_ttl = staleTtl(cached.negative_ttl);
+  }
+  if (validator_.enabled()) {
+    outcome.security = cached.read.all_secure ? dnssec::Security::kSecure : dnssec::Security::kInsecure;
+  }
+  outcome.has_ede = true;
+  outcome.ede_code = result == CacheRead::kNxdomain ? dns::ede::kStaleNxdomainAnswer
+                                                    : dns::ede::kStaleAnswer;
+  outcome.ede_text = "stale answer: authorities unreachable";
+  return outcome;
 }
 
 void Iterator::fail(Task& task, uint16_t ede, const char* why, int64_t now_ms) {

@@ -128,8 +128,8 @@ class Iterator {
   uint32_t startTask(const dns::Name& qname, uint16_t qtype, int depth);
   void advance(Task& task, int64_t now_ms);
   CacheStep answerFromCache(Task& task, int64_t now_ms);
-  /// Folds a cached entry's status into the task's security.
-  void noteSecurity(Task& task, const EntryStatus& status);
+  /// Folds the statuses of what the cache answered into the task's security.
+  void noteSecurity(Task& task, const CacheReadResult& read);
   /// An outcome carrying the task's chain and security.
   Outcome answerOutcome(const Task& task) const;
   bool findCut(Task& task, int64_t now_ms);

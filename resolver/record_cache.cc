@@ -12,7 +12,8 @@ uint8_t kindByte(Kind kind) { return static_cast<uint8_t>(kind); }
 
 }  // namespace
 
-bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status) {
+bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status,
+                             const std::vector<NegativeRecord>& proofs) {
   if (rrset.rdatas.empty()) return false;
   const uint32_t ttl = limitTtl(rrset.ttl);
   if (ttl == 0) return false;
@@ -23,7 +24,7 @@ bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, Entry
   meta.rank = static_cast<uint8_t>(rank);
   meta.security = status.security;
   meta.flags = status.ede;
-  const auto payload = encodeRrset(rrset);
+  const auto payload = encodeRrset(rrset, proofs);
   return cache_
       .insert({key.bytes(), rrset.type, kindByte(Kind::kRrset)}, shmcache::Partition::global(), meta,
               payload, now_s)
@@ -111,27 +112,66 @@ std::optional<NegativeAnswer> RecordCache::fetchNodata(const dns::Name& name, ui
   return decodeNegative(*found, false, now_s);
 }
 
-std::optional<NegativeAnswer> RecordCache::fetchNegative(const dns::Name& name, uint16_t type,
-                                                         bool nxdomain_cut, int64_t now_s) {
-  if (auto nodata = fetchNodata(name, type, now_s)) return nodata;
-  dns::Name probe = name;
-  for (;;) {
-    const auto probe_key = probe.lookupKey();
-    if (auto f = cache_.lookup({probe_key.bytes(), 0, kindByte(Kind::kNxdomain)}, nullptr, now_s,
-                               scratch_)) {
-      return decodeNegative(*f, true, now_s);
-    }
-    if (!nxdomain_cut || probe.labelCount() <= 1) return std::nullopt;
-    probe = probe.parent();
-  }
-}
+namespace {
 
-std::optional<Rrset> RecordCache::fetchCoveringDname(const dns::Name& name, int64_t now_s) {
-  for (dns::Name owner = name; !owner.isRoot();) {
-    owner = owner.parent();
-    if (auto dname = fetchRrset(owner, dns::rrtype::kDname, now_s)) return dname;
+/// Copies what the reader finds.
+class CopyVisitor : public CacheVisitor {
+ public:
+  explicit CopyVisitor(CachedAnswer& out) : out_(out) {}
+
+  bool onRrset(const dns::Name& owner, uint16_t type, const CachedEntry& entry,
+               const RrsetView& rrset) override {
+    Rrset& r = out_.rrsets.emplace_back();
+    r.owner = owner;
+    r.type = type;
+    r.ttl = entry.ttl;
+    r.flags = rrset.flags();
+    size_t pos = rrset.firstRdata();
+    for (size_t i = 0; i < rrset.count(); ++i) {
+      const auto item = rrset.rdata(pos);
+      r.rdatas.emplace_back(item.rdata.begin(), item.rdata.end());
+      pos = item.next;
+    }
+    pos = rrset.firstSig();
+    for (size_t i = 0; i < rrset.sigCount(); ++i) {
+      const auto item = rrset.rdata(pos);
+      r.sigs.emplace_back(item.rdata.begin(), item.rdata.end());
+      pos = item.next;
+    }
+    pos = rrset.firstProof();
+    for (size_t i = 0; i < rrset.proofCount(); ++i) {
+      const auto proof = rrset.proof(pos);
+      out_.proofs.push_back({proof.owner, proof.type, {proof.rdata.begin(), proof.rdata.end()}});
+      out_.proof_ttl = entry.ttl;
+      pos = proof.next;
+    }
+    return true;
   }
-  return std::nullopt;
+
+  bool onNegative(bool nxdomain, const CachedEntry& entry, const NegativeView& records) override {
+    (void)nxdomain;
+    out_.negative_ttl = entry.ttl;
+    size_t pos = records.first();
+    for (size_t i = 0; i < records.count(); ++i) {
+      const auto item = records.record(pos);
+      out_.negative.push_back({item.owner, item.type, {item.rdata.begin(), item.rdata.end()}});
+      pos = item.next;
+    }
+    return true;
+  }
+
+ private:
+  CachedAnswer& out_;
+};
+
+}  // namespace
+
+CachedAnswer RecordCache::readAnswer(const dns::Name& qname, uint16_t qtype,
+                                     const CacheReadOptions& options, int64_t now_s) {
+  CachedAnswer out;
+  CopyVisitor visitor(out);
+  out.read = readCache(cache_, qname, qtype, options, now_s, scratch_, visitor);
+  return out;
 }
 
 std::vector<base::IpAddress> RecordCache::fetchAddresses(const dns::Name& name, bool ipv4, bool ipv6,

@@ -2,7 +2,8 @@
 // DNS semantics on top of shmcache for the resolver's slow path: RRsets and
 // negative answers keyed by owner name (lookup key), type and kind, TTL
 // limits applied on the way in and remaining TTL on the way out. May
-// allocate; the hot path uses shmcache and cache_format.h directly.
+// allocate. Answers are read with the hot path's reader (readAnswer), so
+// that both paths walk the cache the same way.
 
 #include <algorithm>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "base/ip_address.h"
 #include "dns/name.h"
 #include "resolver/cache_format.h"
+#include "resolver/cache_reader.h"
 #include "shmcache/cache.h"
 
 namespace shoal::resolver {
@@ -36,6 +38,16 @@ struct NegativeAnswer {
   EntryStatus status;
 };
 
+/// What the cache holds for a question, copied out (readCache, owned).
+struct CachedAnswer {
+  CacheReadResult read;
+  std::vector<Rrset> rrsets;  // the links in order, then the data (kAnswer)
+  std::vector<NegativeRecord> negative;  // kNodata, kNxdomain: SOA and proofs
+  uint32_t negative_ttl = 0;
+  std::vector<NegativeRecord> proofs;  // wildcard proofs kept with the RRsets
+  uint32_t proof_ttl = 0;
+};
+
 /// A cached RRset with its status.
 struct CachedRrset {
   Rrset rrset;
@@ -48,7 +60,9 @@ class RecordCache {
 
   /// Stores an RRset with its TTL clamped to the limits. Returns false if
   /// it was not stored (TTL 0, a higher-ranked entry in place, too large).
-  bool storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status = {});
+  /// `proofs`: the NSEC/NSEC3 records of a wildcard expansion, kept with it.
+  bool storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status = {},
+                  const std::vector<NegativeRecord>& proofs = {});
   /// Stores a negative answer (RFC 2308): NXDOMAIN for `name`, or NODATA for
   /// (name, type). `ttl` is already min(SOA TTL, SOA MINIMUM).
   bool storeNegative(const dns::Name& name, uint16_t type, bool nxdomain, uint32_t ttl,
@@ -63,14 +77,13 @@ class RecordCache {
   /// The same, with the entry's DNSSEC status.
   std::optional<CachedRrset> fetchCached(const dns::Name& owner, uint16_t type, int64_t now_s,
                                          Rank min_rank = Rank::kGlue, uint32_t max_stale_s = 0);
-  /// NODATA for exactly (name, type), without the NXDOMAIN walk.
+  /// NODATA for exactly (name, type) (a DS proven absent, for the
+  /// validator).
   std::optional<NegativeAnswer> fetchNodata(const dns::Name& name, uint16_t type, int64_t now_s);
-  /// NODATA for (name, type), or NXDOMAIN for name or, with `nxdomain_cut`
-  /// (RFC 8020), for an ancestor of it.
-  std::optional<NegativeAnswer> fetchNegative(const dns::Name& name, uint16_t type,
-                                              bool nxdomain_cut, int64_t now_s);
-  /// The cached DNAME RRset owned by the closest ancestor of `name`.
-  std::optional<Rrset> fetchCoveringDname(const dns::Name& name, int64_t now_s);
+  /// The answer to (qname, qtype) as far as the cache holds it: the same
+  /// reader as the hot path's (resolver/cache_reader.h), copied out.
+  CachedAnswer readAnswer(const dns::Name& qname, uint16_t qtype, const CacheReadOptions& options,
+                          int64_t now_s);
   /// `ttl` within the configured min/max TTL, as stored.
   uint32_t limitTtl(uint32_t ttl) const { return std::clamp(ttl, limits_.min_ttl, limits_.max_ttl); }
   /// A and AAAA addresses cached for `name`.

@@ -1,8 +1,8 @@
 #pragma once
-// Builds the response for a client from the outcome of a resolution (slow
-// path): answer RRsets (the CNAME chain first), the negative answer's SOA
-// and proofs, an Extended DNS Error on failure, and TC when the answer does
-// not fit the client's UDP payload size.
+// The outcome of a resolution and the response built from it (slow path):
+// answer RRsets (the CNAME chain first), the negative answer's SOA and
+// proofs, an Extended DNS Error on failure. ResponseWriter does the
+// writing, as for the hot path.
 
 #include <cstdint>
 #include <string>
@@ -10,6 +10,7 @@
 
 #include "dns/message.h"
 #include "dnssec/verdict.h"
+#include "resolver/response_writer.h"
 #include "resolver/cache_format.h"
 
 namespace shoal::resolver {
@@ -27,17 +28,6 @@ struct Outcome {
   bool has_ede = false;
   uint16_t ede_code = 0;                      // RFC 8914 info code
   std::string ede_text;
-};
-
-/// What the response needs to know about the client's query.
-struct ClientRequest {
-  uint16_t id = 0;
-  uint16_t flags = 0;       // the query's flags (RD and CD are echoed)
-  dns::Question question;   // as the client sent it (case preserved)
-  bool edns = false;
-  bool dnssec_ok = false;
-  uint16_t udp_size = 512;  // the client's, clamped
-  bool tcp = false;
 };
 
 /// The response packet. `our_udp_size` is advertised in our OPT. The

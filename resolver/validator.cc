@@ -211,6 +211,9 @@ Validator::Judgement Validator::judgeRrset(const Rrset& rrset, const dns::Name& 
                                            int64_t now_s, dnssec::Budget& budget) {
   Judgement out;
   auto signer = signerOf(rrset);
+  // A DNSKEY RRset at its zone's apex is judged against the zone's DS or
+  // anchor, signed or not (unsigned under a DS: RRSIGs missing).
+  if (!signer && rrset.type == dns::rrtype::kDnskey) signer = rrset.owner;
   if (!signer) {
     // Unsigned: acceptable only from an insecure zone.
     ZoneTrust trust = trustOf(zone_asked, now_s, budget);

@@ -75,9 +75,8 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
   }
   resolver::ClientQuery client_query;
   client_query.id = id;
-  client_query.packet = query;
+  client_query.request = result.request;
   client_query.client = client;
-  client_query.tcp = tcp;
   engine_->onClientQuery(client_query, now_ms);
   drain();
   return {};

@@ -112,7 +112,9 @@ std::vector<uint8_t> Scenario::buildQuery(std::string_view name, uint16_t type,
   std::vector<uint8_t> buf(512);
   dns::MessageWriter w(buf, buf.size());
   w.setId(options.id);
-  w.setFlags(options.rd ? dns::flag::kRd : 0);
+  w.setFlags(static_cast<uint16_t>((options.rd ? dns::flag::kRd : 0) |
+                                   (options.cd ? dns::flag::kCd : 0) |
+                                   (options.ad ? dns::flag::kAd : 0)));
   (void)w.addQuestion(qname.ok() ? *qname : dns::Name(), type, dns::rrclass::kIn);
   dns::EdnsOut edns;
   edns.udp_size = options.udp_size;
@@ -133,6 +135,7 @@ uint64_t Scenario::submitPacket(std::vector<uint8_t> packet, const QueryOptions&
   AnswerLimits limits;
   limits.udp_payload_size = config_.udp_payload_size;
   setNxdomainCut(limits, config_.nxdomain_cut);
+  limits.validating = !config_.validation.anchors.empty();  // as worker_config.cc sets it
   const HotPathAnswer hot = answerFromCache(packet, client, options.tcp, *cache_, limits,
                                             now_ms_ / 1000, out_, scratch_);
   switch (hot.result) {
@@ -147,7 +150,7 @@ uint64_t Scenario::submitPacket(std::vector<uint8_t> packet, const QueryOptions&
     case HotPathResult::kMiss:
       break;
   }
-  engine_->onClientQuery({handle, packet, client, options.tcp}, now_ms_);
+  engine_->onClientQuery({handle, hot.request, client}, now_ms_);
   pump();
   return handle;
 }

@@ -37,6 +37,8 @@ struct QueryOptions {
   bool dnssec_ok = false;
   bool tcp = false;
   bool rd = true;
+  bool cd = false;  // checking disabled (RFC 4035 section 3.2.2)
+  bool ad = false;  // "I understand AD" (RFC 6840 section 5.7)
   uint16_t id = 0x4242;
   std::string client = "198.51.100.7";
 };
@@ -62,6 +64,8 @@ struct ClientResult {
   bool tc() const { return (flags & dns::flag::kTc) != 0; }
   bool ra() const { return (flags & dns::flag::kRa) != 0; }
   bool rd() const { return (flags & dns::flag::kRd) != 0; }
+  bool ad() const { return (flags & dns::flag::kAd) != 0; }
+  bool cd() const { return (flags & dns::flag::kCd) != 0; }
   /// The answer section as presentation text, one record per entry.
   std::vector<std::string> answerText() const;
   /// The rdata of the answer records of `type`, as text ("192.0.2.1").

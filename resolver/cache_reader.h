@@ -1,0 +1,75 @@
+#pragma once
+// The one reader of answers in the shared cache, for the hot path and the
+// engine alike: from (qname, qtype) it follows cached CNAMEs (repeating
+// the DNAME each synthesised CNAME came from, RFC 6672 section 3.4) to the
+// data, or to a negative answer (NODATA, NXDOMAIN, and with the NXDOMAIN
+// cut NXDOMAIN below a cached one, RFC 8020), or to where the cache ends.
+//
+// It never allocates: each entry found is handed to the visitor while its
+// payload is in `scratch`, before the next lookup overwrites it. Only
+// answer-ranked entries count (glue and referral NS sets never answer,
+// RFC 2181 section 5.4.1); with validation on, entries of unknown DNSSEC
+// status are misses, and the statuses seen are summed up for AD and for
+// bogus answers.
+
+#include <cstdint>
+#include <span>
+
+#include "dns/name.h"
+#include "resolver/cache_format.h"
+#include "shmcache/cache.h"
+
+namespace shoal::resolver {
+
+/// One entry found, as the visitor sees it.
+struct CachedEntry {
+  uint32_t ttl = 0;  // remaining (0 when stale)
+  shmcache::Security security = shmcache::Security::kIndeterminate;
+  uint16_t ede = 0;  // bogus entries: why (RFC 8914)
+  bool stale = false;
+};
+
+class CacheVisitor {
+ public:
+  virtual ~CacheVisitor() = default;
+  /// A link of the chain (CNAME, DNAME) or the data. False: stop reading
+  /// (no room).
+  virtual bool onRrset(const dns::Name& owner, uint16_t type, const CachedEntry& entry,
+                       const RrsetView& rrset) = 0;
+  /// The negative answer that ends the chain.
+  virtual bool onNegative(bool nxdomain, const CachedEntry& entry, const NegativeView& records) = 0;
+};
+
+struct CacheReadOptions {
+  bool nxdomain_cut = true;
+  bool validating = false;
+  int max_links = 8;          // CNAME links followed
+  uint32_t max_stale_s = 0;   // serve-stale: entries expired at most this long ago
+};
+
+enum class CacheRead : uint8_t {
+  kAnswer,    // the data (after the links)
+  kNodata,    // a cached NODATA ends the chain
+  kNxdomain,  // a cached NXDOMAIN (or one above, RFC 8020) ends the chain
+  kMoved,     // links were followed, then the cache ends at `next_name`
+  kMiss,      // nothing for qname
+  kStopped,   // the visitor stopped
+};
+
+struct CacheReadResult {
+  CacheRead result = CacheRead::kMiss;
+  dns::Name next_name;     // kMoved: the name the chain leads to
+  int links = 0;           // CNAME links followed
+  bool all_secure = true;  // every entry used was secure (validating only)
+  bool bogus = false;      // an entry used was bogus
+  uint16_t bogus_ede = 0;  // the first bogus entry's EDE
+  bool stale = false;      // an entry used had expired (serve-stale)
+};
+
+/// Reads the answer to (qname, qtype) from `cache`. `scratch` holds at
+/// least 65535 octets; `now_s` is the cache's clock.
+CacheReadResult readCache(shmcache::Cache& cache, const dns::Name& qname, uint16_t qtype,
+                          const CacheReadOptions& options, int64_t now_s,
+                          std::span<uint8_t> scratch, CacheVisitor& visitor);
+
+}  // namespace shoal::resolver
