@@ -18,35 +18,57 @@ std::optional<dns::Name> cnameTarget(const Rrset& cname) {
   return *target;
 }
 
+/// The DNAME of the answer section that covers `name` (owned by a proper
+/// ancestor), or null.
+const Rrset* coveringDname(const Reply& reply, const dns::Name& name) {
+  for (const auto& rrset : reply.answer) {
+    if (rrset.type == dns::rrtype::kDname && name.isSubdomainOf(rrset.owner) &&
+        !(name == rrset.owner)) {
+      return &rrset;
+    }
+  }
+  return nullptr;
+}
+
+/// The CNAME a DNAME makes for `name`, for a server that sent the DNAME
+/// without it (RFC 6672 section 3.1 says it must; some do not).
+std::optional<Rrset> synthesisedCname(const Rrset& dname, const dns::Name& name) {
+  auto target = dnameTarget(dname, name);
+  if (!target) return std::nullopt;
+  Rrset cname;
+  cname.owner = name;
+  cname.type = dns::rrtype::kCname;
+  cname.ttl = dname.ttl;
+  cname.rdatas.emplace_back(target->wire().begin(), target->wire().end());
+  return cname;
+}
+
 /// Follows the answer section from `sent.qname`: CNAMEs (with the DNAME
 /// that synthesised each, RFC 6672) until the data or the end of the reply.
 void followChain(const Reply& reply, const SentQuestion& sent, Classified& out) {
   dns::Name name = sent.qname;
-  std::vector<const Rrset*> links;
   for (int hop = 0; hop < kMaxLinksPerReply; ++hop) {
     if (const Rrset* data = findRrset(reply.answer, name, sent.qtype)) {
       out.data = *data;
       break;
     }
     if (sent.qtype == dns::rrtype::kCname) break;
-    const Rrset* cname = findRrset(reply.answer, name, dns::rrtype::kCname);
-    if (cname == nullptr) break;
+    const Rrset* dname = coveringDname(reply, name);
+    std::optional<Rrset> cname;
+    if (const Rrset* sent_cname = findRrset(reply.answer, name, dns::rrtype::kCname)) {
+      cname = *sent_cname;
+    } else if (dname != nullptr) {
+      cname = synthesisedCname(*dname, name);
+    }
+    if (!cname) break;
     auto target = cnameTarget(*cname);
     if (!target) break;
-    for (const auto& rrset : reply.answer) {
-      if (rrset.type == dns::rrtype::kDname && name.isSubdomainOf(rrset.owner) &&
-          !(name == rrset.owner) && std::find(links.begin(), links.end(), &rrset) == links.end()) {
-        links.push_back(&rrset);
-      }
+    if (dname != nullptr) {
+      out.links.push_back(*dname);
+      cname->flags |= kFromDname;  // a cache hit repeats the DNAME (RFC 6672 section 3.4)
     }
-    links.push_back(cname);
+    out.links.push_back(std::move(*cname));
     name = *target;
-  }
-  for (size_t i = 0; i < links.size(); ++i) {
-    out.links.push_back(*links[i]);
-    if (i > 0 && links[i]->type == dns::rrtype::kCname && links[i - 1]->type == dns::rrtype::kDname) {
-      out.links.back().flags |= kFromDname;
-    }
   }
   out.next_name = name;
 }
@@ -188,6 +210,22 @@ std::vector<NegativeRecord> negativeRecords(const Classified& classified) {
 std::vector<NegativeRecord> proofRecords(const Classified& classified) {
   std::vector<NegativeRecord> out;
   for (const auto& proof : classified.proofs) addRecords(out, proof);
+  return out;
+}
+
+std::optional<dns::Name> dnameTarget(const Rrset& dname, const dns::Name& owner) {
+  if (dname.rdatas.size() != 1 || !owner.isSubdomainOf(dname.owner) || owner == dname.owner) {
+    return std::nullopt;
+  }
+  auto target = dns::Name::fromUncompressed(dname.rdatas.front());
+  if (!target) return std::nullopt;
+  dns::Name out = *target;
+  const size_t extra = owner.labelCount() - dname.owner.labelCount();
+  for (size_t i = extra; i-- > 0;) {
+    auto longer = out.prepend(owner.label(i));
+    if (!longer) return std::nullopt;  // RFC 6672 section 2.2: YXDOMAIN, no chain
+    out = *longer;
+  }
   return out;
 }
 

@@ -69,6 +69,10 @@ std::vector<NegativeRecord> negativeRecords(const Classified& classified);
 /// The proofs alone (NSEC/NSEC3 with their RRSIGs), as records.
 std::vector<NegativeRecord> proofRecords(const Classified& classified);
 
+/// The target a DNAME makes of `owner`, a name below the DNAME's owner
+/// (RFC 6672 section 2.2); nullopt when it does not apply or is too long.
+std::optional<dns::Name> dnameTarget(const Rrset& dname, const dns::Name& owner);
+
 /// True if an RRSIG of `rrset` says it was synthesised from a wildcard
 /// (its labels field below the owner's label count, RFC 4035 5.3.4).
 bool expandedFromWildcard(const Rrset& rrset);

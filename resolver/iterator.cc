@@ -638,7 +638,12 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
     case ReplyKind::kAnswer: {
       std::optional<RrsetVerdict> v = verdict.data;
       if (validating && !v) v = RrsetVerdict{verdict.overall, validator_.bogusTtl()};
-      const Rrset data = cappedBy(*reply.data, v);
+      Rrset data = cappedBy(*reply.data, v);
+      // A task waiting for keys reads them from the cache: keys with TTL 0
+      // are kept for a second, long enough to validate with.
+      if (data.ttl == 0 && (data.type == dns::rrtype::kDnskey || data.type == dns::rrtype::kDs)) {
+        data.ttl = 1;
+      }
       // A wildcard expansion keeps the proof that the name itself does not
       // exist, for DO clients (RFC 4035 section 3.1.3.3).
       std::vector<NegativeRecord> proofs;

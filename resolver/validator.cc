@@ -82,23 +82,6 @@ bool showsDelegation(const NegativeAnswer& negative, const dns::Name& zone) {
   return false;
 }
 
-/// The CNAME a DNAME synthesises for `owner` (RFC 6672 section 2.2).
-std::optional<dns::Name> synthesise(const Rrset& dname, const dns::Name& owner) {
-  if (dname.rdatas.size() != 1 || !owner.isSubdomainOf(dname.owner) || owner == dname.owner) {
-    return std::nullopt;
-  }
-  auto target = dns::Name::fromUncompressed(dname.rdatas.front());
-  if (!target) return std::nullopt;
-  dns::Name out = *target;
-  const size_t extra = owner.labelCount() - dname.owner.labelCount();
-  for (size_t i = extra; i-- > 0;) {
-    auto longer = out.prepend(owner.label(i));
-    if (!longer) return std::nullopt;
-    out = *longer;
-  }
-  return out;
-}
-
 }  // namespace
 
 Verdict cachedVerdict(const EntryStatus& status) {
@@ -361,7 +344,7 @@ ReplyVerdict Validator::judge(const Classified& reply, const SentQuestion& sent,
     if ((link.flags & kFromDname) != 0 && link.sigs.empty() && dname != nullptr) {
       // A CNAME synthesised from a DNAME carries no signature of its own:
       // it is as good as the DNAME, if it is what the DNAME makes.
-      auto target = synthesise(*dname, link.owner);
+      auto target = dnameTarget(*dname, link.owner);
       auto actual = link.rdatas.size() == 1 ? dns::Name::fromUncompressed(link.rdatas.front())
                                             : dns::WireResult<dns::Name>(
                                                   base::fail(dns::WireError::kBadRdata));
