@@ -8,6 +8,7 @@
 #include "resolver/cache_format.h"
 #include "resolver/cache_reader.h"
 #include "resolver/response_writer.h"
+#include "resolver/sentinel.h"
 #include "shmcache/cache.h"
 
 namespace shoal::resolver {
@@ -106,7 +107,9 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     return error(dns::rcode::kNotImp);
   }
   HotPathAnswer answer{HotPathResult::kMiss, 0, requestOf(msg, tcp, limits.udp_payload_size)};
-  if (q.type == dns::rrtype::kAny) return answer;
+  // ANY goes to the engine, and so do key sentinel names (RFC 8509): only
+  // the engine knows the trust anchors.
+  if (q.type == dns::rrtype::kAny || mayBeSentinel(q.name)) return answer;
 
   ResponseWriter writer(out, answer.request, limits.udp_payload_size);
   if (!writer.started()) return answer;

@@ -6,6 +6,7 @@
 #include "dns/constants.h"
 #include "dns/message.h"
 #include "dns/writer.h"
+#include "resolver/sentinel.h"
 
 namespace shoal::resolver {
 
@@ -46,7 +47,11 @@ Iterator::Iterator(const EngineConfig& config, shmcache::Cache& cache, uint64_t 
       servers_(cache, config.rto_min_ms, config.rto_max_ms),
       selector_({{config.ipv4, config.ipv6}, config.deny_upstream}, servers_),
       validator_(config.validation, records_),
-      rng_(seed) {}
+      rng_(seed) {
+  for (const auto& anchor : config.validation.anchors) {
+    if (anchor.owner.isRoot()) anchor_tags_.push_back(anchor.keyTag());
+  }
+}
 
 Iterator::~Iterator() = default;
 
@@ -722,7 +727,19 @@ void Iterator::handleReferral(Task& task, const SentQuestion& sent, const Classi
   sendNext(task, now_ms);
 }
 
-void Iterator::answerClient(Client& client, const Outcome& outcome) {
+void Iterator::answerClient(Client& client, const Outcome& given) {
+  const Outcome* chosen = &given;
+  Outcome sentinel_failure;
+  const auto& q = client.request.question;
+  if (given.security == dnssec::Security::kSecure &&
+      (q.type == dns::rrtype::kA || q.type == dns::rrtype::kAaaa)) {
+    if (auto sentinel = sentinelOf(q.name); sentinel && sentinelFails(*sentinel, anchor_tags_)) {
+      // RFC 8509 section 3.2.
+      sentinel_failure.rcode = dns::rcode::kServFail;
+      chosen = &sentinel_failure;
+    }
+  }
+  const Outcome& outcome = *chosen;
   const bool cd = (client.request.flags & dns::flag::kCd) != 0;
   const bool bogus = outcome.security == dnssec::Security::kBogus;
   if (outcome.rcode == dns::rcode::kServFail || (bogus && !cd)) {

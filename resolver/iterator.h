@@ -158,7 +158,7 @@ class Iterator {
   /// An answer from expired cache data (RFC 8767), if serve-stale is on and
   /// the cache still holds some for the question.
   std::optional<Outcome> staleOutcome(const dns::Name& qname, uint16_t qtype, int64_t now_ms);
-  void answerClient(Client& client, const Outcome& outcome);
+  void answerClient(Client& client, const Outcome& given);
   /// Removes the query entirely (answered, failed): no task waits any more.
   void dropPending(uint64_t token);
   /// One task stops waiting; the query is cancelled when nobody waits.
@@ -170,6 +170,7 @@ class Iterator {
   ServerStats servers_;
   ServerSelector selector_;
   Validator validator_;
+  std::vector<uint16_t> anchor_tags_;  // of the root's trust anchors (RFC 8509)
   std::mt19937_64 rng_;
   Engine::Stats stats_;
 

@@ -502,6 +502,33 @@ def test_negative_trust_anchor_makes_a_bogus_zone_insecure():
         assert verdict(r) == ("NOERROR", False, None) and r.data("A") == ["192.0.2.60"], r
 
 
+# --------------------------------------------------------------------------
+# 8. The root key trust anchor sentinel (RFC 8509)
+# --------------------------------------------------------------------------
+
+
+def test_key_sentinel_says_which_root_key_is_trusted():
+    with lab_shoal() as shoal:
+        # the lab's root anchor: ". IN DS <tag> 13 2 <digest>"
+        tag = int(open(lab().env["LAB_TRUST_ANCHOR"]).read().split()[3])
+        other = (tag + 1) % 65536
+        cases = ((f"root-key-sentinel-is-ta-{tag:05d}", "NOERROR"),
+                 (f"root-key-sentinel-not-ta-{tag:05d}", "SERVFAIL"),
+                 (f"root-key-sentinel-is-ta-{other:05d}", "SERVFAIL"),
+                 (f"root-key-sentinel-not-ta-{other:05d}", "NOERROR"),
+                 # not a sentinel label (four digits): answered as usual
+                 (f"root-key-sentinel-is-ta-{other % 10000:04d}", "NOERROR"))
+        # *.wild.example.com is signed: every name below wild answers securely;
+        # twice: resolved, then from the cache (which must not bypass the check)
+        for _ in range(2):
+            for label, status in cases:
+                r = kdig(shoal.port, f"{label}.wild.example.com.", "A", *DO)
+                assert r.status == status, (label, r)
+        # an insecure answer is never turned into SERVFAIL
+        r = kdig(shoal.port, f"root-key-sentinel-is-ta-{other:05d}.www.insecure.com.", "A", *DO)
+        assert r.status != "SERVFAIL", r
+
+
 if __name__ == "__main__":
     try:
         run_tests(globals())
