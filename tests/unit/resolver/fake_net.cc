@@ -7,6 +7,7 @@
 #include "dns/constants.h"
 #include "dns/message.h"
 #include "dns/writer.h"
+#include "tests/unit/resolver/signed_zone.h"
 
 namespace shoal::resolver::testing_util {
 
@@ -52,6 +53,7 @@ struct FakeNet::Response {
   uint16_t rcode = dns::rcode::kNoError;
   bool aa = false;
   bool edns = true;  // echo the OPT record if the query had one
+  bool dnssec = false;  // a signed zone asked with DO: RRSIGs and proofs
   std::vector<dns::Record> answer, authority, additional;
 };
 
@@ -59,15 +61,22 @@ void FakeNet::addZone(std::string_view origin, std::string_view text,
                       const std::vector<std::string>& servers) {
   std::string o(origin);
   if (o.empty() || o.back() != '.') o += '.';
-  std::string full = "$ORIGIN " + o + "\n$TTL 3600\n";
-  full += text;
-  auto parsed = dns::parseRecords(full);
+  auto parsed = dns::parseRecords("$ORIGIN " + o + "\n$TTL 3600\n" + std::string(text));
   ASSERT_TRUE(parsed.ok()) << origin << ": " << parsed.error;
+  addZone(origin, std::move(parsed.records), servers);
+}
+
+void FakeNet::addZone(std::string_view origin, std::vector<dns::Record> records,
+                      const std::vector<std::string>& servers) {
+  std::string o(origin);
+  if (o.empty() || o.back() != '.') o += '.';
   Zone zone;
   auto apex = dns::Name::fromText(o);
   ASSERT_TRUE(apex.ok()) << origin;
   zone.apex = *apex;
-  zone.records = std::move(parsed.records);
+  zone.records = std::move(records);
+  zone.is_signed = std::any_of(zone.records.begin(), zone.records.end(),
+                               [](const dns::Record& r) { return r.type == dns::rrtype::kRrsig; });
   for (const auto& s : servers) zone.servers.push_back(Ip(s));
   zones_.push_back(std::move(zone));
   ASSERT_FALSE(rrset(zones_.back(), zones_.back().apex, dns::rrtype::kSoa).empty())
@@ -163,6 +172,23 @@ dns::Record FakeNet::soa(const Zone& zone) const {
   return rrset(zone, zone.apex, dns::rrtype::kSoa).front();
 }
 
+void FakeNet::addSignatures(const Zone& zone, const dns::Name& owner, uint16_t type,
+                            const dns::Name& as, std::vector<dns::Record>& section,
+                            const Response& response) const {
+  if (!response.dnssec) return;
+  for (auto& sig : signaturesFor(zone.records, owner, type, as)) section.push_back(std::move(sig));
+}
+
+void FakeNet::addNegative(const Zone& zone, const dns::Name& qname, Proof proof,
+                          const dns::Name& encloser, Response& response) const {
+  response.authority.push_back(soa(zone));
+  addSignatures(zone, zone.apex, dns::rrtype::kSoa, zone.apex, response.authority, response);
+  if (!response.dnssec) return;
+  for (auto& r : denialFor(zone.records, zone.apex, proof, qname, encloser)) {
+    response.authority.push_back(std::move(r));
+  }
+}
+
 void FakeNet::addGlue(const Zone& zone, const std::vector<dns::Record>& ns,
                       Response& response) const {
   for (const auto& record : ns) {
@@ -178,7 +204,19 @@ void FakeNet::referral(const Zone& zone, const dns::Name& cut, Response& respons
   response.aa = false;
   auto ns = rrset(zone, cut, dns::rrtype::kNs);
   for (const auto& r : ns) response.authority.push_back(r);
-  for (auto& ds : rrset(zone, cut, dns::rrtype::kDs)) response.authority.push_back(std::move(ds));
+  auto ds = rrset(zone, cut, dns::rrtype::kDs);
+  for (const auto& r : ds) response.authority.push_back(r);
+  if (response.dnssec && !(cut == zone.apex)) {
+    // RFC 4035 section 3.1.4: the DS with its RRSIGs, or the proof that
+    // there is none.
+    if (!ds.empty()) {
+      addSignatures(zone, cut, dns::rrtype::kDs, cut, response.authority, response);
+    } else {
+      for (auto& r : denialFor(zone.records, zone.apex, Proof::kNoDs, cut, cut)) {
+        response.authority.push_back(std::move(r));
+      }
+    }
+  }
   addGlue(zone, ns, response);
 }
 
@@ -206,6 +244,7 @@ void FakeNet::lookup(const Zone& zone, const dns::Name& qname, uint16_t qtype,
     }
     const uint32_t ttl = dname.front().ttl;
     response.answer.push_back(dname.front());
+    addSignatures(zone, n, dns::rrtype::kDname, n, response.answer, response);
     dns::Record cname{qname, dns::rrtype::kCname, dns::rrclass::kIn, ttl,
                       {target->wire().begin(), target->wire().end()}};
     response.answer.push_back(std::move(cname));
@@ -216,13 +255,14 @@ void FakeNet::lookup(const Zone& zone, const dns::Name& qname, uint16_t qtype,
   // The records at qname, or at the wildcard that covers it (RFC 4592).
   const dns::Name* source = &qname;
   dns::Name wildcard;
+  dns::Name encloser = qname;  // the closest encloser, for wildcard proofs
   if (!hasAny(zone, qname)) {
     if (hasDescendant(zone, qname)) {  // an empty non-terminal
       if (behavior.nxdomain_for_ent) response.rcode = dns::rcode::kNxDomain;
-      response.authority.push_back(soa(zone));
+      addNegative(zone, qname, Proof::kNodata, qname, response);
       return;
     }
-    dns::Name encloser = qname.parent();
+    encloser = qname.parent();
     while (!(encloser == zone.apex) && !hasAny(zone, encloser) && !hasDescendant(zone, encloser)) {
       encloser = encloser.parent();
     }
@@ -230,12 +270,19 @@ void FakeNet::lookup(const Zone& zone, const dns::Name& qname, uint16_t qtype,
     auto w = encloser.prepend(star);
     if (!w || !hasAny(zone, *w)) {
       response.rcode = dns::rcode::kNxDomain;
-      response.authority.push_back(soa(zone));
+      addNegative(zone, qname, Proof::kNxdomain, encloser, response);
       return;
     }
     wildcard = *w;
     source = &wildcard;
   }
+  const bool expanded = source == &wildcard;
+  auto wildcardProof = [&] {
+    if (!expanded || !response.dnssec) return;
+    for (auto& r : denialFor(zone.records, zone.apex, Proof::kWildcardAnswer, qname, encloser)) {
+      response.authority.push_back(std::move(r));
+    }
+  };
   auto data = rrset(zone, *source, qtype);
   if (!data.empty()) {
     if (qtype == dns::rrtype::kNs) addGlue(zone, data, response);
@@ -243,6 +290,8 @@ void FakeNet::lookup(const Zone& zone, const dns::Name& qname, uint16_t qtype,
       r.owner = qname;  // the case of the query, as real servers compress to it
       response.answer.push_back(std::move(r));
     }
+    addSignatures(zone, *source, qtype, qname, response.answer, response);
+    wildcardProof();
     return;
   }
   auto cname = rrset(zone, *source, dns::rrtype::kCname);
@@ -250,6 +299,8 @@ void FakeNet::lookup(const Zone& zone, const dns::Name& qname, uint16_t qtype,
     cname.front().owner = qname;
     auto target = nameInRdata(cname.front());
     response.answer.push_back(cname.front());
+    addSignatures(zone, *source, dns::rrtype::kCname, qname, response.answer, response);
+    wildcardProof();
     if (!target) return;
     for (const auto& r : response.answer) {
       if (r.type == dns::rrtype::kCname && r.owner == *target) return;  // a loop: stop
@@ -257,7 +308,8 @@ void FakeNet::lookup(const Zone& zone, const dns::Name& qname, uint16_t qtype,
     if (target->isSubdomainOf(zone.apex)) lookup(zone, *target, qtype, behavior, response, depth + 1);
     return;
   }
-  response.authority.push_back(soa(zone));  // NODATA
+  // NODATA
+  addNegative(zone, qname, expanded ? Proof::kWildcardNodata : Proof::kNodata, encloser, response);
 }
 
 std::optional<std::vector<uint8_t>> FakeNet::answer(const base::IpAddress& server,
@@ -287,6 +339,7 @@ std::optional<std::vector<uint8_t>> FakeNet::answer(const base::IpAddress& serve
     }
   } else {
     response.aa = true;
+    response.dnssec = zone->is_signed && edns && msg.edns()->dnssec_ok;
     lookup(*zone, msg.question()->name, msg.question()->type, behavior, response, 0);
     for (const auto& r : behavior.extra_answer) response.answer.push_back(r);
     for (const auto& r : behavior.extra_additional) response.additional.push_back(r);

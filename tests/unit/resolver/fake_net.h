@@ -5,6 +5,10 @@
 // with glue, answers, CNAME chasing inside a zone, wildcards, DNAME, NODATA
 // and NXDOMAIN with the SOA, REFUSED outside its zones, truncation.
 //
+// A signed zone (signed_zone.h) is served the DNSSEC way to queries with
+// DO: RRSIGs with every RRset, NSEC/NSEC3 proofs with negative answers,
+// wildcard expansions and delegations without DS (RFC 4035 section 3.1).
+//
 // Every server can misbehave on purpose (the knobs of Behavior): truncate
 // every UDP answer, lose packets, be slow, refuse, refer upwards (lame),
 // answer FORMERR to EDNS, answer NXDOMAIN for empty non-terminals, add
@@ -29,6 +33,8 @@
 #include "resolver/roots.h"
 
 namespace shoal::resolver::testing_util {
+
+enum class Proof : uint8_t;  // signed_zone.h
 
 /// Parses "192.0.2.1" / "2001:db8::1" (the test fails on a typo).
 base::IpAddress Ip(std::string_view text);
@@ -73,6 +79,12 @@ class FakeNet {
   /// text does not parse or has no SOA at the apex.
   void addZone(std::string_view origin, std::string_view text,
                const std::vector<std::string>& servers);
+  /// Adds the zone `origin` from records (a signed zone, signed_zone.h).
+  /// A zone holding RRSIGs is served as a signed zone: to queries with DO,
+  /// RRsets come with their RRSIGs, and negative answers, wildcard answers
+  /// and referrals without DS with their NSEC/NSEC3 proofs.
+  void addZone(std::string_view origin, std::vector<dns::Record> records,
+               const std::vector<std::string>& servers);
 
   /// Adds records to the zone `origin` added before (a delegation in a TLD,
   /// say).
@@ -115,6 +127,7 @@ class FakeNet {
     dns::Name apex;
     std::vector<dns::Record> records;
     std::vector<base::IpAddress> servers;
+    bool is_signed = false;  // holds RRSIGs
   };
   struct Response;
 
@@ -127,6 +140,15 @@ class FakeNet {
   bool hasAny(const Zone& zone, const dns::Name& owner) const;
   bool hasDescendant(const Zone& zone, const dns::Name& name) const;
   dns::Record soa(const Zone& zone) const;
+  /// The SOA for a negative answer, with its RRSIGs and the NSEC/NSEC3
+  /// proof when the response carries DNSSEC records.
+  void addNegative(const Zone& zone, const dns::Name& qname, Proof proof,
+                   const dns::Name& encloser, Response& response) const;
+  /// The RRSIGs of (owner, type) as records owned by `as`, when the
+  /// response carries DNSSEC records.
+  void addSignatures(const Zone& zone, const dns::Name& owner, uint16_t type,
+                     const dns::Name& as, std::vector<dns::Record>& section,
+                     const Response& response) const;
 
   std::vector<Zone> zones_;
   std::map<std::vector<uint8_t>, Behavior> behaviors_;  // by address bytes + family
