@@ -120,6 +120,7 @@ class Engine {
     uint64_t stale_answers = 0;       // served expired data (RFC 8767)
     // DNSSEC: answers by status, and validations stopped by a work cap.
     uint64_t secure = 0, insecure = 0, bogus = 0, validation_capped = 0;
+    uint64_t work_capped = 0;  // client queries stopped by the upstream-query cap (NXNSAttack)
   };
   const Stats& stats() const;
 

@@ -20,6 +20,11 @@ constexpr int kMaxSentPerTask = 40;    // upstream queries per task
 constexpr size_t kMaxInFlight = 3;     // outstanding queries per task
 constexpr int kMaxRounds = 2;          // passes over a cut's servers
 constexpr int kMaxNsLookupsAtOnce = 2;
+// NXNSAttack (CVE-2020-12662): name-server addresses looked up per zone cut
+// (A and AAAA count one each), and upstream queries per client query
+// across all the sub-tasks it started.
+constexpr int kMaxNsLookupsPerCut = 8;
+constexpr int kMaxQueriesPerClientQuery = 120;
 
 bool sameQuestion(const dns::Name& a, uint16_t at, const dns::Name& b, uint16_t bt) {
   return at == bt && a == b;
@@ -92,6 +97,7 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
   bool created = false;
   client.task = joinOrStart(client.request.question.name, client.request.question.type, 0, &created);
   if (!created) ++stats_.coalesced;
+  if (created) findTask(client.task)->work = std::make_shared<int>(kMaxQueriesPerClientQuery);
   findTask(client.task)->clients.push_back(client.id);
   timers_.emplace(client.deadline_ms, Timer{TimerKind::kClient, client.id});
   clients_[client.id] = std::move(client);
@@ -259,6 +265,11 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     fail(task, dns::ede::kNoReachableAuthority, "too many upstream queries", now_ms);
     return;
   }
+  if (task.work && *task.work <= 0) {
+    ++stats_.work_capped;
+    fail(task, dns::ede::kOther, "work limit: too many upstream queries for one question", now_ms);
+    return;
+  }
   if (!task.question_ready) nextQuestion(task);
   size_t in_flight = 0;
   for (uint64_t token : task.pending) {
@@ -352,6 +363,7 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   task.pending.push_back(p.token);
   pending_by_question_.emplace(std::move(key), p.token);
   ++task.sent;
+  if (task.work) --*task.work;
   ++stats_.upstream_queries;
   pending_.emplace(p.token, std::move(p));
   sends_.push_back(std::move(send));
@@ -378,32 +390,13 @@ bool Iterator::resolveNsAddresses(Task& task, int64_t now_ms) {
     }
     // A name inside the zone without glue can only be found through the
     // zone's own servers, which are what we are looking for.
-    bool cycle = server.name.isSubdomainOf(task.cut.zone);
-    // Joining a task that waits (directly or not) for this one would make
-    // both wait forever: look at every ancestor, through every parent (a
-    // joined task has several).
-    std::vector<const Task*> ancestors{&task};
-    std::vector<uint32_t> seen{task.id};
-    while (!cycle && !ancestors.empty()) {
-      const Task* t = ancestors.back();
-      ancestors.pop_back();
-      cycle = sameQuestion(t->qname, t->qtype, server.name, qtype);
-      for (uint32_t parent : t->parents) {
-        if (std::find(seen.begin(), seen.end(), parent) != seen.end()) continue;
-        seen.push_back(parent);
-        if (const Task* p = findTask(parent)) ancestors.push_back(p);
-      }
-    }
-    if (cycle) {
+    if (server.name.isSubdomainOf(task.cut.zone) || waitsFor(task, server.name, qtype) ||
+        task.cut.ns_lookups >= kMaxNsLookupsPerCut) {
       server.unresolvable = true;
       continue;
     }
-    bool created = false;
-    const uint32_t id = joinOrStart(server.name, qtype, task.depth + 1, &created);
-    Task* sub = findTask(id);
-    sub->parents.push_back(task.id);
-    task.children.push_back(id);
-    ++task.waiting_on;
+    ++task.cut.ns_lookups;
+    startSubTask(task, server.name, qtype);
     server.resolving = true;
     if (++spawned == kMaxNsLookupsAtOnce) break;
   }
@@ -547,32 +540,44 @@ bool Iterator::awaitKey(Task& task, const KeyQuestion& question) {
   for (const auto& asked : task.awaited) {
     if (asked.type == question.type && asked.name == question.name) return false;
   }
-  if (task.depth >= kMaxKeyDepth) return false;
-  // Waiting for a task that waits (directly or not) for this one would
-  // make both wait forever.
+  if (task.depth >= kMaxKeyDepth || waitsFor(task, question.name, question.type)) return false;
+  task.awaited.push_back(question);
+  Task& sub = startSubTask(task, question.name, question.type);
+  // Priming validates the root NS set with the root's keys: they are
+  // fetched from the hints too, not through priming (which waits for them).
+  if (task.use_hints) sub.use_hints = true;
+  return true;
+}
+
+bool Iterator::waitsFor(const Task& task, const dns::Name& qname, uint16_t qtype) const {
+  // Joining a task that waits (directly or not) for this one would make
+  // both wait forever: look at every ancestor, through every parent (a
+  // joined task has several).
   std::vector<const Task*> ancestors{&task};
   std::vector<uint32_t> seen{task.id};
   while (!ancestors.empty()) {
     const Task* t = ancestors.back();
     ancestors.pop_back();
-    if (sameQuestion(t->qname, t->qtype, question.name, question.type)) return false;
+    if (sameQuestion(t->qname, t->qtype, qname, qtype)) return true;
     for (uint32_t parent : t->parents) {
       if (std::find(seen.begin(), seen.end(), parent) != seen.end()) continue;
       seen.push_back(parent);
-      if (const Task* p = findTask(parent)) ancestors.push_back(p);
+      if (auto it = tasks_.find(parent); it != tasks_.end()) ancestors.push_back(it->second.get());
     }
   }
-  task.awaited.push_back(question);
+  return false;
+}
+
+Iterator::Task& Iterator::startSubTask(Task& task, const dns::Name& qname, uint16_t qtype) {
   bool created = false;
-  const uint32_t id = joinOrStart(question.name, question.type, task.depth + 1, &created);
+  const uint32_t id = joinOrStart(qname, qtype, task.depth + 1, &created);
   Task* sub = findTask(id);
-  // Priming validates the root NS set with the root's keys: they are
-  // fetched from the hints too, not through priming (which waits for them).
-  if (task.use_hints) sub->use_hints = true;
+  // A new sub-task spends the work budget of the client query it serves.
+  if (created) sub->work = task.work;
   sub->parents.push_back(task.id);
   task.children.push_back(id);
   ++task.waiting_on;
-  return true;
+  return *sub;
 }
 
 void Iterator::settle(Task& task, Held held, int64_t now_ms) {

@@ -94,6 +94,9 @@ class Iterator {
     std::optional<Held> held;
     std::vector<KeyQuestion> awaited;
     dnssec::Budget budget;
+    /// Upstream queries left for the client query this task serves,
+    /// shared with the sub-tasks it started (NXNSAttack guard); null: none.
+    std::shared_ptr<int> work;
   };
   struct Pending {
     uint64_t token = 0;
@@ -152,6 +155,10 @@ class Iterator {
   /// Starts (or joins) the sub-task for a key question; false when it was
   /// already waited for, or would wait on itself.
   bool awaitKey(Task& task, const KeyQuestion& question);
+  /// True if `task`, or a task it serves (directly or not), asks (qname, qtype).
+  bool waitsFor(const Task& task, const dns::Name& qname, uint16_t qtype) const;
+  /// Starts (or joins) the sub-task for (qname, qtype) and makes `task` wait for it.
+  Task& startSubTask(Task& task, const dns::Name& qname, uint16_t qtype);
   void cacheGlue(const std::vector<Rrset>& glue, int64_t now_ms);
   void finish(Task& task, Outcome outcome, int64_t now_ms);
   void fail(Task& task, uint16_t ede, const char* why, int64_t now_ms);

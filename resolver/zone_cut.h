@@ -30,6 +30,7 @@ struct Cut {
   std::vector<NsServer> servers;
   bool from_hints = false;
   bool valid = false;
+  int ns_lookups = 0;  // name-server addresses looked up for this cut (NXNSAttack cap)
 };
 
 /// Which address families the resolver queries.
