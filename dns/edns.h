@@ -111,7 +111,9 @@ class EdnsOptionsBuilder {
   std::span<const uint8_t> bytes() const { return {bytes_.data(), length_}; }
 
  private:
-  std::array<uint8_t, kCapacity> bytes_{};
+  // Not value-initialised: only the first length_ octets are ever read,
+  // and zeroing 512 octets per response showed in the hot path's profile.
+  std::array<uint8_t, kCapacity> bytes_;
   size_t length_ = 0;
 };
 

@@ -46,8 +46,12 @@ bool MessageWriter::matchesAt(size_t offset, std::span<const uint8_t> suffix) co
       continue;
     }
     if (i >= suffix.size() || suffix[i] != len) return false;
-    for (size_t k = 1; k <= len; ++k) {
-      if (asciiLower(buffer_[pos + k]) != asciiLower(suffix[i + k])) return false;
+    // Usually the same case (an owner repeating the question): compare the
+    // octets first, and fold case only where they differ.
+    if (std::memcmp(buffer_.data() + pos + 1, suffix.data() + i + 1, len) != 0) {
+      for (size_t k = 1; k <= len; ++k) {
+        if (asciiLower(buffer_[pos + k]) != asciiLower(suffix[i + k])) return false;
+      }
     }
     if (len == 0) return true;
     i += len + 1u;

@@ -41,6 +41,7 @@ class WriteVisitor : public CacheVisitor {
       if (!writer_.add(dns::Section::kAnswer, owner, type, entry.ttl, item.rdata)) return false;
       pos = item.next;
     }
+    if (!request_.dnssec_ok) return true;  // RRSIGs and proofs are for DO clients
     pos = rrset.firstSig();
     for (size_t i = 0; i < rrset.sigCount(); ++i) {
       const auto item = rrset.rdata(pos);
@@ -50,7 +51,7 @@ class WriteVisitor : public CacheVisitor {
       pos = item.next;
     }
     // RFC 4035 section 3.1.3.3: a wildcard expansion comes with the proof
-    // that no closer name exists (only DO clients see it).
+    // that no closer name exists.
     pos = rrset.firstProof();
     for (size_t i = 0; i < rrset.proofCount(); ++i) {
       const auto proof = rrset.proof(pos);
@@ -140,10 +141,13 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
                   "DNSSEC validation failed (cached)"};
     ResponseWriter failure(out, answer.request, limits.udp_payload_size, &ede);
     if (!failure.started()) return answer;
-    return {HotPathResult::kAnswered, failure.finish(dns::rcode::kServFail, false), {}};
+    answer.length = failure.finish(dns::rcode::kServFail, false);
+  } else {
+    answer.length = writer.finish(rcode, limits.validating && read.all_secure);
   }
-  const bool secure = limits.validating && read.all_secure;
-  return {HotPathResult::kAnswered, writer.finish(rcode, secure), {}};
+  // Returned as it is (no copy of the request; it is unused on a hit).
+  answer.result = HotPathResult::kAnswered;
+  return answer;
 }
 
 }  // namespace shoal::resolver

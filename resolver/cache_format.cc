@@ -27,6 +27,7 @@ std::optional<size_t> skipItems(std::span<const uint8_t> p, size_t pos, size_t c
 /// Walks `count` (owner, type, rdlength, rdata) records from `pos`; returns
 /// the end or nullopt if they overrun.
 std::optional<size_t> skipRecords(std::span<const uint8_t> p, size_t pos, size_t count) {
+  if (count == 0) return pos;  // the common case: an RRset without proofs
   for (size_t i = 0; i < count; ++i) {
     auto name = dns::Name::fromUncompressed(p.subspan(std::min(pos, p.size())));
     if (!name) return std::nullopt;

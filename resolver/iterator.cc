@@ -711,12 +711,14 @@ void Iterator::handleReferral(Task& task, const SentQuestion& sent, const Classi
   // finds its addresses too (findCut would otherwise go up a level).
   cacheGlue(referral.glue, now_ms);
   records_.storeRrset(ns, Rank::kReferral, now_s);
-  // The DS, or the proof that there is none, when the parent's keys are at
-  // hand: it saves a DS query when the child's trust is needed. Without
-  // the keys it is not kept (validation would need them first).
-  if (!validator_.enabled()) {
+  // The DS, or the proof that there is none, validated when the parent's
+  // keys are at hand: it saves a DS query when the child's trust is needed.
+  auto v = validator_.judgeReferralDs(referral, sent, now_s, task.budget);
+  if (!v) {
+    // Validation off, or the parent's keys not cached yet: kept of unknown
+    // status (never served while validating; validated when needed).
     if (referral.ds) records_.storeRrset(*referral.ds, Rank::kAuthority, now_s);
-  } else if (auto v = validator_.judgeReferralDs(referral, sent, now_s, task.budget)) {
+  } else {
     if (referral.ds) {
       records_.storeRrset(cappedBy(*referral.ds, v), Rank::kAuthority, now_s, statusOf(v));
     } else {

@@ -10,10 +10,6 @@ namespace {
 
 constexpr uint16_t kMinUdpSize = 512;
 
-bool isDnssecType(uint16_t type) {
-  return type == dns::rrtype::kRrsig || type == dns::rrtype::kNsec || type == dns::rrtype::kNsec3;
-}
-
 }  // namespace
 
 ClientRequest requestOf(const dns::Message& query, bool tcp, uint16_t our_udp_size) {
@@ -49,10 +45,8 @@ ResponseWriter::ResponseWriter(std::span<uint8_t> out, const ClientRequest& requ
   started_ = true;
 }
 
-bool ResponseWriter::add(dns::Section section, const dns::Name& owner, uint16_t type, uint32_t ttl,
-                         std::span<const uint8_t> rdata) {
-  if (truncated_ || !started_) return false;
-  if (isDnssecType(type) && !request_.dnssec_ok && type != request_.question.type) return true;
+bool ResponseWriter::addRecord(dns::Section section, const dns::Name& owner, uint16_t type,
+                               uint32_t ttl, std::span<const uint8_t> rdata) {
   if (!writer_.addRr(section, owner, type, dns::rrclass::kIn, ttl, rdata)) {
     truncated_ = true;
     return false;

@@ -13,6 +13,7 @@
 #include <span>
 #include <string_view>
 
+#include "dns/constants.h"
 #include "dns/edns.h"
 #include "dns/message.h"
 #include "dns/writer.h"
@@ -62,13 +63,23 @@ class ResponseWriter {
   /// did not fit: the response will be truncated, later records are
   /// ignored.
   bool add(dns::Section section, const dns::Name& owner, uint16_t type, uint32_t ttl,
-           std::span<const uint8_t> rdata);
+           std::span<const uint8_t> rdata) {
+    if (truncated_ || !started_) return false;
+    if (isDnssecRecord(type) && !request_.dnssec_ok && type != request_.question.type) return true;
+    return addRecord(section, owner, type, ttl, rdata);
+  }
   bool truncated() const { return truncated_; }
   /// Finishes with `rcode`; AD when `secure` and the client set DO or AD.
   /// Returns the length.
   size_t finish(uint16_t rcode, bool secure);
 
  private:
+  static bool isDnssecRecord(uint16_t type) {
+    return type == dns::rrtype::kRrsig || type == dns::rrtype::kNsec || type == dns::rrtype::kNsec3;
+  }
+  bool addRecord(dns::Section section, const dns::Name& owner, uint16_t type, uint32_t ttl,
+                 std::span<const uint8_t> rdata);
+
   const ClientRequest& request_;
   dns::EdnsOut edns_;
   dns::MessageWriter writer_;
