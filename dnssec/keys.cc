@@ -231,7 +231,7 @@ bool dsMatches(const dns::Name& owner, std::span<const uint8_t> dnskey_rdata, co
 
 KeyResult validateDnskeys(const dns::Rrset& dnskeys, std::span<const std::vector<uint8_t>> ds,
                           std::span<const std::vector<uint8_t>> anchor_keys, int64_t now,
-                          const Policy& policy, Budget& budget) {
+                          const Policy& policy, Budget& budget, KeyCache* key_cache) {
   const std::string zone = dnskeys.owner.toText();
   if (dnskeys.type != dns::rrtype::kDnskey) {
     return {Verdict::bogus(ede::kDnssecBogus,
@@ -256,7 +256,8 @@ KeyResult validateDnskeys(const dns::Rrset& dnskeys, std::span<const std::vector
   }
   // RFC 6840 section 5.11: one validated path is enough; the DS algorithms
   // need not all sign.
-  RrsetResult signed_by = verifyRrset(dnskeys, dnskeys.owner, match.keys, now, policy, budget);
+  RrsetResult signed_by =
+      verifyRrset(dnskeys, dnskeys.owner, match.keys, now, policy, budget, key_cache);
   return {std::move(signed_by.verdict), signed_by.ttl};
 }
 

@@ -11,6 +11,7 @@
 
 #include "dns/name.h"
 #include "dns/rrset.h"
+#include "dnssec/rrsig.h"
 #include "dnssec/verdict.h"
 
 namespace shoal::dnssec {
@@ -99,6 +100,6 @@ struct KeyResult {
 /// `now` is wall-clock seconds since the epoch.
 KeyResult validateDnskeys(const dns::Rrset& dnskeys, std::span<const std::vector<uint8_t>> ds,
                           std::span<const std::vector<uint8_t>> anchor_keys, int64_t now,
-                          const Policy& policy, Budget& budget);
+                          const Policy& policy, Budget& budget, KeyCache* key_cache = nullptr);
 
 }  // namespace shoal::dnssec

@@ -29,6 +29,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "dns/constants.h"
 #include "dns/wire_io.h"
@@ -193,28 +194,38 @@ bool digestVerify(const PkeyPtr& key, const EVP_MD* md, std::span<const uint8_t>
                           data.size()) == 1;
 }
 
-bool verifyWithOpenssl(uint8_t algorithm, std::span<const uint8_t> key,
-                       std::span<const uint8_t> data, std::span<const uint8_t> signature) {
+/// The OpenSSL key for a DNSKEY's public key field; null when it does not
+/// decode or the algorithm is unknown.
+PkeyPtr decodeKey(uint8_t algorithm, std::span<const uint8_t> key) {
   switch (algorithm) {
     case alg::kRsaSha1:
     case alg::kRsaSha1Nsec3Sha1:
-      return digestVerify(rsaKey(key), EVP_sha1(), data, signature);
     case alg::kRsaSha256:
-      return digestVerify(rsaKey(key), EVP_sha256(), data, signature);
     case alg::kRsaSha512:
-      return digestVerify(rsaKey(key), EVP_sha512(), data, signature);
+      return rsaKey(key);
+    case alg::kEcdsaP256Sha256: return ecKey(key, "prime256v1", 32);
+    case alg::kEcdsaP384Sha384: return ecKey(key, "secp384r1", 48);
+    case alg::kEd25519: return edKey(key, EVP_PKEY_ED25519, 32);
+    case alg::kEd448: return edKey(key, EVP_PKEY_ED448, 57);
+    default: return {};
+  }
+}
+
+/// Verifies with a decoded key.
+bool verifyWithKey(uint8_t algorithm, const PkeyPtr& key, std::span<const uint8_t> data,
+                   std::span<const uint8_t> signature) {
+  switch (algorithm) {
+    case alg::kRsaSha1:
+    case alg::kRsaSha1Nsec3Sha1: return digestVerify(key, EVP_sha1(), data, signature);
+    case alg::kRsaSha256: return digestVerify(key, EVP_sha256(), data, signature);
+    case alg::kRsaSha512: return digestVerify(key, EVP_sha512(), data, signature);
     case alg::kEcdsaP256Sha256:
-      return digestVerify(ecKey(key, "prime256v1", 32), EVP_sha256(), data,
-                          ecdsaDer(signature, 32));
+      return digestVerify(key, EVP_sha256(), data, ecdsaDer(signature, 32));
     case alg::kEcdsaP384Sha384:
-      return digestVerify(ecKey(key, "secp384r1", 48), EVP_sha384(), data,
-                          ecdsaDer(signature, 48));
+      return digestVerify(key, EVP_sha384(), data, ecdsaDer(signature, 48));
     case alg::kEd25519:
-      return digestVerify(edKey(key, EVP_PKEY_ED25519, 32), nullptr, data, signature);
-    case alg::kEd448:
-      return digestVerify(edKey(key, EVP_PKEY_ED448, 57), nullptr, data, signature);
-    default:
-      return false;
+    case alg::kEd448: return digestVerify(key, nullptr, data, signature);
+    default: return false;
   }
 }
 
@@ -440,7 +451,7 @@ enum class Outcome : uint8_t { kNext, kSecure, kStop };
 
 /// Tries the keys of `sig`'s tag and algorithm, within the caps.
 Outcome tryKeys(const Rrsig& sig, std::span<const ZoneKey> keys, Attempt& at,
-                const Policy& policy, Budget& budget) {
+                const Policy& policy, Budget& budget, KeyCache* key_cache) {
   if (!algorithmSupported(sig.algorithm, policy)) {
     at.fail(Stage::kKey, ede::kDnskeyMissing, at.sigText(sig) + ": algorithm not supported");
     return Outcome::kNext;
@@ -464,7 +475,9 @@ Outcome tryKeys(const Rrsig& sig, std::span<const ZoneKey> keys, Attempt& at,
     ++tried;
     ++at.spent;
     if (data.empty()) data = signedData(at.rrset, sig);
-    if (verifySignature(sig.algorithm, key.rdata, data, sig.signature)) return Outcome::kSecure;
+    if (verifySignature(sig.algorithm, key.rdata, data, sig.signature, key_cache)) {
+      return Outcome::kSecure;
+    }
   }
   if (tried == 0) {
     at.fail(Stage::kKey, ede::kDnskeyMissing,
@@ -568,11 +581,107 @@ std::vector<uint8_t> signedData(const dns::Rrset& rrset, const Rrsig& sig) {
   return out;
 }
 
+struct MdFree {
+  void operator()(EVP_MD* p) const { EVP_MD_free(p); }
+};
+using MdPtr = std::unique_ptr<EVP_MD, MdFree>;
+
+/// The digest an algorithm signs (null: EdDSA signs the message itself).
+const char* digestName(uint8_t algorithm) {
+  switch (algorithm) {
+    case alg::kRsaSha1:
+    case alg::kRsaSha1Nsec3Sha1: return "SHA1";
+    case alg::kRsaSha256:
+    case alg::kEcdsaP256Sha256: return "SHA256";
+    case alg::kRsaSha512: return "SHA512";
+    case alg::kEcdsaP384Sha384: return "SHA384";
+    default: return nullptr;
+  }
+}
+
+struct KeyCache::Entry {
+  PkeyPtr key;  // null: the key data does not decode
+  // RSA and ECDSA: a context set up once for verifying a digest with this
+  // key (EVP_PKEY_verify may be called again on it), and the digest,
+  // fetched once. OpenSSL 3 looks both up by name on every
+  // EVP_DigestVerifyInit, which cost as much as the verification.
+  PkeyCtxPtr verify;
+  MdPtr md;
+};
+
+struct KeyCache::Impl {
+  size_t capacity;
+  // Key: the algorithm octet, then the public key field.
+  std::unordered_map<std::string, Entry> keys;
+};
+
+KeyCache::KeyCache(size_t capacity) : impl_(std::make_unique<Impl>()) {
+  impl_->capacity = capacity;
+}
+KeyCache::~KeyCache() = default;
+size_t KeyCache::size() const { return impl_->keys.size(); }
+
+namespace {
+
+KeyCache::Entry prepare(uint8_t algorithm, std::span<const uint8_t> public_key) {
+  KeyCache::Entry entry{decodeKey(algorithm, public_key), {}, {}};
+  const char* digest = digestName(algorithm);
+  if (!entry.key || digest == nullptr) return entry;
+  MdPtr md(EVP_MD_fetch(nullptr, digest, nullptr));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, entry.key.get(), nullptr));
+  if (md && ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), md.get()) == 1) {
+    entry.verify = std::move(ctx);
+    entry.md = std::move(md);
+  }
+  return entry;
+}
+
+/// Verifies with a prepared entry: the digest, then the public-key
+/// operation on the cached context.
+bool verifyPrepared(uint8_t algorithm, const KeyCache::Entry& entry,
+                    std::span<const uint8_t> data, std::span<const uint8_t> signature) {
+  if (!entry.key) return false;
+  if (!entry.verify) return verifyWithKey(algorithm, entry.key, data, signature);
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &digest_length, entry.md.get(), nullptr) != 1) {
+    return false;
+  }
+  std::vector<uint8_t> der;
+  if (algorithm == alg::kEcdsaP256Sha256 || algorithm == alg::kEcdsaP384Sha384) {
+    der = ecdsaDer(signature, algorithm == alg::kEcdsaP256Sha256 ? 32 : 48);
+    if (der.empty()) return false;
+    signature = der;
+  }
+  return EVP_PKEY_verify(entry.verify.get(), signature.data(), signature.size(), digest,
+                         digest_length) == 1;
+}
+
+}  // namespace
+
+const KeyCache::Entry* KeyCache::find(uint8_t algorithm, std::span<const uint8_t> public_key) {
+  std::string id(1, static_cast<char>(algorithm));
+  id.append(reinterpret_cast<const char*>(public_key.data()), public_key.size());
+  if (auto it = impl_->keys.find(id); it != impl_->keys.end()) return &it->second;
+  // Bounded: a flood of new keys empties it rather than growing it.
+  if (impl_->keys.size() >= impl_->capacity) impl_->keys.clear();
+  auto [it, inserted] = impl_->keys.emplace(std::move(id), prepare(algorithm, public_key));
+  ERR_clear_error();  // a key that did not decode leaves errors on the queue
+  return &it->second;
+}
+
 bool verifySignature(uint8_t algorithm, std::span<const uint8_t> dnskey_rdata,
-                     std::span<const uint8_t> data, std::span<const uint8_t> signature) {
+                     std::span<const uint8_t> data, std::span<const uint8_t> signature,
+                     KeyCache* key_cache) {
   const auto key = parseDnskey(dnskey_rdata);
   if (!key || key->algorithm != algorithm) return false;
-  const bool ok = verifyWithOpenssl(algorithm, key->public_key, data, signature);
+  bool ok = false;
+  if (key_cache != nullptr) {
+    ok = verifyPrepared(algorithm, *key_cache->find(algorithm, key->public_key), data, signature);
+  } else {
+    ok = verifyWithKey(algorithm, decodeKey(algorithm, key->public_key), data, signature);
+  }
   // A failed verification leaves entries on the thread's OpenSSL error queue,
   // which the TLS code of the same thread would otherwise read as its own.
   if (!ok) ERR_clear_error();
@@ -581,7 +690,7 @@ bool verifySignature(uint8_t algorithm, std::span<const uint8_t> dnskey_rdata,
 
 RrsetResult verifyRrset(const dns::Rrset& rrset, const dns::Name& zone,
                         std::span<const std::vector<uint8_t>> keys, int64_t now,
-                        const Policy& policy, Budget& budget) {
+                        const Policy& policy, Budget& budget, KeyCache* key_cache) {
   Attempt at(rrset, zone, now);
   if (rrset.rdatas.empty()) return bogusResult(ede::kDnssecBogus, "empty RRset " + at.what);
   for (const auto& rdata : rrset.rdatas) {
@@ -599,7 +708,7 @@ RrsetResult verifyRrset(const dns::Rrset& rrset, const dns::Name& zone,
     // RFC 4035 section 5.3.1: only the zone's own signatures over this type.
     if (sig->type_covered != rrset.type || !(sig->signer == zone)) continue;
     if (!fieldsValid(*sig, at)) continue;
-    switch (tryKeys(*sig, zone_keys, at, policy, budget)) {
+    switch (tryKeys(*sig, zone_keys, at, policy, budget, key_cache)) {
       case Outcome::kSecure: return secureResult(rrset, *sig, at.owner_labels, now);
       case Outcome::kStop: return bogusResult(at.ede, std::move(at.reason));
       case Outcome::kNext: break;

@@ -5,7 +5,9 @@
 // algorithm), and the public-key operation through OpenSSL 3's EVP
 // interface (RSA/SHA-1/256/512, ECDSA P-256/P-384, Ed25519, Ed448).
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -15,6 +17,28 @@
 #include "dnssec/verdict.h"
 
 namespace shoal::dnssec {
+
+/// Public keys decoded for OpenSSL, by algorithm and key data. Decoding a
+/// DNSKEY (and OpenSSL 3's fetch of the key type by name, and its check
+/// that an EC point lies on the curve) cost more than the verification
+/// itself; a worker keeps the keys it used. Bounded: when full it starts
+/// afresh. Not thread-safe (one per worker).
+class KeyCache {
+ public:
+  explicit KeyCache(size_t capacity = 4096);
+  ~KeyCache();
+  KeyCache(const KeyCache&) = delete;
+  KeyCache& operator=(const KeyCache&) = delete;
+
+  struct Entry;
+  /// The decoded key, or null when it does not decode (remembered too).
+  const Entry* find(uint8_t algorithm, std::span<const uint8_t> public_key);
+  size_t size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// An RRSIG rdata, viewed in place (the signer name copied out).
 struct Rrsig {
@@ -69,9 +93,10 @@ struct RrsetResult {
 /// signatures), 6 (crypto failure, bad labels field, budget spent); the
 /// RRSIG that got furthest (fields, window, key, signature) decides. Hitting
 /// either the query's budget or the per-RRset cap sets `budget.exhausted`.
+/// `key_cache`: decoded keys to reuse (null: decode every time).
 RrsetResult verifyRrset(const dns::Rrset& rrset, const dns::Name& zone,
                         std::span<const std::vector<uint8_t>> keys, int64_t now,
-                        const Policy& policy, Budget& budget);
+                        const Policy& policy, Budget& budget, KeyCache* key_cache = nullptr);
 
 /// The public-key operation alone: does `signature` by `dnskey_rdata`'s key
 /// (algorithm `algorithm`) verify over `data`? False for unsupported
@@ -79,6 +104,7 @@ RrsetResult verifyRrset(const dns::Rrset& rrset, const dns::Name& zone,
 /// 4096 bits or with an exponent over 64 bits (bounded CPU per operation).
 /// Leaves OpenSSL's error queue empty.
 bool verifySignature(uint8_t algorithm, std::span<const uint8_t> dnskey_rdata,
-                     std::span<const uint8_t> data, std::span<const uint8_t> signature);
+                     std::span<const uint8_t> data, std::span<const uint8_t> signature,
+                     KeyCache* key_cache = nullptr);
 
 }  // namespace shoal::dnssec

@@ -98,6 +98,32 @@ TEST_P(AlgorithmTest, RawSignatureVerifies) {
   EXPECT_FALSE(verifySignature(GetParam(), key.dnskey(), data, sig));
 }
 
+TEST_P(AlgorithmTest, KeyCacheGivesTheSameVerdicts) {
+  const TestKey key = TestKey::generate(GetParam(), name("example.com."), 256);
+  const std::vector<uint8_t> data = {'s', 'h', 'o', 'a', 'l'};
+  std::vector<uint8_t> sig = key.signData(data);
+  KeyCache cache(2);
+  // Decoded once, then reused: the cached context verifies again and again.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(verifySignature(GetParam(), key.dnskey(), data, sig, &cache));
+  }
+  EXPECT_EQ(cache.size(), 1u);
+  std::vector<uint8_t> other_data = data;
+  other_data.push_back('!');
+  EXPECT_FALSE(verifySignature(GetParam(), key.dnskey(), other_data, sig, &cache));
+  testing_util::flipLastOctet(sig);
+  EXPECT_FALSE(verifySignature(GetParam(), key.dnskey(), data, sig, &cache));
+  // A failed check leaves the cached context usable.
+  testing_util::flipLastOctet(sig);
+  EXPECT_TRUE(verifySignature(GetParam(), key.dnskey(), data, sig, &cache));
+  // Bounded: more keys than its capacity start it afresh.
+  for (int i = 0; i < 3; ++i) {
+    const TestKey other = TestKey::generate(GetParam(), name("example.com."), 256);
+    EXPECT_TRUE(verifySignature(GetParam(), other.dnskey(), data, other.signData(data), &cache));
+  }
+  EXPECT_LE(cache.size(), 2u);
+}
+
 TEST_P(AlgorithmTest, TamperedRdataFails) {
   const TestKey key = TestKey::generate(GetParam(), name("example.com."), 256);
   dns::Rrset rrset = wwwA();
