@@ -16,6 +16,8 @@ constexpr int kMaxChain = 12;          // CNAME/DNAME links per client question
 constexpr int kMaxDepth = 4;           // nested sub-tasks (NS addresses, priming)
 // Key sub-tasks (DS, DNSKEY) climb one zone per level towards the anchor.
 constexpr int kMaxKeyDepth = 24;
+// Data whose keys could not be fetched is remembered as bogus this long.
+constexpr uint32_t kKeyFailureTtl = 5;
 constexpr int kMaxSentPerTask = 40;    // upstream queries per task
 constexpr size_t kMaxInFlight = 3;     // outstanding queries per task
 constexpr int kMaxRounds = 2;          // passes over a cut's servers
@@ -437,7 +439,7 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
     const Pending p = it->second;
     dropPending(token);
     for (uint32_t id : p.tasks) {
-      if (Task* task = findTask(id)) sendNext(*task, now_ms);
+      if (Task* task = findTask(id); task != nullptr && !task->held) sendNext(*task, now_ms);
     }
     drainReady(now_ms);
     return;
@@ -455,7 +457,7 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
   dropPending(token);
   servers_.recordReply(p.server, p.zone, now_ms - p.sent_ms, now_ms);
   for (uint32_t id : p.tasks) {
-    if (Task* task = findTask(id)) handleReply(*task, p, *reply, now_ms);
+    if (Task* task = findTask(id); task != nullptr && !task->held) handleReply(*task, p, *reply, now_ms);
   }
   drainReady(now_ms);
 }
@@ -468,7 +470,7 @@ void Iterator::onError(uint64_t token, int64_t now_ms) {
   ++stats_.upstream_errors;
   servers_.recordTimeout(p.server, p.zone, now_ms);
   for (uint32_t id : p.tasks) {
-    if (Task* task = findTask(id)) sendNext(*task, now_ms);
+    if (Task* task = findTask(id); task != nullptr && !task->held) sendNext(*task, now_ms);
   }
   drainReady(now_ms);
 }
@@ -588,6 +590,10 @@ void Iterator::settle(Task& task, Held held, int64_t now_ms) {
   ReplyVerdict verdict = validator_.judge(held.reply, held.sent, now_ms / 1000, task.budget);
   if (verdict.need) {
     if (awaitKey(task, *verdict.need)) {
+      // The question is answered: queries still out to other servers
+      // (sent after a retransmission timeout) are not waited for, and a
+      // late reply cannot start a second validation of the same question.
+      for (uint64_t token : std::vector<uint64_t>(task.pending)) detachPending(task.id, token);
       task.held = std::move(held);
       return;  // woken when the key question is answered
     }
@@ -599,6 +605,12 @@ void Iterator::settle(Task& task, Held held, int64_t now_ms) {
         "no usable " + std::string(dnskey ? "DNSKEY" : "DS") + " for " +
             verdict.need->name.toText());
     verdict.need.reset();
+    // Often passing (the zone's servers unreachable for a moment): the
+    // data is remembered as bogus only briefly, not for bogus_ttl.
+    const RrsetVerdict brief{verdict.overall, std::min<uint32_t>(kKeyFailureTtl, validator_.bogusTtl())};
+    verdict.links.assign(held.reply.links.size(), brief);
+    if (held.reply.data) verdict.data = brief;
+    verdict.negative = brief;
   }
   if (task.budget.exhausted) ++stats_.validation_capped;
   applyVerdict(task, held, verdict, now_ms);
@@ -867,7 +879,7 @@ void Iterator::onTimer(int64_t now_ms) {
       ++stats_.upstream_timeouts;
       servers_.recordTimeout(it->second.server, it->second.zone, now_ms);
       for (uint32_t id : std::vector<uint32_t>(it->second.tasks)) {
-        if (Task* task = findTask(id)) sendNext(*task, now_ms);
+        if (Task* task = findTask(id); task != nullptr && !task->held) sendNext(*task, now_ms);
       }
     } else {
       auto it = clients_.find(timer.id);
