@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "config/config.h"
+#include "control/protocol.h"
 #include "stats/layout.h"
 
 namespace shoal::cli {
@@ -29,6 +31,13 @@ constexpr std::string_view kUsage =
     "  cache lookup NAME [TYPE]      cached entries of NAME (every type by default)\n"
     "  cache flush NAME [--subtree]  removes NAME (and every name below it) from the cache\n"
     "  cache stats [--stripes]       cache fill, evictions, recoveries (--stripes: each stripe)\n"
+    "  nta add NAME [--lifetime D] [--reason TEXT]\n"
+    "                                treats NAME and every name below it as insecure (a\n"
+    "                                negative trust anchor, RFC 7646) for D: 90s, 30m, 2h,\n"
+    "                                7d (default 1d, at most 7d); flushes its cached answers\n"
+    "  nta remove NAME               removes a negative trust anchor added with nta add\n"
+    "  nta list                      negative trust anchors: the configuration's and the\n"
+    "                                runtime ones, with the time they have left\n"
     "  reload                        rereads the configuration file\n"
     "  restart                       restarts the workers one by one\n"
     "  upgrade                       replaces the running binary without downtime\n"
@@ -56,7 +65,7 @@ struct OptionSpec {
   uint32_t commands;  // where it applies
 };
 
-constexpr std::array<OptionSpec, 12> kOptions{{
+constexpr std::array<OptionSpec, 14> kOptions{{
     {"--config", true, kAnyCommand},
     {"--socket", true, kAnyCommand},
     {"--stats", true, kAnyCommand},
@@ -69,9 +78,11 @@ constexpr std::array<OptionSpec, 12> kOptions{{
     {"--window", true, bit(Command::kStats)},
     {"--subtree", false, bit(Command::kCacheFlush)},
     {"--stripes", false, bit(Command::kCacheStats)},
+    {"--lifetime", true, bit(Command::kNtaAdd)},
+    {"--reason", true, bit(Command::kNtaAdd)},
 }};
 
-constexpr std::array<std::pair<std::string_view, Command>, 9> kCommands{{
+constexpr std::array<std::pair<std::string_view, Command>, 10> kCommands{{
     {"ping", Command::kPing},
     {"status", Command::kStatus},
     {"stats", Command::kStats},
@@ -81,6 +92,7 @@ constexpr std::array<std::pair<std::string_view, Command>, 9> kCommands{{
     {"restart", Command::kRestart},
     {"upgrade", Command::kUpgrade},
     {"cache", Command::kCacheStats},  // refined by the subcommand
+    {"nta", Command::kNtaList},       // refined by the subcommand
 }};
 
 constexpr std::array<std::string_view, 34> kTypeNames{
@@ -138,6 +150,26 @@ std::string applyOption(Invocation& inv, std::string_view name, const std::strin
       return "--iterations: expected a positive whole number (got '" + value + "')";
     }
     inv.iterations = *n;
+  }
+  if (name == "--lifetime") {
+    const auto lifetime = parseLifetime(value);
+    if (!lifetime) {
+      return "--lifetime: expected a duration from 1s to 7d, such as 30m, 2h or 7d (got '" +
+             value + "')";
+    }
+    inv.lifetime_s = *lifetime;
+  }
+  if (name == "--reason") {
+    if (value.size() > control::kMaxAnchorReason) {
+      return "--reason: at most " + std::to_string(control::kMaxAnchorReason) + " octets (got " +
+             std::to_string(value.size()) + ")";
+    }
+    if (std::any_of(value.begin(), value.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        })) {
+      return "--reason: no control characters (tabs, newlines, escapes)";
+    }
+    inv.reason = value;
   }
   if (name == "--window") {
     const auto n = parseUnsigned(value);
@@ -225,6 +257,19 @@ std::string readCommand(const std::vector<std::string>& positional, Invocation& 
       return "cache: unknown subcommand '" + sub + "' (expected lookup, flush or stats)";
     }
   }
+  if (word == "nta") {
+    if (positional.size() < 2) return "nta: expected add, remove or list";
+    const std::string& sub = positional[1];
+    used = 2;
+    if (sub == "add" || sub == "remove") {
+      inv.command = sub == "add" ? Command::kNtaAdd : Command::kNtaRemove;
+      if (positional.size() < 3 || positional[2].empty()) return "nta " + sub + ": missing NAME";
+      inv.name = positional[2];
+      used = 3;
+    } else if (sub != "list") {
+      return "nta: unknown subcommand '" + sub + "' (expected add, remove or list)";
+    }
+  }
   if (positional.size() > used) return "unexpected argument '" + positional[used] + "'";
   return {};
 }
@@ -234,6 +279,9 @@ std::string_view commandWord(Command c) {
     case Command::kCacheLookup: return "cache lookup";
     case Command::kCacheFlush: return "cache flush";
     case Command::kCacheStats: return "cache stats";
+    case Command::kNtaAdd: return "nta add";
+    case Command::kNtaRemove: return "nta remove";
+    case Command::kNtaList: return "nta list";
     default: break;
   }
   for (const auto& [word, command] : kCommands) {
@@ -266,6 +314,21 @@ ParseResult parseCommandLine(const std::vector<std::string>& args) {
 }
 
 std::string_view usage() { return kUsage; }
+
+std::optional<uint32_t> parseLifetime(std::string_view text) {
+  uint64_t seconds = 0;
+  if (!text.empty() && text.back() == 'd') {
+    const auto days = parseUnsigned(text.substr(0, text.size() - 1));
+    if (!days || *days > control::kMaxAnchorLifetimeS / 86'400) return std::nullopt;
+    seconds = *days * 86'400;
+  } else {
+    const auto duration = config::parseDuration(text);
+    if (!duration || duration->count() % 1000 != 0) return std::nullopt;
+    seconds = static_cast<uint64_t>(duration->count() / 1000);
+  }
+  if (seconds == 0 || seconds > control::kMaxAnchorLifetimeS) return std::nullopt;
+  return static_cast<uint32_t>(seconds);
+}
 
 std::optional<std::string> normalizeType(std::string_view text) {
   std::string name = upper(text);

@@ -29,6 +29,9 @@ enum class Command {
   kReload,
   kRestart,
   kUpgrade,
+  kNtaAdd,
+  kNtaRemove,
+  kNtaList,
 };
 
 /// What to do, with every option resolved to a value.
@@ -41,10 +44,12 @@ struct Invocation {
   std::optional<double> interval_s;        // --interval (status, top)
   std::optional<uint64_t> iterations;      // --iterations (top)
   unsigned window_s = 10;                  // --window (stats)
-  std::string name;                        // cache lookup / flush
+  std::string name;                        // cache lookup / flush, nta add / remove
   std::string type;                        // cache lookup: upper case; empty: every type
   bool subtree = false;                    // --subtree (cache flush)
   bool stripes = false;                    // --stripes (cache stats)
+  std::optional<uint32_t> lifetime_s;      // --lifetime (nta add); unset: the supervisor's default
+  std::string reason;                      // --reason (nta add)
 };
 
 struct ParseResult {
@@ -63,6 +68,11 @@ std::string_view usage();
 /// An RR type as the control protocol names it: a mnemonic ("aaaa" ->
 /// "AAAA") or RFC 3597 "TYPEnnn" (0..65535); nullopt when unknown.
 std::optional<std::string> normalizeType(std::string_view text);
+
+/// A negative trust anchor's lifetime: a whole number and a unit, "90s",
+/// "30m", "2h", "7d", from 1 s to control::kMaxAnchorLifetimeS; nullopt
+/// otherwise.
+std::optional<uint32_t> parseLifetime(std::string_view text);
 
 /// Limits of the numeric options.
 inline constexpr double kMinIntervalS = 0.05;

@@ -23,6 +23,8 @@ namespace {
 
 /// Default time between the two readings of `status`.
 constexpr double kStatusIntervalS = 0.5;
+/// How long `status` waits for the supervisor's list of negative trust anchors.
+constexpr int kStatusAnchorsTimeoutMs = 2'000;
 
 void printOut(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
 
@@ -62,6 +64,23 @@ int runSocketCommand(const Invocation& inv, const std::string& socket_path) {
   return 0;
 }
 
+// The negative trust anchors are the supervisor's (the config's list and
+// the shared cache), not in the stats segment: `status` asks for them,
+// briefly, and shows "unknown" with the reason when it cannot.
+void askAnchors(const std::string& socket_path, StatusReport& report) {
+  try {
+    const nlohmann::json answer = parseAnswer(
+        exchange(socket_path, R"({"command":"nta.list"})", kStatusAnchorsTimeoutMs));
+    if (answerOk(answer)) {
+      report.negative_anchors = anchorsOf(answer);
+    } else {
+      report.anchors_error = answerError(answer);
+    }
+  } catch (const std::exception& e) {
+    report.anchors_error = e.what();
+  }
+}
+
 int runStatus(const Invocation& inv, const stats::Segment& segment) {
   const Snapshot before = takeSnapshot(segment, processAlive);
   if (!before.supervisor_alive) {
@@ -71,7 +90,8 @@ int runStatus(const Invocation& inv, const stats::Segment& segment) {
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(inv.interval_s.value_or(
       kStatusIntervalS)));
-  const StatusReport report = makeStatusReport(before, takeSnapshot(segment, processAlive));
+  StatusReport report = makeStatusReport(before, takeSnapshot(segment, processAlive));
+  askAnchors(inv.socket_path.value_or(report.now.control_socket), report);
   printOut(inv.json ? statusJson(report) + "\n" : statusText(report));
   return 0;
 }

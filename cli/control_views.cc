@@ -122,6 +122,17 @@ std::string controlRequest(const Invocation& inv) {
       request["name"] = inv.name;
       request["subtree"] = inv.subtree;
       break;
+    case Command::kNtaAdd:
+      request["command"] = "nta.add";
+      request["name"] = inv.name;
+      if (inv.lifetime_s) request["lifetime_s"] = *inv.lifetime_s;
+      if (!inv.reason.empty()) request["reason"] = inv.reason;
+      break;
+    case Command::kNtaRemove:
+      request["command"] = "nta.remove";
+      request["name"] = inv.name;
+      break;
+    case Command::kNtaList: request["command"] = "nta.list"; break;
     default: throw std::logic_error("not a control socket command");
   }
   // Names are the operator's bytes: never fail on invalid UTF-8, escape it.
@@ -159,6 +170,9 @@ std::string answerText(Command command, const json& answer, bool all_stripes) {
     case Command::kReload: return reloadText(answer);
     case Command::kRestart: return restartText(answer);
     case Command::kUpgrade: return upgradeText(answer);
+    case Command::kNtaAdd: return ntaAddText(answer);
+    case Command::kNtaRemove: return ntaRemoveText(answer);
+    case Command::kNtaList: return ntaListText(answer);
     default: return answer.dump() + "\n";
   }
 }
@@ -276,6 +290,63 @@ std::string restartText(const json& a) {
 std::string upgradeText(const json& a) {
   return "upgraded to " + text(a, "binary") + " " + text(a, "version") + " (was " +
          text(a, "old_version") + ")\n";
+}
+
+std::string formatLifetime(uint64_t seconds) {
+  if (seconds > 0 && seconds % 86'400 == 0) return std::to_string(seconds / 86'400) + "d";
+  if (seconds > 0 && seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+  if (seconds > 0 && seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
+  return std::to_string(seconds) + "s";
+}
+
+std::string ntaAddText(const json& a) {
+  const uint64_t flushed = count(a, "flushed");
+  std::string out = "added negative trust anchor " + text(a, "name") + " for " +
+                    formatLifetime(count(a, "lifetime_s")) + ": flushed " +
+                    std::to_string(flushed) + (flushed == 1 ? " cache entry" : " cache entries") +
+                    " below it\n";
+  for (const json& w : arrayOf(a, "warnings")) {
+    out += "warning: " + (w.is_string() ? w.get<std::string>() : w.dump()) + "\n";
+  }
+  return out;
+}
+
+std::string ntaRemoveText(const json& a) {
+  const uint64_t flushed = count(a, "flushed");
+  std::string out = "removed negative trust anchor " + text(a, "name") + ": flushed " +
+                    std::to_string(flushed) + (flushed == 1 ? " cache entry" : " cache entries") +
+                    " below it\n";
+  for (const json& w : arrayOf(a, "warnings")) {
+    out += "warning: " + (w.is_string() ? w.get<std::string>() : w.dump()) + "\n";
+  }
+  return out;
+}
+
+std::vector<AnchorInfo> anchorsOf(const json& a) {
+  std::vector<AnchorInfo> out;
+  for (const json& item : arrayOf(a, "anchors")) {
+    AnchorInfo anchor;
+    anchor.name = text(item, "name");
+    anchor.source = text(item, "source");
+    const json* expires = field(item, "expires_in_s");
+    if (expires != nullptr && expires->is_number()) anchor.expires_in_s = expires->get<double>();
+    const json* reason = field(item, "reason");
+    if (reason != nullptr && reason->is_string()) anchor.reason = reason->get<std::string>();
+    out.push_back(std::move(anchor));
+  }
+  return out;
+}
+
+std::string ntaListText(const json& a) {
+  const std::vector<AnchorInfo> anchors = anchorsOf(a);
+  if (anchors.empty()) return "no negative trust anchors\n";
+  Table table({{"NAME"}, {"SOURCE"}, {"EXPIRES IN", Table::Align::kRight}, {"REASON"}});
+  for (const AnchorInfo& anchor : anchors) {
+    table.addRow({anchor.name, anchor.source,
+                  anchor.expires_in_s ? formatUptime(*anchor.expires_in_s) : "never",
+                  anchor.reason});
+  }
+  return table.render();
 }
 
 }  // namespace shoal::cli

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/command_line.h"
+#include "cli/snapshot.h"
 
 namespace shoal::cli {
 
@@ -34,5 +35,13 @@ std::string cacheStatsText(const nlohmann::json& answer, bool all_stripes);
 std::string reloadText(const nlohmann::json& answer);
 std::string restartText(const nlohmann::json& answer);
 std::string upgradeText(const nlohmann::json& answer);
+std::string ntaAddText(const nlohmann::json& answer);
+std::string ntaRemoveText(const nlohmann::json& answer);
+std::string ntaListText(const nlohmann::json& answer);
+
+/// The "anchors" of an nta.list answer, for `status`.
+std::vector<AnchorInfo> anchorsOf(const nlohmann::json& answer);
+/// "90s", "30m", "2h", "7d": the largest unit that divides `seconds`.
+std::string formatLifetime(uint64_t seconds);
 
 }  // namespace shoal::cli

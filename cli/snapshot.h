@@ -89,6 +89,14 @@ struct WorkerStatus {
   double qps = 0;
 };
 
+/// A negative trust anchor (RFC 7646) as the supervisor lists it (nta.list).
+struct AnchorInfo {
+  std::string name;
+  std::string source;                  // "config" or "runtime"
+  std::optional<double> expires_in_s;  // runtime anchors only
+  std::string reason;
+};
+
 struct StatusReport {
   Snapshot now;
   double uptime_s = -1;
@@ -96,6 +104,11 @@ struct StatusReport {
   double interval_s = 0;               // between the two readings
   double qps = 0;
   std::vector<WorkerStatus> workers;
+  /// Asked from the supervisor (nta.list over the control socket): the
+  /// stats segment does not hold them. nullopt when it could not be asked;
+  /// `anchors_error` then says why.
+  std::optional<std::vector<AnchorInfo>> negative_anchors;
+  std::string anchors_error;
 };
 /// From two readings `interval_s` apart (qps between them).
 StatusReport makeStatusReport(const Snapshot& before, const Snapshot& after);

@@ -81,6 +81,36 @@ std::string windowText(const StatsReport& r) {
   return text;
 }
 
+/// The negative trust anchors on one line: how many, the first few.
+std::string anchorsText(const StatusReport& r) {
+  if (!r.negative_anchors) return "unknown (" + r.anchors_error + ")";
+  const std::vector<AnchorInfo>& anchors = *r.negative_anchors;
+  if (anchors.empty()) return "none";
+  constexpr size_t kShown = 3;
+  std::string out = std::to_string(anchors.size()) + ":";
+  for (size_t i = 0; i < anchors.size() && i < kShown; ++i) {
+    const AnchorInfo& a = anchors[i];
+    out += (i == 0 ? " " : ", ") + a.name + " (" +
+           (a.expires_in_s ? formatUptime(*a.expires_in_s) + " left" : a.source) + ")";
+  }
+  if (anchors.size() > kShown) {
+    out += ", +" + std::to_string(anchors.size() - kShown) + " (shoalctl nta list)";
+  }
+  return out;
+}
+
+json anchorsJson(const StatusReport& r) {
+  if (!r.negative_anchors) return nullptr;
+  json out = json::array();
+  for (const AnchorInfo& a : *r.negative_anchors) {
+    out.push_back({{"name", a.name},
+                   {"source", a.source},
+                   {"expires_in_s", a.expires_in_s ? json(rounded(*a.expires_in_s, 0)) : json()},
+                   {"reason", a.reason}});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string statusText(const StatusReport& r) {
@@ -92,6 +122,7 @@ std::string statusText(const StatusReport& r) {
   out += "cache       " + cacheText(s, r.fill_percent) + "\n";
   out += "applied     " + u64(s.upgrades) + " upgrades, " + u64(s.reloads) + " reloads, " +
          u64(s.restarts) + " restarts\n";
+  out += "nta         " + anchorsText(r) + "\n";
   out += strprintf("qps         %s (over %.1f s)\n", formatRate(r.qps).c_str(), r.interval_s);
   out += "\n";
   Table table({{"WORKER", Table::Align::kRight},
@@ -121,7 +152,7 @@ std::string statusJson(const StatusReport& r) {
                        {"restarts", w.info.restarts},
                        {"qps", rounded(w.qps, 2)}});
   }
-  const json out = {
+  json out = {
       {"running", s.supervisor_alive},
       {"supervisor_pid", s.supervisor_pid},
       {"version", s.version},
@@ -141,8 +172,10 @@ std::string statusJson(const StatusReport& r) {
         {"fill_percent", optional(r.fill_percent)}}},
       {"interval_s", rounded(r.interval_s, 3)},
       {"qps", rounded(r.qps, 2)},
+      {"negative_trust_anchors", anchorsJson(r)},
       {"workers", workers}};
-  return out.dump();
+  if (!r.negative_anchors) out["negative_trust_anchors_error"] = r.anchors_error;
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string statsText(const StatsReport& r) {

@@ -12,6 +12,9 @@
 //    "started_at_ms":<unix ms>,"uptime_s":3600.5,"upgrades":0,"reloads":1,"restarts":0,
 //    "cache":{"size_bytes":..,"entries":..,"bytes":..,"capacity_bytes":..,"fill_percent":12.5},
 //    "interval_s":0.5,"qps":1234.5,
+//    "negative_trust_anchors":[{"name":"example.","source":"config"|"runtime",
+//                               "expires_in_s":3600 (null: config),"reason":".."}, ...]
+//        | null (the supervisor could not be asked: "negative_trust_anchors_error"),
 //    "workers":[{"index":0,"pid":456,"state":"ready","alive":true,"uptime_s":12.5,
 //                "restarts":0,"qps":300.2}, ...]}
 //   state: "starting" | "ready" | "draining" | "exited" | "empty" | "dead"

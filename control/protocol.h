@@ -24,6 +24,7 @@
 //         "generation":<upgrades+restarts+reloads applied>,
 //         "rollout":"" or the restart/reload/upgrade in progress,
 //         "retiring":<old workers still draining>,
+//         "negative_trust_anchors":<how many: the config's and the runtime ones>,
 //         "workers":[{"index":0,"pid":456,"state":"ready","uptime_s":12.5,
 //                     "restarts":0}, ...]}
 //   {"command":"servers"}
@@ -49,6 +50,25 @@
 //         "evictions":..,"expired_evictions":..,"partition_evictions":..,
 //         "owner_died":..,"corrupt":..,"wipes":..,
 //         "stripe_fill":[{"entries":..,"bytes":..,"wipes":..}, ...]}
+//   {"command":"nta.add","name":"example.","lifetime_s":3600,"reason":"ticket 42"}
+//         (lifetime_s optional: kDefaultAnchorLifetimeS; at most
+//         kMaxAnchorLifetimeS; reason optional, at most kMaxAnchorReason octets)
+//     -> {"ok":true,"name":"example.","lifetime_s":3600,"expires_in_s":3600,
+//         "reason":"ticket 42","flushed":12,"warnings":[...]}
+//         A negative trust anchor (RFC 7646) in the shared cache: the zone and
+//         everything below it are insecure for every worker until it expires
+//         or is removed; adding one again renews it. "flushed": the cache
+//         entries of the zone's subtree removed so that they are judged again.
+//   {"command":"nta.remove","name":"example."}
+//     -> {"ok":true,"name":"example.","flushed":3,"warnings":[...]}
+//         (ok=false when the name is no runtime anchor, e.g. one of the config)
+//   {"command":"nta.list"}
+//     -> {"ok":true,"anchors":[{"name":"example.","source":"config",
+//         "expires_in_s":null,"reason":""},{"name":"bogus.example.",
+//         "source":"runtime","expires_in_s":3590,"added_s_ago":10,
+//         "reason":"ticket 42"}, ...]}
+//         (dnssec.negative_trust_anchors first, then the runtime ones in
+//         canonical order)
 //   {"command":"reload"}
 //     -> {"ok":true,"workers":[<as restart>],"config":"/path",
 //         "changed":["server.workers", ...],
@@ -63,6 +83,7 @@
 // Unknown commands and bad arguments get ok=false with the reason.
 
 #include <cstddef>
+#include <cstdint>
 
 namespace shoal::control {
 
@@ -70,5 +91,12 @@ inline constexpr size_t kMaxRequest = 4096;
 /// How long shoalctl waits for an answer to a long command (reload,
 /// restart, upgrade) before giving up.
 inline constexpr int kLongCommandTimeoutMs = 120'000;
+
+/// nta.add: the lifetime of a negative trust anchor without "lifetime_s"
+/// (a day), the longest one (RFC 7646 section 2: they must expire; a
+/// week), and the longest "reason" in octets (no control characters).
+inline constexpr uint32_t kDefaultAnchorLifetimeS = 86'400;
+inline constexpr uint32_t kMaxAnchorLifetimeS = 7 * 86'400;
+inline constexpr size_t kMaxAnchorReason = 256;
 
 }  // namespace shoal::control

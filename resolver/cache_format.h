@@ -16,6 +16,12 @@
 //   u8 format | u8 flags | u16 record_count
 //   | record_count x (owner wire name, u16 type, u16 rdlength, rdata)
 // All rdata is uncompressed wire form. Decoders check every bound.
+// Negative trust anchor (kind kNegativeAnchor, type 0, global partition;
+// RFC 7646, resolver/negative_anchors.h): the zone's lookup key is the key;
+// expires_at ends it; its payload has its own format octet, so that a bump
+// of kPayloadFormat does not drop the operator's anchors:
+//   u8 kNegativeAnchorFormat | i64 added_at (big-endian, wall seconds)
+//   | the operator's reason (the rest, at most kMaxAnchorReason octets)
 
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +41,7 @@ enum class Kind : uint8_t {
   kNodata = 1,     // name exists, no data of this type
   kNxdomain = 2,   // name does not exist (type 0 in the key)
   kServer = 3,     // per-server RTT and loss (resolver/server_stats.h)
+  kNegativeAnchor = 4,  // a negative trust anchor added with shoalctl (type 0)
 };
 
 /// Trust ranks, lowest first (RFC 2181 section 5.4.1).

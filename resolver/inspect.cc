@@ -179,6 +179,11 @@ InspectedEntry inspectEntry(const dns::Name& owner, const shmcache::EntryCopy& c
         entry.type = "*";
         records = negativeRecords(shown_ttl, copy.payload);
         break;
+      case Kind::kNegativeAnchor:
+        entry.kind = "nta";
+        entry.type = "*";
+        records = std::vector<std::string>{"negative trust anchor (shoalctl nta list)"};
+        break;
       default:
         entry.kind = "kind " + std::to_string(copy.kind);
         records = std::vector<std::string>{std::to_string(copy.payload.size()) + " octets"};
@@ -239,24 +244,12 @@ FlushResult flushName(shmcache::Cache& cache, std::string_view name_text, bool s
   }
   result.name = name->toText();
   const auto key = name->lookupKey();
-  if (!(name->isRoot() && subtree)) {
-    result.removed = cache.removeName(key.bytes(), subtree);
-    return result;
-  }
-  // The root's subtree is every key, the server statistics (not DNS data)
-  // included: copy them out and put them back. A worker's update in between
-  // may be lost, which only makes an estimate older.
-  auto servers = cache.collect(serverKeyPrefix(), true);
-  std::erase_if(servers, [](const shmcache::EntryCopy& c) {
-    return !c.order.empty() || c.kind != static_cast<uint8_t>(Kind::kServer);
-  });
-  const size_t removed = cache.removeName(key.bytes(), true);
-  for (const auto& s : servers) {
-    // The time of its last update: server entries live original_ttl seconds.
-    const int64_t written_at = s.meta.expires_at - s.meta.original_ttl;
-    (void)cache.insert({s.name, s.type, s.kind}, s.partition, s.meta, s.payload, written_at);
-  }
-  result.removed = removed - std::min(removed, servers.size());
+  // Not DNS data, so never flushed: the server statistics (all under the
+  // root's subtree) and the runtime negative trust anchors (removed only
+  // by `shoalctl nta remove`). They stay in place while the rest goes.
+  constexpr std::array<uint8_t, 2> kKept{static_cast<uint8_t>(Kind::kServer),
+                                         static_cast<uint8_t>(Kind::kNegativeAnchor)};
+  result.removed = cache.removeName(key.bytes(), subtree, kKept);
   return result;
 }
 

@@ -58,6 +58,10 @@ class RecordCache {
  public:
   RecordCache(shmcache::Cache& cache, TtlLimits limits) : cache_(cache), limits_(limits) {}
 
+  /// The shared cache underneath, for what is kept there besides DNS data
+  /// (the runtime negative trust anchors the validator consults).
+  shmcache::Cache& cache() { return cache_; }
+
   /// Stores an RRset with its TTL clamped to the limits. Returns false if
   /// it was not stored (TTL 0, a higher-ranked entry in place, too large).
   /// `proofs`: the NSEC/NSEC3 records of a wildcard expansion, kept with it.

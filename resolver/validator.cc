@@ -7,6 +7,7 @@
 #include "dnssec/denial.h"
 #include "dnssec/keys.h"
 #include "dnssec/rrsig.h"
+#include "resolver/negative_anchors.h"
 
 namespace shoal::resolver {
 
@@ -106,22 +107,24 @@ const dns::Name* Validator::anchorFor(const dns::Name& name) const {
   return best;
 }
 
-bool Validator::underNegativeAnchor(const dns::Name& name) const {
+bool Validator::underNegativeAnchor(const dns::Name& name, int64_t now_s) const {
   return std::any_of(config_.negative_anchors.begin(), config_.negative_anchors.end(),
-                     [&](const dns::Name& nta) { return name.isSubdomainOf(nta); });
+                     [&](const dns::Name& nta) { return name.isSubdomainOf(nta); }) ||
+         coveredByNegativeAnchor(records_.cache(), name, now_s);
 }
 
 RrsetVerdict Validator::bogus(uint16_t ede, std::string why) const {
   return {Verdict::bogus(ede, std::move(why)), config_.bogus_ttl};
 }
 
-Validator::KeyTrust Validator::keyTrust(const dns::Name& zone, int64_t now_s) {
+Validator::KeyTrust Validator::keyTrust(const dns::Name& zone, int64_t now_s,
+                                        dnssec::Budget& budget) {
   KeyTrust out;
   if (!enabled()) {
     out.verdict = Verdict::insecure(0, "validation is off");
     return out;
   }
-  if (underNegativeAnchor(zone)) {
+  if (underNegativeAnchor(zone, now_s)) {
     out.verdict = Verdict::insecure(0, zone.toText() + " is under a negative trust anchor");
     return out;
   }
@@ -139,6 +142,20 @@ Validator::KeyTrust Validator::keyTrust(const dns::Name& zone, int64_t now_s) {
     return out;
   }
   if (auto ds = records_.fetchCached(zone, dns::rrtype::kDs, now_s, kMinAnswerRank)) {
+    if (ds->status.security == shmcache::Security::kIndeterminate && !ds->rrset.sigs.empty()) {
+      // A referral's DS, kept before the parent's keys were at hand:
+      // validate it now (or fetch those keys first) instead of asking for
+      // it again.
+      Judgement j = judgeRrset(ds->rrset, zone.parent(), now_s, budget);
+      if (j.need) {
+        out.need = std::move(j.need);
+        return out;
+      }
+      ds->status = {static_cast<shmcache::Security>(j.result.verdict.security), j.result.verdict.ede};
+      Rrset stored = ds->rrset;
+      stored.ttl = std::min(stored.ttl, j.result.ttl);
+      records_.storeRrset(stored, Rank::kAuthority, now_s, ds->status);
+    }
     if (ds->status.security != shmcache::Security::kIndeterminate) {
       out.verdict = fromStatus(ds->status, "DS of " + zone.toText());
       if (out.verdict.isSecure()) out.ds = std::move(ds->rrset.rdatas);
@@ -169,9 +186,8 @@ Validator::KeyTrust Validator::keyTrust(const dns::Name& zone, int64_t now_s) {
 }
 
 ZoneTrust Validator::trustOf(const dns::Name& zone, int64_t now_s, dnssec::Budget& budget) {
-  (void)budget;
   ZoneTrust out;
-  if (enabled() && !underNegativeAnchor(zone) && anchorFor(zone) != nullptr) {
+  if (enabled() && !underNegativeAnchor(zone, now_s) && anchorFor(zone) != nullptr) {
     if (auto keys = records_.fetchCached(zone, dns::rrtype::kDnskey, now_s, kMinAnswerRank)) {
       if (keys->status.security != shmcache::Security::kIndeterminate) {
         out.verdict = fromStatus(keys->status, "DNSKEY of " + zone.toText());
@@ -180,7 +196,7 @@ ZoneTrust Validator::trustOf(const dns::Name& zone, int64_t now_s, dnssec::Budge
       }
     }
   }
-  KeyTrust points = keyTrust(zone, now_s);
+  KeyTrust points = keyTrust(zone, now_s, budget);
   if (points.need || !points.verdict.isSecure()) {
     out.verdict = std::move(points.verdict);
     out.need = std::move(points.need);
@@ -215,7 +231,7 @@ Validator::Judgement Validator::judgeRrset(const Rrset& rrset, const dns::Name& 
   }
   out.signer = *signer;
   if (rrset.type == dns::rrtype::kDnskey && rrset.owner == *signer) {
-    KeyTrust points = keyTrust(*signer, now_s);
+    KeyTrust points = keyTrust(*signer, now_s, budget);
     if (points.need) {
       out.need = std::move(points.need);
       return out;
@@ -225,7 +241,7 @@ Validator::Judgement Validator::judgeRrset(const Rrset& rrset, const dns::Name& 
       return out;
     }
     auto keys = dnssec::validateDnskeys(rrset, points.ds, points.anchor_keys, now_s,
-                                        config_.policy, budget);
+                                        config_.policy, budget, &key_cache_);
     out.result = {keys.verdict, keys.verdict.isSecure()  ? keys.ttl
                                 : keys.verdict.isBogus() ? config_.bogus_ttl
                                                          : rrset.ttl};
@@ -245,7 +261,8 @@ Validator::Judgement Validator::judgeRrset(const Rrset& rrset, const dns::Name& 
     out.result = {trust.verdict, trust.verdict.isBogus() ? config_.bogus_ttl : rrset.ttl};
     return out;
   }
-  auto verified = dnssec::verifyRrset(rrset, *signer, trust.keys, now_s, config_.policy, budget);
+  auto verified =
+      dnssec::verifyRrset(rrset, *signer, trust.keys, now_s, config_.policy, budget, &key_cache_);
   out.result = {verified.verdict, verified.verdict.isSecure()  ? verified.ttl
                                   : verified.verdict.isBogus() ? config_.bogus_ttl
                                                                : rrset.ttl};

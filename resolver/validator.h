@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dns/name.h"
+#include "dnssec/rrsig.h"
 #include "dnssec/verdict.h"
 #include "resolver/cache_format.h"
 #include "resolver/classify.h"
@@ -35,7 +36,8 @@ struct ValidationConfig {
   /// Empty: validation is off (every answer is insecure, none is bogus).
   std::vector<TrustAnchor> anchors;
   /// Negative trust anchors (RFC 7646): these zones and everything below
-  /// them are treated as insecure.
+  /// them are treated as insecure. (Anchors added at run time live in the
+  /// shared cache: resolver/negative_anchors.h.)
   std::vector<dns::Name> negative_anchors;
   dnssec::Policy policy;
   /// Bogus data is remembered this long (RFC 4035 section 4.7).
@@ -111,8 +113,11 @@ class Validator {
 
   /// The closest anchor at or above `name`, or null.
   const dns::Name* anchorFor(const dns::Name& name) const;
-  bool underNegativeAnchor(const dns::Name& name) const;
-  KeyTrust keyTrust(const dns::Name& zone, int64_t now_s);
+  /// Under a negative trust anchor of the configuration or, in the shared
+  /// cache, one added at run time (resolver/negative_anchors.h).
+  bool underNegativeAnchor(const dns::Name& name, int64_t now_s) const;
+  /// A DS cached unvalidated (from a referral) is validated here.
+  KeyTrust keyTrust(const dns::Name& zone, int64_t now_s, dnssec::Budget& budget);
   Judgement judgeRrset(const Rrset& rrset, const dns::Name& zone_asked, int64_t now_s,
                        dnssec::Budget& budget);
   /// Judges every proof RRset; the secure ones land in `secure_proofs`.
@@ -124,6 +129,7 @@ class Validator {
 
   const ValidationConfig& config_;
   RecordCache& records_;
+  dnssec::KeyCache key_cache_;  // this worker's decoded public keys
 };
 
 /// The verdict a cached entry's status stands for.

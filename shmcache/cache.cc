@@ -323,14 +323,17 @@ size_t Cache::remove(const Key& key) {
   return scan.count;
 }
 
-size_t Cache::removeName(std::span<const uint8_t> name, bool subtree) {
+size_t Cache::removeName(std::span<const uint8_t> name, bool subtree,
+                         std::span<const uint8_t> keep_kinds) {
   CounterBlock& counters = segment_->header().counters[counter_slot_];
   size_t removed = 0;
   for (size_t i = 0; i < segment_->header().stripe_count; ++i) {
     LockedStripe s(*segment_, i, counters);
     s->forEachEntry([&](EntryHeader* e, uint64_t offset) {
       const auto entry_name = s->nameOf(e);
-      if (subtree ? startsWith(entry_name, name) : sameBytes(entry_name, name)) {
+      const bool kept = s->orderOf(e).empty() &&
+                        std::find(keep_kinds.begin(), keep_kinds.end(), e->kind) != keep_kinds.end();
+      if (!kept && (subtree ? startsWith(entry_name, name) : sameBytes(entry_name, name))) {
         s->kill(e, offset);
         ++removed;
       }
@@ -339,7 +342,8 @@ size_t Cache::removeName(std::span<const uint8_t> name, bool subtree) {
   return removed;
 }
 
-std::vector<EntryCopy> Cache::collect(std::span<const uint8_t> name, bool subtree) {
+std::vector<EntryCopy> Cache::collect(std::span<const uint8_t> name, bool subtree,
+                                      std::span<const uint8_t> only_kinds) {
   CounterBlock& counters = segment_->header().counters[counter_slot_];
   std::vector<EntryCopy> out;
   for (size_t i = 0; i < segment_->header().stripe_count; ++i) {
@@ -347,9 +351,14 @@ std::vector<EntryCopy> Cache::collect(std::span<const uint8_t> name, bool subtre
     s->forEachEntry([&](EntryHeader* e, uint64_t) {
       const auto entry_name = s->nameOf(e);
       if (!(subtree ? startsWith(entry_name, name) : sameBytes(entry_name, name))) return;
+      const auto order = s->orderOf(e);
+      if (!only_kinds.empty() &&
+          (!order.empty() ||
+           std::find(only_kinds.begin(), only_kinds.end(), e->kind) == only_kinds.end())) {
+        return;
+      }
       EntryCopy copy;
       copy.name.assign(entry_name.begin(), entry_name.end());
-      const auto order = s->orderOf(e);
       copy.order.assign(order.begin(), order.end());
       copy.type = e->type;
       copy.kind = e->kind;

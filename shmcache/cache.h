@@ -172,12 +172,18 @@ class Cache {
   /// Removes every partition of `key`. Returns how many entries went.
   size_t remove(const Key& key);
   /// Removes every entry (all types, kinds, partitions, ordered sets) whose
-  /// name equals `name`, or, with `subtree`, starts with it. Scans the whole
-  /// cache one stripe at a time: for operators, not the data path.
-  size_t removeName(std::span<const uint8_t> name, bool subtree);
+  /// name equals `name`, or, with `subtree`, starts with it, except plain
+  /// entries (not ordered-set entries) whose kind is in `keep_kinds`: those
+  /// stay where they are, never out of the cache for a moment. Scans the
+  /// whole cache one stripe at a time: for operators, not the data path.
+  size_t removeName(std::span<const uint8_t> name, bool subtree,
+                    std::span<const uint8_t> keep_kinds = {});
   /// Copies every live entry whose name (or set key) equals `name` or, with
-  /// `subtree`, starts with it. Slow path, for shoalctl.
-  std::vector<EntryCopy> collect(std::span<const uint8_t> name, bool subtree);
+  /// `subtree`, starts with it; with `only_kinds`, only the plain entries
+  /// (not ordered-set entries) of those kinds (every entry is still looked
+  /// at, but only those are copied). Slow path, for shoalctl.
+  std::vector<EntryCopy> collect(std::span<const uint8_t> name, bool subtree,
+                                 std::span<const uint8_t> only_kinds = {});
 
   /// Inserts an entry into the ordered set `set` under `order`. Only secure
   /// entries are admitted.

@@ -1,7 +1,8 @@
 // Control requests (protocol: control/protocol.h). Quick ones are answered
 // at once; reload, restart and upgrade are answered when done (rollout.cc,
 // upgrade.cc). Cache inspection goes through resolver/inspect.h: the
-// supervisor reads the cache, it never parses a DNS packet.
+// supervisor reads the cache, it never parses a DNS packet. Negative trust
+// anchors (nta.*) are in anchors.cc.
 
 #include <nlohmann/json.hpp>
 
@@ -99,6 +100,13 @@ void Supervisor::onRequest(uint64_t id, const std::string& line) {
                               : failureAnswer(result.error));
     } else if (command == "cache.stats") {
       control_.answer(id, cacheStatsJson());
+    } else if (command == "nta.add") {
+      control_.answer(id, addAnchor(request));
+    } else if (command == "nta.remove") {
+      control_.answer(id, removeAnchor(request));
+    } else if (command == "nta.list") {
+      control_.answer(id, json{{"ok", true}, {"anchors", anchorsJson()}}
+                              .dump(-1, ' ', false, json::error_handler_t::replace));
     } else if (command == "reload") {
       std::string error;
       if (!reload(id, error)) control_.answer(id, failureAnswer("reload failed, nothing changed: " + error));
@@ -139,6 +147,7 @@ std::string Supervisor::statusJson() const {
               {"generation", h.upgrades.load() + h.reloads.load() + h.restarts.load()},
               {"rollout", rollout_ ? rollout_->what : ""},
               {"retiring", retiring_.size()},
+              {"negative_trust_anchors", anchorsJson().size()},
               {"workers", workers}}
       .dump();
 }

@@ -163,6 +163,7 @@ void Supervisor::openCache() {
   cache_ = std::move(*cache);
   logLine("cache %s: %zu MiB in %u stripes%s", c.name.c_str(), cache_->segmentSize() >> 20,
           cache_->stripeCount(), options_.cold ? " (cold start: emptied)" : "");
+  loadAnchors();
 }
 
 void Supervisor::openStats() {
@@ -199,6 +200,7 @@ void Supervisor::publishHeader() {
 
 void Supervisor::sample() {
   next_sample_ms_ = monotonicMs() + kSampleIntervalMs;
+  if (!anchor_expiry_.empty()) expireAnchors();
   if (!stats_) return;
   stats::Header& h = stats_->header();
   uint64_t entries = 0, bytes = 0;

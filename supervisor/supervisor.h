@@ -16,11 +16,14 @@
 //   rollout.cc     replacing workers one by one; reload (config diff)
 //   upgrade.cc     re-executing the binary with the sockets; adoption
 //   commands.cc    control requests (status, servers, cache, ...)
+//   anchors.cc     negative trust anchors at run time (nta.*), their expiry
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -173,6 +176,21 @@ class Supervisor {
   std::string serversJson();
   std::string cacheStatsJson() const;
 
+  // anchors.cc
+  /// nta.add, nta.remove: the answer line.
+  std::string addAnchor(const nlohmann::json& request);
+  std::string removeAnchor(const nlohmann::json& request);
+  /// nta.list's "anchors": the configuration's, then the runtime ones.
+  nlohmann::json anchorsJson() const;
+  /// The anchor of dnssec.negative_trust_anchors at or above `name`, or "".
+  std::string configAnchorCovering(const std::string& name) const;
+  /// Reads the runtime anchors already in the cache (at start, after an
+  /// upgrade), to flush their subtree when they expire.
+  void loadAnchors();
+  /// Flushes the subtree of every runtime anchor that has expired (from
+  /// sample(), once a second).
+  void expireAnchors();
+
   Loaded loaded_;
   RunOptions options_;
   std::string exe_path_;  // the binary we were started from (re-executed on upgrade)
@@ -193,6 +211,9 @@ class Supervisor {
   int64_t kill_at_ms_ = -1;      // stopping: SIGKILL what is left at this time
   int64_t next_sample_ms_ = 0;   // monotonic
   uint64_t upgrade_client_ = 0;  // after an upgrade: the shoalctl to answer
+  /// The runtime negative trust anchors this supervisor knows of (added,
+  /// or found at start) and when they expire (wall-clock seconds).
+  std::map<std::string, int64_t> anchor_expiry_;
 };
 
 }  // namespace shoal::supervisor

@@ -585,6 +585,13 @@ def test_bad_arguments_exit_2_with_usage():
             ["top", "--interval", "-1"],
             ["reload", "--json=yes"],
             ["--socket"],
+            ["nta"],
+            ["nta", "add"],
+            ["nta", "add", "example.com", "--lifetime", "8d"],
+            ["nta", "add", "example.com", "--lifetime", "soon"],
+            ["nta", "add", "example.com", "--reason", "two\nlines"],
+            ["nta", "remove", "example.com", "--lifetime", "1h"],
+            ["nta", "list", "example.com"],
         ]
         for args in cases:
             rc, out, err = shoalctl(*where, *args)
@@ -597,14 +604,17 @@ def test_bad_arguments_exit_2_with_usage():
                      ["cache", "lookup", "www.example.com", "aaaa"],
                      ["cache", "lookup", "www.example.com", "TYPE65"],
                      ["cache", "flush", "example.com", "--subtree"], ["cache", "stats"],
-                     ["servers", "--json"], ["ping"], ["reload"], ["restart"], ["upgrade"]):
+                     ["servers", "--json"], ["ping"], ["reload"], ["restart"], ["upgrade"],
+                     ["nta", "add", "example.com", "--lifetime", "30m", "--reason", "why"],
+                     ["nta", "remove", "example.com"], ["nta", "list"]):
             rc, out, err = shoalctl(*where, *args)
             assert rc == 1 and "Usage" not in err, (args, rc, out, err)
     # --help: the usage on stdout, exit 0
     rc, out, err = shoalctl("--help")
     assert rc == 0 and out.startswith("Usage: shoalctl") and err == "", (rc, out, err)
     for command in ("status", "stats", "top", "servers", "cache lookup", "cache flush",
-                    "cache stats", "reload", "restart", "upgrade"):
+                    "cache stats", "nta add", "nta remove", "nta list", "reload", "restart",
+                    "upgrade"):
         assert command in out, (command, out)
 
 
@@ -616,7 +626,8 @@ def test_supervisor_down_is_a_clear_error():
             s.bind(stale)  # a socket file nobody listens on
         for path in (missing, stale):
             for args in (["ping"], ["servers"], ["cache", "stats"], ["cache", "lookup", "x"],
-                         ["reload"], ["restart"], ["upgrade"], ["--json", "servers"]):
+                         ["reload"], ["restart"], ["upgrade"], ["--json", "servers"],
+                         ["nta", "add", "x."], ["nta", "remove", "x."], ["nta", "list"]):
                 rc, out, err = shoalctl("--socket", path, *args, timeout=20)
                 assert rc == 1 and out == "", (path, args, rc, out, err)
                 assert err.startswith("shoalctl: ") and path in err, (path, args, err)

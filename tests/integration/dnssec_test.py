@@ -4,7 +4,8 @@ every answer equal those of an independent validator (Debian's unbound, with
 the lab's root hints and trust anchor), bogus answers are SERVFAIL with the
 right Extended DNS Error, CD gets the data, DO decides whether signatures
 and denial proofs are shown (a wildcard expansion's proof too), AD only for clients that ask (DO or AD), the
-same verdicts again from the cache, validation off, negative trust anchors.
+same verdicts again from the cache, validation off, negative trust anchors (from
+the config, and added and removed at run time with shoalctl).
 Needs root (exit 77 otherwise); uses a running lab, or starts and stops one."""
 
 import contextlib
@@ -500,6 +501,87 @@ def test_negative_trust_anchor_makes_a_bogus_zone_insecure():
         # and again from the cache
         r = kdig(shoal.port, "www.bogus-sig.com.", "A", *DO)
         assert verdict(r) == ("NOERROR", False, None) and r.data("A") == ["192.0.2.60"], r
+        # shoalctl lists it as the configuration's, and cannot remove it
+        anchors = shoal.ctl_json("nta", "list")["anchors"]
+        assert anchors == [{"name": "bogus-sig.com.", "source": "config", "expires_in_s": None,
+                            "reason": ""}], anchors
+        rc, out, err = shoal.ctl("nta", "remove", "bogus-sig.com")
+        assert rc == 1 and "dnssec.negative_trust_anchors" in err, (rc, out, err)
+
+
+def ctl_ok(shoal, *args):
+    """Runs shoalctl ARGS against `shoal`, asserts it succeeded, returns stdout."""
+    rc, out, err = shoal.ctl(*args)
+    assert rc == 0, f"shoalctl {' '.join(args)}: exit {rc}\nstdout: {out}\nstderr: {err}"
+    return out
+
+
+def asked_of_every_worker(shoal, name, expected, times=16):
+    """Asks `name` A `times` times, each from a new socket (so that
+    SO_REUSEPORT spreads the queries over the workers); asserts every answer
+    has the `expected` verdict and that every worker answered some."""
+    before = shoal.counters()
+    for _ in range(times):
+        r = kdig(shoal.port, name, "A", *DO)
+        assert verdict(r) == expected, (show(verdict(r)), r)
+    after = shoal.counters()
+    for slot in before:
+        assert after[slot]["queries.udp"] > before[slot]["queries.udp"], \
+            f"worker {slot} answered none of the {times} queries: {before} {after}"
+
+
+def test_negative_trust_anchor_added_and_removed_with_shoalctl():
+    with lab_shoal() as shoal:
+        name = "www.bogus-sig.com."
+        asked_of_every_worker(shoal, name, ("SERVFAIL", False, BOGUS))
+        out = ctl_ok(shoal, "nta", "add", "Bogus-Sig.com", "--reason", "broken signatures")
+        assert out.startswith("added negative trust anchor bogus-sig.com. for 1d: flushed "), out
+        assert int(out.split("flushed ")[1].split()[0]) > 0, out  # the bogus answer went
+        # every worker sees it at once: insecure data, no AD
+        asked_of_every_worker(shoal, name, ("NOERROR", False, None))
+        r = kdig(shoal.port, name, "A", *DO)
+        assert r.data("A") == ["192.0.2.60"], r
+        # the rest keeps its verdicts
+        r = kdig(shoal.port, "www.example.com.", "A", *DO)
+        assert verdict(r) == ("NOERROR", True, None), r
+        # listed, with its lifetime and reason; status shows it
+        anchors = shoal.ctl_json("nta", "list")["anchors"]
+        assert [(a["name"], a["source"], a["reason"]) for a in anchors] == \
+            [("bogus-sig.com.", "runtime", "broken signatures")], anchors
+        assert 86000 < anchors[0]["expires_in_s"] <= 86400, anchors
+        out = ctl_ok(shoal, "nta", "list")
+        assert re.search(r"^bogus-sig\.com\.\s+runtime\s+(1d 0h|23h 59m)\s+broken signatures$", out,
+                         re.M), out
+        out = ctl_ok(shoal, "status")
+        assert re.search(r"^nta\s+1: bogus-sig\.com\. \((1d 0h|23h 59m) left\)$", out, re.M), out
+        st = shoal.ctl_json("status")
+        assert [a["name"] for a in st["negative_trust_anchors"]] == ["bogus-sig.com."], st
+        # cache flush leaves it alone
+        ctl_ok(shoal, "cache", "flush", "bogus-sig.com", "--subtree")
+        assert len(shoal.ctl_json("nta", "list")["anchors"]) == 1
+        # removed: validated again, bogus again, everywhere
+        out = ctl_ok(shoal, "nta", "remove", "bogus-sig.com.")
+        assert out.startswith("removed negative trust anchor bogus-sig.com.: flushed "), out
+        asked_of_every_worker(shoal, name, ("SERVFAIL", False, BOGUS))
+        assert shoal.ctl_json("nta", "list")["anchors"] == []
+        rc, out, err = shoal.ctl("nta", "remove", "bogus-sig.com.")
+        assert rc == 1 and "is not a negative trust anchor" in err, (rc, out, err)
+        # bad arguments: exit 2, nothing sent
+        for args in (["nta", "add"], ["nta", "add", "x.", "--lifetime", "8d"],
+                     ["nta", "remove", "x.", "--reason", "r"], ["nta", "drop", "x."]):
+            rc, out, err = shoal.ctl(*args)
+            assert rc == 2 and "Usage: shoalctl" in err, (args, rc, out, err)
+        # refused by the supervisor: exit 1 with the reason
+        rc, out, err = shoal.ctl("nta", "add", ".")
+        assert rc == 1 and "dnssec.validation" in err, (rc, out, err)
+        # an anchor ends by itself: its subtree is flushed then and validated again
+        ctl_ok(shoal, "nta", "add", "bogus-sig.com", "--lifetime", "2s")
+        r = kdig(shoal.port, name, "A", *DO)
+        assert verdict(r) == ("NOERROR", False, None), r
+        shoal.wait_log(r"negative trust anchor bogus-sig\.com\. expired: flushed \d+ cache entr")
+        r = kdig(shoal.port, name, "A", *DO)
+        assert verdict(r) == ("SERVFAIL", False, BOGUS), r
+        assert shoal.ctl_json("nta", "list")["anchors"] == []
 
 
 # --------------------------------------------------------------------------

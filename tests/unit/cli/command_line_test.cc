@@ -84,7 +84,28 @@ INSTANTIATE_TEST_SUITE_P(
                 "option --subtree does not apply to 'cache lookup'"},
         BadCase{{"cache", "flush", "a.", "--stripes"},
                 "option --stripes does not apply to 'cache flush'"},
-        BadCase{{"servers", "--subtree"}, "does not apply to 'servers'"}),
+        BadCase{{"servers", "--subtree"}, "does not apply to 'servers'"},
+        BadCase{{"nta"}, "nta: expected add, remove or list"},
+        BadCase{{"nta", "show"}, "nta: unknown subcommand 'show'"},
+        BadCase{{"nta", "add"}, "nta add: missing NAME"},
+        BadCase{{"nta", "add", ""}, "nta add: missing NAME"},
+        BadCase{{"nta", "remove"}, "nta remove: missing NAME"},
+        BadCase{{"nta", "add", "a.", "b."}, "unexpected argument 'b.'"},
+        BadCase{{"nta", "list", "a."}, "unexpected argument 'a.'"},
+        BadCase{{"nta", "add", "a.", "--lifetime"}, "option --lifetime needs a value"},
+        BadCase{{"nta", "add", "a.", "--lifetime", "8d"}, "--lifetime: expected a duration"},
+        BadCase{{"nta", "add", "a.", "--lifetime", "0s"}, "--lifetime"},
+        BadCase{{"nta", "add", "a.", "--lifetime", "3600"}, "--lifetime"},
+        BadCase{{"nta", "add", "a.", "--lifetime", "1500ms"}, "--lifetime"},
+        BadCase{{"nta", "add", "a.", "--lifetime", "-1h"}, "--lifetime"},
+        BadCase{{"nta", "add", "a.", "--lifetime", "169h"}, "--lifetime"},
+        BadCase{{"nta", "add", "a.", "--lifetime", "1w"}, "--lifetime"},
+        BadCase{{"nta", "add", "a.", "--reason", std::string(257, 'x')},
+                "--reason: at most 256 octets"},
+        BadCase{{"nta", "add", "a.", "--reason", "two\nlines"}, "--reason: no control"},
+        BadCase{{"nta", "remove", "a.", "--lifetime", "1h"},
+                "option --lifetime does not apply to 'nta remove'"},
+        BadCase{{"nta", "list", "--reason", "x"}, "option --reason does not apply to 'nta list'"}),
     // Readable test names: "case_7", not the object's bytes.
     [](const ::testing::TestParamInfo<BadCase>& param) {
       return "case_" + std::to_string(param.index);
@@ -132,6 +153,39 @@ TEST(CommandLine, CacheCommands) {
   EXPECT_TRUE(flush.subtree);
   EXPECT_FALSE(parseOk({"cache", "flush", "example."}).subtree);
   EXPECT_EQ(parseOk({"cache", "stats"}).command, Command::kCacheStats);
+}
+
+TEST(CommandLine, NtaCommands) {
+  const Invocation add = parseOk({"nta", "add", "bogus.example", "--lifetime", "2h", "--reason",
+                                  "broken rollover, ticket 42"});
+  EXPECT_EQ(add.command, Command::kNtaAdd);
+  EXPECT_EQ(add.name, "bogus.example");
+  EXPECT_EQ(add.lifetime_s, 7200u);
+  EXPECT_EQ(add.reason, "broken rollover, ticket 42");
+  const Invocation plain = parseOk({"nta", "add", "bogus.example", "--json"});
+  EXPECT_FALSE(plain.lifetime_s.has_value());  // the supervisor's default
+  EXPECT_TRUE(plain.reason.empty());
+  EXPECT_TRUE(plain.json);
+  const Invocation remove = parseOk({"nta", "remove", "bogus.example."});
+  EXPECT_EQ(remove.command, Command::kNtaRemove);
+  EXPECT_EQ(remove.name, "bogus.example.");
+  EXPECT_EQ(parseOk({"nta", "list"}).command, Command::kNtaList);
+  EXPECT_EQ(parseOk({"--lifetime=7d", "nta", "add", "x."}).lifetime_s, 7u * 86400);
+}
+
+TEST(CommandLine, Lifetimes) {
+  EXPECT_EQ(parseLifetime("1s"), 1u);
+  EXPECT_EQ(parseLifetime("90s"), 90u);
+  EXPECT_EQ(parseLifetime("30m"), 1800u);
+  EXPECT_EQ(parseLifetime("2h"), 7200u);
+  EXPECT_EQ(parseLifetime("168h"), 604800u);
+  EXPECT_EQ(parseLifetime("1d"), 86400u);
+  EXPECT_EQ(parseLifetime("7d"), 604800u);
+  EXPECT_EQ(parseLifetime("2000ms"), 2u);
+  for (const char* bad : {"", "d", "0d", "8d", "169h", "604801s", "1.5h", "h", "10", "1 h",
+                          "99999999999999999999d", "1500ms", "-1d", "1D"}) {
+    EXPECT_EQ(parseLifetime(bad), std::nullopt) << bad;
+  }
 }
 
 TEST(CommandLine, DoubleDashEndsOptions) {

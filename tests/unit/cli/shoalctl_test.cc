@@ -86,6 +86,28 @@ TEST_F(ShoalctlStats, StatusOfARunningShoal) {
   EXPECT_EQ(status["workers"].size(), 2u);
 }
 
+TEST_F(ShoalctlStats, StatusAsksTheSupervisorForNegativeTrustAnchors) {
+  fillHeader(1);
+  // One line each: the fake sends its answers as they are.
+  FakeSupervisor server({R"({"ok":true,"anchors":[{"name":"bogus.example.",)"
+                         R"("source":"runtime","expires_in_s":3540,"reason":"ticket 42"}]})"});
+  stats::setText(segment_->header().control_socket, server.path().c_str());
+  Outcome run = shoalctl("--stats " + name_ + " status --interval 0.05");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("nta         1: bogus.example. (59m 0s left)\n"), std::string::npos)
+      << run.out;
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(json::parse(server.requests()[0]), json::parse(R"({"command":"nta.list"})"));
+  // Nobody answers there any more: status still works and says why it does not know.
+  Outcome j = shoalctl("--stats " + name_ + " --socket /nonexistent/control.sock status --json "
+                       "--interval 0.05");
+  EXPECT_EQ(j.exit_code, 0) << j.err;
+  const json status = json::parse(j.out);
+  EXPECT_TRUE(status["negative_trust_anchors"].is_null());
+  EXPECT_NE(status["negative_trust_anchors_error"].get<std::string>().find("/nonexistent"),
+            std::string::npos);
+}
+
 TEST_F(ShoalctlStats, StatusWhenTheSupervisorIsGone) {
   fillHeader(1);
   const int32_t dead = testing_util::deadPid();
@@ -163,6 +185,38 @@ TEST(ShoalctlSocket, AnswersAndRefusals) {
   ASSERT_EQ(server.requests().size(), 5u);
   EXPECT_EQ(json::parse(server.requests()[0]),
             json::parse(R"({"command":"cache.flush","name":"example.","subtree":true})"));
+}
+
+TEST(ShoalctlSocket, NegativeTrustAnchors) {
+  FakeSupervisor server(
+      {R"({"ok":true,"name":"bogus.example.","lifetime_s":7200,"expires_in_s":7200,)"
+       R"("reason":"ticket 42","flushed":5,"warnings":[]})",
+       R"({"ok":false,"error":"broken.example. is a negative trust anchor of the configuration (dnssec.negative_trust_anchors): remove it there and reload"})",
+       R"({"ok":true,"anchors":[]})"});
+  Outcome add = shoalctl("--socket " + server.path() +
+                         " nta add bogus.example --lifetime 2h --reason 'ticket 42'");
+  EXPECT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(add.out, "added negative trust anchor bogus.example. for 2h: flushed 5 cache "
+                     "entries below it\n");
+  Outcome remove = shoalctl("--socket " + server.path() + " nta remove broken.example.");
+  EXPECT_EQ(remove.exit_code, 1);
+  EXPECT_NE(remove.err.find("remove it there and reload"), std::string::npos) << remove.err;
+  Outcome list = shoalctl("--socket " + server.path() + " nta list --json");
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(json::parse(list.out)["anchors"], json::array());
+  ASSERT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(json::parse(server.requests()[0]),
+            json::parse(R"({"command":"nta.add","name":"bogus.example","lifetime_s":7200,
+                            "reason":"ticket 42"})"));
+  for (const char* bad : {"nta add", "nta add x. --lifetime 8d", "nta remove x. --lifetime 1h",
+                          "nta frob", "nta list x."}) {
+    Outcome run = shoalctl("--socket " + server.path() + " " + bad);
+    EXPECT_EQ(run.exit_code, 2) << bad;
+    EXPECT_NE(run.err.find("Usage:"), std::string::npos) << bad;
+  }
+  Outcome down = shoalctl("--socket /nonexistent/control.sock nta list");
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.err.find("is shoal running?"), std::string::npos) << down.err;
 }
 
 TEST(ShoalctlSocket, SupervisorDown) {

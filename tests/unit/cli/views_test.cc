@@ -176,6 +176,35 @@ TEST(StatusViews, Text) {
   EXPECT_TRUE(contains(text, "     1    -  empty       -         0     0")) << text;
 }
 
+TEST(StatusViews, NegativeTrustAnchors) {
+  StatusReport r = sampleStatus();
+  r.anchors_error = "cannot connect to /run/shoal/control.sock: Permission denied";
+  EXPECT_TRUE(contains(statusText(r), "nta         unknown (cannot connect to "
+                                      "/run/shoal/control.sock: Permission denied)\n"))
+      << statusText(r);
+  json j = json::parse(statusJson(r));
+  EXPECT_TRUE(j["negative_trust_anchors"].is_null());
+  EXPECT_EQ(j["negative_trust_anchors_error"], r.anchors_error);
+  r.negative_anchors.emplace();
+  EXPECT_TRUE(contains(statusText(r), "nta         none\n")) << statusText(r);
+  r.negative_anchors->push_back({"broken.example.", "config", std::nullopt, ""});
+  r.negative_anchors->push_back({"bogus.example.", "runtime", 86000.0, "ticket 42"});
+  EXPECT_TRUE(contains(statusText(r),
+                       "nta         2: broken.example. (config), bogus.example. (23h 53m left)\n"))
+      << statusText(r);
+  j = json::parse(statusJson(r));
+  ASSERT_EQ(j["negative_trust_anchors"].size(), 2u);
+  EXPECT_FALSE(j.contains("negative_trust_anchors_error"));
+  EXPECT_EQ(j["negative_trust_anchors"][0]["source"], "config");
+  EXPECT_TRUE(j["negative_trust_anchors"][0]["expires_in_s"].is_null());
+  EXPECT_EQ(j["negative_trust_anchors"][1]["expires_in_s"], 86000.0);
+  EXPECT_EQ(j["negative_trust_anchors"][1]["reason"], "ticket 42");
+  for (const char* more : {"a.", "b."}) r.negative_anchors->push_back({more, "runtime", 60.0, ""});
+  EXPECT_TRUE(contains(statusText(r), "nta         4: broken.example. (config), bogus.example. "
+                                      "(23h 53m left), a. (1m 0s left), +1 (shoalctl nta list)\n"))
+      << statusText(r);
+}
+
 TEST(StatusViews, Json) {
   const json j = json::parse(statusJson(sampleStatus()));
   EXPECT_EQ(j["running"], true);
@@ -259,6 +288,48 @@ TEST(ControlViews, Requests) {
   inv.command = Command::kCacheFlush;
   inv.name = std::string("bad\xff.");  // never throws on bytes that are not UTF-8
   EXPECT_NO_THROW(controlRequest(inv));
+  inv = Invocation{};
+  inv.command = Command::kNtaAdd;
+  inv.name = "bogus.example";
+  EXPECT_EQ(json::parse(controlRequest(inv)),
+            json::parse(R"({"command":"nta.add","name":"bogus.example"})"));
+  inv.lifetime_s = 7200;
+  inv.reason = "ticket 42";
+  EXPECT_EQ(json::parse(controlRequest(inv)),
+            json::parse(R"({"command":"nta.add","name":"bogus.example","lifetime_s":7200,
+                            "reason":"ticket 42"})"));
+  inv.command = Command::kNtaRemove;
+  EXPECT_EQ(json::parse(controlRequest(inv)),
+            json::parse(R"({"command":"nta.remove","name":"bogus.example"})"));
+  inv.command = Command::kNtaList;
+  EXPECT_EQ(json::parse(controlRequest(inv)), json::parse(R"({"command":"nta.list"})"));
+}
+
+TEST(ControlViews, NegativeTrustAnchors) {
+  EXPECT_EQ(ntaAddText(json::parse(R"({"ok":true,"name":"bogus.example.","lifetime_s":86400,
+                "expires_in_s":86400,"reason":"","flushed":12,"warnings":[]})")),
+            "added negative trust anchor bogus.example. for 1d: flushed 12 cache entries "
+            "below it\n");
+  EXPECT_EQ(ntaAddText(json::parse(R"({"ok":true,"name":"a.example.","lifetime_s":5400,
+                "flushed":1,"warnings":["validation is off"]})")),
+            "added negative trust anchor a.example. for 90m: flushed 1 cache entry below it\n"
+            "warning: validation is off\n");
+  EXPECT_EQ(ntaRemoveText(json::parse(R"({"ok":true,"name":"bogus.example.","flushed":3})")),
+            "removed negative trust anchor bogus.example.: flushed 3 cache entries below it\n");
+  const std::string list = ntaListText(json::parse(R"({"ok":true,"anchors":[
+    {"name":"broken.example.","source":"config","expires_in_s":null,"reason":""},
+    {"name":"bogus.example.","source":"runtime","expires_in_s":3540,"added_s_ago":60,
+     "reason":"ticket 42"}]})"));
+  EXPECT_EQ(list,
+            "NAME             SOURCE   EXPIRES IN  REASON\n"
+            "broken.example.  config        never\n"
+            "bogus.example.   runtime      59m 0s  ticket 42\n");
+  EXPECT_EQ(ntaListText(json::parse(R"({"ok":true,"anchors":[]})")),
+            "no negative trust anchors\n");
+  EXPECT_EQ(formatLifetime(604800), "7d");
+  EXPECT_EQ(formatLifetime(7200), "2h");
+  EXPECT_EQ(formatLifetime(1800), "30m");
+  EXPECT_EQ(formatLifetime(61), "61s");
 }
 
 TEST(ControlViews, AnswersOkAndErrors) {

@@ -241,6 +241,28 @@ TEST_F(CacheTest, RemoveNameAndSubtree) {
   EXPECT_EQ(cache->collect(other, false).size(), 2u);
 }
 
+TEST_F(CacheTest, RemoveNameKeepsAndCollectPicksTheKindsAskedFor) {
+  auto cache = open();
+  const auto parent = bytes("com\0example\0"s);
+  const auto child = bytes("com\0example\0www\0"s);
+  for (const auto* n : {&parent, &child}) {
+    for (uint8_t kind : {uint8_t{0}, uint8_t{4}, uint8_t{7}}) {
+      ASSERT_TRUE(cache->insert(Key{*n, 0, kind}, Partition::global(), meta(2000), bytes("x"), 1000).ok());
+    }
+  }
+  ASSERT_TRUE(cache->insertRange(parent, child, meta(2000, 1, Security::kSecure), bytes("r"), 1000).ok());
+  const std::array<uint8_t, 2> keep{4, 7};
+  EXPECT_EQ(cache->removeName(parent, true, keep), 3u);  // two of kind 0 and the range
+  const auto left = cache->collect(parent, true);
+  ASSERT_EQ(left.size(), 4u);
+  for (const auto& e : left) EXPECT_NE(e.kind, 0u);
+  const std::array<uint8_t, 1> only{7};
+  const auto sevens = cache->collect({}, true, only);
+  ASSERT_EQ(sevens.size(), 2u);
+  for (const auto& e : sevens) EXPECT_EQ(e.kind, 7u);
+  EXPECT_EQ(cache->removeName(child, false), 2u);  // nothing kept without keep_kinds
+}
+
 // NSEC ranges: the set is the zone, the order key the owner's lookup key.
 TEST_F(CacheTest, RangeFindsGreatestNotAbove) {
   auto cache = open();
