@@ -47,7 +47,8 @@ std::optional<int64_t> Engine::nextDeadline() const { return impl_->iterator.nex
 std::vector<UpstreamSend> Engine::takeSends() { return impl_->iterator.takeSends(); }
 std::vector<ClientAnswer> Engine::takeAnswers() { return impl_->iterator.takeAnswers(); }
 std::vector<Cancel> Engine::takeCancels() { return impl_->iterator.takeCancels(); }
-size_t Engine::pending() const { return impl_->iterator.pendingTasks(); }
+size_t Engine::pending() const { return impl_->iterator.waitingClients(); }
+size_t Engine::tasksInFlight() const { return impl_->iterator.tasksInFlight(); }
 const Engine::Stats& Engine::stats() const { return impl_->iterator.stats(); }
 
 }  // namespace shoal::resolver

@@ -109,8 +109,11 @@ class Engine {
   std::vector<ClientAnswer> takeAnswers();
   std::vector<Cancel> takeCancels();
 
-  /// Resolutions in flight.
+  /// Client queries still waiting for an answer (a draining worker exits
+  /// when none is left; background fetches are dropped with it).
   size_t pending() const;
+  /// Tasks in flight, background ones included (tests check for leaks).
+  size_t tasksInFlight() const;
 
   struct Stats {
     uint64_t client_queries = 0, answers = 0, servfails = 0, upstream_queries = 0;
@@ -121,6 +124,7 @@ class Engine {
     // DNSSEC: answers by status, and validations stopped by a work cap.
     uint64_t secure = 0, insecure = 0, bogus = 0, validation_capped = 0;
     uint64_t work_capped = 0;  // client queries stopped by the upstream-query cap (NXNSAttack)
+    uint64_t key_prefetches = 0;  // DNSKEY fetches started alongside a zone's first query
   };
   const Stats& stats() const;
 

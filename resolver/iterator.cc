@@ -273,6 +273,10 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     return;
   }
   if (!task.question_ready) nextQuestion(task);
+  if (!task.cut.keys_prefetched) {
+    task.cut.keys_prefetched = true;
+    prefetchKeys(task, now_ms);
+  }
   size_t in_flight = 0;
   for (uint64_t token : task.pending) {
     auto it = pending_.find(token);
@@ -551,6 +555,25 @@ bool Iterator::awaitKey(Task& task, const KeyQuestion& question) {
   return true;
 }
 
+void Iterator::prefetchKeys(Task& task, int64_t now_ms) {
+  // The zone's DNSKEY RRset is fetched while its servers are asked the
+  // question, not after the answer came: validating the answer then finds
+  // the keys (or their fetch under way) instead of starting it, which saves
+  // a round trip to the zone per cold zone. No task waits for it.
+  const dns::Name& zone = task.cut.zone;
+  if (task.depth >= kMaxKeyDepth || !validator_.wantsKeys(zone, now_ms / 1000) ||
+      waitsFor(task, zone, dns::rrtype::kDnskey)) {
+    return;
+  }
+  bool created = false;
+  const uint32_t id = joinOrStart(zone, dns::rrtype::kDnskey, task.depth + 1, &created);
+  if (!created) return;
+  Task* sub = findTask(id);
+  sub->work = task.work;
+  sub->use_hints = task.use_hints;
+  ++stats_.key_prefetches;
+}
+
 bool Iterator::waitsFor(const Task& task, const dns::Name& qname, uint16_t qtype) const {
   // Joining a task that waits (directly or not) for this one would make
   // both wait forever: look at every ancestor, through every parent (a
@@ -728,8 +751,18 @@ void Iterator::handleReferral(Task& task, const SentQuestion& sent, const Classi
   auto v = validator_.judgeReferralDs(referral, sent, now_s, task.budget);
   if (!v) {
     // Validation off, or the parent's keys not cached yet: kept of unknown
-    // status (never served while validating; validated when needed).
-    if (referral.ds) records_.storeRrset(*referral.ds, Rank::kAuthority, now_s);
+    // status (never served while validating; validated when needed). A
+    // proof of no DS kept so also tells the key prefetch that the child
+    // needs no keys.
+    if (referral.ds) {
+      records_.storeRrset(*referral.ds, Rank::kAuthority, now_s);
+    } else if (!referral.proofs.empty()) {
+      uint32_t ttl = UINT32_MAX;
+      for (const auto& proof : referral.proofs) ttl = std::min(ttl, proof.ttl);
+      Classified proof;
+      proof.proofs = referral.proofs;
+      records_.storeNegative(ns.owner, dns::rrtype::kDs, false, ttl, negativeRecords(proof), now_s);
+    }
   } else {
     if (referral.ds) {
       records_.storeRrset(cappedBy(*referral.ds, v), Rank::kAuthority, now_s, statusOf(v));

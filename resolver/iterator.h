@@ -47,7 +47,10 @@ class Iterator {
   std::vector<UpstreamSend> takeSends() { return std::exchange(sends_, {}); }
   std::vector<ClientAnswer> takeAnswers() { return std::exchange(answers_, {}); }
   std::vector<Cancel> takeCancels() { return std::exchange(cancels_, {}); }
-  size_t pendingTasks() const { return tasks_.size(); }
+  /// Client queries waiting for an answer (background work, such as a key
+  /// prefetch nobody waits for, does not count).
+  size_t waitingClients() const { return clients_.size(); }
+  size_t tasksInFlight() const { return tasks_.size(); }
   const Engine::Stats& stats() const { return stats_; }
 
  private:
@@ -155,6 +158,9 @@ class Iterator {
   /// Starts (or joins) the sub-task for a key question; false when it was
   /// already waited for, or would wait on itself.
   bool awaitKey(Task& task, const KeyQuestion& question);
+  /// Starts the DNSKEY fetch of the task's zone cut if validation will need
+  /// it (a task of its own, nobody waiting).
+  void prefetchKeys(Task& task, int64_t now_ms);
   /// True if `task`, or a task it serves (directly or not), asks (qname, qtype).
   bool waitsFor(const Task& task, const dns::Name& qname, uint16_t qtype) const;
   /// Starts (or joins) the sub-task for (qname, qtype) and makes `task` wait for it.

@@ -185,6 +185,19 @@ Validator::KeyTrust Validator::keyTrust(const dns::Name& zone, int64_t now_s,
   return out;
 }
 
+bool Validator::wantsKeys(const dns::Name& zone, int64_t now_s) {
+  if (!enabled() || anchorFor(zone) == nullptr || underNegativeAnchor(zone, now_s)) return false;
+  if (records_.fetchCached(zone, dns::rrtype::kDnskey, now_s, kMinAnswerRank)) return false;
+  if (records_.fetchNodata(zone, dns::rrtype::kDnskey, now_s)) return false;
+  if (auto ds = records_.fetchCached(zone, dns::rrtype::kDs, now_s, kMinAnswerRank)) {
+    return ds->status.security == shmcache::Security::kSecure ||
+           ds->status.security == shmcache::Security::kIndeterminate;
+  }
+  // No DS, or a proof of no DS even if not validated yet (an insecure
+  // delegation needs no keys; a forged proof only delays the fetch).
+  return !records_.fetchNodata(zone, dns::rrtype::kDs, now_s);
+}
+
 ZoneTrust Validator::trustOf(const dns::Name& zone, int64_t now_s, dnssec::Budget& budget) {
   ZoneTrust out;
   if (enabled() && !underNegativeAnchor(zone, now_s) && anchorFor(zone) != nullptr) {

@@ -81,6 +81,12 @@ class Validator {
   const dnssec::Policy& policy() const { return config_.policy; }
   uint32_t bogusTtl() const { return config_.bogus_ttl; }
 
+  /// True when `zone`'s DNSKEY RRset will be needed and is not cached: the
+  /// zone is under a trust anchor (not a negative one), and the cache holds
+  /// neither its keys nor a DS status that makes it insecure or bogus.
+  /// The iterator then fetches the keys while it asks the zone's servers.
+  bool wantsKeys(const dns::Name& zone, int64_t now_s);
+
   /// The trust of `zone` as far as the cache knows it.
   ZoneTrust trustOf(const dns::Name& zone, int64_t now_s, dnssec::Budget& budget);
 

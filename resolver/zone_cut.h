@@ -31,6 +31,7 @@ struct Cut {
   bool from_hints = false;
   bool valid = false;
   int ns_lookups = 0;  // name-server addresses looked up for this cut (NXNSAttack cap)
+  bool keys_prefetched = false;  // the zone's DNSKEY fetch was started (or not needed)
 };
 
 /// Which address families the resolver queries.

@@ -98,7 +98,7 @@ TEST(EngineDelegation, GluelessCycleFailsQuickly) {
   EXPECT_EQ(r.rcode, rcode::kServFail);
   EXPECT_TRUE(r.ede_code.has_value());
   EXPECT_LT(r.elapsed_ms, 1000) << s.sentLog();
-  EXPECT_EQ(s.engine().pending(), 0u);
+  EXPECT_EQ(s.engine().tasksInFlight(), 0u);
 }
 
 TEST(EngineDelegation, ConcurrentGluelessCycleNeverLeavesTasksBehind) {
@@ -124,7 +124,7 @@ TEST(EngineDelegation, ConcurrentGluelessCycleNeverLeavesTasksBehind) {
       ASSERT_TRUE(s.result(h).answered) << label;
       EXPECT_EQ(s.result(h).rcode, rcode::kServFail) << label;
     }
-    EXPECT_EQ(s.engine().pending(), 0u) << "order: " << label;
+    EXPECT_EQ(s.engine().tasksInFlight(), 0u) << "order: " << label;
     // A later question about the cycle is not stuck behind a leftover task:
     // it fails as fast as the first time.
     s.advance(10'000);
@@ -223,7 +223,7 @@ TEST(EngineFailure, DeadlineCleansUpSubTasksAndStopsSending) {
   EXPECT_EQ(r.rcode, rcode::kServFail);
   EXPECT_NEAR(static_cast<double>(r.elapsed_ms), static_cast<double>(s.config().query_timeout_ms),
               100.0);
-  EXPECT_EQ(s.engine().pending(), 0u);
+  EXPECT_EQ(s.engine().tasksInFlight(), 0u);
   const size_t sent = s.sent().size();
   s.advance(30'000);
   EXPECT_EQ(s.sent().size(), sent) << s.sentLog();

@@ -87,7 +87,7 @@ TEST(EngineFailure, AllServersDeadIsServfailAtTheClientDeadline) {
   EXPECT_GE(r.elapsed_ms, config.query_timeout_ms - 100);
   EXPECT_LE(r.elapsed_ms, config.query_timeout_ms + 100);
   EXPECT_GE(s.engine().stats().upstream_timeouts, 2u);
-  EXPECT_EQ(s.engine().pending(), 0u);
+  EXPECT_EQ(s.engine().tasksInFlight(), 0u);
   // Retransmissions are bounded: a handful of packets, not a storm.
   EXPECT_LE(sentTo(s, {kExampleCom1, kExampleCom2}).size(), 8u) << s.sentLog();
 }
@@ -355,7 +355,7 @@ TEST(EngineRobustness, GarbageRepliesNeverCrashAndAlwaysAnswer) {
     ASSERT_TRUE(r.answered) << name;
     EXPECT_EQ(r.rcode, rcode::kServFail) << name;
   }
-  EXPECT_EQ(s.engine().pending(), 0u);
+  EXPECT_EQ(s.engine().tasksInFlight(), 0u);
 }
 
 TEST(EngineRobustness, DeniedZoneServersFailQuickly) {

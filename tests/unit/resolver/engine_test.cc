@@ -51,7 +51,7 @@ TEST(EngineScenario, ColdCachePrimesFollowsReferralsAndThenAnswersFromCache) {
   EXPECT_EQ(r.upstream_packets, 4u);
   EXPECT_EQ(s.engine().stats().client_queries, 1u);
   EXPECT_EQ(s.engine().stats().answers, 1u);
-  EXPECT_EQ(s.engine().pending(), 0u);
+  EXPECT_EQ(s.engine().tasksInFlight(), 0u);
 
   // The same question again: the hot path, no upstream packet, TTL counted
   // down.
