@@ -50,7 +50,7 @@ void putRecords(std::vector<uint8_t>& out, const std::vector<NegativeRecord>& re
 }
 
 /// The record at `offset` (bounds checked by the parse before).
-RrsetView::Record recordAt(std::span<const uint8_t> payload, size_t offset) {
+PayloadRecord recordAt(std::span<const uint8_t> payload, size_t offset) {
   auto name = dns::Name::fromUncompressed(payload.subspan(offset));
   const size_t pos = offset + name->length();
   const uint16_t type = dns::load16(payload.data() + pos);
@@ -78,7 +78,7 @@ std::optional<RrsetView> RrsetView::parse(std::span<const uint8_t> payload) {
   return v;
 }
 
-RrsetView::Record RrsetView::proof(size_t offset) const { return recordAt(payload_, offset); }
+PayloadRecord RrsetView::proof(size_t offset) const { return recordAt(payload_, offset); }
 
 RrsetView::Item RrsetView::rdata(size_t offset) const {
   const size_t len = dns::load16(payload_.data() + offset);
@@ -121,9 +121,8 @@ std::optional<NegativeView> NegativeView::parse(std::span<const uint8_t> payload
   return v;
 }
 
-NegativeView::Item NegativeView::record(size_t offset) const {
-  const auto r = recordAt(payload_, offset);  // validated by parse
-  return {r.owner, r.type, r.rdata, r.next};
+PayloadRecord NegativeView::record(size_t offset) const {
+  return recordAt(payload_, offset);  // validated by parse
 }
 
 std::optional<uint32_t> soaMinimum(std::span<const uint8_t> rdata) {

@@ -57,6 +57,15 @@ enum class Rank : uint8_t {
 /// never an answer (RFC 2181 section 5.4.1).
 inline constexpr Rank kMinAnswerRank = Rank::kAnswer;
 
+/// A record (owner, type, rdata) of a payload, referring into it: negative
+/// answers' records and wildcard proofs. `next` is the offset after it.
+struct PayloadRecord {
+  dns::Name owner;
+  uint16_t type;
+  std::span<const uint8_t> rdata;
+  size_t next;
+};
+
 /// A decoded RRset, referring into the payload it was read from.
 class RrsetView {
  public:
@@ -77,13 +86,7 @@ class RrsetView {
   /// The wildcard proof records (see above): iterate like NegativeView.
   size_t proofCount() const { return proof_count_; }
   size_t firstProof() const { return proofs_offset_; }
-  struct Record {
-    dns::Name owner;
-    uint16_t type;
-    std::span<const uint8_t> rdata;
-    size_t next;
-  };
-  Record proof(size_t offset) const;
+  PayloadRecord proof(size_t offset) const;
 
  private:
   std::span<const uint8_t> payload_;
@@ -116,14 +119,8 @@ class NegativeView {
  public:
   static std::optional<NegativeView> parse(std::span<const uint8_t> payload);
   size_t count() const { return count_; }
-  struct Item {
-    dns::Name owner;
-    uint16_t type;
-    std::span<const uint8_t> rdata;
-    size_t next;
-  };
   /// Reads the record at `offset` (start with first()).
-  Item record(size_t offset) const;
+  PayloadRecord record(size_t offset) const;
   size_t first() const { return 4; }
 
  private:

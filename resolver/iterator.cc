@@ -748,30 +748,19 @@ void Iterator::handleReferral(Task& task, const SentQuestion& sent, const Classi
   records_.storeRrset(ns, Rank::kReferral, now_s);
   // The DS, or the proof that there is none, validated when the parent's
   // keys are at hand: it saves a DS query when the child's trust is needed.
-  auto v = validator_.judgeReferralDs(referral, sent, now_s, task.budget);
-  if (!v) {
-    // Validation off, or the parent's keys not cached yet: kept of unknown
-    // status (never served while validating; validated when needed). A
-    // proof of no DS kept so also tells the key prefetch that the child
-    // needs no keys.
-    if (referral.ds) {
-      records_.storeRrset(*referral.ds, Rank::kAuthority, now_s);
-    } else if (!referral.proofs.empty()) {
-      uint32_t ttl = UINT32_MAX;
-      for (const auto& proof : referral.proofs) ttl = std::min(ttl, proof.ttl);
-      Classified proof;
-      proof.proofs = referral.proofs;
-      records_.storeNegative(ns.owner, dns::rrtype::kDs, false, ttl, negativeRecords(proof), now_s);
-    }
-  } else {
-    if (referral.ds) {
-      records_.storeRrset(cappedBy(*referral.ds, v), Rank::kAuthority, now_s, statusOf(v));
-    } else {
-      Classified proof;
-      proof.proofs = referral.proofs;
-      records_.storeNegative(ns.owner, dns::rrtype::kDs, false, v->ttl, negativeRecords(proof),
-                             now_s, statusOf(v));
-    }
+  // Without a verdict (validation off, or the parent's keys not cached
+  // yet) it is kept of unknown status: never served while validating,
+  // validated when needed; a proof of no DS kept so also tells the key
+  // prefetch that the child needs no keys.
+  const auto v = validator_.judgeReferralDs(referral, sent, now_s, task.budget);
+  if (referral.ds) {
+    records_.storeRrset(cappedBy(*referral.ds, v), Rank::kAuthority, now_s, statusOf(v));
+  } else if (!referral.proofs.empty()) {
+    uint32_t ttl = UINT32_MAX;
+    for (const auto& proof : referral.proofs) ttl = std::min(ttl, proof.ttl);
+    if (v) ttl = v->ttl;
+    records_.storeNegative(ns.owner, dns::rrtype::kDs, false, ttl, proofRecords(referral), now_s,
+                           statusOf(v));
   }
   Cut cut = referralCut(ns, referral.glue, records_, {config_.ipv4, config_.ipv6}, now_s);
   task.cut = std::move(cut);
