@@ -78,6 +78,7 @@ rto_max = "1s"
 validation = true
 sha1_signatures = true
 nsec3_max_iterations = 50
+aggressive_nsec = true
 negative_trust_anchors = []
 bogus_ttl = "60s"
 
@@ -493,6 +494,7 @@ constexpr KeySpec kDnssecKeys[] = {
     {"nsec3_max_iterations", [](Config& c, const Field& f) {
        c.dnssec.nsec3_max_iterations = static_cast<uint16_t>(f.integer(0, 2500));
      }},
+    {"aggressive_nsec", [](Config& c, const Field& f) { c.dnssec.aggressive_nsec = f.boolean(); }},
     {"negative_trust_anchors", [](Config& c, const Field& f) {
        c.dnssec.negative_trust_anchors.clear();
        for (const auto& element : f.strings()) {
@@ -800,6 +802,7 @@ std::string toToml(const Config& c) {
   out += "validation = " + toTomlBool(c.dnssec.validation) + "\n";
   out += "sha1_signatures = " + toTomlBool(c.dnssec.sha1_signatures) + "\n";
   out += "nsec3_max_iterations = " + std::to_string(c.dnssec.nsec3_max_iterations) + "\n";
+  out += "aggressive_nsec = " + toTomlBool(c.dnssec.aggressive_nsec) + "\n";
   out += "negative_trust_anchors = " + toTomlList(c.dnssec.negative_trust_anchors) + "\n";
   out += "bogus_ttl = " + quote(formatDuration(c.dnssec.bogus_ttl)) + "\n";
   out += "\n[acl]\n";

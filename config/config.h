@@ -111,6 +111,8 @@ struct DnssecSection {
   bool sha1_signatures = false;
   /// NSEC3 iterations above this make a denial insecure (RFC 9276).
   uint16_t nsec3_max_iterations = 0;
+  /// Answer from validated NSEC/NSEC3 ranges (RFC 8198).
+  bool aggressive_nsec = false;
   /// Negative trust anchors (RFC 7646): zones treated as insecure.
   /// Absolute names, lowercase, trailing dot.
   std::vector<std::string> negative_trust_anchors;

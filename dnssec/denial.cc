@@ -1,10 +1,9 @@
 #include "dnssec/denial.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
-#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -26,7 +25,6 @@ namespace rrtype = dns::rrtype;
 using internal::notProven;
 
 constexpr uint8_t kNsec3Sha1 = 1;  // RFC 5155 section 11: the only hash algorithm
-constexpr size_t kSha1Length = 20;
 constexpr char kBase32HexDigits[] = "0123456789abcdefghijklmnopqrstuv";
 
 // Which kinds of denial records `zone` sent.
@@ -123,29 +121,37 @@ Denial proveWildcardAnswer(const dns::Name& qname, const dns::Name& closest_encl
 // over the canonical (lowercase, uncompressed) wire form of the name.
 std::vector<uint8_t> nsec3Hash(const dns::Name& name, uint8_t algorithm, uint16_t iterations,
                                std::span<const uint8_t> salt) {
-  if (algorithm != kNsec3Sha1) return {};
-  dns::Name canonical = name;
-  canonical.toLowerCase();
-  const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> sha1(
-      EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_free);
-  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                     EVP_MD_CTX_free);
-  if (!sha1 || !ctx) return {};
-  std::array<uint8_t, kSha1Length> digest{};
-  auto round = [&](std::span<const uint8_t> input) {
-    unsigned int length = 0;
-    return EVP_DigestInit_ex(ctx.get(), sha1.get(), nullptr) == 1 &&
-           EVP_DigestUpdate(ctx.get(), input.data(), input.size()) == 1 &&
-           EVP_DigestUpdate(ctx.get(), salt.data(), salt.size()) == 1 &&
-           EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) == 1 && length == kSha1Length;
-  };
-  if (!round(canonical.wire())) return {};
-  for (uint16_t i = 0; i < iterations; ++i) {
-    const std::array<uint8_t, kSha1Length> previous = digest;
-    if (!round(previous)) return {};
-  }
+  Nsec3Digest digest{};
+  if (!nsec3HashInto(name, algorithm, iterations, salt, digest)) return {};
   return {digest.begin(), digest.end()};
 }
+
+// OpenSSL's one-shot SHA1_* functions, deprecated in OpenSSL 3 in favour of
+// EVP: EVP allocates a context per digest (and re-creates its provider
+// context at every DigestInit), which the allocation-free hot path must
+// not do and which costs more than the 64-octet compression itself. These
+// work on a stack SHA_CTX; only this function uses them.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+bool nsec3HashInto(const dns::Name& name, uint8_t algorithm, uint16_t iterations,
+                   std::span<const uint8_t> salt, Nsec3Digest& out) {
+  static_assert(sizeof(Nsec3Digest) == SHA_DIGEST_LENGTH);
+  if (algorithm != kNsec3Sha1) return false;
+  dns::Name canonical = name;
+  canonical.toLowerCase();
+  auto round = [&](std::span<const uint8_t> input) {
+    SHA_CTX ctx;
+    return SHA1_Init(&ctx) == 1 && SHA1_Update(&ctx, input.data(), input.size()) == 1 &&
+           SHA1_Update(&ctx, salt.data(), salt.size()) == 1 && SHA1_Final(out.data(), &ctx) == 1;
+  };
+  if (!round(canonical.wire())) return false;
+  for (uint16_t i = 0; i < iterations; ++i) {
+    const Nsec3Digest previous = out;
+    if (!round(previous)) return false;
+  }
+  return true;
+}
+#pragma GCC diagnostic pop
 
 // RFC 4648 section 7: 5 bits a digit, most significant first; the last
 // digit is padded with zero bits; no "=" padding (RFC 5155 section 3.3).

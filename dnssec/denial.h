@@ -16,6 +16,7 @@
 // (kBudget when spent), and one proof hashes at most (qname labels - zone
 // labels + 2) names. Implemented in denial.cc, nsec.cc and nsec3.cc.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -75,6 +76,12 @@ Denial proveWildcardAnswer(const dns::Name& qname, const dns::Name& closest_encl
 /// parameters, as raw octets (20 for SHA-1). Empty for unknown algorithms.
 std::vector<uint8_t> nsec3Hash(const dns::Name& name, uint8_t algorithm, uint16_t iterations,
                                std::span<const uint8_t> salt);
+
+/// The same into `out`, without allocating (the hot path hashes names for
+/// answers synthesised from NSEC3 ranges). False for unknown algorithms.
+using Nsec3Digest = std::array<uint8_t, 20>;
+bool nsec3HashInto(const dns::Name& name, uint8_t algorithm, uint16_t iterations,
+                   std::span<const uint8_t> salt, Nsec3Digest& out);
 
 /// Base32hex (RFC 4648 section 7), lowercase, no padding: an NSEC3 owner's
 /// first label. Decoding ignores case and gives nullopt for a digit outside

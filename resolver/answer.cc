@@ -118,6 +118,8 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
   CacheReadOptions options;
   options.nxdomain_cut = limits.nxdomain_cut;
   options.validating = limits.validating;
+  options.aggressive = limits.aggressive_nsec;
+  options.policy.nsec3_max_iterations = limits.nsec3_max_iterations;
   options.max_links = kMaxChain;
   const CacheReadResult read = readCache(cache, q.name, q.type, options, now_s, scratch, visitor);
   uint16_t rcode = dns::rcode::kNoError;
@@ -147,6 +149,8 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
   }
   // Returned as it is (no copy of the request; it is unused on a hit).
   answer.result = HotPathResult::kAnswered;
+  answer.synthesised = read.synthesised;
+  answer.local_root = read.local_root;
   return answer;
 }
 

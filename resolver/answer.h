@@ -9,6 +9,7 @@
 #include <span>
 
 #include "base/ip_address.h"
+#include "resolver/aggressive.h"
 #include "resolver/response_writer.h"
 
 namespace shoal::shmcache {
@@ -24,6 +25,10 @@ struct AnswerLimits {
   /// answer uses, bogus entries SERVFAIL (with their Extended DNS Error)
   /// unless the client set CD, entries of unknown status are misses.
   bool validating = false;
+  /// RFC 8198: answers synthesised from validated NSEC/NSEC3 ranges; the
+  /// NSEC3 iteration limit of the validation policy bounds their use.
+  bool aggressive_nsec = false;
+  uint16_t nsec3_max_iterations = 50;
 };
 
 enum class HotPathResult : uint8_t {
@@ -38,6 +43,10 @@ struct HotPathAnswer {
   size_t length = 0;
   /// kMiss: the query as read here, for the engine (it is not parsed twice).
   ClientRequest request;
+  /// kAnswered: synthesised from validated NSEC/NSEC3 ranges (RFC 8198),
+  /// and whether the local root zone's ranges proved it.
+  Synthesis synthesised = Synthesis::kNone;
+  bool local_root = false;
 };
 
 /// kError with `length` octets, or kDrop when there is nothing to send.

@@ -103,10 +103,10 @@ std::vector<uint8_t> encodeRrset(const Rrset& rrset, const std::vector<NegativeR
   return out;
 }
 
-std::vector<uint8_t> encodeNegative(const std::vector<NegativeRecord>& records) {
+std::vector<uint8_t> encodeNegative(const std::vector<NegativeRecord>& records, uint8_t flags) {
   std::vector<uint8_t> out;
   out.push_back(kPayloadFormat);
-  out.push_back(0);
+  out.push_back(flags);
   putRecords(out, records);
   return out;
 }

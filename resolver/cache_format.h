@@ -42,6 +42,7 @@ enum class Kind : uint8_t {
   kNxdomain = 2,   // name does not exist (type 0 in the key)
   kServer = 3,     // per-server RTT and loss (resolver/server_stats.h)
   kNegativeAnchor = 4,  // a negative trust anchor added with shoalctl (type 0)
+  kDenialZone = 5,      // a zone's NSEC/NSEC3 parameters and SOA (type 0; resolver/ranges.h)
 };
 
 /// Trust ranks, lowest first (RFC 2181 section 5.4.1).
@@ -112,13 +113,14 @@ struct NegativeRecord {
 
 std::vector<uint8_t> encodeRrset(const Rrset& rrset, const std::vector<NegativeRecord>& proofs = {});
 
-std::vector<uint8_t> encodeNegative(const std::vector<NegativeRecord>& records);
+std::vector<uint8_t> encodeNegative(const std::vector<NegativeRecord>& records, uint8_t flags = 0);
 
 /// Iterates a negative payload without allocating.
 class NegativeView {
  public:
   static std::optional<NegativeView> parse(std::span<const uint8_t> payload);
   size_t count() const { return count_; }
+  uint8_t flags() const { return payload_[1]; }
   /// Reads the record at `offset` (start with first()).
   PayloadRecord record(size_t offset) const;
   size_t first() const { return 4; }

@@ -1,5 +1,7 @@
 #include "resolver/cache_reader.h"
 
+#include <algorithm>
+
 #include "dns/constants.h"
 
 namespace shoal::resolver {
@@ -74,13 +76,57 @@ bool visitCoveringDname(Reader& reader, const dns::Name& name, CacheVisitor& vis
   return true;
 }
 
+/// The end of the chain from the ranges (RFC 8198), or where the cache ends.
+CacheReadResult readSynthesised(shmcache::Cache& cache, const dns::Name& name, uint16_t qtype,
+                                const CacheReadOptions& options, int64_t now_s,
+                                std::span<uint8_t> scratch, CacheVisitor& visitor,
+                                CacheReadResult& result) {
+  const Synthesised synthesised = synthesise(cache, name, qtype, options.policy, now_s,
+                                             scratch.first(kLookupScratch),
+                                             scratch.subspan(kLookupScratch));
+  CachedEntry entry;
+  entry.ttl = synthesised.ttl;
+  entry.security = shmcache::Security::kSecure;
+  bool go_on = false;
+  switch (synthesised.kind) {
+    case Synthesis::kNone:
+      result.result = result.links > 0 ? CacheRead::kMoved : CacheRead::kMiss;
+      result.next_name = name;
+      return result;
+    case Synthesis::kWildcard: {
+      auto rrset = RrsetView::parse(synthesised.payload);
+      if (!rrset) return result;  // kMiss: written by synthesise(), cannot fail
+      go_on = visitor.onRrset(name, qtype, entry, *rrset);
+      result.result = CacheRead::kAnswer;
+      break;
+    }
+    case Synthesis::kNxdomain:
+    case Synthesis::kNodata: {
+      auto records = NegativeView::parse(synthesised.payload);
+      if (!records) return result;
+      const bool nxdomain = synthesised.kind == Synthesis::kNxdomain;
+      go_on = visitor.onNegative(nxdomain, entry, *records);
+      result.result = nxdomain ? CacheRead::kNxdomain : CacheRead::kNodata;
+      break;
+    }
+  }
+  if (!go_on) {
+    result.result = CacheRead::kStopped;
+    return result;
+  }
+  result.synthesised = synthesised.kind;
+  result.local_root = synthesised.local_root;
+  return result;
+}
+
 }  // namespace
 
 CacheReadResult readCache(shmcache::Cache& cache, const dns::Name& qname, uint16_t qtype,
                           const CacheReadOptions& options, int64_t now_s,
                           std::span<uint8_t> scratch, CacheVisitor& visitor) {
   CacheReadResult result;
-  Reader reader(cache, options, now_s, scratch, result);
+  Reader reader(cache, options, now_s, scratch.first(std::min(scratch.size(), kLookupScratch)),
+                result);
   dns::Name name = qname;
   for (;; ++result.links) {
     if (auto found = reader.find(name, qtype, Kind::kRrset)) {
@@ -129,6 +175,9 @@ CacheReadResult readCache(shmcache::Cache& cache, const dns::Name& qname, uint16
     probe = probe.parent();
   }
   auto records = found ? NegativeView::parse(reader.payload(*found)) : std::nullopt;
+  if (!records && options.aggressive && options.validating && scratch.size() >= kCacheScratchSize) {
+    return readSynthesised(cache, name, qtype, options, now_s, scratch, visitor, result);
+  }
   if (!records) {
     result.result = result.links > 0 ? CacheRead::kMoved : CacheRead::kMiss;
     result.next_name = name;

@@ -11,11 +11,17 @@
 // RFC 2181 section 5.4.1); with validation on, entries of unknown DNSSEC
 // status are misses, and the statuses seen are summed up for AD and for
 // bogus answers.
+//
+// Where the cache holds nothing for a name, answers are synthesised from
+// validated NSEC/NSEC3 ranges when `aggressive` is on (RFC 8198,
+// resolver/aggressive.h) and the scratch space allows it.
 
 #include <cstdint>
 #include <span>
 
 #include "dns/name.h"
+#include "dnssec/verdict.h"
+#include "resolver/aggressive.h"
 #include "resolver/cache_format.h"
 #include "shmcache/cache.h"
 
@@ -40,9 +46,17 @@ class CacheVisitor {
   virtual bool onNegative(bool nxdomain, const CachedEntry& entry, const NegativeView& records) = 0;
 };
 
+/// Scratch octets for cache copies; with kSynthesisSpace more, readCache
+/// can synthesise answers from ranges.
+inline constexpr size_t kLookupScratch = 65536;
+inline constexpr size_t kCacheScratchSize = kLookupScratch + kSynthesisSpace;
+
 struct CacheReadOptions {
   bool nxdomain_cut = true;
   bool validating = false;
+  /// RFC 8198: synthesise from ranges (only while validating).
+  bool aggressive = false;
+  dnssec::Policy policy;  // its NSEC3 iteration limit bounds the ranges used
   int max_links = 8;          // CNAME links followed
   uint32_t max_stale_s = 0;   // serve-stale: entries expired at most this long ago
 };
@@ -64,10 +78,13 @@ struct CacheReadResult {
   bool bogus = false;      // an entry used was bogus
   uint16_t bogus_ede = 0;  // the first bogus entry's EDE
   bool stale = false;      // an entry used had expired (serve-stale)
+  Synthesis synthesised = Synthesis::kNone;  // the end of the chain came from ranges
+  bool local_root = false;                   // ... of the local root zone (RFC 8806)
 };
 
 /// Reads the answer to (qname, qtype) from `cache`. `scratch` holds at
-/// least 65535 octets; `now_s` is the cache's clock.
+/// least 65535 octets (kCacheScratchSize to synthesise); `now_s` is the
+/// cache's clock.
 CacheReadResult readCache(shmcache::Cache& cache, const dns::Name& qname, uint16_t qtype,
                           const CacheReadOptions& options, int64_t now_s,
                           std::span<uint8_t> scratch, CacheVisitor& visitor);

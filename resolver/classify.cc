@@ -239,4 +239,16 @@ bool expandedFromWildcard(const Rrset& rrset) {
   return false;
 }
 
+std::optional<dns::Name> wildcardOwner(const Rrset& rrset) {
+  if (!expandedFromWildcard(rrset)) return std::nullopt;
+  for (const auto& sig : rrset.sigs) {
+    auto parsed = dnssec::parseRrsig(sig);
+    if (!parsed || parsed->labels >= rrset.owner.labelCount()) continue;
+    constexpr uint8_t kAsterisk[] = {'*'};
+    auto wildcard = rrset.owner.suffix(parsed->labels).prepend(kAsterisk);
+    if (wildcard) return *wildcard;
+  }
+  return std::nullopt;
+}
+
 }  // namespace shoal::resolver

@@ -76,5 +76,7 @@ std::optional<dns::Name> dnameTarget(const Rrset& dname, const dns::Name& owner)
 /// True if an RRSIG of `rrset` says it was synthesised from a wildcard
 /// (its labels field below the owner's label count, RFC 4035 5.3.4).
 bool expandedFromWildcard(const Rrset& rrset);
+/// The wildcard ("*.<closest encloser>") an expanded RRset came from.
+std::optional<dns::Name> wildcardOwner(const Rrset& rrset);
 
 }  // namespace shoal::resolver

@@ -40,6 +40,7 @@ struct EngineConfig {
   bool ipv6 = true;                 // query IPv6 servers
   std::vector<base::IpPrefix> deny_upstream;  // never query these
   bool nxdomain_cut = true;         // RFC 8020
+  bool aggressive_nsec = true;      // RFC 8198 (while validating)
   uint32_t min_ttl = 0;
   uint32_t max_ttl = 86400;
   uint32_t max_negative_ttl = 3600;
@@ -125,6 +126,10 @@ class Engine {
     uint64_t secure = 0, insecure = 0, bogus = 0, validation_capped = 0;
     uint64_t work_capped = 0;  // client queries stopped by the upstream-query cap (NXNSAttack)
     uint64_t key_prefetches = 0;  // DNSKEY fetches started alongside a zone's first query
+    // RFC 8198: answers synthesised from ranges, by kind; those proven by
+    // the local root zone (RFC 8806); NSEC/NSEC3 ranges stored.
+    uint64_t synth_nxdomain = 0, synth_nodata = 0, synth_wildcard = 0, local_root_answers = 0;
+    uint64_t ranges_stored = 0;
   };
   const Stats& stats() const;
 

@@ -6,6 +6,7 @@
 #include "dns/constants.h"
 #include "dns/message.h"
 #include "dns/writer.h"
+#include "resolver/ranges.h"
 #include "resolver/sentinel.h"
 
 namespace shoal::resolver {
@@ -159,12 +160,15 @@ Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
   CacheReadOptions options;
   options.nxdomain_cut = config_.nxdomain_cut;
   options.validating = validator_.enabled();
+  options.aggressive = config_.aggressive_nsec;
+  options.policy = config_.validation.policy;
   options.max_links = std::max(kMaxChain - task.chain_hops, 0);
   CachedAnswer cached = records_.readAnswer(task.sname, task.stype, options, now_ms / 1000);
   const CacheRead result = cached.read.result;
   if (result == CacheRead::kMiss || result == CacheRead::kStopped) return CacheStep::kMiss;
   task.chain_hops += cached.read.links;
   noteSecurity(task, cached.read);
+  countSynthesis(cached.read);
   if (result == CacheRead::kMoved) {
     for (auto& link : cached.rrsets) task.chain.push_back(std::move(link));
     task.sname = cached.read.next_name;
@@ -193,6 +197,23 @@ void Iterator::noteSecurity(Task& task, const CacheReadResult& read) {
                                                                             : dnssec::ede::kDnssecBogus,
                                                         "cached data is bogus")
                                                   : dnssec::Verdict::insecure(0, "cached data"));
+}
+
+void Iterator::countSynthesis(const CacheReadResult& read) {
+  switch (read.synthesised) {
+    case Synthesis::kNone:
+      return;
+    case Synthesis::kNxdomain:
+      ++stats_.synth_nxdomain;
+      break;
+    case Synthesis::kNodata:
+      ++stats_.synth_nodata;
+      break;
+    case Synthesis::kWildcard:
+      ++stats_.synth_wildcard;
+      break;
+  }
+  if (read.local_root) ++stats_.local_root_answers;
 }
 
 Outcome Iterator::answerOutcome(const Task& task) const {
@@ -664,6 +685,11 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
   const Classified& reply = held.reply;
   const bool validating = validator_.enabled();
   if (validating) task.security = worst(task.security, verdict.overall);
+  // The records that proved a denial become ranges (RFC 8198).
+  if (verdict.denial && config_.aggressive_nsec) {
+    stats_.ranges_stored +=
+        storeDenial(records_.cache(), *verdict.denial, config_.max_negative_ttl, now_s);
+  }
   const Rank answer_rank = reply.authoritative ? Rank::kAuthoritativeAnswer : Rank::kAnswer;
   for (size_t i = 0; i < reply.links.size(); ++i) {
     std::optional<RrsetVerdict> v;
@@ -692,7 +718,18 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
       // A wildcard expansion keeps the proof that the name itself does not
       // exist, for DO clients (RFC 4035 section 3.1.3.3).
       std::vector<NegativeRecord> proofs;
-      if (expandedFromWildcard(data)) proofs = proofRecords(reply);
+      if (expandedFromWildcard(data)) {
+        proofs = proofRecords(reply);
+        // A secure wildcard is kept under its own name too, to answer
+        // other names it covers from the ranges (RFC 8198 section 5.3).
+        if (config_.aggressive_nsec && v && v->verdict.isSecure()) {
+          if (auto wildcard = wildcardOwner(data)) {
+            Rrset source = data;
+            source.owner = *wildcard;
+            records_.storeRrset(source, answer_rank, now_s, statusOf(v));
+          }
+        }
+      }
       records_.storeRrset(data, answer_rank, now_s, statusOf(v), proofs);
       if (data.type == dns::rrtype::kNs) cacheGlue(reply.glue, now_ms);
       Outcome outcome = answerOutcome(task);
@@ -826,6 +863,8 @@ std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t q
   CacheReadOptions options;
   options.nxdomain_cut = config_.nxdomain_cut;
   options.validating = validator_.enabled();
+  options.aggressive = config_.aggressive_nsec;
+  options.policy = config_.validation.policy;
   options.max_links = kMaxChain;
   options.max_stale_s = config_.serve_stale_s;
   CachedAnswer cached = records_.readAnswer(qname, qtype, options, now_ms / 1000);

@@ -136,6 +136,7 @@ class Iterator {
   CacheStep answerFromCache(Task& task, int64_t now_ms);
   /// Folds the statuses of what the cache answered into the task's security.
   void noteSecurity(Task& task, const CacheReadResult& read);
+  void countSynthesis(const CacheReadResult& read);
   /// An outcome carrying the task's chain and security.
   Outcome answerOutcome(const Task& task) const;
   bool findCut(Task& task, int64_t now_ms);

@@ -100,7 +100,7 @@ class RecordCache {
 
   shmcache::Cache& cache_;
   TtlLimits limits_;
-  std::vector<uint8_t> scratch_ = std::vector<uint8_t>(65536);
+  std::vector<uint8_t> scratch_ = std::vector<uint8_t>(kCacheScratchSize);
 };
 
 }  // namespace shoal::resolver

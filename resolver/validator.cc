@@ -310,10 +310,12 @@ Validator::Judgement Validator::judgeNegative(const Classified& reply, const Sen
   const dns::Name zone = reply.soa ? reply.soa->owner : sent.zone;
   uint32_t ttl = reply.negative_ttl;
   Verdict overall = Verdict::secure();
+  std::optional<RrsetVerdict> soa_verdict;
   if (reply.soa) {
     Judgement soa = judgeRrset(*reply.soa, zone, now_s, budget);
     if (soa.need) return soa;
     overall = worst(overall, soa.result.verdict);
+    soa_verdict = soa.result;
   }
   std::vector<Rrset> secure_proofs;
   Judgement proofs = judgeProofs(reply.proofs, zone, now_s, budget, secure_proofs);
@@ -339,6 +341,15 @@ Validator::Judgement Validator::judgeNegative(const Classified& reply, const Sen
               : dnssec::proveNodata(reply.next_name, sent.qtype, proof_zone, secure_proofs,
                                     config_.policy, budget);
       overall = denial.verdict();
+      if (overall.isSecure() && !secure_proofs.empty()) {
+        ValidatedDenial kept{proof_zone, secure_proofs, std::nullopt,
+                             std::min(ttl, proofs.result.ttl)};
+        if (soa_verdict) {
+          kept.soa = *reply.soa;
+          kept.soa->ttl = std::min(kept.soa->ttl, soa_verdict->ttl);
+        }
+        out.denial = std::move(kept);
+      }
     }
   }
   out.result = {overall, overall.isBogus() ? config_.bogus_ttl : ttl};
@@ -350,6 +361,7 @@ ReplyVerdict Validator::judge(const Classified& reply, const SentQuestion& sent,
   ReplyVerdict out;
   out.overall = Verdict::secure();
   std::vector<Rrset> secure_proofs;
+  uint32_t proofs_ttl = 0;
   bool proofs_judged = false;
   // A wildcard expansion needs the proof that no closer name exists
   // (RFC 4035 section 5.3.4, RFC 5155 section 8.8).
@@ -362,10 +374,15 @@ ReplyVerdict Validator::judge(const Classified& reply, const SentQuestion& sent,
         return std::nullopt;
       }
       proofs_judged = true;
+      proofs_ttl = proofs.result.ttl;
     }
-    return dnssec::proveWildcardAnswer(rrset.owner, *j.wildcard_ce, j.signer, secure_proofs,
-                                       config_.policy, budget)
-        .verdict();
+    Verdict verdict = dnssec::proveWildcardAnswer(rrset.owner, *j.wildcard_ce, j.signer,
+                                                  secure_proofs, config_.policy, budget)
+                          .verdict();
+    if (verdict.isSecure() && !secure_proofs.empty()) {
+      out.denial = ValidatedDenial{j.signer, secure_proofs, std::nullopt, proofs_ttl};
+    }
+    return verdict;
   };
   const Rrset* dname = nullptr;
   Verdict dname_verdict;
@@ -424,6 +441,7 @@ ReplyVerdict Validator::judge(const Classified& reply, const SentQuestion& sent,
     }
     out.overall = worst(out.overall, j.result.verdict);
     out.negative = j.result;
+    out.denial = std::move(j.denial);
   }
   return out;
 }

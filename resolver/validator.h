@@ -27,6 +27,7 @@
 #include "dnssec/verdict.h"
 #include "resolver/cache_format.h"
 #include "resolver/classify.h"
+#include "resolver/ranges.h"
 #include "resolver/record_cache.h"
 #include "resolver/roots.h"
 
@@ -71,6 +72,9 @@ struct ReplyVerdict {
   std::optional<RrsetVerdict> data;
   std::optional<RrsetVerdict> negative;
   dnssec::Verdict overall;
+  /// The NSEC/NSEC3 records that proved a secure denial or wildcard
+  /// expansion, for the ranges (RFC 8198, resolver/ranges.h).
+  std::optional<ValidatedDenial> denial;
 };
 
 class Validator {
@@ -115,6 +119,7 @@ class Validator {
     std::optional<KeyQuestion> need;
     dns::Name signer;
     std::optional<dns::Name> wildcard_ce;  // secure, expanded from a wildcard
+    std::optional<ValidatedDenial> denial;  // judgeNegative: a secure proof
   };
 
   /// The closest anchor at or above `name`, or null.

@@ -502,6 +502,8 @@ std::vector<StripeFill> Cache::fill() const {
     out[i].live_entries = s.live_entries.load(std::memory_order_relaxed);
     out[i].live_bytes = s.live_bytes.load(std::memory_order_relaxed);
     out[i].wipes = s.wipes.load(std::memory_order_relaxed);
+    // Written under the stripe lock; a relaxed atomic read of a gauge.
+    out[i].range_entries = __atomic_load_n(&s.range_count, __ATOMIC_RELAXED);
   }
   return out;
 }

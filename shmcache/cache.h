@@ -110,6 +110,7 @@ struct StripeFill {
   uint64_t live_entries = 0;
   uint64_t live_bytes = 0;
   uint64_t wipes = 0;
+  uint64_t range_entries = 0;  // ordered-set entries (expired ones until evicted)
 };
 
 /// Sum of every process's counters, read without locks.

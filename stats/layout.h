@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 3;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 4;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -94,6 +94,13 @@ struct WorkerCounters {  // STATS_LAYOUT
   // DNSSEC: resolutions answered secure, insecure, bogus; validations a
   // work cap stopped (KeyTrap, NSEC3 hashing).
   Counter dnssec_secure, dnssec_insecure, dnssec_bogus, dnssec_capped;
+  // Answers synthesised from validated NSEC/NSEC3 ranges (RFC 8198), by
+  // kind, and those proven by the local root zone (RFC 8806): on the hot
+  // path, and in the resolver (copied from the engine); ranges the
+  // resolver stored.
+  Counter synth_nxdomain, synth_nodata, synth_wildcard, local_root_answers;
+  Counter engine_synth_nxdomain, engine_synth_nodata, engine_synth_wildcard,
+      engine_local_root_answers, ranges_stored;
   // Response times.
   Histogram latency_hit, latency_miss;
 };

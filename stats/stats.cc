@@ -155,6 +155,15 @@ void Totals::add(const WorkerCounters& c) {
   dnssec_insecure += c.dnssec_insecure.get();
   dnssec_bogus += c.dnssec_bogus.get();
   dnssec_capped += c.dnssec_capped.get();
+  synth_nxdomain += c.synth_nxdomain.get();
+  synth_nodata += c.synth_nodata.get();
+  synth_wildcard += c.synth_wildcard.get();
+  local_root_answers += c.local_root_answers.get();
+  engine_synth_nxdomain += c.engine_synth_nxdomain.get();
+  engine_synth_nodata += c.engine_synth_nodata.get();
+  engine_synth_wildcard += c.engine_synth_wildcard.get();
+  engine_local_root_answers += c.engine_local_root_answers.get();
+  ranges_stored += c.ranges_stored.get();
   addCounters(latency_hit, c.latency_hit);
   addCounters(latency_miss, c.latency_miss);
   latency_hit_sum_us += c.latency_hit.sum_us.get();

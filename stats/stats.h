@@ -73,10 +73,21 @@ struct Totals {
   uint64_t upstream_errors = 0, tcp_fallbacks = 0, coalesced = 0, coalesced_upstream = 0;
   uint64_t deadline_servfails = 0, malformed_replies = 0, stale_answers = 0;
   uint64_t dnssec_secure = 0, dnssec_insecure = 0, dnssec_bogus = 0, dnssec_capped = 0;
+  uint64_t synth_nxdomain = 0, synth_nodata = 0, synth_wildcard = 0, local_root_answers = 0;
+  uint64_t engine_synth_nxdomain = 0, engine_synth_nodata = 0, engine_synth_wildcard = 0;
+  uint64_t engine_local_root_answers = 0, ranges_stored = 0;
   std::array<uint64_t, kLatencyBuckets> latency_hit{}, latency_miss{};
   uint64_t latency_hit_sum_us = 0, latency_miss_sum_us = 0;
 
   uint64_t queries() const { return queries_udp + queries_tcp; }
+  // Answers synthesised from ranges: hot path and resolver together.
+  uint64_t synthesisedNxdomain() const { return synth_nxdomain + engine_synth_nxdomain; }
+  uint64_t synthesisedNodata() const { return synth_nodata + engine_synth_nodata; }
+  uint64_t synthesisedWildcard() const { return synth_wildcard + engine_synth_wildcard; }
+  uint64_t synthesised() const {
+    return synthesisedNxdomain() + synthesisedNodata() + synthesisedWildcard();
+  }
+  uint64_t localRootAnswers() const { return local_root_answers + engine_local_root_answers; }
   void add(const WorkerCounters& c);
 };
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "resolver/answer.h"
+#include "resolver/cache_reader.h"
 #include "worker/clock.h"
 #include "worker/sockaddr.h"
 #include "worker/worker_loop.h"
@@ -20,6 +21,23 @@ uint64_t elapsedUs(int64_t since) {
 }
 
 }  // namespace
+
+void Worker::countSynthesis(resolver::Synthesis kind, bool local_root) {
+  switch (kind) {
+    case resolver::Synthesis::kNone:
+      return;
+    case resolver::Synthesis::kNxdomain:
+      ++counters_.synth_nxdomain;
+      break;
+    case resolver::Synthesis::kNodata:
+      ++counters_.synth_nodata;
+      break;
+    case resolver::Synthesis::kWildcard:
+      ++counters_.synth_wildcard;
+      break;
+  }
+  if (local_root) ++counters_.local_root_answers;
+}
 
 std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
                                              const base::IpAddress& client,
@@ -41,10 +59,11 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
   const int64_t now_ms = received_us / 1000;
   const auto result =
       resolver::answerFromCache(query, client, tcp, cache_, config_.limits, now_ms / 1000,
-                                {out_.get(), kMaxMessage}, {scratch_.get(), kMaxMessage});
+                                {out_.get(), kMaxMessage}, {scratch_.get(), resolver::kCacheScratchSize});
   switch (result.result) {
     case resolver::HotPathResult::kAnswered:
       ++counters_.cache_hits;
+      countSynthesis(result.synthesised, result.local_root);
       countResponse({out_.get(), result.length});
       counters_.latency_hit.record(elapsedUs(received_us));
       return {out_.get(), result.length};

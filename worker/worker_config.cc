@@ -20,6 +20,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   e.ipv6 = r.ipv6;
   e.deny_upstream = r.deny_upstream;
   e.nxdomain_cut = r.nxdomain_cut;
+  e.aggressive_nsec = config.dnssec.aggressive_nsec;
   e.min_ttl = config.cache.min_ttl;
   e.max_ttl = config.cache.max_ttl;
   e.max_negative_ttl = config.cache.max_negative_ttl;
@@ -40,6 +41,8 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   out.limits.udp_payload_size = config.server.udp_payload_size;
   out.limits.nxdomain_cut = r.nxdomain_cut;
   out.limits.validating = d.validation && !anchors.anchors.empty();
+  out.limits.aggressive_nsec = d.aggressive_nsec;
+  out.limits.nsec3_max_iterations = d.nsec3_max_iterations;
 
   out.acl_allow = config.acl.allow;
   for (const auto& address : r.outgoing_addresses) {

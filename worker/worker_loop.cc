@@ -9,6 +9,7 @@
 
 #include <cinttypes>
 
+#include "resolver/cache_reader.h"
 #include "resolver/engine.h"
 #include "shmcache/cache.h"
 #include "worker/clock.h"
@@ -54,7 +55,7 @@ Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::Proces
       journal_(journal),
       answer_slots_(new uint8_t[kAnswerBatch * kAnswerSlot]),
       out_(new uint8_t[kMaxMessage]),
-      scratch_(new uint8_t[kMaxMessage]),
+      scratch_(new uint8_t[resolver::kCacheScratchSize]),
       upstream_recv_(new uint8_t[kUdpChunk]),
       tcp_recv_(new uint8_t[kUdpChunk]) {
   if (journal_ == nullptr) {
@@ -100,6 +101,9 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     uv_timer_start(&sweep_timer_, worker::onSweepTimer, kSweepIntervalMs, kSweepIntervalMs);
     engine_base_ = stats::Totals{};
     engine_base_.add(counters_);
+    synth_base_ = {counters_.engine_synth_nxdomain.get(), counters_.engine_synth_nodata.get(),
+                   counters_.engine_synth_wildcard.get(), counters_.engine_local_root_answers.get(),
+                   counters_.ranges_stored.get()};
     beat();
     replayJournal();
     stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kReady),
@@ -248,6 +252,11 @@ void Worker::publishEngineStats() {
   c.dnssec_insecure.set(b.dnssec_insecure + e.insecure);
   c.dnssec_bogus.set(b.dnssec_bogus + e.bogus);
   c.dnssec_capped.set(b.dnssec_capped + e.validation_capped);
+  c.engine_synth_nxdomain.set(synth_base_[0] + e.synth_nxdomain);
+  c.engine_synth_nodata.set(synth_base_[1] + e.synth_nodata);
+  c.engine_synth_wildcard.set(synth_base_[2] + e.synth_wildcard);
+  c.engine_local_root_answers.set(synth_base_[3] + e.local_root_answers);
+  c.ranges_stored.set(synth_base_[4] + e.ranges_stored);
 }
 
 void Worker::logCounters() const {

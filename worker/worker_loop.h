@@ -201,6 +201,8 @@ class Worker {
                                        const base::IpAddress& client, const ClientOrigin& origin);
   bool aclAllows(const base::IpAddress& client) const;
   void countResponse(std::span<const uint8_t> response);
+  /// A hot-path answer synthesised from ranges (RFC 8198), by kind.
+  void countSynthesis(resolver::Synthesis kind, bool local_root);
   void answerClient(const resolver::ClientAnswer& answer);
 
   // udp_server.cc
@@ -271,6 +273,9 @@ class Worker {
   /// The slot's resolver counters when this process started (a replaced
   /// worker continues its predecessor's totals).
   stats::Totals engine_base_;
+  // The engine's synthesis counters at start (engine_synth_*, then
+  // engine_local_root_answers, ranges_stored): engine counts add to them.
+  std::array<uint64_t, 5> synth_base_{};
 
   // Per-worker buffers, allocated once. A receive buffer is only used
   // inside the callback that filled it (whatever is kept is copied), so one
@@ -292,7 +297,7 @@ class Worker {
   std::array<QueuedAnswer, kAnswerBatch> answer_queue_{};
   size_t answers_queued_ = 0;
   std::unique_ptr<uint8_t[]> out_;            // kMaxMessage: the answer being sent
-  std::unique_ptr<uint8_t[]> scratch_;        // kMaxMessage: cache payload copies
+  std::unique_ptr<uint8_t[]> scratch_;        // kCacheScratchSize: cache copies, synthesis
   std::unique_ptr<uint8_t[]> upstream_recv_;  // kUdpChunk: one upstream read
   std::unique_ptr<uint8_t[]> tcp_recv_;       // kUdpChunk: one client TCP read
   // DNS over TLS only (null without a TLS listener).
