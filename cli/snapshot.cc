@@ -101,6 +101,7 @@ Snapshot takeSnapshot(const stats::Segment& segment, const PidProbe& alive) {
   s.restarts = h.restarts.load(std::memory_order_relaxed);
   s.cache_size = h.cache_size.load(std::memory_order_relaxed);
   s.cache_entries = h.cache_entries.load(std::memory_order_relaxed);
+  s.cache_ranges = h.cache_ranges.load(std::memory_order_relaxed);
   s.cache_bytes = h.cache_bytes.load(std::memory_order_relaxed);
   s.cache_capacity = h.cache_capacity.load(std::memory_order_relaxed);
   s.totals = stats::totalsOf(segment);
@@ -189,6 +190,7 @@ StatsReport makeStatsReport(const Snapshot& now, const stats::Header& header, un
   r.supervisor_pid = now.supervisor_pid;
   r.supervisor_alive = now.supervisor_alive;
   r.totals = now.totals;
+  r.cache_ranges = now.cache_ranges;
   r.requested_window_s = window_s;
   r.window = sampleWindow(header, window_s);
   r.hit = summarizeLatency(now.totals.latency_hit, now.totals.latency_hit_sum_us);
@@ -205,10 +207,13 @@ TopFrame makeTopFrame(const Snapshot& before, const Snapshot& after) {
   f.version = after.version;
   f.uptime_s = after.started_ms > 0 ? secondsBetween(after.started_ms, after.wall_ms) : -1;
   f.cache_entries = after.cache_entries;
+  f.cache_ranges = after.cache_ranges;
   f.fill_percent = percentOf(after.cache_bytes, after.cache_capacity);
   const stats::Totals d = stats::difference(after.totals, before.totals);
   f.qps = rate(d.queries(), f.interval_s);
   f.upstream_qps = rate(d.upstream_queries, f.interval_s);
+  f.synthesised_qps = rate(d.synthesised(), f.interval_s);
+  f.local_root_qps = rate(d.localRootAnswers(), f.interval_s);
   f.hit_percent = percentOf(d.cache_hits, d.cache_hits + d.cache_misses);
   f.loss_percent = percentOf(d.upstream_timeouts, d.upstream_queries);
   f.hit = summarizeLatency(d.latency_hit, d.latency_hit_sum_us);

@@ -45,6 +45,7 @@ struct Snapshot {
   int64_t started_ms = 0;
   uint64_t upgrades = 0, reloads = 0, restarts = 0;
   uint64_t cache_size = 0, cache_entries = 0, cache_bytes = 0, cache_capacity = 0;
+  uint64_t cache_ranges = 0;  // NSEC/NSEC3 ranges among the entries
   stats::Totals totals;
   std::vector<WorkerInfo> workers;             // one per configured worker index
   std::vector<stats::Totals> worker_totals;    // by worker index (both process slots)
@@ -122,6 +123,7 @@ struct StatsReport {
   unsigned requested_window_s = 0;
   std::optional<SampleWindow> window;
   LatencySummary hit, miss;
+  uint64_t cache_ranges = 0;  // NSEC/NSEC3 range entries in the cache now
 };
 StatsReport makeStatsReport(const Snapshot& now, const stats::Header& header, unsigned window_s);
 
@@ -145,9 +147,12 @@ struct TopFrame {
   bool supervisor_alive = false;
   std::string version;
   double uptime_s = -1;
-  uint64_t cache_entries = 0;
+  uint64_t cache_entries = 0, cache_ranges = 0;
   std::optional<double> fill_percent;
   double qps = 0, upstream_qps = 0;
+  /// Answers synthesised from ranges a second (RFC 8198), and of those
+  /// proven by the local root zone (RFC 8806).
+  double synthesised_qps = 0, local_root_qps = 0;
   std::optional<double> hit_percent, loss_percent;
   LatencySummary hit, miss;
   std::vector<TopWorker> workers;

@@ -207,6 +207,11 @@ std::string statsText(const StatsReport& r) {
   out += "dnssec          secure " + u64(t.dnssec_secure) + ", insecure " +
          u64(t.dnssec_insecure) + ", bogus " + u64(t.dnssec_bogus) + ", capped " +
          u64(t.dnssec_capped) + " (resolutions)\n";
+  out += "synthesised     nxdomain " + u64(t.synthesisedNxdomain()) + ", nodata " +
+         u64(t.synthesisedNodata()) + ", wildcard " + u64(t.synthesisedWildcard()) +
+         " (from NSEC/NSEC3 ranges, RFC 8198)\n";
+  out += "                local root " + u64(t.localRootAnswers()) + ", ranges in cache " +
+         u64(r.cache_ranges) + ", ranges stored " + u64(t.ranges_stored) + "\n";
   out += "replayed        " + u64(t.journal_replayed) +
          " (read by a worker that died, answered by its replacement)\n";
   out += "latency ms hit  " + latencyText(r.hit) + "\n";
@@ -271,6 +276,13 @@ std::string statsJson(const StatsReport& r) {
         {"insecure", t.dnssec_insecure},
         {"bogus", t.dnssec_bogus},
         {"capped", t.dnssec_capped}}},
+      {"synthesised",
+       {{"nxdomain", t.synthesisedNxdomain()},
+        {"nodata", t.synthesisedNodata()},
+        {"wildcard", t.synthesisedWildcard()},
+        {"local_root", t.localRootAnswers()},
+        {"ranges_in_cache", r.cache_ranges},
+        {"ranges_stored", t.ranges_stored}}},
       {"journal", {{"replayed", t.journal_replayed}, {"not_journaled", t.journal_skipped}}},
       {"latency_ms", {{"hit", latencyJson(r.hit)}, {"miss", latencyJson(r.miss)}}}};
   return out.dump();
@@ -285,6 +297,9 @@ std::vector<std::string> topLines(const TopFrame& f) {
   lines.push_back("qps " + formatRate(f.qps) + "  hit rate " + formatPercent(f.hit_percent) +
                   "  upstream " + formatRate(f.upstream_qps) + "/s  loss " +
                   formatPercent(f.loss_percent) + strprintf("  (last %.1fs)", f.interval_s));
+  lines.push_back("synthesised " + formatRate(f.synthesised_qps) + "/s  local root " +
+                  formatRate(f.local_root_qps) + "/s  ranges " + u64(f.cache_ranges) +
+                  "  (RFC 8198 answers from NSEC/NSEC3 ranges)");
   lines.push_back("latency ms  hits " + latencyText(f.hit));
   lines.push_back("          misses " + latencyText(f.miss));
   lines.emplace_back();
@@ -337,7 +352,10 @@ std::string topJson(const TopFrame& f) {
                     {"upstream_qps", rounded(f.upstream_qps, 2)},
                     {"hit_percent", optional(f.hit_percent)},
                     {"loss_percent", optional(f.loss_percent)},
-                    {"cache", {{"entries", f.cache_entries},
+                    {"synthesised_qps", rounded(f.synthesised_qps, 2)},
+                    {"local_root_qps", rounded(f.local_root_qps, 2)},
+                    {"cache", {{"ranges", f.cache_ranges},
+                               {"entries", f.cache_entries},
                                {"fill_percent", optional(f.fill_percent)}}},
                     {"latency_ms", {{"hit", latencyJson(f.hit)}, {"miss", latencyJson(f.miss)}}},
                     {"workers", workers}};

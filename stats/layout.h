@@ -150,6 +150,7 @@ struct alignas(64) Header {  // STATS_LAYOUT
   char control_socket[128];
   // Cache fill, refreshed with the samples.
   std::atomic<uint64_t> cache_size, cache_entries, cache_bytes, cache_capacity;
+  std::atomic<uint64_t> cache_ranges;  // NSEC/NSEC3 range entries (RFC 8198)
   std::atomic<uint64_t> sample_seq;  // samples written so far; the next goes to seq % kSamples
   Sample samples[kSamples];
   ProcessSlot slots[kProcessSlots];

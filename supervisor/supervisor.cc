@@ -203,12 +203,14 @@ void Supervisor::sample() {
   if (!anchor_expiry_.empty()) expireAnchors();
   if (!stats_) return;
   stats::Header& h = stats_->header();
-  uint64_t entries = 0, bytes = 0;
+  uint64_t entries = 0, bytes = 0, ranges = 0;
   for (const auto& fill : cache_->fill()) {
     entries += fill.live_entries;
     bytes += fill.live_bytes;
+    ranges += fill.range_entries;
   }
   h.cache_entries.store(entries);
+  h.cache_ranges.store(ranges);
   h.cache_bytes.store(bytes);
   h.cache_capacity.store(cache_->arenaBytesPerStripe() * cache_->stripeCount());
   const stats::Totals t = stats::totalsOf(*stats_);

@@ -75,6 +75,16 @@ StatsReport sampleStats() {
   r.totals.stale_answers = 8;
   r.totals.tls_handshakes = 11;
   r.totals.tls_handshake_failures = 12;
+  // Synthesised answers: hot path and resolver counts are summed.
+  r.totals.synth_nxdomain = 20;
+  r.totals.engine_synth_nxdomain = 1;
+  r.totals.synth_nodata = 3;
+  r.totals.synth_wildcard = 2;
+  r.totals.engine_synth_wildcard = 1;
+  r.totals.local_root_answers = 9;
+  r.totals.engine_local_root_answers = 1;
+  r.totals.ranges_stored = 30;
+  r.cache_ranges = 25;
   r.requested_window_s = 10;
   r.window = SampleWindow{10, 10, 500, 450, 50, 20, 1};
   r.hit = LatencySummary{800, 0.02, 0.012, 0.03, 0.1};
@@ -106,6 +116,12 @@ TEST(StatsViews, Json) {
   EXPECT_EQ(j["tls"]["handshake_failures"], 12);
   EXPECT_EQ(j["latency_ms"]["miss"]["p99"], 400.0);
   EXPECT_EQ(j["latency_ms"]["hit"]["count"], 800);
+  EXPECT_EQ(j["synthesised"]["nxdomain"], 21);
+  EXPECT_EQ(j["synthesised"]["nodata"], 3);
+  EXPECT_EQ(j["synthesised"]["wildcard"], 3);
+  EXPECT_EQ(j["synthesised"]["local_root"], 10);
+  EXPECT_EQ(j["synthesised"]["ranges_in_cache"], 25);
+  EXPECT_EQ(j["synthesised"]["ranges_stored"], 30);
 }
 
 TEST(StatsViews, JsonWithoutSamplesOrQueries) {
@@ -125,6 +141,8 @@ TEST(StatsViews, Text) {
   EXPECT_TRUE(contains(text, "loss 1.0%")) << text;
   EXPECT_TRUE(contains(text, "refused (acl)   5")) << text;
   EXPECT_TRUE(contains(text, "tls             handshakes 11, failed 12\n")) << text;
+  EXPECT_TRUE(contains(text, "synthesised     nxdomain 21, nodata 3, wildcard 3")) << text;
+  EXPECT_TRUE(contains(text, "local root 10, ranges in cache 25, ranges stored 30")) << text;
   EXPECT_TRUE(contains(text, "p50 12.5  p90 80.0  p99 400")) << text;
   EXPECT_TRUE(contains(statsText(StatsReport{}), "not available yet"));
   StatsReport young = sampleStats();
@@ -231,6 +249,9 @@ TopFrame sampleFrame() {
   f.qps = 2000;
   f.hit_percent = 95;
   f.loss_percent = 0.5;
+  f.synthesised_qps = 300;
+  f.local_root_qps = 120;
+  f.cache_ranges = 77;
   f.hit = LatencySummary{1900, 0.02, 0.01, 0.03, 0.05};
   TopWorker w;
   w.index = 0;
@@ -245,15 +266,19 @@ TopFrame sampleFrame() {
 
 TEST(TopViews, LinesAndJson) {
   const std::vector<std::string> lines = topLines(sampleFrame());
-  ASSERT_GE(lines.size(), 7u);
+  ASSERT_GE(lines.size(), 8u);
   EXPECT_TRUE(contains(lines[0], "shoal 0.1.0  pid 123")) << lines[0];
   EXPECT_TRUE(contains(lines[1], "qps 2000  hit rate 95.0%")) << lines[1];
-  EXPECT_TRUE(contains(lines[5], "WORKER")) << lines[5];
-  EXPECT_TRUE(contains(lines[6], "456  ready  2000  95.0%   0.010    30.0")) << lines[6];
+  EXPECT_TRUE(contains(lines[2], "synthesised 300/s  local root 120/s  ranges 77")) << lines[2];
+  EXPECT_TRUE(contains(lines[6], "WORKER")) << lines[6];
+  EXPECT_TRUE(contains(lines[7], "456  ready  2000  95.0%   0.010    30.0")) << lines[7];
   const json j = json::parse(topJson(sampleFrame()));
   EXPECT_EQ(j["qps"], 2000.0);
   EXPECT_EQ(j["hit_percent"], 95.0);
   EXPECT_EQ(j["loss_percent"], 0.5);
+  EXPECT_EQ(j["synthesised_qps"], 300.0);
+  EXPECT_EQ(j["local_root_qps"], 120.0);
+  EXPECT_EQ(j["cache"]["ranges"], 77);
   EXPECT_TRUE(j["uptime_s"].is_null());
   EXPECT_EQ(j["latency_ms"]["hit"]["p99"], 0.05);
   EXPECT_EQ(j["workers"][0]["p99_ms"], 30.0);
