@@ -328,7 +328,10 @@ RangeProof proveNsec3(const dns::Name& qname, uint16_t qtype, const dns::Name& z
 RangeProof proveFromRanges(const dns::Name& qname, uint16_t qtype, const dns::Name& zone,
                            const ZoneDenialParams& params, const Policy& policy,
                            RangeSource& source) {
-  if (qtype == rrtype::kDs || !qname.isSubdomainOf(zone)) return {};
+  // Meta types (ANY, AXFR, ...: RFC 6895 section 3.1) are no data types: a
+  // bitmap cannot deny them.
+  const bool meta = qtype >= 128 && qtype <= 255;
+  if (qtype == rrtype::kDs || meta || !qname.isSubdomainOf(zone)) return {};
   return params.nsec3 ? proveNsec3(qname, qtype, zone, params, policy, source)
                       : proveNsec(qname, qtype, zone, source);
 }

@@ -11,7 +11,8 @@
 // denies nothing below it (RFC 6840 section 4.1); an opt-out NSEC3 never
 // proves NXDOMAIN (RFC 8198 section 5.1 / RFC 5155 section 9.2); NSEC3
 // iterations above the policy are not used (RFC 9276). DS questions are
-// left to the resolver (their proof lives in the parent zone).
+// left to the resolver (their proof lives in the parent zone), and so are
+// meta types such as ANY, which no type bitmap can deny.
 //
 // It never allocates: the hot path answers with it straight from shared
 // memory. NSEC3 proofs hash at most (qname labels - zone labels + 2)
