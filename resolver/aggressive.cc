@@ -152,8 +152,10 @@ Synthesised synthesise(shmcache::Cache& cache, const dns::Name& qname, uint16_t 
   auto zone = findZone(cache, qname, now_s, zone_area);
   if (!zone) return {};
   const auto soa = NegativeView::parse(zone->view.soa);
-  const auto soa_minimum = soa ? zoneSoaMinimum(*soa) : std::nullopt;
-  if (!soa_minimum) return {};
+  if (!soa) return {};
+  // Without the zone's SOA (known from a wildcard proof only) nothing but
+  // a wildcard answer can be written.
+  const auto soa_minimum = zoneSoaMinimum(*soa);
 
   const auto zone_key = zone->zone.lookupKey();
   CacheRanges ranges(cache, zone_key, now_s, slot_area);
@@ -162,9 +164,10 @@ Synthesised synthesise(shmcache::Cache& cache, const dns::Name& qname, uint16_t 
   const dnssec::RangeProof proof =
       dnssec::proveFromRanges(qname, qtype, zone->zone, params, policy, ranges);
   if (proof.answer == dnssec::RangeAnswer::kNone) return {};
+  if (proof.answer != dnssec::RangeAnswer::kWildcard && !soa_minimum) return {};
 
   Synthesised result;
-  result.ttl = std::min(zone->ttl, *soa_minimum);
+  result.ttl = soa_minimum ? std::min(zone->ttl, *soa_minimum) : zone->ttl;
   result.local_root = (zone->view.flags & kFromLocalRoot) != 0;
   uint16_t proof_records = 0;
   for (unsigned i = 0; i < proof.slot_count; ++i) {

@@ -1,6 +1,7 @@
 #include "resolver/ranges.h"
 
 #include <algorithm>
+#include <array>
 
 #include "dns/constants.h"
 #include "dns/wire_io.h"
@@ -60,9 +61,10 @@ std::optional<ZoneDenial> denialOf(const dns::Rrset& record) {
 }
 
 bool storeDenialZone(shmcache::Cache& cache, const dns::Name& zone, const ZoneDenial& denial,
-                     const dns::Rrset& soa, uint32_t ttl, int64_t now_s, uint8_t flags) {
-  if (ttl == 0 || soa.type != dns::rrtype::kSoa || soa.rdatas.size() != 1 || soa.sigs.empty() ||
-      !(soa.owner == zone) || denial.salt.size() > 255) {
+                     const dns::Rrset* soa, uint32_t ttl, int64_t now_s, uint8_t flags) {
+  if (ttl == 0 || denial.salt.size() > 255) return false;
+  if (soa != nullptr && (soa->type != dns::rrtype::kSoa || soa->rdatas.size() != 1 ||
+                         soa->sigs.empty() || !(soa->owner == zone))) {
     return false;
   }
   std::vector<uint8_t> payload{kDenialZoneFormat, flags, static_cast<uint8_t>(denial.nsec3 ? 1 : 0),
@@ -71,7 +73,7 @@ bool storeDenialZone(shmcache::Cache& cache, const dns::Name& zone, const ZoneDe
                                static_cast<uint8_t>(denial.iterations & 0xff),
                                static_cast<uint8_t>(denial.salt.size())};
   payload.insert(payload.end(), denial.salt.begin(), denial.salt.end());
-  const auto soa_payload = encodeNegative(recordsOf(soa), flags);
+  const auto soa_payload = encodeNegative(soa ? recordsOf(*soa) : std::vector<NegativeRecord>{}, flags);
   payload.insert(payload.end(), soa_payload.begin(), soa_payload.end());
   const auto key = zone.lookupKey();
   return cache.insert({key.bytes(), 0, kKindDenialZone}, shmcache::Partition::global(),
@@ -108,9 +110,18 @@ size_t storeDenial(shmcache::Cache& cache, const ValidatedDenial& denial, uint32
   for (const auto& record : denial.records) {
     if (storeRange(cache, denial.zone, record, ttl, now_s)) ++stored;
   }
+  const auto params = denialOf(denial.records.front());
+  if (!params) return stored;
   if (denial.soa && denial.soa->owner == denial.zone) {
-    if (auto params = denialOf(denial.records.front())) {
-      storeDenialZone(cache, denial.zone, *params, *denial.soa, std::min(ttl, denial.soa->ttl), now_s);
+    storeDenialZone(cache, denial.zone, *params, &*denial.soa, std::min(ttl, denial.soa->ttl), now_s);
+  } else if (!denial.soa) {
+    // A wildcard proof brings no SOA: enough for wildcard answers, but an
+    // entry with the SOA (from a negative answer) is worth more.
+    const auto key = denial.zone.lookupKey();
+    std::array<uint8_t, 1> probe{};
+    auto existing = cache.lookup({key.bytes(), 0, kKindDenialZone}, nullptr, now_s, probe);
+    if (!existing && existing.error() == shmcache::Error::kNotFound) {
+      storeDenialZone(cache, denial.zone, *params, nullptr, ttl, now_s);
     }
   }
   return stored;

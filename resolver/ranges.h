@@ -62,11 +62,12 @@ struct DenialZoneView {
 };
 
 /// Stores (or refreshes) the zone entry of `zone`: its denial and its SOA
-/// RRset with RRSIGs (validated secure by the caller). `ttl` is the
-/// entry's lifetime (the caller's min of SOA TTL, RRSIG validity and the
-/// negative TTL cap). False if it was not stored.
+/// RRset with RRSIGs (validated secure by the caller), or no SOA (null:
+/// known from a wildcard proof only; then only wildcard answers can be
+/// synthesised). `ttl` is the entry's lifetime (the caller's min of SOA
+/// TTL, RRSIG validity and the negative TTL cap). False if not stored.
 bool storeDenialZone(shmcache::Cache& cache, const dns::Name& zone, const ZoneDenial& denial,
-                     const dns::Rrset& soa, uint32_t ttl, int64_t now_s, uint8_t flags = 0);
+                     const dns::Rrset* soa, uint32_t ttl, int64_t now_s, uint8_t flags = 0);
 
 /// Stores one validated NSEC or NSEC3 RRset (one record and its RRSIGs)
 /// as a range of `zone`, for `ttl` seconds. False if it was not stored
@@ -84,7 +85,9 @@ struct ValidatedDenial {
 };
 
 /// Stores every record of `denial` as a range for at most `max_ttl`
-/// seconds, and with a SOA the zone entry too. Returns the ranges stored.
+/// seconds, and the zone entry: with the SOA if the denial has one, else
+/// without, unless the zone has an entry already. Returns the ranges
+/// stored.
 size_t storeDenial(shmcache::Cache& cache, const ValidatedDenial& denial, uint32_t max_ttl,
                    int64_t now_s);
 

@@ -15,9 +15,11 @@ if ! [[ $budget =~ ^[0-9]+$ ]] || ((budget < 1)); then
 fi
 
 # target name -> corpus directory under tests/fuzz/corpus/
-fuzzers=(parse_fuzzer name_fuzzer cache_format_fuzzer control_answer_fuzzer validator_fuzzer)
+fuzzers=(parse_fuzzer name_fuzzer cache_format_fuzzer control_answer_fuzzer validator_fuzzer
+         synthesis_fuzzer)
 declare -A corpus=([parse_fuzzer]=parse [name_fuzzer]=name [cache_format_fuzzer]=cache_format
-                   [control_answer_fuzzer]=control_answer [validator_fuzzer]=validator)
+                   [control_answer_fuzzer]=control_answer [validator_fuzzer]=validator
+                   [synthesis_fuzzer]=synthesis)
 
 dir=build-fuzz
 cxx=${SHOAL_FUZZ_CXX:-clang++}
