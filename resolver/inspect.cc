@@ -10,6 +10,7 @@
 #include "dns/constants.h"
 #include "dns/name.h"
 #include "dns/zone_text.h"
+#include "resolver/ranges.h"
 #include "resolver/cache_format.h"
 #include "resolver/server_stats.h"
 
@@ -127,17 +128,23 @@ std::optional<std::vector<std::string>> negativeRecords(uint32_t ttl,
   return out;
 }
 
-/// An ordered-set entry. The resolver defines no set-key or payload format
-/// for them yet (aggressive NSEC is not built), so only its order key is
-/// shown: as a name when it is a lookup key, else in hex (an NSEC3 hash).
-std::string rangeText(const shmcache::EntryCopy& copy) {
-  std::string order;
-  if (auto owner = dns::Name::fromLookupKey(copy.order)) {
-    order = owner->toText();
-  } else {
-    order = "0x" + hexText(copy.order);
+/// A zone entry (resolver/ranges.h): the zone's denial, then its SOA.
+std::optional<std::vector<std::string>> denialZoneRecords(uint32_t ttl,
+                                                          std::span<const uint8_t> payload) {
+  const auto view = DenialZoneView::parse(payload);
+  if (!view) return std::nullopt;
+  auto soa = negativeRecords(ttl, view->soa);
+  if (!soa) return std::nullopt;
+  std::string denial = "denial NSEC";
+  if (view->nsec3) {
+    denial = "denial NSEC3 (hash " + std::to_string(view->hash_algorithm) + ", " +
+             std::to_string(view->iterations) + " iterations, salt " +
+             (view->salt.empty() ? "-" : hexText(view->salt)) + ")";
   }
-  return "range from " + order + ", " + std::to_string(copy.payload.size()) + " octets";
+  if ((view->flags & kFromLocalRoot) != 0) denial += ", from the local root zone";
+  if (soa->empty()) denial += ", no SOA yet (wildcard answers only)";
+  soa->insert(soa->begin(), denial);
+  return soa;
 }
 
 /// The key entries are sorted by: type, kind, partition.
@@ -161,8 +168,9 @@ InspectedEntry inspectEntry(const dns::Name& owner, const shmcache::EntryCopy& c
   const auto shown_ttl = static_cast<uint32_t>(std::clamp<int64_t>(entry.ttl, 0, UINT32_MAX));
   std::optional<std::vector<std::string>> records;
   if (!copy.order.empty()) {
+    // An NSEC/NSEC3 range of the zone named by the set key (RFC 8198).
     entry.kind = "range";
-    records = std::vector<std::string>{rangeText(copy)};
+    records = negativeRecords(shown_ttl, copy.payload);
   } else {
     entry.type = dns::typeToText(copy.type);
     switch (static_cast<Kind>(copy.kind)) {
@@ -178,6 +186,11 @@ InspectedEntry inspectEntry(const dns::Name& owner, const shmcache::EntryCopy& c
         entry.kind = "nxdomain";
         entry.type = "*";
         records = negativeRecords(shown_ttl, copy.payload);
+        break;
+      case Kind::kDenialZone:
+        entry.kind = "denial zone";
+        entry.type = "*";
+        records = denialZoneRecords(shown_ttl, copy.payload);
         break;
       case Kind::kNegativeAnchor:
         entry.kind = "nta";

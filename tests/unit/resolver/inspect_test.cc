@@ -10,6 +10,7 @@
 #include "dns/constants.h"
 #include "dns/zone_text.h"
 #include "resolver/cache_format.h"
+#include "resolver/ranges.h"
 #include "resolver/record_cache.h"
 #include "resolver/server_stats.h"
 
@@ -260,18 +261,34 @@ TEST_F(InspectTest, MalformedRdataIsPrintedNotTrusted) {
 }
 
 TEST_F(InspectTest, RangeEntriesOfAZone) {
-  const auto zone = name("example.").lookupKey();
-  const auto owner = name("a.example.").lookupKey();
-  shmcache::Meta meta;
-  meta.expires_at = kNow + 100;
-  meta.security = shmcache::Security::kSecure;
-  ASSERT_TRUE(
-      cache_->insertRange(zone.bytes(), owner.bytes(), meta, std::vector<uint8_t>(7), kNow).ok());
+  // An NSEC range and the zone entry (resolver/ranges.h), shown decoded.
+  const char* kSig = "RRSIG NSEC 13 2 300 20270101000000 20261201000000 1 example. AAAA";
+  const Rrset nsec = rrsetOf(std::string("a.example. 300 IN NSEC c.example. A RRSIG NSEC\n") +
+                             "a.example. 300 IN " + kSig + "\n");
+  ASSERT_TRUE(storeRange(*cache_, name("example."), nsec, 100, kNow));
+  Rrset soa = rrsetOf(std::string(kSoa) + "example. 3600 IN RRSIG SOA 13 1 3600 20270101000000 "
+                                          "20261201000000 1 example. AAAA\n");
+  ZoneDenial denial;
+  denial.nsec3 = true;
+  denial.hash_algorithm = 1;
+  denial.iterations = 5;
+  denial.salt = {0xab, 0xcd};
+  ASSERT_TRUE(storeDenialZone(*cache_, name("example."), denial, &soa, 100, kNow));
   const auto result = inspectName(*cache_, "example.", std::nullopt, kNow);
-  ASSERT_EQ(result.entries.size(), 1u);
-  EXPECT_EQ(result.entries[0].kind, "range");
-  EXPECT_EQ(result.entries[0].dnssec, "secure");
-  EXPECT_EQ(result.entries[0].records, std::vector<std::string>{"range from a.example., 7 octets"});
+  ASSERT_EQ(result.entries.size(), 2u);
+  const auto& zone = result.entries[0];
+  EXPECT_EQ(zone.kind, "denial zone");
+  ASSERT_EQ(zone.records.size(), 3u);
+  EXPECT_EQ(zone.records[0], "denial NSEC3 (hash 1, 5 iterations, salt abcd)");
+  EXPECT_NE(zone.records[1].find("SOA"), std::string::npos) << zone.records[1];
+  const auto& range = result.entries[1];
+  EXPECT_EQ(range.kind, "range");
+  EXPECT_EQ(range.dnssec, "secure");
+  ASSERT_EQ(range.records.size(), 2u);
+  EXPECT_NE(range.records[0].find("a.example. 100 IN NSEC c.example. A RRSIG NSEC"),
+            std::string::npos)
+      << range.records[0];
+  EXPECT_NE(range.records[1].find("RRSIG"), std::string::npos) << range.records[1];
   EXPECT_EQ(inspectName(*cache_, "example.", dns::rrtype::kNsec, kNow).entries.size(), 1u);
   EXPECT_TRUE(inspectName(*cache_, "example.", dns::rrtype::kA, kNow).entries.empty());
 }
