@@ -13,7 +13,7 @@ import time
 
 
 def query(qid, name, qtype):
-    qtypes = {"A": 1, "AAAA": 28, "TXT": 16, "MX": 15, "NS": 2}
+    qtypes = {"A": 1, "AAAA": 28, "TXT": 16, "MX": 15, "NS": 2, "SRV": 33}
     wire = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\0"
     header = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 1)
     opt = b"\0" + struct.pack(">HHIH", 41, 1232, 0x8000, 0)  # EDNS, DO
@@ -26,16 +26,16 @@ def main():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect(("127.0.0.1", port))
     waiting = {}  # id -> (question, sent at, tries)
-    todo = list(enumerate(questions))
+    todo = [(question, 1) for question in enumerate(questions)]  # (question, try)
     answers = ad = servfail = 0
     while todo or waiting:
         while todo and len(waiting) < 50:
-            index, (name, qtype) = todo.pop()
+            (index, (name, qtype)), tries = todo.pop()
             qid = random.randrange(65536)
             while qid in waiting:
                 qid = random.randrange(65536)
             sock.send(query(qid, name, qtype))
-            waiting[qid] = ((index, (name, qtype)), time.monotonic(), 1)
+            waiting[qid] = ((index, (name, qtype)), time.monotonic(), tries)
         ready, _, _ = select.select([sock], [], [], 0.2)
         if ready:
             reply = sock.recv(65535)
@@ -50,7 +50,7 @@ def main():
             if now - sent > 3:
                 del waiting[qid]
                 if tries < 3:
-                    todo.append(question)
+                    todo.append((question, tries + 1))
     print(f"answers {answers} ad {ad} servfail {servfail}")
 
 

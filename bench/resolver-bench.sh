@@ -28,6 +28,8 @@
 #        (needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench_name=resolver-bench
+source bench/lib.sh
 
 names=1000
 seconds=10
@@ -42,16 +44,10 @@ while (($#)); do
     *) echo "usage: $0 [--names N] [--seconds S] [--rounds R] [--baseline REV]" >&2; exit 2 ;;
   esac
 done
-if [[ $(id -u) -ne 0 ]]; then
-  echo "resolver-bench: needs root (the lab creates a network namespace)" >&2
-  exit 77
-fi
+bench_require_root
 
 scripts/install-deps.sh >/dev/null
-if [[ ! -x build-bench/bin/shoal ]] || [[ -n $(find supervisor worker resolver dnssec dns shmcache config base stats -newer build-bench/bin/shoal -name '*.[ch]*' -print -quit) ]]; then
-  cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
-  ninja -C build-bench -j"$(nproc)" shoal >/dev/null
-fi
+bench_build_shoal
 if [[ -n $baseline ]]; then
   rev=$(git rev-parse --verify "$baseline^{commit}")
   base_src=/tmp/shoal-bench-base-$rev
@@ -64,67 +60,13 @@ if [[ -n $baseline ]]; then
   fi
 fi
 
-labctl=tests/lab/labctl
-work=$(mktemp -d /tmp/shoal-bench.XXXXXX)
-started_lab=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  ((started_lab)) && "$labctl" stop >/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-if ! "$labctl" status >/dev/null 2>&1; then
-  "$labctl" start --dir "$work/lab" >/dev/null
-  started_lab=1
-fi
-eval "$("$labctl" env)"
+bench_start_lab /tmp/shoal-bench.XXXXXX
 head -n "$names" "$LAB_QUERIES" >"$work/queries.txt"
 
-cat >"$work/shoal.toml" <<TOML
-[server]
-listen = ["127.0.0.1:5301"]
-workers = 2
-[cache]
-name = "/shoal-bench"
-size = "256M"
-stripes = 256
-[resolver]
-root_hints = "$LAB_ROOT_HINTS"
-trust_anchors = ["$LAB_TRUST_ANCHOR"]
-ipv6 = false
-[control]
-socket = "$work/control.sock"
-TOML
+write_shoal_conf "$work/shoal.toml" 5301 /shoal-bench "$work/control.sock"
 # The baseline: the same, on its own cache, port and socket.
-sed -e 's/5301/5303/' -e 's|/shoal-bench|/shoal-bench-base|' \
-  -e "s|$work/control.sock|$work/control-base.sock|" "$work/shoal.toml" >"$work/shoal-base.toml"
-cat >"$work/unbound.conf" <<CONF
-server:
-  interface: 127.0.0.1@5302
-  num-threads: 2
-  so-reuseport: yes
-  username: ""
-  chroot: ""
-  directory: "$work"
-  pidfile: "$work/unbound.pid"
-  use-syslog: no
-  logfile: "$work/unbound.log"
-  verbosity: 0
-  root-hints: "$LAB_ROOT_HINTS"
-  module-config: "validator iterator"
-  trust-anchor-file: "$LAB_TRUST_ANCHOR"
-  do-ip6: no
-  qname-minimisation: yes
-  rrset-cache-size: 170m
-  msg-cache-size: 86m
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  prefetch: no
-remote-control:
-  control-enable: no
-CONF
+write_shoal_conf "$work/shoal-base.toml" 5303 /shoal-bench-base "$work/control-base.sock"
+write_unbound_conf "$work/unbound.conf" 5302
 
 # Per-query latencies from dnsperf -v ("> NOERROR name type latency").
 latency() {  # port -> "median p99 lost"
@@ -153,19 +95,6 @@ qps() {  # port -> queries per second
       2>"$work/qpslost.$1"
 }
 
-# Lab packets (all servers) since the last call.
-lab_packets() {
-  "$labctl" counters --reset --json | python3 -c 'import json, sys; print(sum(json.load(sys.stdin).values()))'
-}
-# Waits until a resolver answers on `port` (it has bound its sockets).
-wait_up() {
-  for _ in $(seq 100); do
-    kdig @127.0.0.1 -p "$1" +timeout=1 +retry=0 refused.test. SOA >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "resolver-bench: nothing answers on port $1" >&2
-  exit 1
-}
 start_resolvers() {
   build-bench/bin/shoal --config "$work/shoal.toml" --cold 2>>"$work/shoal.log" &
   shoal_pid=$!
@@ -180,11 +109,6 @@ start_resolvers() {
   wait_up 5301; wait_up 5302
   [[ -z $baseline ]] || wait_up 5303
   lab_packets >/dev/null
-}
-stop_resolvers() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
-  pids=()
 }
 # Runs one resolver's cold and warm measurements: port pid name -> appends
 # "median p99 qps cpu-ns/query upstream-packets-per-name ad-fraction" to

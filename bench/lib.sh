@@ -1,0 +1,152 @@
+# shellcheck shell=bash disable=SC2154  # bench_name: the caller; LAB_*: labctl env
+# Shared parts of the resolver benchmarks (bench/resolver-bench.sh,
+# bench/junk-bench.sh). Sourced, not run: the caller sets `set -euo
+# pipefail`, changes to the repository root and sets bench_name (used in
+# messages) before calling anything here.
+#
+# State kept here for the caller: labctl, work (the run's scratch
+# directory), started_lab, pids (resolver processes to stop on exit),
+# shm_names (shared memory objects to remove on exit), keep_work (1: leave
+# the scratch directory in place), and everything `labctl env` sets
+# (LAB_ROOT_HINTS, LAB_TRUST_ANCHOR, LAB_QUERIES, ...).
+
+labctl=tests/lab/labctl
+work=
+started_lab=0
+pids=()
+shm_names=()
+keep_work=0
+
+# Exits 77 (skip) unless run as root: the lab creates a network namespace.
+bench_require_root() {
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "$bench_name: needs root (the lab creates a network namespace)" >&2
+    exit 77
+  fi
+}
+
+# Builds build-bench/bin/shoal (Release, no tests) when it is missing or
+# older than a source file.
+bench_build_shoal() {
+  if [[ ! -x build-bench/bin/shoal ]] || [[ -n $(find supervisor worker resolver dnssec dns shmcache config base stats -newer build-bench/bin/shoal -name '*.[ch]*' -print -quit) ]]; then
+    cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
+    ninja -C build-bench -j"$(nproc)" shoal >/dev/null
+  fi
+}
+
+# Stops the resolvers still running, the lab if this run started it, and
+# removes the scratch directory (unless keep_work=1) and shared memory.
+bench_cleanup() {
+  local p name
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ((started_lab)) && "$labctl" stop >/dev/null
+  for name in "${shm_names[@]}"; do
+    rm -f "/dev/shm/$name" "/dev/shm/$name.lock" "/dev/shm/$name.stats"
+  done
+  if ((keep_work)); then
+    echo "$bench_name: kept $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+
+# Makes the scratch directory (mktemp template, e.g.
+# /tmp/shoal-bench.XXXXXX), installs the cleanup trap, starts the lab unless
+# one runs already (its own directory under the scratch directory) and
+# loads its environment.
+bench_start_lab() {
+  work=$(mktemp -d "$1")
+  trap bench_cleanup EXIT
+  if ! "$labctl" status >/dev/null 2>&1; then
+    "$labctl" start --dir "$work/lab" >/dev/null
+    started_lab=1
+  fi
+  eval "$("$labctl" env)"
+}
+
+# shoal's config: file port cache-name control-socket. 2 workers, 256 MiB
+# cache, the lab's root hints and trust anchor, IPv4 upstream only.
+write_shoal_conf() {
+  cat >"$1" <<TOML
+[server]
+listen = ["127.0.0.1:$2"]
+workers = 2
+[cache]
+name = "$3"
+size = "256M"
+stripes = 256
+[resolver]
+root_hints = "$LAB_ROOT_HINTS"
+trust_anchors = ["$LAB_TRUST_ANCHOR"]
+ipv6 = false
+[control]
+socket = "$4"
+TOML
+}
+
+# Unbound's config: file port [extra server: lines]. 2 threads, 256 MiB of
+# caches, validating ("validator iterator") with the lab's root hints and
+# trust anchor, QNAME minimisation, IPv4 upstream only, no prefetch; its
+# pidfile and log in the scratch directory.
+write_unbound_conf() {
+  local file=$1 port=$2 line
+  shift 2
+  {
+    cat <<CONF
+server:
+  interface: 127.0.0.1@$port
+  num-threads: 2
+  so-reuseport: yes
+  username: ""
+  chroot: ""
+  directory: "$work"
+  pidfile: "$work/unbound.pid"
+  use-syslog: no
+  logfile: "$work/unbound.log"
+  verbosity: 0
+  root-hints: "$LAB_ROOT_HINTS"
+  module-config: "validator iterator"
+  trust-anchor-file: "$LAB_TRUST_ANCHOR"
+  do-ip6: no
+  qname-minimisation: yes
+  rrset-cache-size: 170m
+  msg-cache-size: 86m
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  prefetch: no
+CONF
+    for line in "$@"; do echo "  $line"; done
+    cat <<CONF
+remote-control:
+  control-enable: no
+CONF
+  } >"$file"
+}
+
+# Lab packets (all servers) since the last call.
+lab_packets() {
+  "$labctl" counters --reset --json | python3 -c 'import json, sys; print(sum(json.load(sys.stdin).values()))'
+}
+
+# Waits until a resolver answers on `port` (it has bound its sockets):
+# port [pid] (gives up at once when process pid has exited).
+wait_up() {
+  for _ in $(seq 100); do
+    kdig @127.0.0.1 -p "$1" +timeout=1 +retry=0 refused.test. SOA >/dev/null 2>&1 && return 0
+    if [[ -n ${2:-} ]] && ! kill -0 "$2" 2>/dev/null; then
+      echo "$bench_name: the resolver for port $1 exited" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "$bench_name: nothing answers on port $1" >&2
+  exit 1
+}
+
+# Stops the resolvers in pids and forgets them.
+stop_resolvers() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  pids=()
+}
