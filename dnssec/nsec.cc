@@ -158,6 +158,14 @@ Denial nsecProveNxdomain(const dns::Name& qname, const dns::Name& zone,
   }
   const Cover cover = findCover(records, qname, zone, "qname");
   if (cover.record == nullptr) return notProven(cover.why_not);
+  // A next name below qname makes qname an empty non-terminal: it exists
+  // (RFC 4035 section 3.1.3.2), which a server answering NXDOMAIN for it
+  // gets wrong (RFC 9156 section 2.3).
+  if (isProperSubdomain(cover.record->next, qname)) {
+    return notProven(cover.record->describe() + " has the next name " +
+                     cover.record->next.toText() + ", below " + qname.toText() +
+                     ": it exists as an empty non-terminal");
+  }
   const dns::Name closest = closestEncloser(qname, *cover.record);
   const std::optional<dns::Name> wildcard = wildcardAt(closest);
   if (!wildcard) return notProven("no wildcard name at " + closest.toText());

@@ -543,6 +543,14 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
 void Iterator::handleMinimised(Task& task, const Pending& p, const Classified& reply,
                                int64_t now_ms) {
   if (reply.kind == ReplyKind::kNxdomain) {
+    // A secure NXDOMAIN proves that nothing exists below the minimised
+    // name (RFC 8020): validated, it answers the client and covers every
+    // other name below it. An NSEC chain cannot deny an empty
+    // non-terminal, so a signed zone cannot lie this way.
+    if (validator_.enabled()) {
+      settle(task, Held{reply, {p.qname, p.qtype, p.zone, p.tcp, p.edns}, true}, now_ms);
+      return;
+    }
     // Some servers answer NXDOMAIN for empty non-terminals: ask the full
     // question instead of trusting it (RFC 9156 section 2.3).
     task.qmin = false;
@@ -684,6 +692,14 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
   const int64_t now_s = now_ms / 1000;
   const Classified& reply = held.reply;
   const bool validating = validator_.enabled();
+  if (held.minimised && !verdict.overall.isSecure()) {
+    // Not proven: the server may deny an empty non-terminal (RFC 9156
+    // section 2.3). Ask the full question.
+    task.qmin = false;
+    task.question_ready = false;
+    sendNext(task, now_ms);
+    return;
+  }
   if (validating) task.security = worst(task.security, verdict.overall);
   // The records that proved a denial become ranges (RFC 8198).
   if (verdict.denial && config_.aggressive_nsec) {

@@ -64,6 +64,10 @@ class Iterator {
   struct Held {
     Classified reply;
     SentQuestion sent;
+    /// An NXDOMAIN for a minimised question (RFC 9156): it answers the
+    /// client (RFC 8020) only if it validates secure; else the full
+    /// question is asked.
+    bool minimised = false;
   };
   struct Task {
     uint32_t id = 0;

@@ -420,6 +420,10 @@ TEST_F(NsecTest, EmptyNonTerminal) {
   EXPECT_TRUE(is(nodata("y.w.example", kA, rfc4035({"x.w.example"})), kProven));
   // Next name not below qname: only a name error.
   EXPECT_TRUE(is(nodata("y.w.example", kA, rfc4035({"x.y.w.example"})), kNotProven));
+  // And an NXDOMAIN for an empty non-terminal (a broken server, RFC 9156
+  // section 2.3) is not proven by the NSEC that shows it exists, even with
+  // the wildcard covered too.
+  EXPECT_TRUE(is(nxdomain("w.example", rfc4035({"ns2.example", "example"})), kNotProven));
 }
 
 TEST_F(NsecTest, B5UnsignedDelegationHasNoDs) {

@@ -683,6 +683,36 @@ TEST_F(EngineDnssec, ConcurrentClientsShareTheKeyFetches) {
   EXPECT_EQ(queriesFor(s, "secure.com", dns::rrtype::kDnskey), 1u) << s.sentLog();
 }
 
+// RFC 9156 with RFC 8020: a secure NXDOMAIN for a minimised name answers
+// the client at once, and every name below it from the cache.
+TEST_F(EngineDnssec, SecureNxdomainForAMinimisedNameAnswersTheWholeSubtree) {
+  EngineConfig config = validating();
+  config.aggressive_nsec = false;  // the NXDOMAIN cut alone, not the ranges
+  Scenario s(net_, config);
+  auto r = s.resolve("a.b.nosuch.secure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(r.rcode, dns::rcode::kNxDomain) << r.ede_text << "\n" << s.sentLog();
+  EXPECT_TRUE(r.ad()) << s.sentLog();
+  EXPECT_EQ(queriesFor(s, "nosuch.secure.com", dns::rrtype::kA), 1u) << s.sentLog();
+  EXPECT_EQ(queriesFor(s, "a.b.nosuch.secure.com", dns::rrtype::kA), 0u) << s.sentLog();
+  const size_t sent = s.sent().size();
+  auto below = s.resolve("c.nosuch.secure.com", dns::rrtype::kAaaa, withDo());
+  EXPECT_EQ(below.rcode, dns::rcode::kNxDomain);
+  EXPECT_TRUE(below.ad());
+  EXPECT_EQ(s.sent().size(), sent) << s.sentLog();
+}
+
+// A server that answers NXDOMAIN for an empty non-terminal cannot prove it
+// in a signed zone: the full name is asked and answered.
+TEST_F(EngineDnssec, UnprovenNxdomainForAMinimisedNameFallsBackToTheFullName) {
+  net_.server(kSecureCom).nxdomain_for_ent = true;
+  Scenario s(net_, validating());
+  auto r = s.resolve("a.b.c.secure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(r.rcode, dns::rcode::kNoError) << r.ede_text << "\n" << s.sentLog();
+  EXPECT_TRUE(r.ad()) << s.sentLog();
+  EXPECT_EQ(r.rdataOf(dns::rrtype::kA), std::vector<std::string>{"192.0.2.90"});
+  EXPECT_EQ(queriesFor(s, "a.b.c.secure.com", dns::rrtype::kA), 1u) << s.sentLog();
+}
+
 // KeyTrap (CVE-2023-50387): many keys sharing a tag and many signatures
 // cost a bounded number of verifications; the answer is a quick SERVFAIL.
 TEST_F(EngineDnssec, KeyTrapIsCappedAndFailsFast) {
