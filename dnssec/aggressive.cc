@@ -127,16 +127,20 @@ RangeProof proveNsec(const dns::Name& qname, uint16_t qtype, const dns::Name& zo
   const auto wildcard = wildcardAt(closest_encloser);
   if (!wildcard) return {};
   const auto star = loadNsec(source, *wildcard, 1, zone);
-  if (!star) return {};
-  if (star->record->owner == *wildcard) {  // the wildcard exists: it answers
+  if (star && star->record->owner == *wildcard) {  // the wildcard exists: it answers
     if (has(star->bitmap, qtype)) return proof.wildcard(*wildcard);
     if (!deniesType(star->bitmap, qtype)) return {};
     proof.add(1, star->record);
     return proof.done(RangeAnswer::kNodata);
   }
-  if (!star->covers(*wildcard, zone) || !star->usableFor(*wildcard)) return {};
-  proof.add(1, star->record);
-  return proof.done(RangeAnswer::kNxdomain);
+  if (star && star->covers(*wildcard, zone) && star->usableFor(*wildcard)) {
+    proof.add(1, star->record);
+    return proof.done(RangeAnswer::kNxdomain);
+  }
+  // No record of the wildcard's own name: a wildcard RRset at hand shows it
+  // exists (the covering record proved qname does not).
+  if (source.hasWildcard(*wildcard, qtype, zone)) return proof.wildcard(*wildcard);
+  return {};
 }
 
 // ----------------------------------------------------------------- NSEC3
@@ -258,24 +262,37 @@ class Nsec3Prover {
   RangeSource& source_;
 };
 
-RangeProof proveNsec3(const dns::Name& qname, uint16_t qtype, const dns::Name& zone,
-                      const ZoneDenialParams& params, const Policy& policy, RangeSource& source) {
-  if (params.algorithm != kSha1 || params.iterations > policy.nsec3_max_iterations) return {};
-  Nsec3Prover prover(zone, params, source);
-  Proof proof;
-  // qname itself: a matching record answers NODATA (or says the data
-  // exists, and only asking gets it).
-  auto hash = prover.hash(qname);
-  if (!hash) return {};
-  if (auto at = prover.load(*hash, 0); at && at->matches(*hash)) {
-    if (!deniesType(at->bitmap, qtype)) return {};
-    proof.add(0, at->record);
-    return proof.done(RangeAnswer::kNodata);
+/// RFC 5155 section 8.8 the other way round: the closest ancestor of
+/// qname with a wildcard RRset at hand is the closest encloser if the name
+/// one label below it, towards qname, is covered (not by an opt-out range):
+/// nothing exists at or below that name.
+RangeProof proveNsec3CachedWildcard(const dns::Name& qname, uint16_t qtype, const dns::Name& zone,
+                                    Nsec3Prover& prover, RangeSource& source) {
+  dns::Name next_closer = qname;
+  for (dns::Name encloser = qname.parent(); next_closer.labelCount() > zone.labelCount();
+       next_closer = encloser, encloser = encloser.parent()) {
+    const auto wildcard = wildcardAt(encloser);
+    if (!wildcard || !source.hasWildcard(*wildcard, qtype, zone)) continue;
+    const auto hash = prover.hash(next_closer);
+    if (!hash) return {};
+    const auto cover = prover.load(*hash, 2);
+    if (!cover || !cover->covers(*hash) || cover->optOut()) return {};
+    Proof proof;
+    proof.add(2, cover->record);
+    return proof.wildcard(*wildcard);
   }
+  return {};
+}
+
+/// NXDOMAIN, wildcard NODATA and wildcard answers from the records of the
+/// closest encloser, the next closer name and the wildcard.
+RangeProof proveNsec3Encloser(const dns::Name& qname, uint16_t qtype, const dns::Name& zone,
+                              const Hash& qname_hash, Nsec3Prover& prover) {
+  Proof proof;
   // RFC 5155 section 8.3: the closest encloser matches, the next closer
   // name (one label longer, towards qname) is covered.
   dns::Name next_closer = qname;
-  Hash next_closer_hash = *hash;
+  Hash next_closer_hash = qname_hash;
   std::optional<Nsec3> encloser;
   dns::Name closest_encloser;
   for (dns::Name candidate = qname; candidate.labelCount() > zone.labelCount();) {
@@ -321,6 +338,25 @@ RangeProof proveNsec3(const dns::Name& qname, uint16_t qtype, const dns::Name& z
   proof.add(2, cover->record);
   proof.add(3, star->record);
   return proof.done(RangeAnswer::kNxdomain);
+}
+
+RangeProof proveNsec3(const dns::Name& qname, uint16_t qtype, const dns::Name& zone,
+                      const ZoneDenialParams& params, const Policy& policy, RangeSource& source) {
+  if (params.algorithm != kSha1 || params.iterations > policy.nsec3_max_iterations) return {};
+  Nsec3Prover prover(zone, params, source);
+  // qname itself: a matching record answers NODATA (or says the data
+  // exists, and only asking gets it).
+  auto hash = prover.hash(qname);
+  if (!hash) return {};
+  if (auto at = prover.load(*hash, 0); at && at->matches(*hash)) {
+    if (!deniesType(at->bitmap, qtype)) return {};
+    Proof proof;
+    proof.add(0, at->record);
+    return proof.done(RangeAnswer::kNodata);
+  }
+  const RangeProof proof = proveNsec3Encloser(qname, qtype, zone, *hash, prover);
+  if (proof.answer != RangeAnswer::kNone) return proof;
+  return proveNsec3CachedWildcard(qname, qtype, zone, prover, source);
 }
 
 }  // namespace

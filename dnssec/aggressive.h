@@ -14,8 +14,16 @@
 // left to the resolver (their proof lives in the parent zone), and so are
 // meta types such as ANY, which no type bitmap can deny.
 //
+// A wildcard answer needs the wildcard to exist. The ranges rarely show
+// it: the reply that brought a wildcard expansion proved only that qname
+// (NSEC3: the next closer name) does not exist, with no record for
+// "*.<closest encloser>" itself (RFC 4035 section 5.3.4, RFC 5155 section
+// 8.8). So a validated wildcard RRset the source holds, signed by the zone,
+// stands for it (RFC 8198 section 5.3): with the record that covers qname
+// (NSEC) or the next closer name (NSEC3, not opt-out), it answers.
+//
 // It never allocates: the hot path answers with it straight from shared
-// memory. NSEC3 proofs hash at most (qname labels - zone labels + 2)
+// memory. NSEC3 proofs hash at most (qname labels - zone labels + 3)
 // names.
 
 #include <array>
@@ -47,6 +55,16 @@ class RangeSource {
   /// Null when the zone has none. The record stays valid until `slot` is
   /// loaded again.
   virtual const RangeRecord* load(const dns::Name& name, unsigned slot) = 0;
+  /// True if the source holds a validated RRset of `qtype` owned by
+  /// `wildcard` ("*.<closest encloser>") and signed by `zone`, to answer
+  /// from (RFC 8198 section 5.3). A wildcard of another zone (a child's,
+  /// below a delegation) says nothing about the names `zone`'s ranges cover.
+  virtual bool hasWildcard(const dns::Name& wildcard, uint16_t qtype, const dns::Name& zone) {
+    (void)wildcard;
+    (void)qtype;
+    (void)zone;
+    return false;
+  }
 };
 
 /// How the zone denies existence (from its zone entry).

@@ -29,9 +29,10 @@ uint32_t remaining(const shmcache::Found& found, int64_t now_s) {
 /// The ranges of one zone, read from the shared cache into fixed slots.
 class CacheRanges final : public dnssec::RangeSource {
  public:
+  /// `area`: the slots' copies; `lookup`: for wildcard RRsets (65535 octets).
   CacheRanges(shmcache::Cache& cache, const dns::LookupKey& zone, int64_t now_s,
-              std::span<uint8_t> area)
-      : cache_(cache), zone_(zone), now_s_(now_s), area_(area) {}
+              std::span<uint8_t> area, std::span<uint8_t> lookup)
+      : cache_(cache), zone_(zone), now_s_(now_s), area_(area), lookup_(lookup) {}
 
   const dnssec::RangeRecord* load(const dns::Name& name, unsigned slot) override {
     if (slot >= dnssec::kRangeSlots) return nullptr;
@@ -53,6 +54,30 @@ class CacheRanges final : public dnssec::RangeSource {
     return &s.record;
   }
 
+  /// The wildcard RRset an answer would be expanded from: secure, of an
+  /// answer's rank, and signed by `zone` (the RRSIG's signer name).
+  bool hasWildcard(const dns::Name& wildcard, uint16_t qtype, const dns::Name& zone) override {
+    const auto key = wildcard.lookupKey();
+    auto found = cache_.lookup({key.bytes(), qtype, static_cast<uint8_t>(Kind::kRrset)}, nullptr,
+                               now_s_, lookup_);
+    if (!found || found->meta.security != shmcache::Security::kSecure ||
+        found->meta.rank < static_cast<uint8_t>(kMinAnswerRank)) {
+      return false;
+    }
+    auto rrset = RrsetView::parse(lookup_.first(found->payload_length));
+    if (!rrset) return false;
+    constexpr size_t kSignerOffset = 18;  // RFC 4034 section 3.1
+    size_t pos = rrset->firstSig();
+    for (size_t i = 0; i < rrset->sigCount(); ++i) {
+      const auto sig = rrset->rdata(pos);
+      pos = sig.next;
+      if (sig.rdata.size() <= kSignerOffset) continue;
+      auto signer = dns::Name::fromUncompressed(sig.rdata.subspan(kSignerOffset));
+      if (signer && *signer == zone) return true;
+    }
+    return false;
+  }
+
   /// The records (NSEC/NSEC3 and RRSIGs) of a loaded slot, in payload form.
   std::span<const uint8_t> records(unsigned slot) const { return slots_[slot].payload.subspan(4); }
   uint16_t recordCount(unsigned slot) const { return dns::load16(slots_[slot].payload.data() + 2); }
@@ -72,6 +97,7 @@ class CacheRanges final : public dnssec::RangeSource {
   const dns::LookupKey& zone_;
   int64_t now_s_;
   std::span<uint8_t> area_;
+  std::span<uint8_t> lookup_;
   std::array<Slot, dnssec::kRangeSlots> slots_{};
 };
 
@@ -158,7 +184,7 @@ Synthesised synthesise(shmcache::Cache& cache, const dns::Name& qname, uint16_t 
   const auto soa_minimum = zoneSoaMinimum(*soa);
 
   const auto zone_key = zone->zone.lookupKey();
-  CacheRanges ranges(cache, zone_key, now_s, slot_area);
+  CacheRanges ranges(cache, zone_key, now_s, slot_area, lookup);
   const dnssec::ZoneDenialParams params{zone->view.nsec3, zone->view.hash_algorithm,
                                         zone->view.iterations, zone->view.salt};
   const dnssec::RangeProof proof =

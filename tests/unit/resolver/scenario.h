@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,10 @@ struct ClientResult {
   std::vector<std::string> rdataOf(uint16_t type) const;
 };
 
+/// Parses a client's answer packet (the test fails if it does not parse).
+/// `answered` and the timing fields are left for the caller.
+ClientResult parseClientAnswer(std::span<const uint8_t> packet);
+
 /// One packet the engine sent upstream.
 struct SentQuery {
   int64_t at_ms = 0;
@@ -116,6 +121,9 @@ class Scenario {
   /// Replaces the engine with a fresh one on the same cache: another
   /// worker, which shares only what the cache holds.
   void newWorker(uint64_t seed = 2);
+  /// The same with another configuration (from now on also the hot path's:
+  /// validation, aggressive NSEC), e.g. a worker reloaded with other settings.
+  void newWorker(EngineConfig config, uint64_t seed = 2);
   Engine& engine() { return *engine_; }
   shmcache::Cache& cache() { return *cache_; }
   const EngineConfig& config() const { return config_; }
