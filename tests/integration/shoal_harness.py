@@ -10,6 +10,8 @@ a free high port, and talk to it with real clients (kdig) or raw packets.
   DNS helpers  build_query(), parse_header(), udp_exchange(), tcp_exchange(),
                resolve_many() (thousands of queries, pipelined over UDP)
   Lab          the lab (tests/lab/labctl): use a running one or start one
+  Unbound      Debian's unbound as an independent validator: iterating over
+               the lab, or forwarding to a shoal (forward_to=port)
   shoalctl()   run shoalctl (SHOALCTL_BIN, else build/bin/shoalctl), also as
                another user; Shoal.ctl() / Shoal.ctl_json() for one instance
   Dnsperf      dnsperf in the background (dnsperf() in the foreground) and
@@ -759,6 +761,127 @@ def dnsperf(port, queries, *args, clients=16, timeout=180):
         return run.result(timeout)
     finally:
         run.kill()
+
+
+# --------------------------------------------------------------------------
+# The independent validator (Debian's unbound)
+# --------------------------------------------------------------------------
+
+UNBOUND_ADDR = "127.0.0.154"  # labctl selfcheck's unbound uses 127.0.0.153:53
+
+
+def free_port_on(addr):
+    """A port free for UDP and TCP on `addr` (the kernel picks one)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((addr, 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((addr, port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError(f"no free port on {addr}")
+
+
+class Unbound:
+    """Debian's unbound as an independent validating resolver on
+    UNBOUND_ADDR:port, configured like labctl selfcheck's (lab root hints,
+    the lab's DS trust anchor, validator + iterator). Context manager: stopped
+    at the end; its log is printed if the block failed.
+
+    With `forward_to` (a port on 127.0.0.1, e.g. a shoal's), it resolves
+    nothing itself: it forwards every question (forward-zone ".") there and
+    validates each answer with the lab's trust anchor, without aggressive
+    NSEC (so it checks every denial proof itself) and with small caches."""
+
+    def __init__(self, env, forward_to=None):
+        if not shutil.which("unbound"):
+            raise Skip("unbound not installed (the independent validator)")
+        self.port = free_port_on(UNBOUND_ADDR)
+        self.dir = Path(tempfile.mkdtemp(prefix="shoal-it-unbound-"))
+        self.log_path = self.dir / "unbound.log"
+        if forward_to is None:
+            localhost, forward = "    do-not-query-localhost: yes\n", ""
+        else:
+            localhost = ("    do-not-query-localhost: no\n"
+                         "    aggressive-nsec: no\n"
+                         "    msg-cache-size: 256k\n"
+                         "    rrset-cache-size: 256k\n")
+            forward = ("forward-zone:\n"
+                       "    name: \".\"\n"
+                       f"    forward-addr: 127.0.0.1@{forward_to}\n")
+        (self.dir / "unbound.conf").write_text(f"""server:
+    interface: {UNBOUND_ADDR}
+    port: {self.port}
+    do-ip4: yes
+    do-ip6: yes
+    do-udp: yes
+    do-tcp: yes
+    access-control: 127.0.0.0/8 allow
+    username: ""
+    chroot: ""
+    directory: "{self.dir}"
+    pidfile: "{self.dir}/unbound.pid"
+    logfile: "{self.log_path}"
+    use-syslog: no
+    verbosity: 1
+    val-log-level: 2
+    num-threads: 1
+    root-hints: "{env['LAB_ROOT_HINTS']}"
+    trust-anchor-file: "{env['LAB_TRUST_ANCHOR']}"
+    module-config: "validator iterator"
+    harden-dnssec-stripped: yes
+    qname-minimisation: yes
+    edns-buffer-size: 1232
+{localhost}{forward}remote-control:
+    control-enable: no
+""")
+        self.proc = None
+
+    def __enter__(self):
+        self._out = open(self.dir / "unbound.stderr", "wb")
+        self.proc = subprocess.Popen(["unbound", "-d", "-c", str(self.dir / "unbound.conf")],
+                                     stdout=self._out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"unbound exited with {self.proc.returncode}:\n{self.log()}")
+            return self.query("localhost.", "A", timeout=1).status == "NOERROR"
+        wait_for(answers, WAIT_S, interval=0.1, what="unbound to answer")
+        return self
+
+    def query(self, name, rtype, *options, timeout=10):
+        """kdig's answer; asked twice when the first gets none (like a stub:
+        the validator is the reference here, not the one under test)."""
+        for _ in range(2):
+            r = kdig(self.port, name, rtype, *options, server=UNBOUND_ADDR, timeout=timeout)
+            if r.status is not None:
+                break
+        return r
+
+    def log(self):
+        text = ""
+        for path in (self.dir / "unbound.stderr", self.log_path):
+            with contextlib.suppress(OSError):
+                text += path.read_text(errors="replace")
+        return text
+
+    def __exit__(self, exc_type, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(WAIT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        if exc_type is not None:
+            print(f"--- unbound log ({self.dir}):\n{self.log()[-6000:]}", flush=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
 
 
 # --------------------------------------------------------------------------
