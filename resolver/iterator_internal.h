@@ -1,0 +1,48 @@
+#pragma once
+// Internal to the iterator (iterator.cc, iterator_settle.cc): its limits and
+// small helpers. Not an interface: include resolver/iterator.h.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "dns/name.h"
+#include "resolver/cache_format.h"
+#include "resolver/record_cache.h"
+
+namespace shoal::resolver::iterator_internal {
+
+inline constexpr int kMaxChain = 12;          // CNAME/DNAME links per client question
+inline constexpr int kMaxDepth = 4;           // nested sub-tasks (NS addresses, priming)
+// Key sub-tasks (DS, DNSKEY) climb one zone per level towards the anchor.
+inline constexpr int kMaxKeyDepth = 24;
+// Data whose keys could not be fetched is remembered as bogus this long.
+inline constexpr uint32_t kKeyFailureTtl = 5;
+inline constexpr int kMaxSentPerTask = 40;    // upstream queries per task
+inline constexpr size_t kMaxInFlight = 3;     // outstanding queries per task
+inline constexpr int kMaxRounds = 2;          // passes over a cut's servers
+inline constexpr int kMaxNsLookupsAtOnce = 2;
+// NXNSAttack (CVE-2020-12662): name-server addresses looked up per zone cut
+// (A and AAAA count one each), and upstream queries per client query
+// across all the sub-tasks it started.
+inline constexpr int kMaxNsLookupsPerCut = 8;
+inline constexpr int kMaxQueriesPerClientQuery = 120;
+
+inline bool sameQuestion(const dns::Name& a, uint16_t at, const dns::Name& b, uint16_t bt) {
+  return at == bt && a == b;
+}
+
+inline std::vector<uint8_t> keyBytes(const dns::Name& name) {
+  const auto key = name.lookupKey();
+  return {key.bytes().begin(), key.bytes().end()};
+}
+
+/// An RRset from a reply as the client gets it: with the TTL limits the
+/// cache applies when it stores it.
+inline Rrset withTtlLimits(const Rrset& rrset, const RecordCache& records) {
+  Rrset out = rrset;
+  out.ttl = records.limitTtl(out.ttl);
+  return out;
+}
+
+}  // namespace shoal::resolver::iterator_internal
