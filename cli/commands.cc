@@ -81,6 +81,22 @@ void askAnchors(const std::string& socket_path, StatusReport& report) {
   }
 }
 
+// The local root's state is the supervisor's too (its local-root process
+// reports to it): asked the same way.
+void askLocalRoot(const std::string& socket_path, StatusReport& report) {
+  try {
+    const nlohmann::json answer = parseAnswer(
+        exchange(socket_path, R"({"command":"local_root"})", kStatusAnchorsTimeoutMs));
+    if (answerOk(answer)) {
+      report.local_root = localRootOf(answer);
+    } else {
+      report.local_root_error = answerError(answer);
+    }
+  } catch (const std::exception& e) {
+    report.local_root_error = e.what();
+  }
+}
+
 int runStatus(const Invocation& inv, const stats::Segment& segment) {
   const Snapshot before = takeSnapshot(segment, processAlive);
   if (!before.supervisor_alive) {
@@ -92,6 +108,7 @@ int runStatus(const Invocation& inv, const stats::Segment& segment) {
       kStatusIntervalS)));
   StatusReport report = makeStatusReport(before, takeSnapshot(segment, processAlive));
   askAnchors(inv.socket_path.value_or(report.now.control_socket), report);
+  askLocalRoot(inv.socket_path.value_or(report.now.control_socket), report);
   printOut(inv.json ? statusJson(report) + "\n" : statusText(report));
   return 0;
 }

@@ -337,6 +337,29 @@ std::vector<AnchorInfo> anchorsOf(const json& a) {
   return out;
 }
 
+LocalRootInfo localRootOf(const json& a) {
+  static const json kNone = json::object();
+  const json* lr = field(a, "local_root");
+  const json& o = lr != nullptr && lr->is_object() ? *lr : kNone;
+  LocalRootInfo info;
+  info.state = text(o, "state");
+  const json* serial = field(o, "serial");
+  if (serial != nullptr && serial->is_number_unsigned() && serial->get<uint64_t>() <= std::numeric_limits<uint32_t>::max()) {
+    info.serial = serial->get<uint32_t>();
+  }
+  const json* source = field(o, "source");
+  if (source != nullptr && source->is_string()) info.source = source->get<std::string>();
+  const json* age = field(o, "age_s");
+  if (age != nullptr && age->is_number()) info.age_s = age->get<double>();
+  info.last_attempt = static_cast<int64_t>(number(o, "last_attempt"));
+  info.next_attempt = static_cast<int64_t>(number(o, "next_attempt"));
+  const json* error = field(o, "last_error");
+  if (error != nullptr && error->is_string()) info.last_error = error->get<std::string>();
+  info.rrsets = count(o, "rrsets");
+  info.ranges = count(o, "ranges");
+  return info;
+}
+
 std::string ntaListText(const json& a) {
   const std::vector<AnchorInfo> anchors = anchorsOf(a);
   if (anchors.empty()) return "no negative trust anchors\n";

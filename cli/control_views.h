@@ -41,6 +41,8 @@ std::string ntaListText(const nlohmann::json& answer);
 
 /// The "anchors" of an nta.list answer, for `status`.
 std::vector<AnchorInfo> anchorsOf(const nlohmann::json& answer);
+/// The "local_root" of a local_root answer, for `status`.
+LocalRootInfo localRootOf(const nlohmann::json& answer);
 /// "90s", "30m", "2h", "7d": the largest unit that divides `seconds`.
 std::string formatLifetime(uint64_t seconds);
 

@@ -98,6 +98,20 @@ struct AnchorInfo {
   std::string reason;
 };
 
+/// The local copy of the root zone (RFC 8806) as the supervisor reports it
+/// (the local_root request).
+struct LocalRootInfo {
+  std::string state;  // "disabled", "loading", "ok", "failed", "expired"
+  std::optional<uint32_t> serial;
+  std::string source;
+  std::optional<double> age_s;  // since the serial in use was transferred
+  int64_t last_attempt = 0;     // wall seconds; 0: none
+  int64_t next_attempt = 0;
+  std::string last_error;
+  uint64_t rrsets = 0;
+  uint64_t ranges = 0;
+};
+
 struct StatusReport {
   Snapshot now;
   double uptime_s = -1;
@@ -110,6 +124,9 @@ struct StatusReport {
   /// `anchors_error` then says why.
   std::optional<std::vector<AnchorInfo>> negative_anchors;
   std::string anchors_error;
+  /// Asked the same way (local_root); nullopt: `local_root_error` says why.
+  std::optional<LocalRootInfo> local_root;
+  std::string local_root_error;
 };
 /// From two readings `interval_s` apart (qps between them).
 StatusReport makeStatusReport(const Snapshot& before, const Snapshot& after);

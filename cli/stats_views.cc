@@ -111,6 +111,44 @@ json anchorsJson(const StatusReport& r) {
   return out;
 }
 
+/// The local root on one line: its state, the serial in use, where from,
+/// how old; why not when it is not in use.
+std::string localRootText(const StatusReport& r) {
+  if (!r.local_root) return "unknown (" + r.local_root_error + ")";
+  const LocalRootInfo& lr = *r.local_root;
+  std::string out = lr.state;
+  if (lr.serial) {
+    out += ": serial " + std::to_string(*lr.serial) + " from " + lr.source;
+    if (lr.age_s) out += ", loaded " + formatUptime(*lr.age_s) + " ago";
+    if (lr.state == "ok") {
+      out += " (" + u64(lr.rrsets) + " RRsets, " + u64(lr.ranges) + " ranges)";
+    }
+  }
+  if (lr.state != "ok" && lr.state != "disabled") {
+    constexpr size_t kShownError = 160;
+    std::string error = lr.last_error.size() > kShownError
+                            ? lr.last_error.substr(0, kShownError) + "..."
+                            : lr.last_error;
+    if (!error.empty()) out += (lr.serial ? "; " : ": ") + error;
+    if (lr.state != "loading") out += " (resolving from the root servers)";
+  }
+  return out;
+}
+
+json localRootJson(const StatusReport& r) {
+  if (!r.local_root) return nullptr;
+  const LocalRootInfo& lr = *r.local_root;
+  return {{"state", lr.state},
+          {"serial", lr.serial ? json(*lr.serial) : json(nullptr)},
+          {"source", lr.source},
+          {"age_s", lr.age_s ? json(rounded(*lr.age_s, 0)) : json(nullptr)},
+          {"last_attempt", lr.last_attempt},
+          {"next_attempt", lr.next_attempt},
+          {"last_error", lr.last_error},
+          {"rrsets", lr.rrsets},
+          {"ranges", lr.ranges}};
+}
+
 }  // namespace
 
 std::string statusText(const StatusReport& r) {
@@ -123,6 +161,7 @@ std::string statusText(const StatusReport& r) {
   out += "applied     " + u64(s.upgrades) + " upgrades, " + u64(s.reloads) + " reloads, " +
          u64(s.restarts) + " restarts\n";
   out += "nta         " + anchorsText(r) + "\n";
+  out += "local root  " + localRootText(r) + "\n";
   out += strprintf("qps         %s (over %.1f s)\n", formatRate(r.qps).c_str(), r.interval_s);
   out += "\n";
   Table table({{"WORKER", Table::Align::kRight},
@@ -173,8 +212,10 @@ std::string statusJson(const StatusReport& r) {
       {"interval_s", rounded(r.interval_s, 3)},
       {"qps", rounded(r.qps, 2)},
       {"negative_trust_anchors", anchorsJson(r)},
+      {"local_root", localRootJson(r)},
       {"workers", workers}};
   if (!r.negative_anchors) out["negative_trust_anchors_error"] = r.anchors_error;
+  if (!r.local_root) out["local_root_error"] = r.local_root_error;
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

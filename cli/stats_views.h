@@ -15,6 +15,11 @@
 //    "negative_trust_anchors":[{"name":"example.","source":"config"|"runtime",
 //                               "expires_in_s":3600 (null: config),"reason":".."}, ...]
 //        | null (the supervisor could not be asked: "negative_trust_anchors_error"),
+//    "local_root":{"state":"disabled"|"loading"|"ok"|"failed"|"expired","serial":2024052200
+//                  (null: none yet),"source":"192.0.2.1:53","age_s":300 (null: none),
+//                  "last_attempt":<unix s>,"next_attempt":<unix s>,"last_error":"..",
+//                  "rrsets":..,"ranges":..}
+//        | null (the supervisor could not be asked: "local_root_error"),
 //    "workers":[{"index":0,"pid":456,"state":"ready","alive":true,"uptime_s":12.5,
 //                "restarts":0,"qps":300.2}, ...]}
 //   state: "starting" | "ready" | "draining" | "exited" | "empty" | "dead"

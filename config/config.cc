@@ -88,6 +88,12 @@ allow = ["127.0.0.0/8", "::1/128"]
 [control]
 socket = "/run/shoal/control.sock"
 group = ""
+
+[local_root]
+enabled = true
+sources = []
+timeout = "5s"
+refresh_min = "1m"
 )";
 
 // A mistake in the file; caught in load() and turned into LoadResult::error.
@@ -524,6 +530,17 @@ constexpr KeySpec kControlKeys[] = {
     {"group", [](Config& c, const Field& f) { c.control.group = readControlGroup(f); }},
 };
 
+constexpr KeySpec kLocalRootKeys[] = {
+    {"enabled", [](Config& c, const Field& f) { c.local_root.enabled = f.boolean(); }},
+    {"sources", [](Config& c, const Field& f) {
+       c.local_root.sources = readSocketAddresses(f, 53);
+     }},
+    {"timeout", [](Config& c, const Field& f) { c.local_root.timeout = f.duration(100ms, 60s); }},
+    {"refresh_min", [](Config& c, const Field& f) {
+       c.local_root.refresh_min = f.duration(1s, 24h);
+     }},
+};
+
 struct TableSpec {
   std::string_view name;
   std::span<const KeySpec> keys;
@@ -532,6 +549,7 @@ struct TableSpec {
 constexpr TableSpec kTables[] = {
     {"server", kServerKeys}, {"cache", kCacheKeys},     {"resolver", kResolverKeys},
     {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys},
+    {"local_root", kLocalRootKeys},
 };
 
 // One key of the file; read in file order so that the first mistake in the
@@ -558,7 +576,7 @@ std::vector<Item> collectItems(const toml::value& root) {
     if (spec == std::end(kTables)) {
       items.push_back({lineOf(table), name, &table, nullptr,
                        table.is_table() ? "unknown table (the tables are server, cache, "
-                                          "resolver, dnssec, acl and control)"
+                                          "resolver, dnssec, acl, control and local_root)"
                                         : "unknown key (keys belong in a table such as [server])"});
       continue;
     }
@@ -733,7 +751,8 @@ std::string toTomlBool(bool value) { return value ? "true" : "false"; }
 
 bool Config::operator==(const Config& other) const {
   return server == other.server && cache == other.cache && resolver == other.resolver &&
-         dnssec == other.dnssec && acl == other.acl && control == other.control;
+         dnssec == other.dnssec && acl == other.acl && control == other.control &&
+         local_root == other.local_root;
 }
 
 Config defaults() {
@@ -810,6 +829,11 @@ std::string toToml(const Config& c) {
   out += "\n[control]\n";
   out += "socket = " + quote(c.control.socket) + "\n";
   out += "group = " + quote(c.control.group) + "\n";
+  out += "\n[local_root]\n";
+  out += "enabled = " + toTomlBool(c.local_root.enabled) + "\n";
+  out += "sources = " + toTomlList(c.local_root.sources) + "\n";
+  out += "timeout = " + quote(formatDuration(c.local_root.timeout)) + "\n";
+  out += "refresh_min = " + quote(formatDuration(c.local_root.refresh_min)) + "\n";
   return out;
 }
 

@@ -139,6 +139,21 @@ struct ControlSection {
   bool operator==(const ControlSection&) const = default;
 };
 
+/// [local_root]: the root zone kept locally (RFC 8806; docs/local-root.md).
+struct LocalRootSection {
+  bool enabled = false;
+  /// Where the zone is transferred from (AXFR over TCP, port 53 unless
+  /// given); empty: the addresses of the root hints in use, and with the
+  /// built-in hints also ICANN's transfer servers. No duplicates, no port 0.
+  std::vector<base::SocketAddress> sources;
+  /// Connecting to a source, and each read from it, must progress within this.
+  Duration timeout{};
+  /// The least time between two refreshes (or retries), whatever the
+  /// zone's SOA says.
+  Duration refresh_min{};
+  bool operator==(const LocalRootSection&) const = default;
+};
+
 struct Config {
   ServerSection server;
   CacheSection cache;
@@ -146,6 +161,7 @@ struct Config {
   DnssecSection dnssec;
   AclSection acl;
   ControlSection control;
+  LocalRootSection local_root;
   /// Where it came from: the file path, or "<built-in defaults>".
   std::string source;
 

@@ -25,8 +25,21 @@
 //         "rollout":"" or the restart/reload/upgrade in progress,
 //         "retiring":<old workers still draining>,
 //         "negative_trust_anchors":<how many: the config's and the runtime ones>,
+//         "local_root":<as below>,
 //         "workers":[{"index":0,"pid":456,"state":"ready","uptime_s":12.5,
 //                     "restarts":0}, ...]}
+//   {"command":"local_root"}
+//     -> {"ok":true,"local_root":{"state":"ok","serial":2024052200,
+//         "source":"192.0.2.1:53","loaded_at":<unix s>,"age_s":300,
+//         "refreshed_at":<unix s>,"last_attempt":<unix s>,"next_attempt":<unix s>,
+//         "last_error":"","rrsets":2500,"ranges":1450,"pid":789,"restarts":0}}
+//         The local copy of the root zone (RFC 8806; docs/local-root.md).
+//         state: "disabled" (local_root.enabled = false: only "state" is
+//         set), "loading" (first transfer under way), "ok" (in use),
+//         "failed" (no copy verified or no source answered: iterating),
+//         "expired" (not refreshed within the SOA expire: iterating).
+//         serial, source, loaded_at, age_s: the copy in use (or last used);
+//         null / 0 before any. last_error: why the last attempt failed.
 //   {"command":"servers"}
 //     -> {"ok":true,"servers":[{"address":"10.53.0.1","zones":["."],
 //         "srtt_ms":1.2,"rto_ms":50,"queries":10,"replies":9,"timeouts":1,

@@ -77,6 +77,9 @@ void Supervisor::onRequest(uint64_t id, const std::string& line) {
       control_.answer(id, statusJson());
     } else if (command == "servers") {
       control_.answer(id, serversJson());
+    } else if (command == "local_root") {
+      control_.answer(id, json{{"ok", true}, {"local_root", localRootJson()}}
+                              .dump(-1, ' ', false, json::error_handler_t::replace));
     } else if (command == "cache.lookup") {
       const std::string name = request.at("name").get<std::string>();
       std::optional<uint16_t> type;
@@ -148,8 +151,9 @@ std::string Supervisor::statusJson() const {
               {"rollout", rollout_ ? rollout_->what : ""},
               {"retiring", retiring_.size()},
               {"negative_trust_anchors", anchorsJson().size()},
+              {"local_root", localRootJson()},
               {"workers", workers}}
-      .dump();
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string Supervisor::serversJson() {

@@ -60,6 +60,7 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.acl == b.acl, "acl.allow");
   note(a.control.socket == b.control.socket, "control.socket");
   note(a.control.group == b.control.group, "control.group");
+  note(a.local_root == b.local_root, "local_root");
   return keys;
 }
 
@@ -264,6 +265,7 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
     return false;
   }
   loaded_ = std::move(fresh);
+  reconfigureLocalRoot(old);
   // The certificate and key were read again: a renewed certificate is in
   // service once the rollout below has replaced every worker.
   worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls);

@@ -87,6 +87,7 @@ int Supervisor::run() {
   } else {
     adopt();  // the segments, sockets and workers of the previous image
   }
+  startLocalRoot();
   notifyReady(servingStatus());
   Watchdog watchdog = Watchdog::fromEnvironment();
   std::vector<pollfd> fds;
@@ -98,12 +99,14 @@ int Supervisor::run() {
     fds.clear();
     fds.push_back({signal_fd_, POLLIN, 0});
     control_.addPollFds(fds);
+    if (local_root_.report_fd >= 0) fds.push_back({local_root_.report_fd, POLLIN, 0});
     const int ready = poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR)
       throw StartupError(std::string("poll: ") + std::strerror(errno));
     handleSignals();
     reap();
     if (ready > 0) control_.onPoll(fds);
+    readLocalRoot();
     control_.sweep(monotonicMs());
     if (stopping_ && kill_at_ms_ >= 0 && monotonicMs() >= kill_at_ms_ && anyAlive()) {
       logLine("workers still running %lld ms after SIGTERM: killing them",
@@ -316,6 +319,7 @@ void Supervisor::runChild(size_t index) {
     if (getppid() != pid_) _exit(0);
     close(signal_fd_);
     control_.closeInChild();
+    if (local_root_.report_fd >= 0) close(local_root_.report_fd);
     // Reload is the supervisor's business: a hangup of the session must
     // not kill the workers (SIGHUP's default action) once they unblock it.
     signal(SIGHUP, SIG_IGN);
@@ -385,6 +389,7 @@ void Supervisor::reap() {
       onRolloutChildExit(pid);
       continue;
     }
+    if (onLocalRootExit(pid, status)) continue;
     const auto it =
         std::find_if(slots_.begin(), slots_.end(), [pid](const Slot& s) { return s.pid == pid; });
     if (it == slots_.end()) continue;
@@ -428,6 +433,7 @@ void Supervisor::reap() {
 
 void Supervisor::restartDue() {
   const int64_t now = monotonicMs();
+  restartLocalRootIfDue(now);
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].pid == 0 && slots_[i].restart_at_ms >= 0 && slots_[i].restart_at_ms <= now) {
       spawn(i, /*replay=*/true);
@@ -474,6 +480,7 @@ void Supervisor::beginStop(int signum) {
     return;
   }
   stopping_ = true;
+  stopLocalRoot();
   if (rollout_) finishRollout(false, "shoal is stopping");
   notifyStopping();
   control_.close();
@@ -508,6 +515,7 @@ int Supervisor::pollTimeout() const {
       if (slot.pid == 0) consider(slot.restart_at_ms);
     }
     for (const Retiring& r : retiring_) consider(r.kill_at_ms);
+    consider(local_root_.restart_at_ms);
     // Waiting for a successor to report ready: look often.
     if (rollout_ && rollout_->current && rollout_->waiting_exit == 0) {
       consider(monotonicMs() + 10);

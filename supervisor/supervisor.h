@@ -17,6 +17,7 @@
 //   upgrade.cc     re-executing the binary with the sockets; adoption
 //   commands.cc    control requests (status, servers, cache, ...)
 //   anchors.cc     negative trust anchors at run time (nta.*), their expiry
+//   local_root.cc  the local-root process (RFC 8806): start, reports, restart
 
 #include <sys/types.h>
 
@@ -30,6 +31,7 @@
 
 #include "supervisor/control_server.h"
 #include "supervisor/load.h"
+#include "supervisor/local_root.h"
 #include "worker/journal.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
@@ -191,6 +193,22 @@ class Supervisor {
   /// sample(), once a second).
   void expireAnchors();
 
+  // local_root.cc
+  /// Forks the local-root process when local_root.enabled (no-op if it runs).
+  void startLocalRoot();
+  [[noreturn]] void runLocalRootChild(int report_fd);
+  /// Reads its status reports (non-blocking; from the main loop).
+  void readLocalRoot();
+  /// Its exit: true if `pid` was it (then a restart is scheduled).
+  bool onLocalRootExit(pid_t pid, int status);
+  void restartLocalRootIfDue(int64_t now_ms);
+  /// SIGTERM to it, no restart (shoal is stopping).
+  void stopLocalRoot();
+  /// After a reload: a new process if its settings changed (`old`: before).
+  void reconfigureLocalRoot(const config::Config& old);
+  /// The "local_root" object of status and local_root answers.
+  nlohmann::json localRootJson() const;
+
   Loaded loaded_;
   RunOptions options_;
   std::string exe_path_;  // the binary we were started from (re-executed on upgrade)
@@ -214,6 +232,7 @@ class Supervisor {
   /// The runtime negative trust anchors this supervisor knows of (added,
   /// or found at start) and when they expire (wall-clock seconds).
   std::map<std::string, int64_t> anchor_expiry_;
+  LocalRootChild local_root_;
 };
 
 }  // namespace shoal::supervisor

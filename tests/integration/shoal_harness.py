@@ -111,6 +111,15 @@ def children_of(pid):
     return sorted(kids)
 
 
+def process_name(pid):
+    """The name of process `pid` (/proc/PID/comm), "" when it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -204,6 +213,12 @@ class Shoal:
             "server": {"listen": [f"127.0.0.1:{self.port}"], "workers": workers},
             "cache": {"name": self.cache_name, "size": "16M", "stripes": 16},
             "control": {"socket": self.control_socket},
+            # The local root (RFC 8806) is on by default and would transfer
+            # the root zone from the real root servers when the built-in
+            # hints are in use: this machine may only reach loopback and
+            # the lab. Tests of it turn it on with the lab's hints
+            # (local_root_test.py).
+            "local_root": {"enabled": False},
         }
         for section, keys in (config or {}).items():
             sections.setdefault(section, {}).update(keys)
@@ -298,7 +313,10 @@ class Shoal:
             return ""
 
     def worker_pids(self):
-        return children_of(self.proc.pid)
+        """The supervisor's children but its local-root process (named
+        shoal-localroot: supervisor/local_root.h)."""
+        return [pid for pid in children_of(self.proc.pid)
+                if process_name(pid) != "shoal-localroot"]
 
     @property
     def pid(self):

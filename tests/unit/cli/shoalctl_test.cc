@@ -90,14 +90,21 @@ TEST_F(ShoalctlStats, StatusAsksTheSupervisorForNegativeTrustAnchors) {
   fillHeader(1);
   // One line each: the fake sends its answers as they are.
   FakeSupervisor server({R"({"ok":true,"anchors":[{"name":"bogus.example.",)"
-                         R"("source":"runtime","expires_in_s":3540,"reason":"ticket 42"}]})"});
+                         R"("source":"runtime","expires_in_s":3540,"reason":"ticket 42"}]})",
+                         R"({"ok":true,"local_root":{"state":"ok","serial":2024052200,)"
+                         R"("source":"192.0.2.1:53","age_s":300,"rrsets":2500,"ranges":1450}})"});
   stats::setText(segment_->header().control_socket, server.path().c_str());
   Outcome run = shoalctl("--stats " + name_ + " status --interval 0.05");
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("nta         1: bogus.example. (59m 0s left)\n"), std::string::npos)
       << run.out;
-  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_NE(run.out.find("local root  ok: serial 2024052200 from 192.0.2.1:53, loaded 5m 0s ago "
+                         "(2500 RRsets, 1450 ranges)\n"),
+            std::string::npos)
+      << run.out;
+  ASSERT_EQ(server.requests().size(), 2u);
   EXPECT_EQ(json::parse(server.requests()[0]), json::parse(R"({"command":"nta.list"})"));
+  EXPECT_EQ(json::parse(server.requests()[1]), json::parse(R"({"command":"local_root"})"));
   // Nobody answers there any more: status still works and says why it does not know.
   Outcome j = shoalctl("--stats " + name_ + " --socket /nonexistent/control.sock status --json "
                        "--interval 0.05");
@@ -106,6 +113,8 @@ TEST_F(ShoalctlStats, StatusAsksTheSupervisorForNegativeTrustAnchors) {
   EXPECT_TRUE(status["negative_trust_anchors"].is_null());
   EXPECT_NE(status["negative_trust_anchors_error"].get<std::string>().find("/nonexistent"),
             std::string::npos);
+  EXPECT_TRUE(status["local_root"].is_null());
+  EXPECT_NE(status["local_root_error"].get<std::string>().find("/nonexistent"), std::string::npos);
 }
 
 TEST_F(ShoalctlStats, StatusWhenTheSupervisorIsGone) {

@@ -223,6 +223,42 @@ TEST(StatusViews, NegativeTrustAnchors) {
       << statusText(r);
 }
 
+TEST(StatusViews, LocalRoot) {
+  StatusReport r = sampleStatus();
+  r.local_root_error = "cannot connect to /run/shoal/control.sock: Permission denied";
+  EXPECT_TRUE(contains(statusText(r), "local root  unknown (cannot connect to "
+                                      "/run/shoal/control.sock: Permission denied)\n"))
+      << statusText(r);
+  json j = json::parse(statusJson(r));
+  EXPECT_TRUE(j["local_root"].is_null());
+  EXPECT_EQ(j["local_root_error"], r.local_root_error);
+
+  r.local_root = LocalRootInfo{"ok", 2024052200u, "10.53.1.1:53", 125.0, 1700000000, 1700001800,
+                               "", 2512, 567};
+  EXPECT_TRUE(contains(statusText(r), "local root  ok: serial 2024052200 from 10.53.1.1:53, "
+                                      "loaded 2m 5s ago (2512 RRsets, 567 ranges)\n"))
+      << statusText(r);
+  j = json::parse(statusJson(r));
+  EXPECT_FALSE(j.contains("local_root_error"));
+  EXPECT_EQ(j["local_root"]["state"], "ok");
+  EXPECT_EQ(j["local_root"]["serial"], 2024052200u);
+  EXPECT_EQ(j["local_root"]["source"], "10.53.1.1:53");
+  EXPECT_EQ(j["local_root"]["age_s"], 125.0);
+  EXPECT_EQ(j["local_root"]["rrsets"], 2512);
+
+  r.local_root = LocalRootInfo{"failed", std::nullopt, "", std::nullopt, 1700000000, 1700000900,
+                               "10.53.8.1:53: ZONEMD: the zone's digest does not match", 0, 0};
+  EXPECT_TRUE(contains(statusText(r), "local root  failed: 10.53.8.1:53: ZONEMD: the zone's "
+                                      "digest does not match (resolving from the root servers)\n"))
+      << statusText(r);
+  j = json::parse(statusJson(r));
+  EXPECT_TRUE(j["local_root"]["serial"].is_null());
+  EXPECT_TRUE(j["local_root"]["age_s"].is_null());
+
+  r.local_root = LocalRootInfo{"disabled", std::nullopt, "", std::nullopt, 0, 0, "", 0, 0};
+  EXPECT_TRUE(contains(statusText(r), "local root  disabled\n")) << statusText(r);
+}
+
 TEST(StatusViews, Json) {
   const json j = json::parse(statusJson(sampleStatus()));
   EXPECT_EQ(j["running"], true);

@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 38);
+  EXPECT_EQ(keys, 42);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -178,6 +178,12 @@ allow = ["0.0.0.0/0", "::/0"]
 
 [control]
 socket = "/tmp/shoal.sock"
+
+[local_root]
+enabled = false
+sources = ["192.0.2.1", "[2001:db8::1]:5300"]
+timeout = "2s"
+refresh_min = "10m"
 )";
   const LoadResult result = loadString(text, "every.toml");
   ASSERT_TRUE(result.ok()) << result.error;
@@ -221,11 +227,41 @@ socket = "/tmp/shoal.sock"
   EXPECT_EQ(c.dnssec.bogus_ttl, 5min);
   EXPECT_EQ(c.acl.allow, (std::vector<base::IpPrefix>{P("0.0.0.0/0"), P("::/0")}));
   EXPECT_EQ(c.control.socket, "/tmp/shoal.sock");
+  EXPECT_FALSE(c.local_root.enabled);
+  EXPECT_EQ(c.local_root.sources,
+            (std::vector<base::SocketAddress>{S("192.0.2.1:53"), S("[2001:db8::1]:5300")}));
+  EXPECT_EQ(c.local_root.timeout, 2s);
+  EXPECT_EQ(c.local_root.refresh_min, 10min);
 
   // And it prints back to the same settings.
   const LoadResult again = loadString(toToml(c), "printed.toml");
   ASSERT_TRUE(again.ok()) << again.error << "\n" << toToml(c);
   EXPECT_EQ(*again.config, c);
+}
+
+TEST(ConfigTest, LocalRootDefaultsAndMistakes) {
+  const Config d = defaults();
+  EXPECT_TRUE(d.local_root.enabled);
+  EXPECT_TRUE(d.local_root.sources.empty());  // the root hints' addresses
+  EXPECT_EQ(d.local_root.timeout, 5s);
+  EXPECT_EQ(d.local_root.refresh_min, 1min);
+  EXPECT_EQ(errorOf("[local_root]\nenabled = \"yes\"\n"),
+            "shoal.toml:2: local_root.enabled: expected a boolean (true or false), got a string "
+            "\"yes\"");
+  EXPECT_EQ(errorOf("[local_root]\n\nsources = [\"lax.xfr.dns.icann.org\"]\n"),
+            "shoal.toml:3: local_root.sources: \"lax.xfr.dns.icann.org\" is not an address with an "
+            "optional port such as \"192.0.2.1:53\" or \"[2001:db8::1]:53\"");
+  EXPECT_EQ(errorOf("[local_root]\nsources = [\"192.0.2.1\", \"192.0.2.1:53\"]\n"),
+            "shoal.toml:2: local_root.sources: 192.0.2.1:53 is listed twice");
+  EXPECT_EQ(errorOf("[local_root]\nsources = [\"192.0.2.1:0\"]\n"),
+            "shoal.toml:2: local_root.sources: \"192.0.2.1:0\": port 0 is not allowed");
+  EXPECT_EQ(errorOf("[local_root]\ntimeout = \"50ms\"\n"),
+            "shoal.toml:2: local_root.timeout: must be between 100ms and 1m (got 50ms)");
+  EXPECT_EQ(errorOf("[local_root]\nrefresh_min = \"2d\"\n"),
+            "shoal.toml:2: local_root.refresh_min: expected a duration: an integer and a unit (ms, "
+            "s, m, h) such as \"250ms\" or \"3s\" (got \"2d\")");
+  EXPECT_EQ(errorOf("[local_root]\nsource = []\n"),
+            "shoal.toml:2: local_root.source: unknown key");
 }
 
 TEST(ConfigTest, WorkersZeroMeansOnePerCore) {
@@ -456,8 +492,8 @@ TEST(ConfigTest, UnknownTablesAndKeys) {
   EXPECT_EQ(errorOf("[server]\nlistn = [\"127.0.0.1:53\"]\n"),
             "shoal.toml:2: server.listn: unknown key");
   EXPECT_EQ(errorOf("[server]\nworkers = 1\n\n[serverx]\nworkers = 2\n"),
-            "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, dnssec, acl "
-            "and control)");
+            "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, dnssec, acl, "
+            "control and local_root)");
   EXPECT_EQ(errorOf("[server.tls]\nport = 853\n"), "shoal.toml:1: server.tls: unknown table");
   EXPECT_EQ(errorOf("[dnssec]\nnegative_trust_anchors = [\"a..b\"]\n"),
             "shoal.toml:2: dnssec.negative_trust_anchors: \"a..b\" is not a domain name");

@@ -1,0 +1,149 @@
+#include "localroot/axfr.h"
+
+#include <utility>
+
+#include "dns/constants.h"
+#include "dns/rdata.h"
+#include "dns/wire_io.h"
+#include "dns/writer.h"
+
+namespace shoal::localroot {
+
+namespace {
+
+/// Header and question checks shared by both answers: the reply to our
+/// query `id` for (apex, qtype). Returns an error text, empty when fine.
+std::string checkReply(const dns::Message& message, const dns::Name& apex, uint16_t qtype,
+                       uint16_t id, bool question_required) {
+  const dns::Header& h = message.header();
+  if (h.id != id) return "reply with another ID (" + std::to_string(h.id) + ")";
+  if (!h.has(dns::flag::kQr) || h.opcode() != dns::opcode::kQuery) return "not a reply to a query";
+  if (h.has(dns::flag::kTc)) return "truncated reply over TCP";
+  if (message.rcode() != dns::rcode::kNoError) {
+    return "the server answered " + dns::rcodeToText(message.rcode());
+  }
+  const auto& question = message.question();
+  if (!question) {
+    return question_required ? std::string("reply without the question") : std::string();
+  }
+  if (!(question->name == apex) || question->type != qtype || question->qclass != dns::rrclass::kIn) {
+    return "reply to another question (" + question->name.toText() + " " +
+           dns::typeToText(question->type) + ")";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<uint8_t> buildQuery(const dns::Name& apex, uint16_t type, uint16_t id) {
+  std::vector<uint8_t> out(dns::kHeaderSize + dns::kMaxNameLength + 4);
+  dns::MessageWriter writer(out, out.size());
+  writer.setId(id);
+  writer.setFlags(0);  // a query, opcode QUERY, RD clear: we ask the source itself
+  // The buffer fits any name and the fixed fields: the write cannot fail.
+  [[maybe_unused]] const auto status = writer.addQuestion(apex, type, dns::rrclass::kIn);
+  out.resize(writer.finish());
+  return out;
+}
+
+SerialAnswer readSerialAnswer(std::span<const uint8_t> wire, const dns::Name& apex, uint16_t id) {
+  auto message = dns::Message::parse(wire);
+  if (!message) return {0, std::string("malformed reply: ") + dns::toString(message.error())};
+  if (auto error = checkReply(*message, apex, dns::rrtype::kSoa, id, true); !error.empty()) {
+    return {0, error};
+  }
+  std::vector<uint8_t> rdata(dns::kMaxRdataLength);
+  for (const auto& rr : message->section(dns::Section::kAnswer)) {
+    if (rr.type != dns::rrtype::kSoa || !(message->ownerOf(rr) == apex)) continue;
+    auto length = dns::decompressRdata(*message, rr, rdata);
+    if (!length) return {0, "malformed SOA rdata"};
+    auto soa = parseSoa({rdata.data(), *length});
+    if (!soa) return {0, "malformed SOA rdata"};
+    return {soa->serial, {}};
+  }
+  return {0, "reply without the SOA of " + apex.toText()};
+}
+
+AxfrReader::AxfrReader(const dns::Name& apex, uint16_t id, size_t max_bytes)
+    : apex_(apex), id_(id), max_bytes_(max_bytes) {
+  zone_.apex = apex;
+}
+
+AxfrReader::Step AxfrReader::fail(std::string why) {
+  failed_ = true;
+  error_ = std::move(why);
+  return Step::kError;
+}
+
+AxfrReader::Step AxfrReader::consume(std::span<const uint8_t> wire) {
+  if (failed_) return Step::kError;
+  if (done_) return fail("a message after the end of the transfer");
+  ++messages_;
+  bytes_ += wire.size();
+  if (bytes_ > max_bytes_) {
+    return fail("the transfer exceeds " + std::to_string(max_bytes_) + " octets");
+  }
+  auto message = dns::Message::parse(wire);
+  if (!message) {
+    return fail("malformed message " + std::to_string(messages_) + ": " +
+                dns::toString(message.error()));
+  }
+  // RFC 5936 section 2.2.1: the question is in the first message, and may
+  // be left out of the others.
+  if (auto error = checkReply(*message, apex_, dns::rrtype::kAxfr, id_, messages_ == 1);
+      !error.empty()) {
+    return fail(error);
+  }
+  return readAnswer(*message);
+}
+
+AxfrReader::Step AxfrReader::readAnswer(const dns::Message& message) {
+  std::vector<uint8_t> rdata(dns::kMaxRdataLength);
+  for (const auto& rr : message.section(dns::Section::kAnswer)) {
+    if (done_) return fail("records after the closing SOA");
+    dns::Record record;
+    record.owner = message.ownerOf(rr);
+    record.type = rr.type;
+    record.rrclass = rr.rrclass;
+    record.ttl = rr.ttl;
+    if (rr.rrclass != dns::rrclass::kIn) {
+      return fail("record of class " + std::to_string(rr.rrclass) + " at " +
+                  record.owner.toText());
+    }
+    if (!record.owner.isSubdomainOf(apex_)) {
+      return fail("record outside the zone: " + record.owner.toText());
+    }
+    auto length = dns::decompressRdata(message, rr, rdata);
+    if (!length) {
+      return fail("malformed " + dns::typeToText(rr.type) + " rdata at " + record.owner.toText());
+    }
+    record.rdata.assign(rdata.begin(), rdata.begin() + static_cast<std::ptrdiff_t>(*length));
+    const bool apex_soa = record.type == dns::rrtype::kSoa && record.owner == apex_;
+    if (zone_.records.empty()) {
+      // RFC 5936 section 2.2: the transfer starts with the zone's SOA.
+      if (!apex_soa) return fail("the transfer does not start with the SOA of the zone");
+      auto soa = parseSoa(record.rdata);
+      if (!soa) return fail("malformed SOA rdata");
+      first_serial_ = soa->serial;
+    } else if (apex_soa) {
+      auto soa = parseSoa(record.rdata);
+      if (!soa) return fail("malformed SOA rdata");
+      if (soa->serial != first_serial_) {
+        return fail("the zone changed during the transfer (serial " +
+                    std::to_string(first_serial_) + ", then " + std::to_string(soa->serial) + ")");
+      }
+      done_ = true;  // the closing SOA is not part of the zone
+      continue;
+    }
+    bytes_ += record.owner.length() + record.rdata.size() + sizeof(dns::Record);
+    if (bytes_ > max_bytes_) {
+      return fail("the transfer exceeds " + std::to_string(max_bytes_) + " octets");
+    }
+    zone_.records.push_back(std::move(record));
+  }
+  return done_ ? Step::kDone : Step::kMore;
+}
+
+ZoneData AxfrReader::take() { return std::move(zone_); }
+
+}  // namespace shoal::localroot
