@@ -177,6 +177,17 @@ start_resolver() {  # name
   esac
   pids=($!)
   wait_up "${port[$1]}" "$!"
+  # shoal's local root (RFC 8806) transfers the lab root at start: wait
+  # until it is in use (or has given up), so that the transfer's packets
+  # fall into no stage and every stage sees the same shoal.
+  if [[ $1 == shoal ]]; then
+    for _ in $(seq 300); do
+      grep -qE "local root: (serial .* in use|no usable copy)" "$work/shoal.log" && return 0
+      sleep 0.1
+    done
+    echo "$bench_name: shoal's local root neither in use nor given up after 30 s" >&2
+    exit 1
+  fi
 }
 # One stage: name stage round queries-file [sample-file]. Counters are
 # reset before (whatever came earlier, e.g. the previous AD sample, is

@@ -28,7 +28,7 @@ bench_require_root() {
 # Builds build-bench/bin/shoal (Release, no tests) when it is missing or
 # older than a source file.
 bench_build_shoal() {
-  if [[ ! -x build-bench/bin/shoal ]] || [[ -n $(find supervisor worker resolver dnssec dns shmcache config base stats -newer build-bench/bin/shoal -name '*.[ch]*' -print -quit) ]]; then
+  if [[ ! -x build-bench/bin/shoal ]] || [[ -n $(find supervisor worker resolver localroot dnssec dns shmcache config control base stats -newer build-bench/bin/shoal -name '*.[ch]*' -print -quit) ]]; then
     cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
     ninja -C build-bench -j"$(nproc)" shoal >/dev/null
   fi
