@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/sockaddr.h"
 #include "dns/constants.h"
 
 namespace shoal::localroot {
@@ -34,22 +35,6 @@ uint16_t randomId() {
     id = static_cast<uint16_t>(monotonicMs() ^ getpid());
   }
   return id;
-}
-
-socklen_t toSockaddr(const base::IpAddress& address, uint16_t port, sockaddr_storage& out) {
-  std::memset(&out, 0, sizeof out);
-  if (address.isV4()) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&out);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    std::memcpy(&in->sin_addr, address.bytes().data(), 4);
-    return sizeof(sockaddr_in);
-  }
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&out);
-  in6->sin6_family = AF_INET6;
-  in6->sin6_port = htons(port);
-  std::memcpy(&in6->sin6_addr, address.bytes().data(), 16);
-  return sizeof(sockaddr_in6);
 }
 
 /// One TCP connection to a source, with the exchange's deadline. Errors
@@ -72,10 +57,10 @@ class Connection {
     if (fd_ < 0) return failErrno("socket");
     sockaddr_storage address{};
     if (source) {
-      const socklen_t length = toSockaddr(*source, 0, address);
+      const socklen_t length = base::toSockaddr(*source, 0, address);
       if (bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0) return failErrno("bind");
     }
-    const socklen_t length = toSockaddr(server.ip, server.port, address);
+    const socklen_t length = base::toSockaddr(server.ip, server.port, address);
     if (connect(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 && errno != EINPROGRESS) {
       return failErrno("connect");
     }

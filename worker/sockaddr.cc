@@ -35,22 +35,6 @@ uint16_t portOf(const sockaddr* address) {
   return 0;
 }
 
-socklen_t toSockaddr(const base::IpAddress& address, uint16_t port, sockaddr_storage& out) {
-  std::memset(&out, 0, sizeof out);
-  if (address.isV4()) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&out);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    std::memcpy(&in->sin_addr, address.bytes().data(), 4);
-    return sizeof(sockaddr_in);
-  }
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&out);
-  in6->sin6_family = AF_INET6;
-  in6->sin6_port = htons(port);
-  std::memcpy(&in6->sin6_addr, address.bytes().data(), 16);
-  return sizeof(sockaddr_in6);
-}
-
 base::IpAddress anyAddressLike(const base::IpAddress& like) {
   const uint8_t zeroes[16] = {};
   return like.isV4() ? base::IpAddress::v4(zeroes) : base::IpAddress::v6(zeroes);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/ip_address.h"
+#include "base/sockaddr.h"
 
 namespace shoal::worker {
 
@@ -17,8 +18,7 @@ namespace shoal::worker {
 std::optional<base::IpAddress> addressOf(const sockaddr* address);
 /// The port of an AF_INET or AF_INET6 sockaddr (0 otherwise).
 uint16_t portOf(const sockaddr* address);
-/// Fills `out` and returns the length to pass to bind/connect/sendto.
-socklen_t toSockaddr(const base::IpAddress& address, uint16_t port, sockaddr_storage& out);
+using base::toSockaddr;  // base/sockaddr.h
 /// The wildcard address of the family of `like` ("0.0.0.0" or "::").
 base::IpAddress anyAddressLike(const base::IpAddress& like);
 /// Changes the port of an AF_INET or AF_INET6 sockaddr in place.
