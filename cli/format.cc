@@ -25,7 +25,9 @@ std::string strprintf(const char* format, ...) {
 }
 
 std::string formatUptime(double seconds) {
-  if (!(seconds >= 0)) return "-";
+  // Negative, NaN, or beyond any real uptime (a control answer is input:
+  // 1e300 must not overflow the integer conversion below).
+  if (!(seconds >= 0) || !(seconds < 1e15)) return "-";
   if (seconds < 60) return strprintf("%.1fs", seconds);
   const auto s = static_cast<uint64_t>(seconds);
   if (s < 3600) return strprintf("%llum %llus", static_cast<unsigned long long>(s / 60),

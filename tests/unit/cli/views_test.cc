@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/control_views.h"
@@ -22,6 +24,10 @@ TEST(Format, Basics) {
   EXPECT_EQ(formatUptime(12.54), "12.5s");
   EXPECT_EQ(formatUptime(312), "5m 12s");
   EXPECT_EQ(formatUptime(2 * 3600 + 300), "2h 5m");
+  // A control answer is input: absurd values are shown as unknown, never
+  // converted out of range (found by control_answer_fuzzer).
+  EXPECT_EQ(formatUptime(1e300), "-");
+  EXPECT_EQ(formatUptime(std::numeric_limits<double>::infinity()), "-");
   EXPECT_EQ(formatUptime(3 * 86400 + 4 * 3600), "3d 4h");
   EXPECT_EQ(formatUptime(-1), "-");
   EXPECT_EQ(formatBytes(512), "512 B");
