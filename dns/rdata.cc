@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "dns/constants.h"
+#include "dns/wire_io.h"
 
 namespace shoal::dns {
 
@@ -99,6 +100,18 @@ WireResult<size_t> decompressRdata(const Message& msg, const RrView& rr, std::sp
   if (end - pos != trailing) return base::fail(WireError::kBadRdata);
   if (auto st = rest(); !st) return base::fail(st.error());
   return written;
+}
+
+std::optional<Soa> parseSoa(std::span<const uint8_t> rdata) {
+  size_t pos = 0;
+  for (int i = 0; i < 2; ++i) {  // MNAME, RNAME
+    auto name = Name::fromUncompressed(rdata.subspan(pos));
+    if (!name) return std::nullopt;
+    pos += name->length();
+  }
+  if (rdata.size() != pos + 20) return std::nullopt;
+  const uint8_t* p = rdata.data() + pos;
+  return Soa{load32(p), load32(p + 4), load32(p + 8), load32(p + 12), load32(p + 16)};
 }
 
 }  // namespace shoal::dns

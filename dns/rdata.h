@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "dns/message.h"
@@ -29,6 +30,19 @@ RdataNameLayout rdataNameLayout(uint16_t type);
 /// validating the rdata's structure for the types it knows (fixed sizes of
 /// A/AAAA, name fields, SOA's 20 trailing octets). Returns the length written.
 WireResult<size_t> decompressRdata(const Message& msg, const RrView& rr, std::span<uint8_t> out);
+
+/// The fields of an uncompressed SOA rdata after its two names (RFC 1035
+/// section 3.3.13).
+struct Soa {
+  uint32_t serial = 0;
+  uint32_t refresh = 0;
+  uint32_t retry = 0;
+  uint32_t expire = 0;
+  uint32_t minimum = 0;
+};
+/// Reads them (MNAME, RNAME, then exactly five 32-bit fields); nullopt if
+/// malformed.
+std::optional<Soa> parseSoa(std::span<const uint8_t> rdata);
 
 /// Maximum size of any rdata.
 inline constexpr size_t kMaxRdataLength = 65535;

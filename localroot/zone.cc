@@ -9,19 +9,6 @@
 
 namespace shoal::localroot {
 
-std::optional<Soa> parseSoa(std::span<const uint8_t> rdata) {
-  size_t pos = 0;
-  for (int i = 0; i < 2; ++i) {  // MNAME, RNAME
-    auto name = dns::Name::fromUncompressed(rdata.subspan(pos));
-    if (!name) return std::nullopt;
-    pos += name->length();
-  }
-  if (rdata.size() != pos + 20) return std::nullopt;
-  const uint8_t* p = rdata.data() + pos;
-  return Soa{dns::load32(p), dns::load32(p + 4), dns::load32(p + 8), dns::load32(p + 12),
-             dns::load32(p + 16)};
-}
-
 uint16_t typeCovered(std::span<const uint8_t> rrsig_rdata) {
   return rrsig_rdata.size() < 2 ? 0 : dns::load16(rrsig_rdata.data());
 }

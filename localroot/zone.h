@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dns/name.h"
+#include "dns/rdata.h"
 #include "dns/rrset.h"
 #include "dns/zone_text.h"
 
@@ -19,17 +20,9 @@ namespace shoal::localroot {
 /// local root reads it.
 inline constexpr uint16_t kZonemd = 63;
 
-/// The timer fields of a SOA rdata (RFC 1035 section 3.3.13).
-struct Soa {
-  uint32_t serial = 0;
-  uint32_t refresh = 0;
-  uint32_t retry = 0;
-  uint32_t expire = 0;
-  uint32_t minimum = 0;
-};
-/// Reads them from uncompressed SOA rdata (two names, five 32-bit fields);
-/// nullopt if malformed.
-std::optional<Soa> parseSoa(std::span<const uint8_t> rdata);
+/// SOA rdata and its timers (dns/rdata.h).
+using dns::Soa;
+using dns::parseSoa;
 
 /// A zone as transferred: every record in the order received, the closing
 /// SOA of the transfer left out (RFC 5936 section 2.2).

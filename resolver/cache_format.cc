@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "dns/rdata.h"
 #include "dns/wire_io.h"
 
 namespace shoal::resolver {
@@ -126,13 +127,9 @@ PayloadRecord NegativeView::record(size_t offset) const {
 }
 
 std::optional<uint32_t> soaMinimum(std::span<const uint8_t> rdata) {
-  auto mname = dns::Name::fromUncompressed(rdata);
-  if (!mname) return std::nullopt;
-  auto rname = dns::Name::fromUncompressed(rdata.subspan(mname->length()));
-  if (!rname) return std::nullopt;
-  const size_t pos = mname->length() + rname->length();
-  if (rdata.size() != pos + 20) return std::nullopt;
-  return dns::load32(rdata.data() + pos + 16);
+  const auto soa = dns::parseSoa(rdata);
+  if (!soa) return std::nullopt;
+  return soa->minimum;
 }
 
 }  // namespace shoal::resolver
