@@ -8,6 +8,7 @@
 #include "dns/constants.h"
 #include "dns/wire_io.h"
 #include "dnssec/aggressive.h"
+#include "dnssec/denial.h"
 #include "resolver/cache_format.h"
 #include "resolver/ranges.h"
 
@@ -235,6 +236,41 @@ Synthesised synthesise(shmcache::Cache& cache, const dns::Name& qname, uint16_t 
   if (!out.ok()) return {};
   result.payload = out.written();
   return result;
+}
+
+std::optional<std::string> rangeGap(shmcache::Cache& cache, const dns::Name& zone,
+                                    const dns::Name& qname, int64_t now_s,
+                                    std::span<uint8_t> scratch) {
+  constexpr size_t kHalf = 65536;
+  if (scratch.size() < 2 * kHalf || !qname.isSubdomainOf(zone) || qname == zone) {
+    return std::nullopt;
+  }
+  const auto zone_key = zone.lookupKey();
+  auto entry = cache.lookup({zone_key.bytes(), 0, static_cast<uint8_t>(Kind::kDenialZone)},
+                            nullptr, now_s, scratch.first(kHalf));
+  if (!entry || entry->meta.security != shmcache::Security::kSecure) return std::nullopt;
+  const auto view = DenialZoneView::parse(scratch.first(entry->payload_length));
+  if (!view) return std::nullopt;
+
+  dns::Name point = qname;
+  while (point.labelCount() > zone.labelCount() + 1) point = point.parent();
+  if (view->nsec3) {
+    const auto hash = dnssec::nsec3Hash(point, view->hash_algorithm, view->iterations, view->salt);
+    if (hash.empty()) return std::nullopt;
+    const std::string label = dnssec::base32HexEncode(hash);
+    auto owner = zone.prepend({reinterpret_cast<const uint8_t*>(label.data()), label.size()});
+    if (!owner) return std::nullopt;
+    point = *owner;
+  }
+  const auto point_key = point.lookupKey();
+  std::string gap;
+  gap.push_back(static_cast<char>(zone_key.length() >> 8));
+  gap.push_back(static_cast<char>(zone_key.length() & 0xff));
+  gap.append(reinterpret_cast<const char*>(zone_key.bytes().data()), zone_key.length());
+  auto range = cache.findRange(zone_key.bytes(), point_key.bytes(), now_s,
+                               scratch.first(dns::kMaxLookupKeyLength), scratch.subspan(kHalf));
+  if (range) gap.append(reinterpret_cast<const char*>(scratch.data()), range->order_length);
+  return gap;
 }
 
 }  // namespace shoal::resolver

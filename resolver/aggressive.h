@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "dns/name.h"
 #include "dnssec/verdict.h"
@@ -47,5 +48,18 @@ struct Synthesised {
 Synthesised synthesise(shmcache::Cache& cache, const dns::Name& qname, uint16_t qtype,
                        const dnssec::Policy& policy, int64_t now_s, std::span<uint8_t> lookup,
                        std::span<uint8_t> space);
+
+/// Where a name the ranges do not answer falls among the known ranges of
+/// `zone`, for the iterator to keep one question per unknown gap on its way
+/// at a time (its answer's ranges may cover the others). The point is the
+/// name one label below the zone on the way to `qname` (the next closer
+/// name when the zone's apex is the closest encloser, the usual junk case),
+/// hashed for NSEC3; the gap is named by the zone and the owner of the
+/// range at or before it. Nullopt when the zone has no zone entry (no
+/// secure denial seen). `scratch`: at least 2 * 65536 octets. A heuristic:
+/// it decides only who waits, never what is answered.
+std::optional<std::string> rangeGap(shmcache::Cache& cache, const dns::Name& zone,
+                                    const dns::Name& qname, int64_t now_s,
+                                    std::span<uint8_t> scratch);
 
 }  // namespace shoal::resolver

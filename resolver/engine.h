@@ -130,6 +130,7 @@ class Engine {
     // the local root zone (RFC 8806); NSEC/NSEC3 ranges stored.
     uint64_t synth_nxdomain = 0, synth_nodata = 0, synth_wildcard = 0, local_root_answers = 0;
     uint64_t ranges_stored = 0;
+    uint64_t range_holds = 0;  // client questions held for another's ranges (RangeFlight)
   };
   const Stats& stats() const;
 

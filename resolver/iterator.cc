@@ -72,11 +72,13 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
 }
 
 void Iterator::drainReady(int64_t now_ms) {
-  while (!ready_.empty()) {
-    const uint32_t id = ready_.back();
-    ready_.pop_back();
-    wake(id, now_ms);
-  }
+  do {
+    while (!ready_.empty()) {
+      const uint32_t id = ready_.back();
+      ready_.pop_back();
+      wake(id, now_ms);
+    }
+  } while (releaseRangeFlights(now_ms));
 }
 
 void Iterator::wake(uint32_t id, int64_t now_ms) {
@@ -268,6 +270,9 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     if (it != pending_.end() && !it->second.timed_out) ++in_flight;
   }
   if (in_flight >= kMaxInFlight) return;
+  if (in_flight == 0 && task.pending.empty() && task.tried.empty() && holdForRanges(task, now_ms)) {
+    return;
+  }
 
   auto choice = selector_.choose(task.cut, task.tried, now_ms, rng_);
   if (!choice && task.rounds + 1 < kMaxRounds && !task.tried.empty()) {

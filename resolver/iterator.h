@@ -101,6 +101,9 @@ class Iterator {
     std::optional<Held> held;
     std::vector<KeyQuestion> awaited;
     dnssec::Budget budget;
+    /// Times this task held its question back for another one on its way
+    /// to the same unknown part of a signed zone (holdForRanges).
+    int range_waits = 0;
     /// Upstream queries left for the client query this task serves,
     /// shared with the sub-tasks it started (NXNSAttack guard); null: none.
     std::shared_ptr<int> work;
@@ -125,6 +128,20 @@ class Iterator {
     uint64_t id;  // token or client id
   };
 
+  /// A question on its way to a part of a signed zone whose ranges are not
+  /// known yet (the zone seen the first time, or a gap between its known
+  /// ranges), and the client questions for the same part held back until
+  /// its answer is settled: the ranges it brings may answer them (RFC
+  /// 8198), so that a burst of junk under one zone costs one question per
+  /// range, not one per name.
+  struct RangeFlight {
+    uint32_t leader = 0;
+    dns::Name qname;
+    uint16_t qtype = 0;
+    int64_t since_ms = 0;
+    std::vector<uint32_t> waiters;
+  };
+
   using TaskKey = std::pair<std::vector<uint8_t>, uint16_t>;
 
   enum class CacheStep : uint8_t { kFinished, kMoved, kMiss };
@@ -145,6 +162,8 @@ class Iterator {
   Outcome answerOutcome(const Task& task) const;
   bool findCut(Task& task, int64_t now_ms);
   void sendNext(Task& task, int64_t now_ms);
+  bool holdForRanges(Task& task, int64_t now_ms);
+  bool releaseRangeFlights(int64_t now_ms);
   /// `known`: the server's state if the caller just read it (saves a
   /// shared-memory lookup).
   void sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns, int64_t now_ms,
@@ -202,6 +221,8 @@ class Iterator {
   // (server, transport, EDNS, qname, qtype, zone) -> token.
   std::unordered_map<std::string, uint64_t> pending_by_question_;
   std::multimap<int64_t, Timer> timers_;
+  std::map<std::string, RangeFlight> range_flights_;
+  std::vector<uint8_t> gap_scratch_;
 
   std::vector<uint32_t> ready_;  // tasks to (re)run at the end of the event
   std::vector<UpstreamSend> sends_;

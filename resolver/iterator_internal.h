@@ -27,6 +27,13 @@ inline constexpr int kMaxNsLookupsAtOnce = 2;
 // across all the sub-tasks it started.
 inline constexpr int kMaxNsLookupsPerCut = 8;
 inline constexpr int kMaxQueriesPerClientQuery = 120;
+// Holding questions back for a range flight (Iterator::RangeFlight): times
+// one task may wait, waiters per flight, flights per worker, and how long
+// a flight may hold anyone.
+inline constexpr int kMaxRangeWaits = 3;
+inline constexpr size_t kMaxRangeWaiters = 64;
+inline constexpr size_t kMaxRangeFlights = 256;
+inline constexpr int64_t kRangeHoldMs = 1000;
 
 inline bool sameQuestion(const dns::Name& a, uint16_t at, const dns::Name& b, uint16_t bt) {
   return at == bt && a == b;

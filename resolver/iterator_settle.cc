@@ -2,13 +2,16 @@
 // with the DS/DNSKEY sub-tasks a reply may wait for, and the keys fetched
 // while a zone is first asked), then what is cached (RRsets with their
 // DNSSEC status, negative answers, the ranges of RFC 8198, referrals with
-// their DS) and what the client is answered (applyVerdict). The first half,
-// iterator.cc, finds servers, sends and matches replies.
+// their DS) and what the client is answered (applyVerdict), and the range
+// flights that hold a burst of questions to an unknown part of a signed
+// zone until the ranges of one answer are in. The first half, iterator.cc,
+// finds servers, sends and matches replies.
 
 #include <algorithm>
 
 #include "dns/constants.h"
 #include "resolver/iterator.h"
+#include "resolver/aggressive.h"
 #include "resolver/iterator_internal.h"
 #include "resolver/ranges.h"
 
@@ -46,6 +49,91 @@ void Iterator::prefetchKeys(Task& task, int64_t now_ms) {
   sub->work = task.work;
   sub->use_hints = task.use_hints;
   ++stats_.key_prefetches;
+}
+
+bool Iterator::holdForRanges(Task& task, int64_t now_ms) {
+  // Junk comes in bursts: random labels under one zone, many at once. Each
+  // answer brings NSEC/NSEC3 ranges that answer most of the others from
+  // the cache, but only once it is validated; asked all together, every
+  // name costs a query. So a client question to a part of a signed zone
+  // whose ranges are not known yet waits while another question to that
+  // part is on its way, and is then answered from the ranges or sent. The
+  // part: the whole zone when its keys are not cached yet (first contact;
+  // its DNSKEY is fetched alongside the first question), else the gap
+  // between the zone's known ranges where the name falls, once the zone
+  // has given a secure denial. Names of zones without denials never wait;
+  // a task waits at most kMaxRangeWaits times, a flight holds anyone at
+  // most kRangeHoldMs.
+  if (!config_.aggressive_nsec || !validator_.enabled() || task.depth != 0 ||
+      task.range_waits >= kMaxRangeWaits || !task.security.isSecure() ||
+      task.cur_qtype == dns::rrtype::kDs || task.cur_qtype == dns::rrtype::kDnskey) {
+    return false;
+  }
+  const dns::Name& zone = task.cut.zone;
+  if (!task.cur_qname.isSubdomainOf(zone) || task.cur_qname == zone) return false;
+  const int64_t now_s = now_ms / 1000;
+  if (gap_scratch_.empty()) gap_scratch_.resize(2 * 65536);
+  std::string key;
+  if (auto gap = rangeGap(records_.cache(), zone, task.cur_qname, now_s, gap_scratch_)) {
+    key = std::move(*gap);
+  } else if (validator_.wantsKeys(zone, now_s)) {
+    const auto zone_key = zone.lookupKey();
+    key = "*";
+    key.append(reinterpret_cast<const char*>(zone_key.bytes().data()), zone_key.length());
+  } else {
+    return false;
+  }
+  auto it = range_flights_.find(key);
+  if (it == range_flights_.end()) {
+    if (range_flights_.size() < kMaxRangeFlights) {
+      range_flights_.emplace(std::move(key),
+                             RangeFlight{task.id, task.cur_qname, task.cur_qtype, now_ms, {}});
+    }
+    return false;  // it leads: asked now
+  }
+  RangeFlight& flight = it->second;
+  // The leader's own question (a minimised one many names share) joins
+  // the query on its way instead.
+  if (flight.leader == task.id ||
+      sameQuestion(flight.qname, flight.qtype, task.cur_qname, task.cur_qtype)) {
+    return false;
+  }
+  if (std::find(flight.waiters.begin(), flight.waiters.end(), task.id) != flight.waiters.end()) {
+    return true;
+  }
+  if (flight.waiters.size() >= kMaxRangeWaiters) return false;
+  flight.waiters.push_back(task.id);
+  ++task.range_waits;
+  ++stats_.range_holds;
+  return true;
+}
+
+bool Iterator::releaseRangeFlights(int64_t now_ms) {
+  // A flight ends when its leader's question is settled (answered,
+  // validated and cached, or given up) or it has held long enough; its
+  // waiters then look in the cache again.
+  bool woke = false;
+  for (auto it = range_flights_.begin(); it != range_flights_.end();) {
+    const RangeFlight& flight = it->second;
+    const Task* leader = findTask(flight.leader);
+    const bool asking = leader != nullptr && leader->question_ready &&
+                        !leader->pending.empty() &&
+                        sameQuestion(leader->cur_qname, leader->cur_qtype, flight.qname,
+                                     flight.qtype);
+    const bool open = leader != nullptr && now_ms - flight.since_ms < kRangeHoldMs &&
+                      (asking || leader->held.has_value());
+    if (open) {
+      ++it;
+      continue;
+    }
+      for (uint32_t id : flight.waiters) {
+      if (findTask(id) == nullptr) continue;
+      ready_.push_back(id);
+      woke = true;
+    }
+    it = range_flights_.erase(it);
+  }
+  return woke;
 }
 
 bool Iterator::waitsFor(const Task& task, const dns::Name& qname, uint16_t qtype) const {

@@ -37,17 +37,6 @@ namespace {
 
 namespace rrtype = dns::rrtype;
 
-QueryOptions withDo() {
-  QueryOptions o;
-  o.dnssec_ok = true;
-  return o;
-}
-
-size_t countType(const std::vector<dns::Record>& records, uint16_t type) {
-  return static_cast<size_t>(std::count_if(records.begin(), records.end(),
-                                           [&](const dns::Record& r) { return r.type == type; }));
-}
-
 /// The owners (lowercase text) of the records of `type`.
 std::set<std::string> ownersOf(const std::vector<dns::Record>& records, uint16_t type) {
   std::set<std::string> out;

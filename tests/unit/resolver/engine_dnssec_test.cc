@@ -22,17 +22,6 @@
 namespace shoal::resolver::testing_util {
 namespace {
 
-QueryOptions withDo() {
-  QueryOptions o;
-  o.dnssec_ok = true;
-  return o;
-}
-
-size_t countType(const std::vector<dns::Record>& records, uint16_t type) {
-  return static_cast<size_t>(std::count_if(records.begin(), records.end(),
-                                           [&](const dns::Record& r) { return r.type == type; }));
-}
-
 /// Queries the engine sent for (qname, qtype).
 size_t queriesFor(const Scenario& s, const char* qname, uint16_t qtype) {
   const dns::Name name = N(qname);

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -44,6 +47,19 @@ inline std::vector<std::string> questions(const std::vector<SentQuery>& queries)
     out.push_back(name.toText() + " " + dns::typeToText(q.qtype));
   }
   return out;
+}
+
+/// Options of a client that sets DO (RFC 3225).
+inline QueryOptions withDo() {
+  QueryOptions o;
+  o.dnssec_ok = true;
+  return o;
+}
+
+/// The records of `type` in a section.
+inline size_t countType(const std::vector<dns::Record>& records, uint16_t type) {
+  return static_cast<size_t>(std::count_if(records.begin(), records.end(),
+                                           [&](const dns::Record& r) { return r.type == type; }));
 }
 
 /// A fresh standard Internet.
