@@ -253,6 +253,8 @@ std::string statsText(const StatsReport& r) {
          " (from NSEC/NSEC3 ranges, RFC 8198)\n";
   out += "                local root " + u64(t.localRootAnswers()) + ", ranges in cache " +
          u64(r.cache_ranges) + ", ranges stored " + u64(t.ranges_stored) + "\n";
+  out += "                held for ranges " + u64(t.range_holds) +
+         " (questions that waited for another's answer to the same zone part)\n";
   out += "replayed        " + u64(t.journal_replayed) +
          " (read by a worker that died, answered by its replacement)\n";
   out += "latency ms hit  " + latencyText(r.hit) + "\n";
@@ -323,7 +325,8 @@ std::string statsJson(const StatsReport& r) {
         {"wildcard", t.synthesisedWildcard()},
         {"local_root", t.localRootAnswers()},
         {"ranges_in_cache", r.cache_ranges},
-        {"ranges_stored", t.ranges_stored}}},
+        {"ranges_stored", t.ranges_stored},
+        {"held_for_ranges", t.range_holds}}},
       {"journal", {{"replayed", t.journal_replayed}, {"not_journaled", t.journal_skipped}}},
       {"latency_ms", {{"hit", latencyJson(r.hit)}, {"miss", latencyJson(r.miss)}}}};
   return out.dump();

@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 4;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 5;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -97,10 +97,11 @@ struct WorkerCounters {  // STATS_LAYOUT
   // Answers synthesised from validated NSEC/NSEC3 ranges (RFC 8198), by
   // kind, and those proven by the local root zone (RFC 8806): on the hot
   // path, and in the resolver (copied from the engine); ranges the
-  // resolver stored.
+  // resolver stored; client questions the resolver held back for the
+  // ranges another question to the same zone part was bringing.
   Counter synth_nxdomain, synth_nodata, synth_wildcard, local_root_answers;
   Counter engine_synth_nxdomain, engine_synth_nodata, engine_synth_wildcard,
-      engine_local_root_answers, ranges_stored;
+      engine_local_root_answers, ranges_stored, range_holds;
   // Response times.
   Histogram latency_hit, latency_miss;
 };

@@ -164,6 +164,7 @@ void Totals::add(const WorkerCounters& c) {
   engine_synth_wildcard += c.engine_synth_wildcard.get();
   engine_local_root_answers += c.engine_local_root_answers.get();
   ranges_stored += c.ranges_stored.get();
+  range_holds += c.range_holds.get();
   addCounters(latency_hit, c.latency_hit);
   addCounters(latency_miss, c.latency_miss);
   latency_hit_sum_us += c.latency_hit.sum_us.get();

@@ -103,7 +103,7 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     engine_base_.add(counters_);
     synth_base_ = {counters_.engine_synth_nxdomain.get(), counters_.engine_synth_nodata.get(),
                    counters_.engine_synth_wildcard.get(), counters_.engine_local_root_answers.get(),
-                   counters_.ranges_stored.get()};
+                   counters_.ranges_stored.get(), counters_.range_holds.get()};
     beat();
     replayJournal();
     stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kReady),
@@ -257,6 +257,7 @@ void Worker::publishEngineStats() {
   c.engine_synth_wildcard.set(synth_base_[2] + e.synth_wildcard);
   c.engine_local_root_answers.set(synth_base_[3] + e.local_root_answers);
   c.ranges_stored.set(synth_base_[4] + e.ranges_stored);
+  c.range_holds.set(synth_base_[5] + e.range_holds);
 }
 
 void Worker::logCounters() const {

@@ -274,8 +274,9 @@ class Worker {
   /// worker continues its predecessor's totals).
   stats::Totals engine_base_;
   // The engine's synthesis counters at start (engine_synth_*, then
-  // engine_local_root_answers, ranges_stored): engine counts add to them.
-  std::array<uint64_t, 5> synth_base_{};
+  // engine_local_root_answers, ranges_stored, range_holds): engine counts
+  // add to them.
+  std::array<uint64_t, 6> synth_base_{};
 
   // Per-worker buffers, allocated once. A receive buffer is only used
   // inside the callback that filled it (whatever is kept is copied), so one

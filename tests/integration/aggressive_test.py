@@ -18,7 +18,11 @@ Then:
     shown; AD only for clients that ask (DO or AD);
  4. with [dnssec] aggressive_nsec = false the same junk goes upstream;
  5. opt-out NSEC3 ranges (the org. TLD) never prove NXDOMAIN: such names go
-    upstream, answered as the independent validator answers them.
+    upstream, answered as the independent validator answers them;
+ 6. a burst of junk under zones seen the first time (a cold shoal, all the
+    names in one NSEC gap of example.com. and one NSEC3 range of
+    example.net.) costs one question per zone: the others wait for its
+    validated ranges and are answered from them.
 Needs root (exit 77 otherwise); uses a running lab, or starts and stops one.
 The junk names are random: AGGRESSIVE_SEED=N repeats a run (its seed is
 printed)."""
@@ -818,6 +822,77 @@ def test_opt_out_ranges_do_not_prove_nxdomain():
         assert not packets and not wrong, \
             (f"names under example.org. (NSEC3 without opt-out): lab packets {packets}, "
              f"not NXDOMAIN AD: {wrong}")
+
+
+# --------------------------------------------------------------------------
+# 6. A burst at first contact costs one question per range
+# --------------------------------------------------------------------------
+
+
+def nsec_gap_of(name, zone):
+    """(owner, next) of the NSEC record of `zone` whose gap holds `name`."""
+    key = canonical(name)
+    for owner, rtype, rdata in zone_records(zone):
+        if rtype != "NSEC":
+            continue
+        low, high = canonical(owner), canonical(rdata.split()[0])
+        if low < key and (high <= low or key < high):
+            return owner, rdata.split()[0].lower()
+    raise AssertionError(f"no NSEC gap of {zone} holds {name}")
+
+
+def nsec3_range_of(name, zone):
+    """The owner hash of the NSEC3 range of `zone` that covers `name`."""
+    salt, iterations = nsec3_params(zone)
+    digest = nsec3_hash(name, salt, iterations)
+    for owner, following, _flags in nsec3_chain(zone):
+        if in_range(digest, owner, following):
+            return owner
+    raise AssertionError(f"no NSEC3 range of {zone} covers {name}")
+
+
+def names_in_one_range(junk, zone, count, range_of):
+    """`count` random junk names one label below `zone`, all in the range
+    (by `range_of`) of the first."""
+    first = junk.under(zone, depth=1)
+    names = [first]
+    for _ in range(20000):
+        if len(names) == count:
+            return names
+        name = junk.under(zone, depth=1)
+        if range_of(name, zone) == range_of(first, zone):
+            names.append(name)
+    raise AssertionError(f"not {count} junk names in one range of {zone}")
+
+
+def test_a_burst_at_first_contact_costs_one_question_per_zone():
+    junk = Junk(SEED + 6)
+    per_zone = 30
+    names = (names_in_one_range(junk, "example.com.", per_zone, nsec_gap_of) +
+             names_in_one_range(junk, "example.net.", per_zone, nsec3_range_of))
+    random.Random(SEED + 6).shuffle(names)
+    sld = lab().env["LAB_SLD_ADDRS"].split()
+    # one worker: the burst is one engine's (each worker would ask once)
+    with lab_shoal(workers=1) as shoal:
+        before = lab().counters()
+        results = resolve_many(shoal.port, [(name, "A") for name in names], in_flight=100)
+        after = lab().counters()
+        wrong = {q: r for q, r in results.items() if r[0] != "NXDOMAIN" or r[2] != 1}
+        assert len(results) == len(names) and not wrong, \
+            f"seed {SEED}: not NXDOMAIN at the first try: {sorted(wrong.items())[:10]}"
+        packets = {a: after[a] - before.get(a, 0) for a in sld if after[a] != before.get(a, 0)}
+        counts = synthesised(shoal)
+        print(f"  {len(names)} names at once, cold: {sum(packets.values())} packets to the "
+              f"zones' servers {packets}; held for ranges "
+              f"{counts.get('held_for_ranges') if counts else '?'}", flush=True)
+        # per zone: one junk name and the zone's DNSKEY; without the hold
+        # every name in the burst is asked
+        assert sum(packets.values()) <= 4, \
+            (f"seed {SEED}: {sum(packets.values())} packets to the servers of example.com. "
+             f"and example.net. for a burst of {len(names)} names in one range of each: "
+             f"{packets}")
+        if counts is not None:
+            assert counts["held_for_ranges"] >= 1, counts
 
 
 if __name__ == "__main__":

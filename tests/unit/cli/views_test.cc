@@ -90,6 +90,7 @@ StatsReport sampleStats() {
   r.totals.local_root_answers = 9;
   r.totals.engine_local_root_answers = 1;
   r.totals.ranges_stored = 30;
+  r.totals.range_holds = 31;
   r.cache_ranges = 25;
   r.requested_window_s = 10;
   r.window = SampleWindow{10, 10, 500, 450, 50, 20, 1};
@@ -128,6 +129,7 @@ TEST(StatsViews, Json) {
   EXPECT_EQ(j["synthesised"]["local_root"], 10);
   EXPECT_EQ(j["synthesised"]["ranges_in_cache"], 25);
   EXPECT_EQ(j["synthesised"]["ranges_stored"], 30);
+  EXPECT_EQ(j["synthesised"]["held_for_ranges"], 31);
 }
 
 TEST(StatsViews, JsonWithoutSamplesOrQueries) {
@@ -149,6 +151,7 @@ TEST(StatsViews, Text) {
   EXPECT_TRUE(contains(text, "tls             handshakes 11, failed 12\n")) << text;
   EXPECT_TRUE(contains(text, "synthesised     nxdomain 21, nodata 3, wildcard 3")) << text;
   EXPECT_TRUE(contains(text, "local root 10, ranges in cache 25, ranges stored 30")) << text;
+  EXPECT_TRUE(contains(text, "held for ranges 31")) << text;
   EXPECT_TRUE(contains(text, "p50 12.5  p90 80.0  p99 400")) << text;
   EXPECT_TRUE(contains(statsText(StatsReport{}), "not available yet"));
   StatsReport young = sampleStats();
