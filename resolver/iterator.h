@@ -139,6 +139,7 @@ class Iterator {
     dns::Name qname;
     uint16_t qtype = 0;
     int64_t since_ms = 0;
+    uint64_t ranges_at_start = 0;  // stats_.ranges_stored when it began
     std::vector<uint32_t> waiters;
   };
 

@@ -62,8 +62,9 @@ bool Iterator::holdForRanges(Task& task, int64_t now_ms) {
   // its DNSKEY is fetched alongside the first question), else the gap
   // between the zone's known ranges where the name falls, once the zone
   // has given a secure denial. Names of zones without denials never wait;
-  // a task waits at most kMaxRangeWaits times, a flight holds anyone at
-  // most kRangeHoldMs.
+  // a task waits again only if the answer it waited for brought ranges, at
+  // most kMaxRangeWaits times, and a flight holds anyone at most
+  // kRangeHoldMs.
   if (!config_.aggressive_nsec || !validator_.enabled() || task.depth != 0 ||
       task.range_waits >= kMaxRangeWaits || !task.security.isSecure() ||
       task.cur_qtype == dns::rrtype::kDs || task.cur_qtype == dns::rrtype::kDnskey) {
@@ -86,8 +87,8 @@ bool Iterator::holdForRanges(Task& task, int64_t now_ms) {
   auto it = range_flights_.find(key);
   if (it == range_flights_.end()) {
     if (range_flights_.size() < kMaxRangeFlights) {
-      range_flights_.emplace(std::move(key),
-                             RangeFlight{task.id, task.cur_qname, task.cur_qtype, now_ms, {}});
+      range_flights_.emplace(std::move(key), RangeFlight{task.id, task.cur_qname, task.cur_qtype,
+                                                         now_ms, stats_.ranges_stored, {}});
     }
     return false;  // it leads: asked now
   }
@@ -111,7 +112,9 @@ bool Iterator::holdForRanges(Task& task, int64_t now_ms) {
 bool Iterator::releaseRangeFlights(int64_t now_ms) {
   // A flight ends when its leader's question is settled (answered,
   // validated and cached, or given up) or it has held long enough; its
-  // waiters then look in the cache again.
+  // waiters then look in the cache again. If no range was learnt meanwhile
+  // (the answer was data, or failed), the part holds real names: they do
+  // not wait again.
   bool woke = false;
   for (auto it = range_flights_.begin(); it != range_flights_.end();) {
     const RangeFlight& flight = it->second;
@@ -126,8 +129,11 @@ bool Iterator::releaseRangeFlights(int64_t now_ms) {
       ++it;
       continue;
     }
-      for (uint32_t id : flight.waiters) {
-      if (findTask(id) == nullptr) continue;
+      const bool learnt = stats_.ranges_stored > flight.ranges_at_start;
+    for (uint32_t id : flight.waiters) {
+      Task* waiter = findTask(id);
+      if (waiter == nullptr) continue;
+      if (!learnt) waiter->range_waits = kMaxRangeWaits;
       ready_.push_back(id);
       woke = true;
     }

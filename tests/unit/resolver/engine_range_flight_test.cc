@@ -108,6 +108,29 @@ TEST_F(EngineRangeFlight, OneQuestionPerUnknownGap) {
   EXPECT_EQ(questionsToZone(s) - before, 2u) << s.sentLog();
 }
 
+// Real names in an unknown gap of a zone with ranges (after mail: ns1,
+// www) wait once for the question on its way; its answer is data, not a
+// range, so they do not wait again for each other.
+TEST_F(EngineRangeFlight, RealNamesWaitOnceAtMost) {
+  Scenario s(net_, validating());
+  auto warm = s.resolve("nothere.secure.com", rrtype::kA, withDo());
+  ASSERT_EQ(warm.rcode, dns::rcode::kNxDomain) << warm.ede_text;
+  const uint64_t holds_before = s.engine().stats().range_holds;
+
+  std::vector<uint64_t> handles;
+  handles.push_back(s.submit("www.secure.com", rrtype::kA, withDo()));
+  handles.push_back(s.submit("ns1.secure.com", rrtype::kA, withDo()));
+  handles.push_back(s.submit("www.secure.com", rrtype::kTxt, withDo()));
+  s.run();
+  for (uint64_t h : handles) {
+    EXPECT_TRUE(s.result(h).answered);
+    EXPECT_TRUE(s.result(h).ad());
+  }
+  EXPECT_EQ(s.result(handles[0]).rcode, dns::rcode::kNoError);
+  EXPECT_EQ(s.engine().stats().range_holds - holds_before, 2u)
+      << "the two held behind the first were released together and sent";
+}
+
 // Names of a signed zone whose keys are cached but that never gave a
 // denial are asked at once: no flight, no wait.
 TEST_F(EngineRangeFlight, NamesOfAZoneWithoutDenialsAreNotHeld) {
