@@ -94,6 +94,15 @@ enabled = true
 sources = []
 timeout = "5s"
 refresh_min = "1m"
+
+[ecs]
+enabled = false
+zones = []
+servers = []
+ipv4_source = 24
+ipv6_source = 56
+special_clients = "none"
+trusted = []
 )";
 
 // A mistake in the file; caught in load() and turned into LoadResult::error.
@@ -541,6 +550,43 @@ constexpr KeySpec kLocalRootKeys[] = {
      }},
 };
 
+constexpr KeySpec kEcsKeys[] = {
+    {"enabled", [](Config& c, const Field& f) { c.ecs.enabled = f.boolean(); }},
+    {"zones", [](Config& c, const Field& f) {
+       c.ecs.zones.clear();
+       for (const auto& element : f.strings()) {
+         const std::string& text = element.as_string().str;
+         auto name = dns::Name::fromText(text);
+         if (!name) f.failAt(element, quote(text) + " is not a domain name");
+         std::string canonical = name->toText();
+         std::transform(canonical.begin(), canonical.end(), canonical.begin(),
+                        [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+         c.ecs.zones.push_back(std::move(canonical));
+       }
+     }},
+    {"servers", [](Config& c, const Field& f) { c.ecs.servers = readPrefixes(f); }},
+    {"ipv4_source", [](Config& c, const Field& f) {
+       c.ecs.ipv4_source = static_cast<unsigned>(f.integer(1, 32));
+     }},
+    {"ipv6_source", [](Config& c, const Field& f) {
+       c.ecs.ipv6_source = static_cast<unsigned>(f.integer(1, 128));
+     }},
+    {"special_clients", [](Config& c, const Field& f) {
+       const std::string& text = f.string();
+       if (text == "none") {
+         c.ecs.special_clients.reset();
+         return;
+       }
+       const auto prefix = base::IpPrefix::parse(text);
+       if (!prefix || (text.find('/') == std::string::npos)) {
+         f.fail(quote(text) + " is neither \"none\" nor an address prefix such as "
+                "\"0.0.0.0/0\" or \"192.0.2.0/24\"");
+       }
+       c.ecs.special_clients = *prefix;
+     }},
+    {"trusted", [](Config& c, const Field& f) { c.ecs.trusted = readPrefixes(f); }},
+};
+
 struct TableSpec {
   std::string_view name;
   std::span<const KeySpec> keys;
@@ -549,7 +595,7 @@ struct TableSpec {
 constexpr TableSpec kTables[] = {
     {"server", kServerKeys}, {"cache", kCacheKeys},     {"resolver", kResolverKeys},
     {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys},
-    {"local_root", kLocalRootKeys},
+    {"local_root", kLocalRootKeys}, {"ecs", kEcsKeys},
 };
 
 // One key of the file; read in file order so that the first mistake in the
@@ -576,7 +622,7 @@ std::vector<Item> collectItems(const toml::value& root) {
     if (spec == std::end(kTables)) {
       items.push_back({lineOf(table), name, &table, nullptr,
                        table.is_table() ? "unknown table (the tables are server, cache, "
-                                          "resolver, dnssec, acl, control and local_root)"
+                                          "resolver, dnssec, acl, control, local_root and ecs)"
                                         : "unknown key (keys belong in a table such as [server])"});
       continue;
     }
@@ -752,7 +798,7 @@ std::string toTomlBool(bool value) { return value ? "true" : "false"; }
 bool Config::operator==(const Config& other) const {
   return server == other.server && cache == other.cache && resolver == other.resolver &&
          dnssec == other.dnssec && acl == other.acl && control == other.control &&
-         local_root == other.local_root;
+         local_root == other.local_root && ecs == other.ecs;
 }
 
 Config defaults() {
@@ -834,6 +880,15 @@ std::string toToml(const Config& c) {
   out += "sources = " + toTomlList(c.local_root.sources) + "\n";
   out += "timeout = " + quote(formatDuration(c.local_root.timeout)) + "\n";
   out += "refresh_min = " + quote(formatDuration(c.local_root.refresh_min)) + "\n";
+  out += "\n[ecs]\n";
+  out += "enabled = " + toTomlBool(c.ecs.enabled) + "\n";
+  out += "zones = " + toTomlList(c.ecs.zones) + "\n";
+  out += "servers = " + toTomlList(c.ecs.servers) + "\n";
+  out += "ipv4_source = " + std::to_string(c.ecs.ipv4_source) + "\n";
+  out += "ipv6_source = " + std::to_string(c.ecs.ipv6_source) + "\n";
+  out += "special_clients = " +
+         quote(c.ecs.special_clients ? c.ecs.special_clients->toString() : "none") + "\n";
+  out += "trusted = " + toTomlList(c.ecs.trusted) + "\n";
   return out;
 }
 

@@ -154,6 +154,25 @@ struct LocalRootSection {
   bool operator==(const LocalRootSection&) const = default;
 };
 
+/// [ecs]: EDNS Client Subnet (RFC 7871; docs/ecs.md).
+struct EcsSection {
+  bool enabled = false;
+  /// Zones whose servers get the client's subnet (names at and below them);
+  /// absolute names, lowercase, trailing dot. Empty with `servers`: nobody.
+  std::vector<std::string> zones;
+  /// Servers that get it, whatever the zone.
+  std::vector<base::IpPrefix> servers;
+  /// Source prefix lengths sent: 1..32 and 1..128.
+  unsigned ipv4_source = 0;
+  unsigned ipv6_source = 0;
+  /// For a client in an RFC 6890 special-purpose block: nothing ("none"),
+  /// or this prefix instead (length 0: the family alone).
+  std::optional<base::IpPrefix> special_clients;
+  /// Front ends whose ECS option is the client's subnet.
+  std::vector<base::IpPrefix> trusted;
+  bool operator==(const EcsSection&) const = default;
+};
+
 struct Config {
   ServerSection server;
   CacheSection cache;
@@ -162,6 +181,7 @@ struct Config {
   AclSection acl;
   ControlSection control;
   LocalRootSection local_root;
+  EcsSection ecs;
   /// Where it came from: the file path, or "<built-in defaults>".
   std::string source;
 

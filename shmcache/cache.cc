@@ -198,6 +198,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
       e->original_ttl = meta.original_ttl;
       e->expires_at = meta.expires_at;
       e->inserted_at = now;
+      e->last_used = static_cast<uint32_t>(now);
       const auto dst = s->payloadOf(e);
       if (!payload.empty()) std::memcpy(dst.data(), payload.data(), payload.size());
       bump(counters.inserts);
@@ -218,18 +219,22 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
       bump(counters.replaced);
     } else if (e->expires_at <= now) {
       s->kill(e, scan.offsets[i]);
-    } else {
-      scan.offsets[kept++] = scan.offsets[i];
+    } else if (e->partition_family != 0) {
+      scan.offsets[kept++] = scan.offsets[i];  // the global entry never counts
     }
   }
-  // Per-key ECS partition limit: the oldest partitions go first.
+  // Per-key ECS partition limit: the least recently used partitions go
+  // first (last_used is the insertion time until a lookup chooses one).
+  // Times are compared as differences from now, so that the 32-bit clock
+  // may wrap.
   const unsigned limit = segment_->header().max_partitions;
-  while (kept >= limit && kept > 0) {
+  const auto age = [&](const EntryHeader* e) { return static_cast<uint32_t>(now) - e->last_used; };
+  while (partition.family != 0 && kept >= limit && kept > 0) {
     size_t oldest = 0;
     for (size_t i = 1; i < kept; ++i) {
-      if (s->entryAt(scan.offsets[i])->inserted_at < s->entryAt(scan.offsets[oldest])->inserted_at) {
-        oldest = i;
-      }
+      const EntryHeader* a = s->entryAt(scan.offsets[i]);
+      const EntryHeader* b = s->entryAt(scan.offsets[oldest]);
+      if (age(a) > age(b) || (age(a) == age(b) && a->inserted_at < b->inserted_at)) oldest = i;
     }
     s->kill(s->entryAt(scan.offsets[oldest]), scan.offsets[oldest]);
     bump(counters.partition_evictions);
@@ -253,6 +258,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
   header.original_ttl = meta.original_ttl;
   header.expires_at = meta.expires_at;
   header.inserted_at = now;
+  header.last_used = static_cast<uint32_t>(now);
   std::memcpy(header.partition_address, partition.address.data(), 16);
   s->writeEntry(offset, header, key.name, {}, payload);
   if (!s->addSlot(hash32, offset)) {
@@ -300,6 +306,10 @@ Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64
   const auto payload = s->payloadOf(best);
   if (!payload.empty()) std::memcpy(out.data(), payload.data(), payload.size());
   if (best->referenced == 0) best->referenced = 1;  // no store (no dirty line) when set
+  if (best->partition_family != 0) {
+    if (best->hits != UINT32_MAX) ++best->hits;
+    best->last_used = static_cast<uint32_t>(now);
+  }
   Found found;
   found.meta = metaOf(best);
   found.partition = partitionOf(best);
@@ -364,8 +374,30 @@ std::vector<EntryCopy> Cache::collect(std::span<const uint8_t> name, bool subtre
       copy.kind = e->kind;
       copy.meta = metaOf(e);
       copy.partition = partitionOf(e);
+      copy.hits = e->hits;
       const auto payload = s->payloadOf(e);
       copy.payload.assign(payload.begin(), payload.end());
+      out.push_back(std::move(copy));
+    });
+  }
+  return out;
+}
+
+std::vector<EntryCopy> Cache::collectPartitioned(int64_t now) {
+  CounterBlock& counters = segment_->header().counters[counter_slot_];
+  std::vector<EntryCopy> out;
+  for (size_t i = 0; i < segment_->header().stripe_count; ++i) {
+    LockedStripe s(*segment_, i, counters);
+    s->forEachEntry([&](EntryHeader* e, uint64_t) {
+      if (e->partition_family == 0 || e->expires_at <= now) return;
+      const auto entry_name = s->nameOf(e);
+      EntryCopy copy;
+      copy.name.assign(entry_name.begin(), entry_name.end());
+      copy.type = e->type;
+      copy.kind = e->kind;
+      copy.meta = metaOf(e);
+      copy.partition = partitionOf(e);
+      copy.hits = e->hits;
       out.push_back(std::move(copy));
     });
   }

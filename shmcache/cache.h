@@ -129,6 +129,7 @@ struct EntryCopy {
   uint8_t kind = 0;
   Meta meta;
   Partition partition;
+  uint32_t hits = 0;  // ECS partitions: lookups that chose it (saturating)
   std::vector<uint8_t> payload;
 };
 
@@ -158,8 +159,9 @@ class Cache {
 
   /// Inserts or replaces the entry for (key, partition). Refused with
   /// kRankTooLow when an unexpired entry of higher rank is in place, and
-  /// kTooLarge when it cannot fit a stripe. At most max_partitions
-  /// partitions are kept per key: the oldest goes first.
+  /// kTooLarge when it cannot fit a stripe. At most max_partitions ECS
+  /// partitions (the global entry aside) are kept per key: the least
+  /// recently used goes first.
   Status insert(const Key& key, const Partition& partition, const Meta& meta,
                 std::span<const uint8_t> payload, int64_t now);
 
@@ -185,6 +187,9 @@ class Cache {
   /// at, but only those are copied). Slow path, for shoalctl.
   std::vector<EntryCopy> collect(std::span<const uint8_t> name, bool subtree,
                                  std::span<const uint8_t> only_kinds = {});
+  /// Copies every unexpired ECS-partitioned entry (family != 0), without
+  /// its payload: what shoalctl ecs lists and counts. Slow path.
+  std::vector<EntryCopy> collectPartitioned(int64_t now);
 
   /// Inserts an entry into the ordered set `set` under `order`. Only secure
   /// entries are admitted.

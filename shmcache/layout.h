@@ -22,7 +22,7 @@
 namespace shoal::shmcache {
 
 inline constexpr uint64_t kMagic = 0x31484341434c4853ull;  // "SHLCACH1"  SHM_LAYOUT
-inline constexpr uint32_t kLayoutVersion = 1;               // SHM_LAYOUT
+inline constexpr uint32_t kLayoutVersion = 2;               // SHM_LAYOUT
 inline constexpr size_t kMaxCounterSlots = 64;             // SHM_LAYOUT
 inline constexpr size_t kEntryAlign = 8;                    // SHM_LAYOUT
 
@@ -114,8 +114,16 @@ struct EntryHeader {  // SHM_LAYOUT
   int64_t expires_at;
   int64_t inserted_at;
   uint8_t partition_address[16];
+  // ECS partitions only (partition_family != 0): lookups that chose this
+  // entry, saturating. Global entries never write it, so a hit on them
+  // dirties no cache line.
+  uint32_t hits;
+  // ECS partitions only: when it was last chosen (seconds, low 32 bits of
+  // the cache clock; the insertion time until then): the per-key partition
+  // limit evicts the least recently used.
+  uint32_t last_used;
 };
-static_assert(sizeof(EntryHeader) == 64);  // SHM_LAYOUT
+static_assert(sizeof(EntryHeader) == 72);  // SHM_LAYOUT
 static_assert(std::is_trivially_copyable_v<EntryHeader>);
 static_assert(std::is_trivially_copyable_v<IndexSlot>);
 

@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 42);
+  EXPECT_EQ(keys, 49);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -184,6 +184,15 @@ enabled = false
 sources = ["192.0.2.1", "[2001:db8::1]:5300"]
 timeout = "2s"
 refresh_min = "10m"
+
+[ecs]
+enabled = true
+zones = ["Geo.Com", "cdn.example.net."]
+servers = ["192.0.2.53", "2001:db8:53::/48"]
+ipv4_source = 20
+ipv6_source = 48
+special_clients = "203.0.113.0/24"
+trusted = ["127.0.0.1", "::1"]
 )";
   const LoadResult result = loadString(text, "every.toml");
   ASSERT_TRUE(result.ok()) << result.error;
@@ -232,6 +241,14 @@ refresh_min = "10m"
             (std::vector<base::SocketAddress>{S("192.0.2.1:53"), S("[2001:db8::1]:5300")}));
   EXPECT_EQ(c.local_root.timeout, 2s);
   EXPECT_EQ(c.local_root.refresh_min, 10min);
+  EXPECT_TRUE(c.ecs.enabled);
+  EXPECT_EQ(c.ecs.zones, (std::vector<std::string>{"geo.com.", "cdn.example.net."}));
+  EXPECT_EQ(c.ecs.servers,
+            (std::vector<base::IpPrefix>{P("192.0.2.53/32"), P("2001:db8:53::/48")}));
+  EXPECT_EQ(c.ecs.ipv4_source, 20u);
+  EXPECT_EQ(c.ecs.ipv6_source, 48u);
+  EXPECT_EQ(c.ecs.special_clients, P("203.0.113.0/24"));
+  EXPECT_EQ(c.ecs.trusted, (std::vector<base::IpPrefix>{P("127.0.0.1/32"), P("::1/128")}));
 
   // And it prints back to the same settings.
   const LoadResult again = loadString(toToml(c), "printed.toml");
@@ -262,6 +279,32 @@ TEST(ConfigTest, LocalRootDefaultsAndMistakes) {
             "s, m, h) such as \"250ms\" or \"3s\" (got \"2d\")");
   EXPECT_EQ(errorOf("[local_root]\nsource = []\n"),
             "shoal.toml:2: local_root.source: unknown key");
+}
+
+TEST(ConfigTest, EcsDefaultsAndMistakes) {
+  const Config d = defaults();
+  EXPECT_FALSE(d.ecs.enabled);
+  EXPECT_TRUE(d.ecs.zones.empty());
+  EXPECT_TRUE(d.ecs.servers.empty());
+  EXPECT_EQ(d.ecs.ipv4_source, 24u);
+  EXPECT_EQ(d.ecs.ipv6_source, 56u);
+  EXPECT_FALSE(d.ecs.special_clients.has_value());
+  EXPECT_TRUE(d.ecs.trusted.empty());
+  const LoadResult zero = loadString("[ecs]\nspecial_clients = \"0.0.0.0/0\"\n", "x");
+  ASSERT_TRUE(zero.ok()) << zero.error;
+  EXPECT_EQ(zero.config->ecs.special_clients, P("0.0.0.0/0"));
+  EXPECT_EQ(errorOf("[ecs]\nipv4_source = 33\n"),
+            "shoal.toml:2: ecs.ipv4_source: must be between 1 and 32 (got 33)");
+  EXPECT_EQ(errorOf("[ecs]\nipv6_source = 0\n"),
+            "shoal.toml:2: ecs.ipv6_source: must be between 1 and 128 (got 0)");
+  EXPECT_EQ(errorOf("[ecs]\nzones = [\"a..b\"]\n"),
+            "shoal.toml:2: ecs.zones: \"a..b\" is not a domain name");
+  EXPECT_EQ(errorOf("[ecs]\nspecial_clients = \"10.0.0.1\"\n"),
+            "shoal.toml:2: ecs.special_clients: \"10.0.0.1\" is neither \"none\" nor an address "
+            "prefix such as \"0.0.0.0/0\" or \"192.0.2.0/24\"");
+  EXPECT_EQ(errorOf("[ecs]\ntrusted = [\"dnsdist\"]\n"),
+            "shoal.toml:2: ecs.trusted: \"dnsdist\" is not an address prefix such as "
+            "\"192.0.2.0/24\", \"2001:db8::/32\" or a single address");
 }
 
 TEST(ConfigTest, WorkersZeroMeansOnePerCore) {
@@ -493,7 +536,7 @@ TEST(ConfigTest, UnknownTablesAndKeys) {
             "shoal.toml:2: server.listn: unknown key");
   EXPECT_EQ(errorOf("[server]\nworkers = 1\n\n[serverx]\nworkers = 2\n"),
             "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, dnssec, acl, "
-            "control and local_root)");
+            "control, local_root and ecs)");
   EXPECT_EQ(errorOf("[server.tls]\nport = 853\n"), "shoal.toml:1: server.tls: unknown table");
   EXPECT_EQ(errorOf("[dnssec]\nnegative_trust_anchors = [\"a..b\"]\n"),
             "shoal.toml:2: dnssec.negative_trust_anchors: \"a..b\" is not a domain name");
