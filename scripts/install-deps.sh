@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libsystemd-dev liblmdb-dev libbenchmark-dev
   nlohmann-json3-dev
   # the lab and clients
-  knot knot-module-geoip knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
+  knot knot-module-geoip knot-module-dnstap knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
   unbound pdns-recursor python3 openssl
 )
 
