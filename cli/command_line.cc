@@ -31,6 +31,9 @@ constexpr std::string_view kUsage =
     "  cache lookup NAME [TYPE]      cached entries of NAME (every type by default)\n"
     "  cache flush NAME [--subtree]  removes NAME (and every name below it) from the cache\n"
     "  cache stats [--stripes]       cache fill, evictions, recoveries (--stripes: each stripe)\n"
+    "  ecs [NAME TYPE]               EDNS Client Subnet partitions in the cache: totals and\n"
+    "                                the names with the most; with NAME TYPE, every partition\n"
+    "                                of it (prefix, scope, TTL, hits) and its global entry\n"
     "  nta add NAME [--lifetime D] [--reason TEXT]\n"
     "                                treats NAME and every name below it as insecure (a\n"
     "                                negative trust anchor, RFC 7646) for D: 90s, 30m, 2h,\n"
@@ -82,12 +85,13 @@ constexpr std::array<OptionSpec, 14> kOptions{{
     {"--reason", true, bit(Command::kNtaAdd)},
 }};
 
-constexpr std::array<std::pair<std::string_view, Command>, 10> kCommands{{
+constexpr std::array<std::pair<std::string_view, Command>, 11> kCommands{{
     {"ping", Command::kPing},
     {"status", Command::kStatus},
     {"stats", Command::kStats},
     {"top", Command::kTop},
     {"servers", Command::kServers},
+    {"ecs", Command::kEcs},
     {"reload", Command::kReload},
     {"restart", Command::kRestart},
     {"upgrade", Command::kUpgrade},
@@ -256,6 +260,16 @@ std::string readCommand(const std::vector<std::string>& positional, Invocation& 
     } else if (sub != "stats") {
       return "cache: unknown subcommand '" + sub + "' (expected lookup, flush or stats)";
     }
+  }
+  if (word == "ecs" && positional.size() > 1) {
+    // NAME and TYPE go together: the partitions are kept per name and type.
+    if (positional[1].empty()) return "ecs: missing NAME";
+    if (positional.size() < 3) return "ecs: missing TYPE after NAME (shoalctl ecs NAME TYPE)";
+    const auto type = normalizeType(positional[2]);
+    if (!type) return "ecs: unknown TYPE '" + positional[2] + "'";
+    inv.name = positional[1];
+    inv.type = *type;
+    used = 3;
   }
   if (word == "nta") {
     if (positional.size() < 2) return "nta: expected add, remove or list";

@@ -26,6 +26,7 @@ enum class Command {
   kCacheLookup,
   kCacheFlush,
   kCacheStats,
+  kEcs,
   kReload,
   kRestart,
   kUpgrade,
@@ -44,8 +45,8 @@ struct Invocation {
   std::optional<double> interval_s;        // --interval (status, top)
   std::optional<uint64_t> iterations;      // --iterations (top)
   unsigned window_s = 10;                  // --window (stats)
-  std::string name;                        // cache lookup / flush, nta add / remove
-  std::string type;                        // cache lookup: upper case; empty: every type
+  std::string name;                        // cache lookup / flush, nta add / remove, ecs
+  std::string type;                        // cache lookup, ecs: upper case; empty: every type
   bool subtree = false;                    // --subtree (cache flush)
   bool stripes = false;                    // --stripes (cache stats)
   std::optional<uint32_t> lifetime_s;      // --lifetime (nta add); unset: the supervisor's default

@@ -101,6 +101,56 @@ std::string stripesText(const json& stripes, bool all) {
   return "\n" + table.render();
 }
 
+std::string plural(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string ecsSummaryText(const json& a) {
+  std::string out = "partitioned entries  " + text(a, "entries") + " (IPv4 " + text(a, "ipv4") +
+                    ", IPv6 " + text(a, "ipv6") + ")\n";
+  out += "names and types      " + text(a, "names") + "\n";
+  out += "evictions            " + text(a, "evictions") +
+         " (least recently used partitions dropped over the cap)\n";
+  out += "cap                  " + text(a, "max_partitions") + " partitions per name and type\n";
+  const json& top = arrayOf(a, "top");
+  if (top.empty()) return out + "\nno ECS partitions cached\n";
+  Table table({{"NAME"},
+               {"TYPE"},
+               {"PARTITIONS", Table::Align::kRight},
+               {"HITS", Table::Align::kRight}});
+  for (const json& row : top) {
+    table.addRow({text(row, "name"), text(row, "type"), text(row, "partitions"),
+                  text(row, "hits")});
+  }
+  return out + "\n" + table.render();
+}
+
+std::string ecsNameText(const json& a) {
+  const json& partitions = arrayOf(a, "partitions");
+  std::string out = text(a, "name") + " " + text(a, "type") + ": " +
+                    plural(partitions.size(), "ECS partition", "ECS partitions") + " (cap " +
+                    text(a, "max_partitions") + ")\n";
+  const json* global = field(a, "global");
+  if (global == nullptr) {
+    out += "global entry: -\n";
+  } else if (global->is_object()) {
+    out += "global entry: " + text(*global, "kind") + ", ttl " + text(*global, "ttl") + "\n";
+  } else {
+    out += "global entry: none\n";
+  }
+  if (partitions.empty()) return out;
+  Table table({{"PREFIX"},
+               {"SCOPE", Table::Align::kRight},
+               {"KIND"},
+               {"TTL", Table::Align::kRight},
+               {"HITS", Table::Align::kRight}});
+  for (const json& p : partitions) {
+    table.addRow({text(p, "prefix"), text(p, "scope"), text(p, "kind"), text(p, "ttl"),
+                  text(p, "hits")});
+  }
+  return out + table.render();
+}
+
 }  // namespace
 
 std::string controlRequest(const Invocation& inv) {
@@ -121,6 +171,13 @@ std::string controlRequest(const Invocation& inv) {
       request["command"] = "cache.flush";
       request["name"] = inv.name;
       request["subtree"] = inv.subtree;
+      break;
+    case Command::kEcs:
+      request["command"] = "ecs";
+      if (!inv.name.empty()) {
+        request["name"] = inv.name;
+        request["type"] = inv.type;
+      }
       break;
     case Command::kNtaAdd:
       request["command"] = "nta.add";
@@ -167,6 +224,7 @@ std::string answerText(Command command, const json& answer, bool all_stripes) {
     case Command::kCacheLookup: return cacheLookupText(answer);
     case Command::kCacheFlush: return cacheFlushText(answer);
     case Command::kCacheStats: return cacheStatsText(answer, all_stripes);
+    case Command::kEcs: return ecsText(answer);
     case Command::kReload: return reloadText(answer);
     case Command::kRestart: return restartText(answer);
     case Command::kUpgrade: return upgradeText(answer);
@@ -263,6 +321,10 @@ std::string cacheStatsText(const json& a, bool all_stripes) {
          text(a, "corrupt") + ", wipes " + text(a, "wipes") + "\n";
   out += stripesText(arrayOf(a, "stripe_fill"), all_stripes);
   return out;
+}
+
+std::string ecsText(const json& a) {
+  return field(a, "name") != nullptr ? ecsNameText(a) : ecsSummaryText(a);
 }
 
 std::string reloadText(const json& a) {

@@ -32,6 +32,9 @@ std::string serversText(const nlohmann::json& answer);
 std::string cacheLookupText(const nlohmann::json& answer);
 std::string cacheFlushText(const nlohmann::json& answer);
 std::string cacheStatsText(const nlohmann::json& answer, bool all_stripes);
+/// `ecs`: the totals and the names with the most partitions; an answer
+/// with "name" (ecs NAME TYPE): that name's partitions and global entry.
+std::string ecsText(const nlohmann::json& answer);
 std::string reloadText(const nlohmann::json& answer);
 std::string restartText(const nlohmann::json& answer);
 std::string upgradeText(const nlohmann::json& answer);

@@ -255,6 +255,11 @@ std::string statsText(const StatsReport& r) {
          u64(r.cache_ranges) + ", ranges stored " + u64(t.ranges_stored) + "\n";
   out += "                held for ranges " + u64(t.range_holds) +
          " (questions that waited for another's answer to the same zone part)\n";
+  out += "ecs             queries " + u64(t.ecs_queries) + ", replies global " +
+         u64(t.ecs_scope_global) + ", partitioned " + u64(t.ecs_scope_partition) +
+         ", mismatched " + u64(t.ecs_mismatched) + " (EDNS Client Subnet, RFC 7871)\n";
+  out += "                hits partitioned " + u64(t.ecs_partition_hits) + ", global " +
+         u64(t.cache_hits - std::min(t.cache_hits, t.ecs_partition_hits)) + "\n";
   out += "replayed        " + u64(t.journal_replayed) +
          " (read by a worker that died, answered by its replacement)\n";
   out += "latency ms hit  " + latencyText(r.hit) + "\n";
@@ -327,6 +332,13 @@ std::string statsJson(const StatsReport& r) {
         {"ranges_in_cache", r.cache_ranges},
         {"ranges_stored", t.ranges_stored},
         {"held_for_ranges", t.range_holds}}},
+      {"ecs",
+       {{"queries", t.ecs_queries},
+        {"replies_global", t.ecs_scope_global},
+        {"replies_partitioned", t.ecs_scope_partition},
+        {"mismatched", t.ecs_mismatched},
+        {"hits_partitioned", t.ecs_partition_hits},
+        {"hits_global", t.cache_hits - std::min(t.cache_hits, t.ecs_partition_hits)}}},
       {"journal", {{"replayed", t.journal_replayed}, {"not_journaled", t.journal_skipped}}},
       {"latency_ms", {{"hit", latencyJson(r.hit)}, {"miss", latencyJson(r.miss)}}}};
   return out.dump();

@@ -101,6 +101,19 @@ WireStatus EdnsOptionsBuilder::addRaw(uint16_t code, std::span<const uint8_t> bo
   return {};
 }
 
+void EdnsOptionsBuilder::setClientSubnetScope(uint8_t scope) {
+  size_t pos = 0;
+  while (pos + 4 <= length_) {
+    const uint16_t code = load16(bytes_.data() + pos);
+    const uint16_t length = load16(bytes_.data() + pos + 2);
+    if (code == ednsopt::kClientSubnet && length >= 4) {
+      bytes_[pos + 4 + 3] = scope;  // family (2), source (1), scope (1)
+      return;
+    }
+    pos += 4 + length;
+  }
+}
+
 WireStatus EdnsOptionsBuilder::addClientSubnet(const ClientSubnet& ecs) {
   uint8_t body[4 + 16];
   store16(body, ecs.family);

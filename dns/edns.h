@@ -107,6 +107,9 @@ class EdnsOptionsBuilder {
   WireStatus addTcpKeepalive(std::optional<uint16_t> timeout);
   /// Any option, body given verbatim.
   WireStatus addRaw(uint16_t code, std::span<const uint8_t> body);
+  /// Sets the SCOPE PREFIX-LENGTH of the ECS option added (RFC 7871
+  /// section 7.2.1: known only once the answer is); nothing if none.
+  void setClientSubnetScope(uint8_t scope);
 
   std::span<const uint8_t> bytes() const { return {bytes_.data(), length_}; }
 

@@ -92,7 +92,6 @@ HotPathAnswer refuse(std::span<const uint8_t> query, std::span<uint8_t> out) {
 HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddress& client,
                               bool tcp, shmcache::Cache& cache, const AnswerLimits& limits,
                               int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch) {
-  (void)client;  // ECS partitions: the global partition only, until ECS lands
   auto parsed = dns::Message::parse(query);
   if (!parsed) return errorAnswer(writeErrorResponse(query, nullptr, dns::rcode::kFormErr, out));
   const dns::Message& msg = *parsed;
@@ -108,6 +107,18 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     return error(dns::rcode::kNotImp);
   }
   HotPathAnswer answer{HotPathResult::kMiss, 0, requestOf(msg, tcp, limits.udp_payload_size)};
+  if (limits.ecs.enabled) {
+    // RFC 7871 section 7.1.1 (and 6): a malformed ECS option is FORMERR.
+    std::optional<dns::ClientSubnet> option;
+    if (msg.edns()) {
+      if (auto raw = dns::findOption(*msg.edns(), dns::ednsopt::kClientSubnet)) {
+        auto parsed_option = dns::parseClientSubnet(raw->data);
+        if (!parsed_option) return error(dns::rcode::kFormErr);
+        option = *parsed_option;
+      }
+    }
+    answer.request.ecs = clientEcs(limits.ecs, client, option ? &*option : nullptr);
+  }
   // ANY goes to the engine, and so do key sentinel names (RFC 8509): only
   // the engine knows the trust anchors.
   if (q.type == dns::rrtype::kAny || mayBeSentinel(q.name)) return answer;
@@ -121,6 +132,8 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
   options.aggressive = limits.aggressive_nsec;
   options.policy.nsec3_max_iterations = limits.nsec3_max_iterations;
   options.max_links = kMaxChain;
+  options.client = answer.request.ecs.lookupAddress();
+  options.client_prefix = answer.request.ecs.subnet.source_prefix;
   const CacheReadResult read = readCache(cache, q.name, q.type, options, now_s, scratch, visitor);
   uint16_t rcode = dns::rcode::kNoError;
   switch (read.result) {
@@ -145,12 +158,14 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     if (!failure.started()) return answer;
     answer.length = failure.finish(dns::rcode::kServFail, false);
   } else {
+    writer.setEcsScope(read.scope);
     answer.length = writer.finish(rcode, limits.validating && read.all_secure);
   }
   // Returned as it is (no copy of the request; it is unused on a hit).
   answer.result = HotPathResult::kAnswered;
   answer.synthesised = read.synthesised;
   answer.local_root = read.local_root;
+  answer.scope = read.scope;
   return answer;
 }
 

@@ -10,6 +10,7 @@
 
 #include "base/ip_address.h"
 #include "resolver/aggressive.h"
+#include "resolver/ecs.h"
 #include "resolver/response_writer.h"
 
 namespace shoal::shmcache {
@@ -29,6 +30,8 @@ struct AnswerLimits {
   /// NSEC3 iteration limit of the validation policy bounds their use.
   bool aggressive_nsec = false;
   uint16_t nsec3_max_iterations = 50;
+  /// EDNS Client Subnet (RFC 7871): off by default.
+  EcsPolicy ecs;
 };
 
 enum class HotPathResult : uint8_t {
@@ -47,6 +50,8 @@ struct HotPathAnswer {
   /// and whether the local root zone's ranges proved it.
   Synthesis synthesised = Synthesis::kNone;
   bool local_root = false;
+  /// kAnswered: the longest ECS scope of the entries used (0: global only).
+  uint8_t scope = 0;
 };
 
 /// kError with `length` octets, or kDrop when there is nothing to send.

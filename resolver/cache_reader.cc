@@ -20,8 +20,8 @@ class Reader {
   /// The entry of (name, type, kind), if it may answer.
   std::optional<shmcache::Found> find(const dns::Name& name, uint16_t type, Kind kind) {
     const auto key = name.lookupKey();
-    auto found = cache_.lookup({key.bytes(), type, kindByte(kind)}, nullptr, now_s_, scratch_,
-                               options_.max_stale_s);
+    auto found = cache_.lookup({key.bytes(), type, kindByte(kind)}, options_.client, now_s_,
+                               scratch_, options_.max_stale_s, options_.client_prefix);
     if (!found) return std::nullopt;
     if (kind == Kind::kRrset && found->meta.rank < static_cast<uint8_t>(kMinAnswerRank)) {
       return std::nullopt;
@@ -40,6 +40,7 @@ class Reader {
     entry.ede = found.meta.flags;
     entry.stale = found.stale;
     result_.stale = result_.stale || found.stale;
+    result_.scope = std::max(result_.scope, found.partition.prefix);
     if (options_.validating) {
       result_.all_secure = result_.all_secure && entry.security == shmcache::Security::kSecure;
       if (entry.security == shmcache::Security::kBogus && !result_.bogus) {

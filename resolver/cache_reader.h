@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 
+#include "base/ip_address.h"
 #include "dns/name.h"
 #include "dnssec/verdict.h"
 #include "resolver/aggressive.h"
@@ -59,6 +60,11 @@ struct CacheReadOptions {
   dnssec::Policy policy;  // its NSEC3 iteration limit bounds the ranges used
   int max_links = 8;          // CNAME links followed
   uint32_t max_stale_s = 0;   // serve-stale: entries expired at most this long ago
+  /// EDNS Client Subnet (RFC 7871): the client's subnet, to match cache
+  /// partitions against (the most specific covering one wins, none longer
+  /// than `client_prefix`); null: global entries only.
+  const base::IpAddress* client = nullptr;
+  uint8_t client_prefix = 0;
 };
 
 enum class CacheRead : uint8_t {
@@ -78,6 +84,9 @@ struct CacheReadResult {
   bool bogus = false;      // an entry used was bogus
   uint16_t bogus_ede = 0;  // the first bogus entry's EDE
   bool stale = false;      // an entry used had expired (serve-stale)
+  /// The longest ECS scope of the entries used (0: all global), for the
+  /// client's ECS option (RFC 7871 section 7.2.1).
+  uint8_t scope = 0;
   Synthesis synthesised = Synthesis::kNone;  // the end of the chain came from ranges
   bool local_root = false;                   // ... of the local root zone (RFC 8806)
 };

@@ -21,6 +21,7 @@
 
 #include "base/ip_address.h"
 #include "base/ip_prefix.h"
+#include "resolver/ecs.h"
 #include "resolver/response_writer.h"
 #include "resolver/roots.h"
 #include "resolver/validator.h"
@@ -51,6 +52,8 @@ struct EngineConfig {
   RootHints hints;
   /// DNSSEC validation (resolver/validator.h); no anchors: off.
   ValidationConfig validation;
+  /// EDNS Client Subnet (RFC 7871, resolver/ecs.h): off by default.
+  EcsPolicy ecs;
 };
 
 /// A client query the hot path could not answer from the cache, as the hot
@@ -131,6 +134,10 @@ class Engine {
     uint64_t synth_nxdomain = 0, synth_nodata = 0, synth_wildcard = 0, local_root_answers = 0;
     uint64_t ranges_stored = 0;
     uint64_t range_holds = 0;  // client questions held for another's ranges (RangeFlight)
+    // ECS (RFC 7871): queries sent with the client's subnet; their replies
+    // by scope (0 or none: global; > 0: kept in a partition); replies
+    // dropped because their ECS option was not what was sent.
+    uint64_t ecs_queries = 0, ecs_scope_global = 0, ecs_scope_partition = 0, ecs_mismatched = 0;
   };
   const Stats& stats() const;
 

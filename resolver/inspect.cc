@@ -57,15 +57,6 @@ std::string dnssecText(shmcache::Security security, uint16_t ede) {
   return "unknown (" + std::to_string(static_cast<unsigned>(security)) + ")";
 }
 
-std::string partitionText(const shmcache::Partition& p) {
-  if (p.family == 0) return "global";
-  if (p.family == 1)
-    return base::IpAddress::v4(p.address.data()).toString() + "/" + std::to_string(p.prefix);
-  if (p.family == 2)
-    return base::IpAddress::v6(p.address.data()).toString() + "/" + std::to_string(p.prefix);
-  return "family " + std::to_string(p.family) + "/" + std::to_string(p.prefix);
-}
-
 std::string hexText(std::span<const uint8_t> bytes) {
   std::string out;
   for (uint8_t b : bytes) {
@@ -220,6 +211,15 @@ bool wanted(const shmcache::EntryCopy& copy, std::optional<uint16_t> type) {
 }
 
 }  // namespace
+
+std::string partitionText(const shmcache::Partition& p) {
+  if (p.family == 0) return "global";
+  if (p.family == 1)
+    return base::IpAddress::v4(p.address.data()).toString() + "/" + std::to_string(p.prefix);
+  if (p.family == 2)
+    return base::IpAddress::v6(p.address.data()).toString() + "/" + std::to_string(p.prefix);
+  return "family " + std::to_string(p.family) + "/" + std::to_string(p.prefix);
+}
 
 InspectResult inspectName(shmcache::Cache& cache, std::string_view name_text,
                           std::optional<uint16_t> type, int64_t now_s) {

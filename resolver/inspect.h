@@ -45,6 +45,9 @@ struct InspectResult {
   std::string error;                    // non-empty: the name did not parse; nothing else is set
 };
 
+/// An ECS partition as text: "global", "192.0.2.0/24", "2001:db8::/56".
+std::string partitionText(const shmcache::Partition& partition);
+
 /// Every entry stored under `name_text` (presentation format, trailing dot
 /// optional): RRsets of every type and ECS partition, negative answers, and
 /// ordered-set entries whose set key is the name's lookup key. With `type`,

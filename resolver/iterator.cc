@@ -32,8 +32,22 @@ Iterator::Task* Iterator::findTask(uint32_t id) {
   return it == tasks_.end() ? nullptr : it->second.get();
 }
 
-uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, bool* created) {
-  TaskKey key{keyBytes(qname), qtype};
+Iterator::TaskKey Iterator::taskKey(const dns::Name& qname, uint16_t qtype, const ClientEcs* ecs) {
+  std::string subnet;
+  if (ecs != nullptr && ecs->send) {
+    // Clients of different subnets may get different answers (RFC 7871):
+    // their questions are not joined.
+    subnet.push_back(static_cast<char>(ecs->subnet.family));
+    subnet.push_back(static_cast<char>(ecs->subnet.source_prefix));
+    subnet.append(reinterpret_cast<const char*>(ecs->subnet.address.data()),
+                  (ecs->subnet.source_prefix + 7u) / 8u);
+  }
+  return {keyBytes(qname), qtype, std::move(subnet)};
+}
+
+uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, bool* created,
+                               const ClientEcs* ecs) {
+  TaskKey key = taskKey(qname, qtype, ecs);
   if (auto it = task_by_question_.find(key); it != task_by_question_.end()) {
     *created = false;
     return it->second;
@@ -46,6 +60,7 @@ uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth
   task->stype = qtype;
   task->depth = depth;
   task->qmin = config_.qname_minimisation;
+  if (ecs != nullptr && ecs->send) task->ecs = *ecs;
   if (validator_.enabled()) task->security = dnssec::Verdict::secure();
   const uint32_t id = task->id;
   tasks_.emplace(id, std::move(task));
@@ -62,7 +77,8 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
   client.request = query.request;
   client.deadline_ms = now_ms + config_.query_timeout_ms;
   bool created = false;
-  client.task = joinOrStart(client.request.question.name, client.request.question.type, 0, &created);
+  client.task = joinOrStart(client.request.question.name, client.request.question.type, 0, &created,
+                            &client.request.ecs);
   if (!created) ++stats_.coalesced;
   if (created) findTask(client.task)->work = std::make_shared<int>(kMaxQueriesPerClientQuery);
   findTask(client.task)->clients.push_back(client.id);
@@ -129,10 +145,13 @@ Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
   options.aggressive = config_.aggressive_nsec;
   options.policy = config_.validation.policy;
   options.max_links = std::max(kMaxChain - task.chain_hops, 0);
+  options.client = task.ecs.lookupAddress();
+  options.client_prefix = task.ecs.subnet.source_prefix;
   CachedAnswer cached = records_.readAnswer(task.sname, task.stype, options, now_ms / 1000);
   const CacheRead result = cached.read.result;
   if (result == CacheRead::kMiss || result == CacheRead::kStopped) return CacheStep::kMiss;
   task.chain_hops += cached.read.links;
+  task.ecs_scope = std::max(task.ecs_scope, cached.read.scope);
   noteSecurity(task, cached.read);
   countSynthesis(cached.read);
   if (result == CacheRead::kMoved) {
@@ -185,6 +204,7 @@ void Iterator::countSynthesis(const CacheReadResult& read) {
 Outcome Iterator::answerOutcome(const Task& task) const {
   Outcome outcome;
   outcome.answer = task.chain;
+  outcome.scope = task.ecs_scope;
   if (validator_.enabled()) {
     outcome.security = task.security.security;
     if (task.security.isBogus()) {
@@ -295,7 +315,7 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
 }
 
 std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id,
-                                          bool edns) {
+                                          bool edns, const dns::ClientSubnet* ecs) {
   std::vector<uint8_t> buf(512);
   dns::MessageWriter w(buf, buf.size());
   w.setId(id);
@@ -304,6 +324,7 @@ std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype
   dns::EdnsOut opt;
   opt.udp_size = config_.udp_payload_size;
   opt.dnssec_ok = true;  // RRSIGs are cached with their RRsets for validation
+  if (ecs != nullptr) (void)opt.options.addClientSubnet(*ecs);
   if (edns) (void)w.setEdns(opt);
   buf.resize(w.finish());
   return buf;
@@ -314,9 +335,22 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   if (std::find(task.tried.begin(), task.tried.end(), server) == task.tried.end()) {
     task.tried.push_back(server);
   }
+  // ECS (RFC 7871) only with the client's own question (not a minimised
+  // one: nothing more is told than needed), to allowed zones and servers.
+  std::optional<dns::ClientSubnet> ecs;
+  if (edns && task.ecs.send && sameQuestion(task.cur_qname, task.cur_qtype, task.sname, task.stype) &&
+      ecsAllowed(config_.ecs, task.cut.zone, server)) {
+    ecs = task.ecs.subnet;
+  }
   std::string key = server.toString();
   key += tcp ? "|t|" : "|u|";
   key += edns ? "e|" : "n|";
+  if (ecs) {
+    key.push_back(static_cast<char>(ecs->family));
+    key.push_back(static_cast<char>(ecs->source_prefix));
+    key.append(reinterpret_cast<const char*>(ecs->address.data()), 16);
+    key += '|';
+  }
   const auto qkey = task.cur_qname.lookupKey();
   key.append(reinterpret_cast<const char*>(qkey.bytes().data()), qkey.length());
   key += '|';
@@ -347,11 +381,13 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   p.msg_id = static_cast<uint16_t>(rng_());
   p.zone = task.cut.zone;
   p.sent_ms = now_ms;
+  p.ecs = ecs;
+  if (ecs) ++stats_.ecs_queries;
   UpstreamSend send;
   send.token = p.token;
   send.server = server;
   send.tcp = tcp;
-  send.packet = buildQuery(p.qname, p.qtype, p.msg_id, edns);
+  send.packet = buildQuery(p.qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr);
   const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
   // TCP includes a handshake: allow it two RTOs.
   const int64_t rto = servers_.rtoMs(state) * (tcp ? 2 : 1);
@@ -447,9 +483,19 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
     ++stats_.malformed_replies;
     return;
   }
+  // RFC 7871 section 7.3: a reply whose ECS option is not what was sent
+  // is dropped (it may be spoofed, or the server broken).
+  if (sent.ecs && (reply->ecs_malformed ||
+                   (reply->ecs && !ecsReplyMatches(*sent.ecs, *reply->ecs)))) {
+    ++stats_.malformed_replies;
+    ++stats_.ecs_mismatched;
+    return;
+  }
   const Pending p = sent;
   dropPending(token);
   servers_.recordReply(p.server, p.zone, now_ms - p.sent_ms, now_ms);
+  if (p.ecs) ++(reply->ecs && reply->ecs->scope_prefix > 0 ? stats_.ecs_scope_partition
+                                                            : stats_.ecs_scope_global);
   for (uint32_t id : p.tasks) {
     if (Task* task = findTask(id); task != nullptr && !task->held) handleReply(*task, p, *reply, now_ms);
   }
@@ -506,7 +552,11 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
     handleReferral(task, sent, classified, now_ms);
     return;
   }
-  settle(task, Held{std::move(classified), sent}, now_ms);
+  Held held{std::move(classified), sent, false, shmcache::Partition::global()};
+  // Cached in the partition of the scope returned (RFC 7871 section 7.3.1);
+  // a server that gave no scope answered for everyone.
+  if (p.ecs) held.partition = partitionFor(*p.ecs, reply.ecs ? reply.ecs->scope_prefix : 0);
+  settle(task, std::move(held), now_ms);
 }
 
 void Iterator::handleMinimised(Task& task, const Pending& p, const Classified& reply,
@@ -517,7 +567,10 @@ void Iterator::handleMinimised(Task& task, const Pending& p, const Classified& r
     // other name below it. An NSEC chain cannot deny an empty
     // non-terminal, so a signed zone cannot lie this way.
     if (validator_.enabled()) {
-      settle(task, Held{reply, {p.qname, p.qtype, p.zone, p.tcp, p.edns}, true}, now_ms);
+      settle(task,
+             Held{reply, {p.qname, p.qtype, p.zone, p.tcp, p.edns}, true,
+                  shmcache::Partition::global()},
+             now_ms);
       return;
     }
     // Some servers answer NXDOMAIN for empty non-terminals: ask the full
@@ -585,7 +638,7 @@ void Iterator::finish(Task& task, Outcome outcome, int64_t now_ms) {
     }
   }
   const uint32_t id = task.id;
-  task_by_question_.erase(TaskKey{keyBytes(task.qname), task.qtype});
+  task_by_question_.erase(taskKey(task.qname, task.qtype, &task.ecs));
   tasks_.erase(id);  // `task` is gone
 }
 
@@ -648,7 +701,7 @@ void Iterator::abortIfOrphan(uint32_t id) {
   if (task == nullptr || !task->clients.empty() || !task->parents.empty()) return;
   for (uint64_t token : std::vector<uint64_t>(task->pending)) detachPending(id, token);
   const std::vector<uint32_t> children = task->children;
-  task_by_question_.erase(TaskKey{keyBytes(task->qname), task->qtype});
+  task_by_question_.erase(taskKey(task->qname, task->qtype, &task->ecs));
   tasks_.erase(id);
   for (uint32_t child_id : children) {
     if (Task* child = findTask(child_id)) {

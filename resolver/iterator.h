@@ -17,6 +17,8 @@
 #include <random>
 #include <set>
 #include <span>
+#include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -68,6 +70,9 @@ class Iterator {
     /// client (RFC 8020) only if it validates secure; else the full
     /// question is asked.
     bool minimised = false;
+    /// Where its answer is cached: the ECS partition of its scope (RFC
+    /// 7871 section 7.3.1), global when no subnet was sent.
+    shmcache::Partition partition;
   };
   struct Task {
     uint32_t id = 0;
@@ -104,6 +109,11 @@ class Iterator {
     /// Times this task held its question back for another one on its way
     /// to the same unknown part of a signed zone (holdForRanges).
     int range_waits = 0;
+    /// EDNS Client Subnet: the client's subnet (client tasks only; tasks of
+    /// different subnets are kept apart), and the longest scope of what the
+    /// answer holds so far.
+    ClientEcs ecs;
+    uint8_t ecs_scope = 0;
     /// Upstream queries left for the client query this task serves,
     /// shared with the sub-tasks it started (NXNSAttack guard); null: none.
     std::shared_ptr<int> work;
@@ -121,6 +131,7 @@ class Iterator {
     dns::Name zone;
     int64_t sent_ms = 0;
     bool timed_out = false;
+    std::optional<dns::ClientSubnet> ecs;  // the subnet the query carried
   };
   enum class TimerKind : uint8_t { kRto, kClient };
   struct Timer {
@@ -143,12 +154,16 @@ class Iterator {
     std::vector<uint32_t> waiters;
   };
 
-  using TaskKey = std::pair<std::vector<uint8_t>, uint16_t>;
+  /// A task's question: owner lookup key, type, and the ECS subnet of its
+  /// clients (empty: none).
+  using TaskKey = std::tuple<std::vector<uint8_t>, uint16_t, std::string>;
+  static TaskKey taskKey(const dns::Name& qname, uint16_t qtype, const ClientEcs* ecs);
 
   enum class CacheStep : uint8_t { kFinished, kMoved, kMiss };
 
   Task* findTask(uint32_t id);
-  uint32_t joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, bool* created);
+  uint32_t joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, bool* created,
+                       const ClientEcs* ecs = nullptr);
   void wake(uint32_t id, int64_t now_ms);
   void drainReady(int64_t now_ms);
   void abortIfOrphan(uint32_t id);
@@ -201,7 +216,8 @@ class Iterator {
   void dropPending(uint64_t token);
   /// One task stops waiting; the query is cancelled when nobody waits.
   void detachPending(uint32_t task_id, uint64_t token);
-  std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns);
+  std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns,
+                                  const dns::ClientSubnet* ecs);
 
   const EngineConfig& config_;
   RecordCache records_;

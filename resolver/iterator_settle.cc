@@ -239,6 +239,8 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
     sendNext(task, now_ms);
     return;
   }
+  const shmcache::Partition& partition = held.partition;
+  task.ecs_scope = std::max(task.ecs_scope, partition.prefix);
   if (validating) task.security = worst(task.security, verdict.overall);
   // The records that proved a denial become ranges (RFC 8198).
   if (verdict.denial && config_.aggressive_nsec) {
@@ -251,7 +253,7 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
     if (i < verdict.links.size()) v = verdict.links[i];
     if (validating && !v) v = RrsetVerdict{verdict.overall, validator_.bogusTtl()};
     const Rrset link = cappedBy(reply.links[i], v);
-    records_.storeRrset(link, answer_rank, now_s, statusOf(v));
+    records_.storeRrset(link, answer_rank, now_s, statusOf(v), {}, partition);
     task.chain.push_back(withTtlLimits(link, records_));
   }
   // Every link counts, also those that came in one reply with the data.
@@ -281,11 +283,11 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
           if (auto wildcard = wildcardOwner(data)) {
             Rrset source = data;
             source.owner = *wildcard;
-            records_.storeRrset(source, answer_rank, now_s, statusOf(v));
+            records_.storeRrset(source, answer_rank, now_s, statusOf(v), {}, partition);
           }
         }
       }
-      records_.storeRrset(data, answer_rank, now_s, statusOf(v), proofs);
+      records_.storeRrset(data, answer_rank, now_s, statusOf(v), proofs, partition);
       if (data.type == dns::rrtype::kNs) cacheGlue(reply.glue, now_ms);
       Outcome outcome = answerOutcome(task);
       outcome.answer.push_back(withTtlLimits(data, records_));
@@ -315,7 +317,7 @@ void Iterator::applyVerdict(Task& task, const Held& held, const ReplyVerdict& ve
       if (v && v->verdict.security != dnssec::Security::kIndeterminate) ttl = std::min(ttl, v->ttl);
       auto records = negativeRecords(reply);
       records_.storeNegative(held.sent.qname, nxdomain ? 0 : held.sent.qtype, nxdomain, ttl, records,
-                             now_s, statusOf(v));
+                             now_s, statusOf(v), partition);
       Outcome outcome = answerOutcome(task);
       if (nxdomain) outcome.rcode = dns::rcode::kNxDomain;
       outcome.authority = std::move(records);

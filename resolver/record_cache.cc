@@ -13,7 +13,8 @@ uint8_t kindByte(Kind kind) { return static_cast<uint8_t>(kind); }
 }  // namespace
 
 bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status,
-                             const std::vector<NegativeRecord>& proofs) {
+                             const std::vector<NegativeRecord>& proofs,
+                             const shmcache::Partition& partition) {
   if (rrset.rdatas.empty()) return false;
   const uint32_t ttl = limitTtl(rrset.ttl);
   if (ttl == 0) return false;
@@ -26,14 +27,13 @@ bool RecordCache::storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, Entry
   meta.flags = status.ede;
   const auto payload = encodeRrset(rrset, proofs);
   return cache_
-      .insert({key.bytes(), rrset.type, kindByte(Kind::kRrset)}, shmcache::Partition::global(), meta,
-              payload, now_s)
+      .insert({key.bytes(), rrset.type, kindByte(Kind::kRrset)}, partition, meta, payload, now_s)
       .ok();
 }
 
 bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdomain, uint32_t ttl,
                                 const std::vector<NegativeRecord>& records, int64_t now_s,
-                                EntryStatus status) {
+                                EntryStatus status, const shmcache::Partition& partition) {
   ttl = std::min(ttl, limits_.max_negative_ttl);
   if (ttl == 0) return false;
   const auto key = name.lookupKey();
@@ -46,7 +46,7 @@ bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdom
   const auto payload = encodeNegative(records);
   const shmcache::Key k{key.bytes(), nxdomain ? uint16_t{0} : type,
                         kindByte(nxdomain ? Kind::kNxdomain : Kind::kNodata)};
-  return cache_.insert(k, shmcache::Partition::global(), meta, payload, now_s).ok();
+  return cache_.insert(k, partition, meta, payload, now_s).ok();
 }
 
 std::optional<Rrset> RecordCache::fetchRrset(const dns::Name& owner, uint16_t type, int64_t now_s,

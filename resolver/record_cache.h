@@ -65,13 +65,16 @@ class RecordCache {
   /// Stores an RRset with its TTL clamped to the limits. Returns false if
   /// it was not stored (TTL 0, a higher-ranked entry in place, too large).
   /// `proofs`: the NSEC/NSEC3 records of a wildcard expansion, kept with it.
+  /// `partition`: the ECS partition of an answer tailored to a subnet.
   bool storeRrset(const Rrset& rrset, Rank rank, int64_t now_s, EntryStatus status = {},
-                  const std::vector<NegativeRecord>& proofs = {});
+                  const std::vector<NegativeRecord>& proofs = {},
+                  const shmcache::Partition& partition = shmcache::Partition::global());
   /// Stores a negative answer (RFC 2308): NXDOMAIN for `name`, or NODATA for
   /// (name, type). `ttl` is already min(SOA TTL, SOA MINIMUM).
   bool storeNegative(const dns::Name& name, uint16_t type, bool nxdomain, uint32_t ttl,
                      const std::vector<NegativeRecord>& records, int64_t now_s,
-                     EntryStatus status = {});
+                     EntryStatus status = {},
+                     const shmcache::Partition& partition = shmcache::Partition::global());
 
   /// The cached RRset (global partition) with its remaining TTL, if its
   /// trust rank is at least `min_rank` (answers pass kMinAnswerRank; finding

@@ -32,6 +32,16 @@ dns::WireResult<Reply> digestReply(std::span<const uint8_t> packet, const dns::N
   reply.header = msg.header();
   reply.rcode = msg.rcode();
   reply.has_edns = msg.edns().has_value();
+  if (msg.edns()) {
+    if (auto option = dns::findOption(*msg.edns(), dns::ednsopt::kClientSubnet)) {
+      auto ecs = dns::parseClientSubnet(option->data);
+      if (ecs) {
+        reply.ecs = *ecs;
+      } else {
+        reply.ecs_malformed = true;
+      }
+    }
+  }
   if (msg.question()) {
     reply.has_question = true;
     reply.question = *msg.question();

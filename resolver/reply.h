@@ -5,9 +5,11 @@
 // (bailiwick: a server is trusted only for names at or below its zone).
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "dns/edns.h"
 #include "dns/message.h"
 #include "dns/name.h"
 #include "dns/wire_error.h"
@@ -21,6 +23,10 @@ struct Reply {
   bool has_question = false;
   dns::Question question;
   bool has_edns = false;
+  /// The reply's ECS option (RFC 7871), if it had a well-formed one;
+  /// `ecs_malformed` if it had one that did not parse.
+  std::optional<dns::ClientSubnet> ecs;
+  bool ecs_malformed = false;
   std::vector<Rrset> answer;
   std::vector<Rrset> authority;
   std::vector<Rrset> additional;

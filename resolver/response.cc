@@ -39,6 +39,7 @@ std::vector<uint8_t> buildResponse(const ClientRequest& request, const Outcome& 
   const Ede ede{outcome.ede_code, outcome.ede_text};
   ResponseWriter w(buf, request, our_udp_size, with_ede ? &ede : nullptr);
   writeRecords(w, outcome);
+  w.setEcsScope(outcome.scope);
   buf.resize(w.finish(outcome.rcode, outcome.security == dnssec::Security::kSecure));
   return buf;
 }

@@ -25,6 +25,9 @@ struct Outcome {
   std::vector<Rrset> answer;                  // in order
   std::vector<NegativeRecord> authority;      // SOA + proofs of a negative answer
   uint32_t negative_ttl = 0;
+  /// The longest ECS scope of what the answer holds (RFC 7871 section
+  /// 7.2.1: echoed to a client that sent ECS).
+  uint8_t scope = 0;
   bool has_ede = false;
   uint16_t ede_code = 0;                      // RFC 8914 info code
   std::string ede_text;

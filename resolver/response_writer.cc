@@ -39,6 +39,11 @@ ResponseWriter::ResponseWriter(std::span<uint8_t> out, const ClientRequest& requ
     edns_.udp_size = our_udp_size;
     edns_.dnssec_ok = request.dnssec_ok;
     if (ede != nullptr) (void)edns_.options.addExtendedError(ede->code, ede->text);
+    if (request.ecs.echo) {
+      dns::ClientSubnet echoed = request.ecs.echoed;
+      echoed.scope_prefix = 0;
+      (void)edns_.options.addClientSubnet(echoed);
+    }
     if (!writer_.setEdns(edns_)) return;
   }
   after_question_ = writer_.mark();

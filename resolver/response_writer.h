@@ -17,6 +17,7 @@
 #include "dns/edns.h"
 #include "dns/message.h"
 #include "dns/writer.h"
+#include "resolver/ecs.h"
 
 namespace shoal::resolver {
 
@@ -30,6 +31,9 @@ struct ClientRequest {
   bool dnssec_ok = false;
   uint16_t udp_size = 512;  // the client's, clamped to [512, ours]
   bool tcp = false;
+  /// EDNS Client Subnet: what the query means for ECS (set by the hot
+  /// path from the query, its source address and the policy).
+  ClientEcs ecs;
 
   bool checkingDisabled() const { return (flags & dns::flag::kCd) != 0; }
   /// The largest response the client takes.
@@ -69,6 +73,9 @@ class ResponseWriter {
     return addRecord(section, owner, type, ttl, rdata);
   }
   bool truncated() const { return truncated_; }
+  /// The SCOPE PREFIX-LENGTH of the ECS option echoed to a client that
+  /// sent one (RFC 7871 section 7.2.1); 0 until set.
+  void setEcsScope(uint8_t scope) { edns_.options.setClientSubnetScope(scope); }
   /// Finishes with `rcode`; AD when `secure` and the client set DO or AD.
   /// Returns the length.
   size_t finish(uint16_t rcode, bool secure);

@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 5;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 6;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -102,6 +102,12 @@ struct WorkerCounters {  // STATS_LAYOUT
   Counter synth_nxdomain, synth_nodata, synth_wildcard, local_root_answers;
   Counter engine_synth_nxdomain, engine_synth_nodata, engine_synth_wildcard,
       engine_local_root_answers, ranges_stored, range_holds;
+  // EDNS Client Subnet (RFC 7871): queries sent with a client subnet, their
+  // replies by scope (0 or none: global; > 0: a partition) and those
+  // dropped for an ECS option that was not what was sent (resolver); hot
+  // path answers from a partitioned entry.
+  Counter ecs_queries, ecs_scope_global, ecs_scope_partition, ecs_mismatched;
+  Counter ecs_partition_hits;
   // Response times.
   Histogram latency_hit, latency_miss;
 };

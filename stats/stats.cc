@@ -165,6 +165,11 @@ void Totals::add(const WorkerCounters& c) {
   engine_local_root_answers += c.engine_local_root_answers.get();
   ranges_stored += c.ranges_stored.get();
   range_holds += c.range_holds.get();
+  ecs_queries += c.ecs_queries.get();
+  ecs_scope_global += c.ecs_scope_global.get();
+  ecs_scope_partition += c.ecs_scope_partition.get();
+  ecs_mismatched += c.ecs_mismatched.get();
+  ecs_partition_hits += c.ecs_partition_hits.get();
   addCounters(latency_hit, c.latency_hit);
   addCounters(latency_miss, c.latency_miss);
   latency_hit_sum_us += c.latency_hit.sum_us.get();

@@ -76,6 +76,8 @@ struct Totals {
   uint64_t synth_nxdomain = 0, synth_nodata = 0, synth_wildcard = 0, local_root_answers = 0;
   uint64_t engine_synth_nxdomain = 0, engine_synth_nodata = 0, engine_synth_wildcard = 0;
   uint64_t engine_local_root_answers = 0, ranges_stored = 0, range_holds = 0;
+  uint64_t ecs_queries = 0, ecs_scope_global = 0, ecs_scope_partition = 0, ecs_mismatched = 0;
+  uint64_t ecs_partition_hits = 0;
   std::array<uint64_t, kLatencyBuckets> latency_hit{}, latency_miss{};
   uint64_t latency_hit_sum_us = 0, latency_miss_sum_us = 0;
 

@@ -63,6 +63,7 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
   switch (result.result) {
     case resolver::HotPathResult::kAnswered:
       ++counters_.cache_hits;
+      if (result.scope > 0) ++counters_.ecs_partition_hits;
       countSynthesis(result.synthesised, result.local_root);
       countResponse({out_.get(), result.length});
       counters_.latency_hit.record(elapsedUs(received_us));

@@ -38,7 +38,20 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   e.validation.bogus_ttl = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(d.bogus_ttl).count());
 
+  resolver::EcsPolicy& ecs = e.ecs;
+  ecs.enabled = config.ecs.enabled;
+  for (const auto& text : config.ecs.zones) {
+    if (auto name = dns::Name::fromText(text)) ecs.zones.push_back(*name);
+  }
+  ecs.servers = config.ecs.servers;
+  ecs.ipv4_source = static_cast<uint8_t>(config.ecs.ipv4_source);
+  ecs.ipv6_source = static_cast<uint8_t>(config.ecs.ipv6_source);
+  ecs.special_substitute = config.ecs.special_clients;
+  ecs.trusted = config.ecs.trusted;
+  ecs.max_partitions = config.cache.max_ecs_partitions;
+
   out.limits.udp_payload_size = config.server.udp_payload_size;
+  out.limits.ecs = ecs;
   out.limits.nxdomain_cut = r.nxdomain_cut;
   out.limits.validating = d.validation && !anchors.anchors.empty();
   out.limits.aggressive_nsec = d.aggressive_nsec;

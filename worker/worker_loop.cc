@@ -258,6 +258,10 @@ void Worker::publishEngineStats() {
   c.engine_local_root_answers.set(synth_base_[3] + e.local_root_answers);
   c.ranges_stored.set(synth_base_[4] + e.ranges_stored);
   c.range_holds.set(synth_base_[5] + e.range_holds);
+  c.ecs_queries.set(b.ecs_queries + e.ecs_queries);
+  c.ecs_scope_global.set(b.ecs_scope_global + e.ecs_scope_global);
+  c.ecs_scope_partition.set(b.ecs_scope_partition + e.ecs_scope_partition);
+  c.ecs_mismatched.set(b.ecs_mismatched + e.ecs_mismatched);
 }
 
 void Worker::logCounters() const {

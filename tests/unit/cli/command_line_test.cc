@@ -85,6 +85,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"cache", "flush", "a.", "--stripes"},
                 "option --stripes does not apply to 'cache flush'"},
         BadCase{{"servers", "--subtree"}, "does not apply to 'servers'"},
+        BadCase{{"ecs", "www.geo.com"}, "ecs: missing TYPE after NAME"},
+        BadCase{{"ecs", ""}, "ecs: missing NAME"},
+        BadCase{{"ecs", "", "A"}, "ecs: missing NAME"},
+        BadCase{{"ecs", "www.geo.com", "FOO"}, "ecs: unknown TYPE 'FOO'"},
+        BadCase{{"ecs", "www.geo.com", "TYPE65536"}, "ecs: unknown TYPE"},
+        BadCase{{"ecs", "www.geo.com", "A", "extra"}, "unexpected argument 'extra'"},
+        BadCase{{"ecs", "--subtree"}, "option --subtree does not apply to 'ecs'"},
+        BadCase{{"ecs", "www.geo.com", "A", "--stripes"}, "option --stripes does not apply"},
         BadCase{{"nta"}, "nta: expected add, remove or list"},
         BadCase{{"nta", "show"}, "nta: unknown subcommand 'show'"},
         BadCase{{"nta", "add"}, "nta add: missing NAME"},
@@ -153,6 +161,21 @@ TEST(CommandLine, CacheCommands) {
   EXPECT_TRUE(flush.subtree);
   EXPECT_FALSE(parseOk({"cache", "flush", "example."}).subtree);
   EXPECT_EQ(parseOk({"cache", "stats"}).command, Command::kCacheStats);
+}
+
+TEST(CommandLine, EcsCommand) {
+  const Invocation summary = parseOk({"ecs"});
+  EXPECT_EQ(summary.command, Command::kEcs);
+  EXPECT_TRUE(summary.name.empty());
+  EXPECT_TRUE(summary.type.empty());
+  const Invocation name = parseOk({"ecs", "www.geo.com", "aaaa", "--json"});
+  EXPECT_EQ(name.command, Command::kEcs);
+  EXPECT_EQ(name.name, "www.geo.com");
+  EXPECT_EQ(name.type, "AAAA");
+  EXPECT_TRUE(name.json);
+  EXPECT_EQ(parseOk({"--json", "ecs", "geo.com.", "type65"}).type, "TYPE65");
+  EXPECT_EQ(parseOk({"ecs", "--", "-odd.geo.com", "A"}).name, "-odd.geo.com");
+  EXPECT_NE(usage().find("ecs [NAME TYPE]"), std::string_view::npos);
 }
 
 TEST(CommandLine, NtaCommands) {

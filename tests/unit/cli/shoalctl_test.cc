@@ -228,6 +228,37 @@ TEST(ShoalctlSocket, NegativeTrustAnchors) {
   EXPECT_NE(down.err.find("is shoal running?"), std::string::npos) << down.err;
 }
 
+TEST(ShoalctlSocket, Ecs) {
+  FakeSupervisor server(
+      {R"({"ok":true,"entries":2,"names":1,"ipv4":1,"ipv6":1,"evictions":0,)"
+       R"("max_partitions":16,"top":[{"name":"www.geo.com.","type":"A","partitions":2,"hits":5}]})",
+       R"({"ok":true,"name":"www.geo.com.","type":"A","max_partitions":16,"global":null,)"
+       R"("partitions":[{"prefix":"11.1.0.0/16","scope":16,"kind":"rrset","ttl":55,"hits":5}]})",
+       R"({"ok":false,"error":"bad name 'a..b': empty label"})"});
+  Outcome summary = shoalctl("--socket " + server.path() + " ecs");
+  EXPECT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("www.geo.com.  A              2     5\n"), std::string::npos)
+      << summary.out;
+  Outcome name = shoalctl("--socket " + server.path() + " ecs www.geo.com a --json");
+  EXPECT_EQ(name.exit_code, 0) << name.err;
+  EXPECT_EQ(json::parse(name.out)["partitions"][0]["prefix"], "11.1.0.0/16");
+  Outcome bad = shoalctl("--socket " + server.path() + " ecs a..b A");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "shoalctl: bad name 'a..b': empty label\n");
+  ASSERT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(json::parse(server.requests()[0]), json::parse(R"({"command":"ecs"})"));
+  EXPECT_EQ(json::parse(server.requests()[1]),
+            json::parse(R"({"command":"ecs","name":"www.geo.com","type":"A"})"));
+  for (const char* args : {"ecs www.geo.com", "ecs www.geo.com NOTATYPE", "ecs a. A b",
+                           "ecs --subtree"}) {
+    Outcome run = shoalctl("--socket " + server.path() + " " + args);
+    EXPECT_EQ(run.exit_code, 2) << args;
+    EXPECT_EQ(run.err.rfind("shoalctl: ", 0), 0u) << args;
+    EXPECT_EQ(run.out, "") << args;
+    EXPECT_NE(run.err.find("Usage:"), std::string::npos) << args;
+  }
+}
+
 TEST(ShoalctlSocket, SupervisorDown) {
   Outcome run = shoalctl("--socket /nonexistent/control.sock reload");
   EXPECT_EQ(run.exit_code, 1);

@@ -91,6 +91,11 @@ StatsReport sampleStats() {
   r.totals.engine_local_root_answers = 1;
   r.totals.ranges_stored = 30;
   r.totals.range_holds = 31;
+  r.totals.ecs_queries = 40;
+  r.totals.ecs_scope_global = 41;
+  r.totals.ecs_scope_partition = 42;
+  r.totals.ecs_mismatched = 43;
+  r.totals.ecs_partition_hits = 44;
   r.cache_ranges = 25;
   r.requested_window_s = 10;
   r.window = SampleWindow{10, 10, 500, 450, 50, 20, 1};
@@ -130,6 +135,11 @@ TEST(StatsViews, Json) {
   EXPECT_EQ(j["synthesised"]["ranges_in_cache"], 25);
   EXPECT_EQ(j["synthesised"]["ranges_stored"], 30);
   EXPECT_EQ(j["synthesised"]["held_for_ranges"], 31);
+  EXPECT_EQ(j["ecs"]["queries"], 40);
+  EXPECT_EQ(j["ecs"]["replies_global"], 41);
+  EXPECT_EQ(j["ecs"]["replies_partitioned"], 42);
+  EXPECT_EQ(j["ecs"]["mismatched"], 43);
+  EXPECT_EQ(j["ecs"]["hits_partitioned"], 44);
 }
 
 TEST(StatsViews, JsonWithoutSamplesOrQueries) {
@@ -152,6 +162,9 @@ TEST(StatsViews, Text) {
   EXPECT_TRUE(contains(text, "synthesised     nxdomain 21, nodata 3, wildcard 3")) << text;
   EXPECT_TRUE(contains(text, "local root 10, ranges in cache 25, ranges stored 30")) << text;
   EXPECT_TRUE(contains(text, "held for ranges 31")) << text;
+  EXPECT_TRUE(contains(text, "ecs             queries 40, replies global 41, partitioned 42, "
+                             "mismatched 43")) << text;
+  EXPECT_TRUE(contains(text, "hits partitioned 44")) << text;
   EXPECT_TRUE(contains(text, "p50 12.5  p90 80.0  p99 400")) << text;
   EXPECT_TRUE(contains(statsText(StatsReport{}), "not available yet"));
   StatsReport young = sampleStats();
@@ -347,6 +360,7 @@ TEST(ControlViews, Requests) {
   const std::pair<Command, const char*> simple[] = {
       {Command::kPing, "ping"},           {Command::kServers, "servers"},
       {Command::kCacheStats, "cache.stats"}, {Command::kReload, "reload"},
+      {Command::kEcs, "ecs"},
       {Command::kRestart, "restart"},     {Command::kUpgrade, "upgrade"}};
   for (const auto& [command, name] : simple) {
     inv = Invocation{};
@@ -492,6 +506,74 @@ TEST(ControlViews, CacheStatsSummarisesStripes) {
   const std::string all = cacheStatsText(cacheStatsAnswer(), true);
   EXPECT_TRUE(contains(all, "STRIPE  ENTRIES  BYTES  WIPES")) << all;
   EXPECT_TRUE(contains(all, "     3       40  40000      1")) << all;
+}
+
+TEST(ControlViews, EcsRequests) {
+  Invocation inv;
+  inv.command = Command::kEcs;
+  EXPECT_EQ(json::parse(controlRequest(inv)), json::parse(R"({"command":"ecs"})"));
+  inv.name = "www.geo.com";
+  inv.type = "A";
+  EXPECT_EQ(json::parse(controlRequest(inv)),
+            json::parse(R"({"command":"ecs","name":"www.geo.com","type":"A"})"));
+}
+
+TEST(ControlViews, EcsSummary) {
+  const json answer = json::parse(R"({"ok":true,"entries":42,"names":7,"ipv4":30,"ipv6":12,
+    "evictions":3,"max_partitions":16,"top":[
+    {"name":"www.geo.com.","type":"A","partitions":16,"hits":1200},
+    {"name":"cdn.geo.com.","type":"AAAA","partitions":9,"hits":15},
+    {"name":"nx.geo.com.","type":"*","partitions":2,"hits":0}]})");
+  EXPECT_EQ(ecsText(answer),
+            "partitioned entries  42 (IPv4 30, IPv6 12)\n"
+            "names and types      7\n"
+            "evictions            3 (least recently used partitions dropped over the cap)\n"
+            "cap                  16 partitions per name and type\n"
+            "\n"
+            "NAME          TYPE  PARTITIONS  HITS\n"
+            "www.geo.com.  A             16  1200\n"
+            "cdn.geo.com.  AAAA           9    15\n"
+            "nx.geo.com.   *              2     0\n");
+  EXPECT_EQ(answerText(Command::kEcs, answer, false), ecsText(answer));
+  const std::string empty = ecsText(json::parse(R"({"ok":true,"entries":0,"names":0,"ipv4":0,
+    "ipv6":0,"evictions":0,"max_partitions":16,"top":[]})"));
+  EXPECT_TRUE(contains(empty, "partitioned entries  0 (IPv4 0, IPv6 0)\n")) << empty;
+  EXPECT_TRUE(contains(empty, "\nno ECS partitions cached\n")) << empty;
+}
+
+TEST(ControlViews, EcsName) {
+  const json answer = json::parse(R"({"ok":true,"name":"www.geo.com.","type":"A",
+    "max_partitions":16,"global":{"kind":"rrset","ttl":120},"partitions":[
+    {"prefix":"11.1.0.0/16","scope":16,"kind":"rrset","ttl":55,"hits":3},
+    {"prefix":"11.2.3.0/24","scope":24,"kind":"nodata","ttl":7,"hits":0},
+    {"prefix":"2a01:1::/32","scope":32,"kind":"rrset","ttl":100,"hits":12}]})");
+  EXPECT_EQ(ecsText(answer),
+            "www.geo.com. A: 3 ECS partitions (cap 16)\n"
+            "global entry: rrset, ttl 120\n"
+            "PREFIX       SCOPE  KIND    TTL  HITS\n"
+            "11.1.0.0/16     16  rrset    55     3\n"
+            "11.2.3.0/24     24  nodata    7     0\n"
+            "2a01:1::/32     32  rrset   100    12\n");
+  EXPECT_EQ(ecsText(json::parse(R"({"ok":true,"name":"x.","type":"MX","max_partitions":4,
+                "global":null,"partitions":[{"prefix":"10.0.0.0/8","scope":8,"kind":"rrset",
+                "ttl":1,"hits":1}]})")),
+            "x. MX: 1 ECS partition (cap 4)\n"
+            "global entry: none\n"
+            "PREFIX      SCOPE  KIND   TTL  HITS\n"
+            "10.0.0.0/8      8  rrset    1     1\n");
+  EXPECT_EQ(ecsText(json::parse(R"({"ok":true,"name":"x.","type":"A","max_partitions":16,
+                "global":{"kind":"nxdomain","ttl":30},"partitions":[]})")),
+            "x. A: 0 ECS partitions (cap 16)\nglobal entry: nxdomain, ttl 30\n");
+}
+
+TEST(ControlViews, EcsMissingOrMistypedFields) {
+  // An answer from another version is input: dashes, never an exception.
+  EXPECT_EQ(ecsText(json::parse(R"({"ok":true,"name":"x."})")),
+            "x. -: 0 ECS partitions (cap -)\nglobal entry: -\n");
+  EXPECT_NO_THROW(ecsText(json::parse(R"({"ok":true})")));
+  EXPECT_NO_THROW(ecsText(json::parse(R"({"ok":true,"top":[1,"x",null,{"partitions":"many"}]})")));
+  EXPECT_NO_THROW(ecsText(json::parse(R"({"ok":true,"name":null,"global":7,
+                                          "partitions":[[],{"ttl":{"a":1}}]})")));
 }
 
 TEST(ControlViews, LongCommands) {
