@@ -96,6 +96,71 @@ TEST(HotPathAllocTest, CacheHitsDoNotAllocate) {
   shmcache::Cache::unlink(options.name);
 }
 
+// ECS on (RFC 7871): the client's option is read, its subnet decided, the
+// most specific covering partition found and the option echoed with the
+// scope, all without allocating.
+TEST(HotPathAllocTest, EcsPartitionHitsDoNotAllocate) {
+  shmcache::Options options;
+  options.name = "/shoal-alloc-ecs-" + std::to_string(getpid());
+  options.size = 4u << 20;
+  options.stripes = 4;
+  const int64_t now = 1'700'000'000;
+  auto cache = shmcache::Cache::open(options, now);
+  ASSERT_TRUE(cache.ok());
+  store(**cache, "www.geo.com", dns::rrtype::kA, {{192, 0, 2, 99}}, now);
+  Rrset tailored;
+  tailored.owner = N("www.geo.com");
+  tailored.type = dns::rrtype::kA;
+  tailored.rdatas = {{192, 0, 2, 1}};
+  const auto key = tailored.owner.lookupKey();
+  shmcache::Meta meta;
+  meta.expires_at = now + 300;
+  meta.rank = static_cast<uint8_t>(Rank::kAuthoritativeAnswer);
+  ASSERT_TRUE((*cache)
+                  ->insert({key.bytes(), dns::rrtype::kA, static_cast<uint8_t>(Kind::kRrset)},
+                           shmcache::Partition::of(*base::IpAddress::parse("11.1.0.0"), 16), meta,
+                           encodeRrset(tailored), now)
+                  .ok());
+  // A front end's query carrying 11.1.2.0/24.
+  std::vector<uint8_t> q(512);
+  dns::MessageWriter w(q, q.size());
+  w.setId(0x1234);
+  w.setFlags(dns::flag::kRd);
+  ASSERT_TRUE(w.addQuestion(N("www.geo.com"), dns::rrtype::kA, dns::rrclass::kIn).ok());
+  dns::EdnsOut edns;
+  dns::ClientSubnet subnet;
+  subnet.family = 1;
+  subnet.source_prefix = 24;
+  subnet.address = {11, 1, 2, 0};
+  ASSERT_TRUE(edns.options.addClientSubnet(subnet).ok());
+  ASSERT_TRUE(w.setEdns(edns).ok());
+  q.resize(w.finish());
+  AnswerLimits limits;
+  limits.ecs.enabled = true;
+  limits.ecs.trusted = {*base::IpPrefix::parse("127.0.0.1")};
+  const auto front_end = *base::IpAddress::parse("127.0.0.1");
+  std::vector<uint8_t> out(65535);
+  std::vector<uint8_t> scratch(65535);
+
+  const size_t before = testing_util::allocationCount();
+  const auto a = answerFromCache(q, front_end, false, **cache, limits, now + 10, out, scratch);
+  const size_t after = testing_util::allocationCount();
+
+  EXPECT_EQ(after, before) << "the hot path allocated";
+  ASSERT_EQ(a.result, HotPathResult::kAnswered);
+  EXPECT_EQ(a.scope, 16);
+  auto msg = dns::Message::parse({out.data(), a.length});
+  ASSERT_TRUE(msg.ok());
+  ASSERT_EQ(msg->count(dns::Section::kAnswer), 1);
+  auto option = dns::findOption(*msg->edns(), dns::ednsopt::kClientSubnet);
+  ASSERT_TRUE(option.has_value());
+  auto echoed = dns::parseClientSubnet(option->data);
+  ASSERT_TRUE(echoed.ok());
+  EXPECT_EQ(echoed->source_prefix, 24);
+  EXPECT_EQ(echoed->scope_prefix, 16);
+  shmcache::Cache::unlink(options.name);
+}
+
 // --- Answers synthesised from ranges ---------------------------------------------
 
 namespace rrtype = dns::rrtype;

@@ -125,6 +125,7 @@ std::vector<uint8_t> Scenario::buildQuery(std::string_view name, uint16_t type,
   dns::EdnsOut edns;
   edns.udp_size = options.udp_size;
   edns.dnssec_ok = options.dnssec_ok;
+  if (options.ecs) (void)edns.options.addClientSubnet(*options.ecs);
   if (options.edns) (void)w.setEdns(edns);
   buf.resize(w.finish());
   return buf;
@@ -142,6 +143,7 @@ uint64_t Scenario::submitPacket(std::vector<uint8_t> packet, const QueryOptions&
   limits.udp_payload_size = config_.udp_payload_size;
   setNxdomainCut(limits, config_.nxdomain_cut);
   limits.validating = !config_.validation.anchors.empty();  // as worker_config.cc sets it
+  limits.ecs = config_.ecs;
   // Unlike a worker's, this hot path never synthesises from NSEC/NSEC3
   // ranges (aggressive_nsec off, and scratch_ too small for it): here such
   // answers come from the engine. engine_aggressive_test.cc asks the hot
@@ -194,6 +196,9 @@ ClientResult parseClientAnswer(std::span<const uint8_t> packet) {
   r.question = msg->question();
   if (msg->edns()) {
     r.has_edns = true;
+    if (auto ecs = dns::findOption(*msg->edns(), dns::ednsopt::kClientSubnet)) {
+      if (auto parsed = dns::parseClientSubnet(ecs->data)) r.ecs = *parsed;
+    }
     if (auto ede = dns::findOption(*msg->edns(), dns::ednsopt::kExtendedError)) {
       if (auto parsed = dns::parseExtendedError(ede->data)) {
         r.ede_code = parsed->info_code;

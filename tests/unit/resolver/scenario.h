@@ -42,6 +42,8 @@ struct QueryOptions {
   bool ad = false;  // "I understand AD" (RFC 6840 section 5.7)
   uint16_t id = 0x4242;
   std::string client = "198.51.100.7";
+  /// An EDNS Client Subnet option to send (RFC 7871).
+  std::optional<dns::ClientSubnet> ecs = std::nullopt;
 };
 
 /// A client's answer, parsed.
@@ -57,6 +59,7 @@ struct ClientResult {
   uint16_t rcode = 0;
   std::optional<dns::Question> question;
   bool has_edns = false;
+  std::optional<dns::ClientSubnet> ecs;  // the answer's ECS option
   std::optional<uint16_t> ede_code;
   std::string ede_text;
   std::vector<dns::Record> answer, authority, additional;
