@@ -643,7 +643,7 @@ void Iterator::finish(Task& task, Outcome outcome, int64_t now_ms) {
 }
 
 std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t qtype,
-                                              int64_t now_ms) {
+                                              const ClientEcs& ecs, int64_t now_ms) {
   if (config_.serve_stale_s == 0) return std::nullopt;
   // RFC 8767 section 4: stale records are served with a TTL of 30 s.
   static constexpr uint32_t kStaleTtl = 30;
@@ -655,6 +655,8 @@ std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t q
   options.policy = config_.validation.policy;
   options.max_links = kMaxChain;
   options.max_stale_s = config_.serve_stale_s;
+  options.client = ecs.lookupAddress();
+  options.client_prefix = ecs.subnet.source_prefix;
   CachedAnswer cached = records_.readAnswer(qname, qtype, options, now_ms / 1000);
   const CacheRead result = cached.read.result;
   if (result == CacheRead::kMiss || result == CacheRead::kMoved || result == CacheRead::kStopped ||
@@ -662,6 +664,7 @@ std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t q
     return std::nullopt;
   }
   Outcome outcome;
+  outcome.scope = cached.read.scope;
   for (auto& rrset : cached.rrsets) {
     rrset.ttl = staleTtl(rrset.ttl);
     outcome.answer.push_back(std::move(rrset));
@@ -682,7 +685,7 @@ std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t q
 }
 
 void Iterator::fail(Task& task, uint16_t ede, const char* why, int64_t now_ms) {
-  if (auto stale = staleOutcome(task.qname, task.qtype, now_ms)) {
+  if (auto stale = staleOutcome(task.qname, task.qtype, task.ecs, now_ms)) {
     stats_.stale_answers += task.clients.size();
     finish(task, std::move(*stale), now_ms);
     return;
@@ -734,7 +737,7 @@ void Iterator::onTimer(int64_t now_ms) {
       auto it = clients_.find(timer.id);
       if (it == clients_.end()) continue;
       const auto& question = it->second.request.question;
-      if (auto stale = staleOutcome(question.name, question.type, now_ms)) {
+      if (auto stale = staleOutcome(question.name, question.type, it->second.request.ecs, now_ms)) {
         ++stats_.stale_answers;
         answerClient(it->second, *stale);
       } else {

@@ -210,7 +210,10 @@ class Iterator {
   void fail(Task& task, uint16_t ede, const char* why, int64_t now_ms);
   /// An answer from expired cache data (RFC 8767), if serve-stale is on and
   /// the cache still holds some for the question.
-  std::optional<Outcome> staleOutcome(const dns::Name& qname, uint16_t qtype, int64_t now_ms);
+  /// Serve-stale (RFC 8767) for the question, from the partitions of
+  /// `ecs` (RFC 7871 answers go stale like any other).
+  std::optional<Outcome> staleOutcome(const dns::Name& qname, uint16_t qtype, const ClientEcs& ecs,
+                                      int64_t now_ms);
   void answerClient(Client& client, const Outcome& given);
   /// Removes the query entirely (answered, failed): no task waits any more.
   void dropPending(uint64_t token);

@@ -244,5 +244,29 @@ TEST_F(EngineEcs, AReplyWithAnotherSubnetIsDropped) {
       << "nothing of it was cached";
 }
 
+// Serve-stale (RFC 8767) keeps the partitions apart too: the stale answer
+// of a client's partition, never another's.
+TEST_F(EngineEcs, StaleAnswersComeFromTheClientsPartition) {
+  EngineConfig config = ecsConfig();
+  config.serve_stale_s = 86400;
+  config.query_timeout_ms = 1500;
+  Scenario s(net_, config);
+  ASSERT_EQ(A(s.resolve("www.geo.com", rrtype::kA, via("11.1.2.0"))),
+            std::vector<std::string>{"192.0.2.1"});
+  s.advance(120'000);  // past the answer's TTL (60 s)
+  net_.server(kGeoServer).dead = true;
+  auto stale = s.resolve("www.geo.com", rrtype::kA, via("11.1.9.0"));
+  EXPECT_EQ(stale.rcode, dns::rcode::kNoError);
+  EXPECT_EQ(A(stale), std::vector<std::string>{"192.0.2.1"});
+  ASSERT_TRUE(stale.ede_code.has_value());
+  EXPECT_EQ(*stale.ede_code, dns::ede::kStaleAnswer);
+  ASSERT_TRUE(stale.ecs.has_value());
+  EXPECT_EQ(stale.ecs->scope_prefix, 16);
+  // Another subnet has nothing of its own: SERVFAIL, not 11.1's answer.
+  auto other = s.resolve("www.geo.com", rrtype::kA, via("11.2.0.0"));
+  EXPECT_EQ(other.rcode, dns::rcode::kServFail);
+  EXPECT_TRUE(A(other).empty());
+}
+
 }  // namespace
 }  // namespace shoal::resolver::testing_util
