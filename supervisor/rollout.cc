@@ -57,10 +57,12 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.cache.serve_stale == b.cache.serve_stale, "cache.serve_stale");
   note(a.cache.prefault == b.cache.prefault, "cache.prefault");
   note(a.resolver == b.resolver, "resolver");
+  note(a.dnssec == b.dnssec, "dnssec");
   note(a.acl == b.acl, "acl.allow");
   note(a.control.socket == b.control.socket, "control.socket");
   note(a.control.group == b.control.group, "control.group");
   note(a.local_root == b.local_root, "local_root");
+  note(a.ecs == b.ecs, "ecs");
   return keys;
 }
 
