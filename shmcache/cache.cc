@@ -271,7 +271,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
 }
 
 Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64_t now,
-                            std::span<uint8_t> out, uint32_t max_stale) {
+                            std::span<uint8_t> out, uint32_t max_stale, uint8_t max_prefix) {
   CounterBlock& counters = segment_->header().counters[counter_slot_];
   bump(counters.lookups);
   const uint64_t hash = hashKey(key.name, key.type, key.kind);
@@ -286,7 +286,9 @@ Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64
     EntryHeader* e = s->entryAt(scan.offsets[i]);
     if (e == nullptr) break;
     const Partition p = partitionOf(e);
-    if (client == nullptr ? p.family != 0 : !p.covers(*client)) continue;
+    if (client == nullptr ? p.family != 0 : (p.prefix > max_prefix || !p.covers(*client))) {
+      continue;
+    }
     const bool fresh = e->expires_at > now;
     if (!fresh && e->expires_at + int64_t{max_stale} <= now) continue;
     if (best == nullptr || (fresh && !best_fresh) ||

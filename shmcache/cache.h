@@ -168,9 +168,12 @@ class Cache {
   /// Finds the most specific partition of `key` covering `client` (the
   /// global one covers everybody; a null client matches only the global
   /// one) and copies its payload into `out`. Entries that expired at most
-  /// `max_stale` seconds ago are returned with `stale` set.
+  /// `max_stale` seconds ago are returned with `stale` set. Partitions
+  /// longer than `max_prefix` are not used: a client known only to /16
+  /// cannot be given an answer meant for one /24 of it (RFC 7871 7.3.2).
   Result<Found> lookup(const Key& key, const base::IpAddress* client, int64_t now,
-                       std::span<uint8_t> out, uint32_t max_stale = 0);
+                       std::span<uint8_t> out, uint32_t max_stale = 0,
+                       uint8_t max_prefix = 128);
 
   /// Removes every partition of `key`. Returns how many entries went.
   size_t remove(const Key& key);
