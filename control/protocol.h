@@ -63,6 +63,24 @@
 //         "evictions":..,"expired_evictions":..,"partition_evictions":..,
 //         "owner_died":..,"corrupt":..,"wipes":..,
 //         "stripe_fill":[{"entries":..,"bytes":..,"wipes":..}, ...]}
+//   {"command":"ecs"}
+//     -> {"ok":true,"entries":42,"names":7,"ipv4":30,"ipv6":12,"evictions":3,
+//         "max_partitions":16,"top":[{"name":"www.geo.com.","type":"A",
+//         "partitions":16,"hits":1200}, ...]}
+//         EDNS Client Subnet partitions in the cache (RFC 7871 section 7.3;
+//         resolver/inspect_ecs.h): unexpired partitioned entries, the
+//         names and types they belong to ("*": NXDOMAIN), IPv4 and IPv6
+//         ones, the cache's partition_evictions, the configured
+//         cache.max_ecs_partitions, and at most kEcsTop names and types
+//         with the most partitions (then hits), most first.
+//   {"command":"ecs","name":"www.geo.com","type":"A"}   (both or neither)
+//     -> {"ok":true,"name":"www.geo.com.","type":"A","max_partitions":16,
+//         "global":{"kind":"rrset","ttl":120} or null,
+//         "partitions":[{"prefix":"11.1.0.0/16","scope":16,
+//         "kind":"rrset"|"nodata"|"nxdomain","ttl":55,"hits":3}, ...]}
+//         Every unexpired partition of the name and type (NXDOMAIN ones
+//         too: they answer every type), IPv4 first, by address; "global":
+//         the unexpired entry that answers clients outside them, if any.
 //   {"command":"nta.add","name":"example.","lifetime_s":3600,"reason":"ticket 42"}
 //         (lifetime_s optional: kDefaultAnchorLifetimeS; at most
 //         kMaxAnchorLifetimeS; reason optional, at most kMaxAnchorReason octets)
@@ -104,6 +122,9 @@ inline constexpr size_t kMaxRequest = 4096;
 /// How long shoalctl waits for an answer to a long command (reload,
 /// restart, upgrade) before giving up.
 inline constexpr int kLongCommandTimeoutMs = 120'000;
+
+/// ecs: how many names and types the summary lists.
+inline constexpr size_t kEcsTop = 10;
 
 /// nta.add: the lifetime of a negative trust anchor without "lifetime_s"
 /// (a day), the longest one (RFC 7646 section 2: they must expire; a

@@ -1,13 +1,16 @@
 // Control requests (protocol: control/protocol.h). Quick ones are answered
 // at once; reload, restart and upgrade are answered when done (rollout.cc,
 // upgrade.cc). Cache inspection goes through resolver/inspect.h: the
-// supervisor reads the cache, it never parses a DNS packet. Negative trust
-// anchors (nta.*) are in anchors.cc.
+// supervisor reads the cache, it never parses a DNS packet; so does ecs,
+// through resolver/inspect_ecs.h. Negative trust anchors (nta.*) are in
+// anchors.cc.
 
 #include <nlohmann/json.hpp>
 
+#include "control/protocol.h"
 #include "dns/constants.h"
 #include "resolver/inspect.h"
+#include "resolver/inspect_ecs.h"
 #include "shmcache/cache.h"
 #include "stats/stats.h"
 #include "supervisor/supervisor.h"
@@ -50,6 +53,56 @@ json inspected(const resolver::InspectResult& result) {
                        {"records", e.records}});
   }
   return {{"ok", true}, {"name", result.name}, {"entries", entries}};
+}
+
+/// The answer to "ecs" (control/protocol.h): totals and the names with the
+/// most partitions, or with "name" and "type" every partition of those.
+/// `max_partitions`: the configured cap, shown beside the counts.
+std::string ecsAnswer(shmcache::Cache& cache, const json& request, unsigned max_partitions) {
+  const auto given = [&](const char* key) {
+    return request.contains(key) && !request[key].is_null();
+  };
+  if (given("name") != given("type")) {
+    return failureAnswer("ecs: \"name\" and \"type\" go together (both or neither)");
+  }
+  const int64_t now = worker::wallS();
+  if (!given("name")) {
+    const auto summary = resolver::summarizeEcs(cache, now, control::kEcsTop);
+    json top = json::array();
+    for (const auto& row : summary.top) {
+      top.push_back({{"name", row.name}, {"type", row.type}, {"partitions", row.partitions},
+                     {"hits", row.hits}});
+    }
+    return json{{"ok", true},
+                {"entries", summary.entries},
+                {"names", summary.names},
+                {"ipv4", summary.ipv4},
+                {"ipv6", summary.ipv6},
+                {"evictions", cache.counters().partition_evictions},
+                {"max_partitions", max_partitions},
+                {"top", top}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  const std::string type_text = request["type"].get<std::string>();  // throws if not a string
+  const auto type = dns::typeFromText(type_text);
+  if (!type) return failureAnswer("unknown type " + type_text);
+  const auto result =
+      resolver::inspectEcsName(cache, request["name"].get<std::string>(), *type, now);
+  if (!result.error.empty()) return failureAnswer(result.error);
+  json partitions = json::array();
+  for (const auto& p : result.partitions) {
+    partitions.push_back({{"prefix", p.prefix}, {"scope", p.scope}, {"kind", p.kind},
+                          {"ttl", p.ttl}, {"hits", p.hits}});
+  }
+  return json{{"ok", true},
+              {"name", result.name},
+              {"type", result.type},
+              {"max_partitions", max_partitions},
+              {"global", result.global ? json{{"kind", result.global->kind},
+                                              {"ttl", result.global->ttl}}
+                                       : json(nullptr)},
+              {"partitions", partitions}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -101,6 +154,8 @@ void Supervisor::onRequest(uint64_t id, const std::string& line) {
                                      {"removed", result.removed}}
                                     .dump()
                               : failureAnswer(result.error));
+    } else if (command == "ecs") {
+      control_.answer(id, ecsAnswer(*cache_, request, loaded_.config.cache.max_ecs_partitions));
     } else if (command == "cache.stats") {
       control_.answer(id, cacheStatsJson());
     } else if (command == "nta.add") {

@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)answerError(answer);
   for (const Command command :
        {Command::kPing, Command::kServers, Command::kCacheLookup, Command::kCacheFlush,
-        Command::kCacheStats, Command::kReload, Command::kRestart, Command::kUpgrade}) {
+        Command::kCacheStats, Command::kEcs, Command::kReload, Command::kRestart,
+        Command::kUpgrade}) {
     (void)answerText(command, answer, false);
     (void)answerText(command, answer, true);
   }

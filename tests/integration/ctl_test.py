@@ -592,6 +592,10 @@ def test_bad_arguments_exit_2_with_usage():
             ["nta", "add", "example.com", "--reason", "two\nlines"],
             ["nta", "remove", "example.com", "--lifetime", "1h"],
             ["nta", "list", "example.com"],
+            ["ecs", "www.example.com"],
+            ["ecs", "www.example.com", "NOTATYPE"],
+            ["ecs", "www.example.com", "A", "extra"],
+            ["ecs", "--subtree"],
         ]
         for args in cases:
             rc, out, err = shoalctl(*where, *args)
@@ -606,15 +610,16 @@ def test_bad_arguments_exit_2_with_usage():
                      ["cache", "flush", "example.com", "--subtree"], ["cache", "stats"],
                      ["servers", "--json"], ["ping"], ["reload"], ["restart"], ["upgrade"],
                      ["nta", "add", "example.com", "--lifetime", "30m", "--reason", "why"],
-                     ["nta", "remove", "example.com"], ["nta", "list"]):
+                     ["nta", "remove", "example.com"], ["nta", "list"], ["ecs"],
+                     ["ecs", "www.example.com", "aaaa"]):
             rc, out, err = shoalctl(*where, *args)
             assert rc == 1 and "Usage" not in err, (args, rc, out, err)
     # --help: the usage on stdout, exit 0
     rc, out, err = shoalctl("--help")
     assert rc == 0 and out.startswith("Usage: shoalctl") and err == "", (rc, out, err)
     for command in ("status", "stats", "top", "servers", "cache lookup", "cache flush",
-                    "cache stats", "nta add", "nta remove", "nta list", "reload", "restart",
-                    "upgrade"):
+                    "cache stats", "nta add", "nta remove", "nta list", "ecs", "reload",
+                    "restart", "upgrade"):
         assert command in out, (command, out)
 
 
@@ -800,6 +805,41 @@ def test_the_protocol_answers_every_request_with_ok():
             assert answer["ok"] is False, answer
         assert control_request(shoal.control_socket, {"command": "ping"})["ok"] is True
         assert len(shoal.worker_pids()) == 2
+
+
+def test_ecs_answers_and_refuses_malformed_requests():
+    # No ECS traffic here (every query is refused): an empty picture, in the
+    # shape control/protocol.h gives, and an error for every bad request.
+    with Shoal(workers=1, config=REFUSE_ALL) as shoal:
+        summary = ctl_json(shoal, "ecs")
+        assert summary == {"ok": True, "entries": 0, "names": 0, "ipv4": 0, "ipv6": 0,
+                           "evictions": 0, "max_partitions": 16, "top": []}, summary
+        name = ctl_json(shoal, "ecs", "WWW.Example.com", "aaaa")
+        assert name == {"ok": True, "name": "WWW.Example.com.", "type": "AAAA",
+                        "max_partitions": 16, "global": None, "partitions": []}, name
+        text = ok(shoal.ctl("ecs"), "ecs")
+        assert "partitioned entries  0 (IPv4 0, IPv6 0)" in text and \
+            "no ECS partitions cached" in text, text
+        text = ok(shoal.ctl("ecs", "www.example.com", "A"), "ecs NAME TYPE")
+        assert text.startswith("www.example.com. A: 0 ECS partitions (cap 16)\n"
+                               "global entry: none\n"), text
+        rc, out, err = shoal.ctl("ecs", "a..b", "A")
+        assert rc == 1 and err.startswith("shoalctl: bad name 'a..b'") and \
+            err.count("\n") == 1, (rc, out, err)
+        for request in ({"command": "ecs", "name": "x."}, {"command": "ecs", "type": "A"},
+                        {"command": "ecs", "name": 5, "type": "A"},
+                        {"command": "ecs", "name": "x.", "type": ["A"]},
+                        {"command": "ecs", "name": "x.", "type": "NOTATYPE"},
+                        {"command": "ecs", "name": "x." * 200, "type": "A"},
+                        {"command": "ecs", "name": "", "type": "A"}):
+            answer = control_request(shoal.control_socket, request)
+            assert answer["ok"] is False and answer["error"], (request, answer)
+        # null is "not given", as for cache.lookup's type
+        answer = control_request(shoal.control_socket,
+                                 {"command": "ecs", "name": None, "type": None})
+        assert answer["ok"] is True and answer["top"] == [], answer
+        assert control_request(shoal.control_socket, {"command": "ping"})["ok"] is True
+        assert len(shoal.worker_pids()) == 1
 
 
 if __name__ == "__main__":
