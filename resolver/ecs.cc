@@ -136,9 +136,12 @@ ClientEcs clientEcs(const EcsPolicy& policy, const base::IpAddress& raw_source,
   if (isSpecialPurpose(client)) {
     if (!policy.special_substitute) return out;
     const base::IpPrefix& sub = *policy.special_substitute;
+    // A client that asked for less gets less of the substitute too.
+    const unsigned length =
+        option != nullptr ? std::min<unsigned>(sub.length(), option->source_prefix) : sub.length();
     out.send = true;
-    out.subnet = subnetOf(sub.network(), sub.length());
-    out.address = sub.network();
+    out.subnet = subnetOf(sub.network(), length);
+    out.address = addressOf(out.subnet);
     return out;
   }
   out.send = true;

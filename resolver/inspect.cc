@@ -214,6 +214,7 @@ bool wanted(const shmcache::EntryCopy& copy, std::optional<uint16_t> type) {
 
 std::string partitionText(const shmcache::Partition& p) {
   if (p.family == 0) return "global";
+  if (p.family == shmcache::Partition::kNoSubnet) return "no subnet";
   if (p.family == 1)
     return base::IpAddress::v4(p.address.data()).toString() + "/" + std::to_string(p.prefix);
   if (p.family == 2)

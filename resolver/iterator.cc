@@ -554,8 +554,14 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
   }
   Held held{std::move(classified), sent, false, shmcache::Partition::global()};
   // Cached in the partition of the scope returned (RFC 7871 section 7.3.1);
-  // a server that gave no scope answered for everyone.
-  if (p.ecs) held.partition = partitionFor(*p.ecs, reply.ecs ? reply.ecs->scope_prefix : 0);
+  // a server that gave no scope answered for everyone. Asked without a
+  // subnet where one could have gone, the answer is for clients without
+  // one only (it may be the authority's guess from our own address).
+  if (p.ecs) {
+    held.partition = partitionFor(*p.ecs, reply.ecs ? reply.ecs->scope_prefix : 0);
+  } else if (ecsAllowed(config_.ecs, p.zone, p.server)) {
+    held.partition = shmcache::Partition::noSubnet();
+  }
   settle(task, std::move(held), now_ms);
 }
 

@@ -138,6 +138,7 @@ Partition Partition::of(const base::IpAddress& client, uint8_t prefix) {
 
 bool Partition::covers(const base::IpAddress& client) const {
   if (family == 0) return true;
+  if (family == kNoSubnet) return false;
   if ((family == 1) != client.isV4()) return false;
   return Partition::of(client, prefix).address == address;
 }
@@ -170,7 +171,9 @@ void Cache::setCounterSlot(unsigned slot) {
 Status Cache::insert(const Key& key, const Partition& partition, const Meta& meta,
                      std::span<const uint8_t> payload, int64_t now) {
   CounterBlock& counters = segment_->header().counters[counter_slot_];
-  if (key.name.size() > kMaxNameLength || partition.family > 2) return base::fail(Error::kBadKey);
+  if (key.name.size() > kMaxNameLength || partition.family > Partition::kNoSubnet) {
+    return base::fail(Error::kBadKey);
+  }
   const uint64_t size = align8(sizeof(EntryHeader) + key.name.size() + payload.size());
   const uint64_t hash = hashKey(key.name, key.type, key.kind);
   const auto hash32 = static_cast<uint32_t>(hash);
@@ -198,7 +201,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
       e->original_ttl = meta.original_ttl;
       e->expires_at = meta.expires_at;
       e->inserted_at = now;
-      e->last_used = static_cast<uint32_t>(now);
+      e->last_used = static_cast<uint32_t>(++s->header().partition_clock);
       const auto dst = s->payloadOf(e);
       if (!payload.empty()) std::memcpy(dst.data(), payload.data(), payload.size());
       bump(counters.inserts);
@@ -224,11 +227,11 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
     }
   }
   // Per-key ECS partition limit: the least recently used partitions go
-  // first (last_used is the insertion time until a lookup chooses one).
-  // Times are compared as differences from now, so that the 32-bit clock
-  // may wrap.
+  // first (last_used: the stripe's partition clock at insertion or last
+  // use). Ages are differences from the clock, so that 32 bits may wrap.
   const unsigned limit = segment_->header().max_partitions;
-  const auto age = [&](const EntryHeader* e) { return static_cast<uint32_t>(now) - e->last_used; };
+  const uint32_t clock = static_cast<uint32_t>(s->header().partition_clock);
+  const auto age = [&](const EntryHeader* e) { return clock - e->last_used; };
   while (partition.family != 0 && kept >= limit && kept > 0) {
     size_t oldest = 0;
     for (size_t i = 1; i < kept; ++i) {
@@ -258,7 +261,7 @@ Status Cache::insert(const Key& key, const Partition& partition, const Meta& met
   header.original_ttl = meta.original_ttl;
   header.expires_at = meta.expires_at;
   header.inserted_at = now;
-  header.last_used = static_cast<uint32_t>(now);
+  header.last_used = static_cast<uint32_t>(++s->header().partition_clock);
   std::memcpy(header.partition_address, partition.address.data(), 16);
   s->writeEntry(offset, header, key.name, {}, payload);
   if (!s->addSlot(hash32, offset)) {
@@ -286,7 +289,8 @@ Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64
     EntryHeader* e = s->entryAt(scan.offsets[i]);
     if (e == nullptr) break;
     const Partition p = partitionOf(e);
-    if (client == nullptr ? p.family != 0 : (p.prefix > max_prefix || !p.covers(*client))) {
+    if (client == nullptr ? (p.family != 0 && p.family != Partition::kNoSubnet)
+                          : (p.prefix > max_prefix || !p.covers(*client))) {
       continue;
     }
     const bool fresh = e->expires_at > now;
@@ -310,7 +314,7 @@ Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64
   if (best->referenced == 0) best->referenced = 1;  // no store (no dirty line) when set
   if (best->partition_family != 0) {
     if (best->hits != UINT32_MAX) ++best->hits;
-    best->last_used = static_cast<uint32_t>(now);
+    best->last_used = static_cast<uint32_t>(++s->header().partition_clock);
   }
   Found found;
   found.meta = metaOf(best);

@@ -55,13 +55,18 @@ enum class Security : uint8_t { kIndeterminate = 0, kInsecure = 1, kSecure = 2, 
 
 /// An EDNS Client Subnet partition (RFC 7871 section 7.3): the family and
 /// the scope prefix the authority returned, and the address masked to it.
-/// family 0 is the global partition, which covers every client.
+/// family 0 is the global partition, which covers every client; family 3
+/// holds answers to queries sent without a subnet where one could have
+/// gone: they are only for clients without a subnet (RFC 7871 section
+/// 7.3.1: "/0 because nothing was sent" is not "scope 0").
 struct Partition {
-  uint8_t family = 0;  // 0 = global, 1 = IPv4, 2 = IPv6 (ECS family numbers)
+  static constexpr uint8_t kNoSubnet = 3;
+  uint8_t family = 0;  // 0 = global, 1 = IPv4, 2 = IPv6 (ECS family numbers), 3 = no subnet
   uint8_t prefix = 0;
   std::array<uint8_t, 16> address{};
 
   static Partition global() { return {}; }
+  static Partition noSubnet() { return {kNoSubnet, 0, {}}; }
   /// The partition of `client` at `prefix` bits (masked).
   static Partition of(const base::IpAddress& client, uint8_t prefix);
   bool covers(const base::IpAddress& client) const;
@@ -166,8 +171,9 @@ class Cache {
                 std::span<const uint8_t> payload, int64_t now);
 
   /// Finds the most specific partition of `key` covering `client` (the
-  /// global one covers everybody; a null client matches only the global
-  /// one) and copies its payload into `out`. Entries that expired at most
+  /// global one covers everybody; a null client, one without a subnet,
+  /// matches only the global and the no-subnet ones) and copies its payload
+  /// into `out`. Entries that expired at most
   /// `max_stale` seconds ago are returned with `stale` set. Partitions
   /// longer than `max_prefix` are not used: a client known only to /16
   /// cannot be given an answer meant for one /24 of it (RFC 7871 7.3.2).

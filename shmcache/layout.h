@@ -80,6 +80,9 @@ struct alignas(64) StripeHeader {  // SHM_LAYOUT
   uint64_t used;  // bytes from tail to head, dead entries and padding included
   uint64_t index_used;
   uint64_t range_count;
+  // Ticks at every insert and use of an ECS partition: the order in which
+  // the per-key partition limit evicts (EntryHeader::last_used).
+  uint64_t partition_clock;
   // Fill, written under the mutex, readable without it.
   std::atomic<uint64_t> live_entries;
   std::atomic<uint64_t> live_bytes;
@@ -118,9 +121,9 @@ struct EntryHeader {  // SHM_LAYOUT
   // entry, saturating. Global entries never write it, so a hit on them
   // dirties no cache line.
   uint32_t hits;
-  // ECS partitions only: when it was last chosen (seconds, low 32 bits of
-  // the cache clock; the insertion time until then): the per-key partition
-  // limit evicts the least recently used.
+  // ECS partitions only: the stripe's partition_clock (low 32 bits) when
+  // it was inserted or last chosen: the per-key partition limit evicts the
+  // least recently used.
   uint32_t last_used;
 };
 static_assert(sizeof(EntryHeader) == 72);  // SHM_LAYOUT

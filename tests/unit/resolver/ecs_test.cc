@@ -162,6 +162,9 @@ TEST(EcsClient, SpecialPurposeClientsGetTheSubstituteOrNothing) {
   EXPECT_EQ(e.subnet.bodyLength(), 4u);
   p.special_substitute = *base::IpPrefix::parse("11.200.1.0/24");
   EXPECT_EQ(Text(clientEcs(p, Ip("192.168.1.1"), nullptr)), "11.200.1.0/24");
+  // A client that asks for less gets less of the substitute too.
+  const auto shorter = Subnet("11.9.0.0", 16);
+  EXPECT_EQ(Text(clientEcs(p, Ip("192.168.1.1"), &shorter)), "11.200.0.0/16");
 }
 
 TEST(EcsAllowList, ZonesAndServers) {

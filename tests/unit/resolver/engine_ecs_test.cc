@@ -181,6 +181,22 @@ TEST_F(EngineEcs, SpecialPurposeClientsAreNeverSent) {
   EXPECT_EQ(s.engine().stats().ecs_queries, 0u);
 }
 
+// RFC 7871 section 7.3.1: an answer to a query sent without a subnet to an
+// ECS zone (the authority guessed from our own address) is not scope 0: it
+// is for clients without a subnet only.
+TEST_F(EngineEcs, AnAnswerAskedWithoutASubnetIsNotForEcsClients) {
+  Scenario s(net_, ecsConfig());
+  EXPECT_EQ(A(s.resolve("www.geo.com", rrtype::kA, via(nullptr))),
+            std::vector<std::string>{"192.0.2.99"});
+  EXPECT_EQ(seen_, std::vector<std::string>{"none"});
+  auto ecs_client = s.resolve("www.geo.com", rrtype::kA, via("11.2.0.0"));
+  EXPECT_FALSE(ecs_client.from_cache);
+  EXPECT_EQ(A(ecs_client), std::vector<std::string>{"192.0.2.2"});
+  EXPECT_EQ(seen_.back(), "11.2.0.0/24");
+  // And the client without a subnet still has its own.
+  EXPECT_TRUE(s.resolve("www.geo.com", rrtype::kA, via(nullptr)).from_cache);
+}
+
 TEST_F(EngineEcs, UntrustedClientsMayOnlyNarrow) {
   Scenario s(net_, ecsConfig());
   // A public client naming another network: its own /24 is sent.

@@ -167,6 +167,57 @@ TEST_F(CacheTest, PartitionHitsAndLeastRecentlyUsedEviction) {
   EXPECT_TRUE(cache->collectPartitioned(5000).empty()) << "expired entries are not listed";
 }
 
+TEST_F(CacheTest, NoSubnetEntriesAreOnlyForClientsWithoutOne) {
+  auto cache = open();
+  const auto name = bytes("com\0geo\0www\0"s);
+  const Key key{name, 1, 0};
+  ASSERT_TRUE(cache->insert(key, Partition::noSubnet(), meta(2000), bytes("none"), 1000).ok());
+  std::array<uint8_t, 4096> buf{};
+  auto hit = [&](const base::IpAddress* client) {
+    auto f = cache->lookup(key, client, 1000, buf);
+    return f.ok() ? payloadOf(buf, *f) : std::string("miss");
+  };
+  const auto v4 = *base::IpAddress::parse("11.1.2.0");
+  const auto v6 = *base::IpAddress::parse("::");
+  EXPECT_EQ(hit(nullptr), "none");
+  EXPECT_EQ(hit(&v4), "miss");
+  EXPECT_EQ(hit(&v6), "miss") << "not even the all-zero address";
+  ASSERT_TRUE(cache->insert(key, Partition::global(), meta(2000), bytes("global"), 1001).ok());
+  EXPECT_EQ(hit(&v4), "global");
+}
+
+// Exact least recently used, whatever the clock: many uses in one second.
+TEST_F(CacheTest, PartitionEvictionIsExactWithinOneSecond) {
+  auto cache = open(4u << 20, 4, /*max_partitions=*/4);
+  const auto name = bytes("com\0many\0"s);
+  const Key key{name, 1, 0};
+  std::array<uint8_t, 4096> buf{};
+  auto subnet = [](int i) { return *base::IpAddress::parse("11." + std::to_string(i) + ".0.1"); };
+  auto ask = [&](int i) {
+    const auto client = subnet(i);
+    auto f = cache->lookup(key, &client, 1000, buf);
+    if (f.ok() && f->partition.family != 0) return;
+    ASSERT_TRUE(cache->insert(key, Partition::of(client, 16), meta(5000),
+                              bytes(std::to_string(i)), 1000)
+                    .ok());
+  };
+  // The sequence the lab found wrong with second-granular clocks.
+  std::vector<int> order = {12, 11, 14, 11, 17, 17, 17, 16, 13, 11, 17, 10, 16, 16};
+  std::vector<int> lru;  // most recent last
+  for (int i : order) {
+    ask(i);
+    std::erase(lru, i);
+    lru.push_back(i);
+    if (lru.size() > 4) lru.erase(lru.begin());
+  }
+  for (int i = 10; i <= 17; ++i) {
+    const auto client = subnet(i);
+    auto f = cache->lookup(key, &client, 1000, buf);
+    const bool kept = f.ok() && f->partition.family != 0;
+    EXPECT_EQ(kept, std::find(lru.begin(), lru.end(), i) != lru.end()) << "11." << i << "/16";
+  }
+}
+
 TEST_F(CacheTest, PartitionLimitEvictsTheLeastRecentlyUsed) {
   auto cache = open(4u << 20, 4, /*max_partitions=*/3);
   const auto name = bytes("com\0popular\0"s);
