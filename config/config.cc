@@ -358,6 +358,21 @@ std::vector<base::IpPrefix> readPrefixes(const Field& f) {
   return out;
 }
 
+/// Domain names, absolute, lowercase, with the trailing dot.
+std::vector<std::string> readNames(const Field& f) {
+  std::vector<std::string> out;
+  for (const auto& element : f.strings()) {
+    const std::string& text = element.as_string().str;
+    auto name = dns::Name::fromText(text);
+    if (!name) f.failAt(element, quote(text) + " is not a domain name");
+    std::string canonical = name->toText();
+    std::transform(canonical.begin(), canonical.end(), canonical.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    out.push_back(std::move(canonical));
+  }
+  return out;
+}
+
 std::vector<base::IpAddress> readAddresses(const Field& f) {
   std::vector<base::IpAddress> out;
   for (const auto& element : f.strings()) {
@@ -511,16 +526,7 @@ constexpr KeySpec kDnssecKeys[] = {
      }},
     {"aggressive_nsec", [](Config& c, const Field& f) { c.dnssec.aggressive_nsec = f.boolean(); }},
     {"negative_trust_anchors", [](Config& c, const Field& f) {
-       c.dnssec.negative_trust_anchors.clear();
-       for (const auto& element : f.strings()) {
-         const std::string& text = element.as_string().str;
-         auto name = dns::Name::fromText(text);
-         if (!name) f.failAt(element, quote(text) + " is not a domain name");
-         std::string canonical = name->toText();
-         std::transform(canonical.begin(), canonical.end(), canonical.begin(),
-                        [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-         c.dnssec.negative_trust_anchors.push_back(std::move(canonical));
-       }
+       c.dnssec.negative_trust_anchors = readNames(f);
      }},
     {"bogus_ttl", [](Config& c, const Field& f) { c.dnssec.bogus_ttl = f.duration(1s, 1h); }},
 };
@@ -552,18 +558,7 @@ constexpr KeySpec kLocalRootKeys[] = {
 
 constexpr KeySpec kEcsKeys[] = {
     {"enabled", [](Config& c, const Field& f) { c.ecs.enabled = f.boolean(); }},
-    {"zones", [](Config& c, const Field& f) {
-       c.ecs.zones.clear();
-       for (const auto& element : f.strings()) {
-         const std::string& text = element.as_string().str;
-         auto name = dns::Name::fromText(text);
-         if (!name) f.failAt(element, quote(text) + " is not a domain name");
-         std::string canonical = name->toText();
-         std::transform(canonical.begin(), canonical.end(), canonical.begin(),
-                        [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-         c.ecs.zones.push_back(std::move(canonical));
-       }
-     }},
+    {"zones", [](Config& c, const Field& f) { c.ecs.zones = readNames(f); }},
     {"servers", [](Config& c, const Field& f) { c.ecs.servers = readPrefixes(f); }},
     {"ipv4_source", [](Config& c, const Field& f) {
        c.ecs.ipv4_source = static_cast<unsigned>(f.integer(1, 32));

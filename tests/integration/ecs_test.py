@@ -41,6 +41,7 @@ import subprocess
 import time
 
 from shoal_harness import (LABCTL, Shoal, Skip, build_query, close_shared_lab, kdig, run_tests,
+                           skip_wire_name,
                            shared_lab, tcp_exchange, udp_exchange, wait_for, WAIT_S)
 
 # One lab for the whole run (started on first use; see main).
@@ -189,13 +190,7 @@ class Answer:
 
 
 def skip_name(data, pos):
-    while True:
-        length = data[pos]
-        if length & 0xC0 == 0xC0:
-            return pos + 2
-        pos += 1 + length
-        if length == 0:
-            return pos
+    return skip_wire_name(data, pos)
 
 
 def find_ecs(rdata):

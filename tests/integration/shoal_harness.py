@@ -499,6 +499,17 @@ def parse_header(data):
     return qid, flags, RCODES.get(flags & 0xF, str(flags & 0xF)), qd, an, ns, ar
 
 
+def skip_wire_name(data, pos):
+    """The offset after the (possibly compressed) name at `pos` of `data`."""
+    while True:
+        length = data[pos]
+        if length & 0xC0 == 0xC0:
+            return pos + 2
+        pos += 1 + length
+        if length == 0:
+            return pos
+
+
 def extended_error(data):
     """The EDNS Extended DNS Error (RFC 8914) of a response as "code: text",
     or None. Skips the question, answer and authority sections to the OPT
@@ -509,13 +520,7 @@ def extended_error(data):
         pos = 12
 
         def skip_name(pos):
-            while True:
-                length = data[pos]
-                if length & 0xC0 == 0xC0:
-                    return pos + 2
-                pos += 1 + length
-                if length == 0:
-                    return pos
+            return skip_wire_name(data, pos)
 
         for _ in range(qd):
             pos = skip_name(pos) + 4

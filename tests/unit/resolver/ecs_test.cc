@@ -8,8 +8,12 @@
 
 #include <string>
 
+#include "tests/unit/resolver/ecs_test_util.h"
+
 namespace shoal::resolver {
 namespace {
+
+using testing_util::Subnet;
 
 base::IpAddress Ip(const char* text) {
   auto a = base::IpAddress::parse(text);
@@ -18,18 +22,6 @@ base::IpAddress Ip(const char* text) {
 }
 
 dns::Name N(const char* text) { return *dns::Name::fromText(text); }
-
-dns::ClientSubnet Subnet(const char* address, uint8_t source, uint8_t scope = 0) {
-  const auto ip = Ip(address);
-  dns::ClientSubnet s;
-  s.family = ip.isV4() ? 1 : 2;
-  s.source_prefix = source;
-  s.scope_prefix = scope;
-  const auto masked = ip.masked(source);
-  std::copy(masked.bytes().begin(), masked.bytes().begin() + static_cast<long>(ip.size()),
-            s.address.begin());
-  return s;
-}
 
 std::string Text(const ClientEcs& e) {
   if (!e.send) return "none";

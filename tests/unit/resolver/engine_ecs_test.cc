@@ -16,6 +16,7 @@
 #include "dns/edns.h"
 #include "dns/message.h"
 #include "dns/writer.h"
+#include "tests/unit/resolver/ecs_test_util.h"
 #include "tests/unit/resolver/engine_test_util.h"
 
 namespace shoal::resolver::testing_util {
@@ -25,17 +26,6 @@ namespace rrtype = dns::rrtype;
 
 constexpr const char* kGeoServer = "192.0.2.60";
 constexpr const char* kFrontEnd = "127.0.0.1";
-
-dns::ClientSubnet Subnet(const char* address, uint8_t source, uint8_t scope = 0) {
-  const auto ip = Ip(address);
-  dns::ClientSubnet s;
-  s.family = ip.isV4() ? 1 : 2;
-  s.source_prefix = source;
-  s.scope_prefix = scope;
-  const auto masked = ip.masked(source);
-  std::memcpy(s.address.data(), masked.bytes().data(), ip.size());
-  return s;
-}
 
 std::string SubnetText(const dns::ClientSubnet& s) {
   const auto a = s.family == 1 ? base::IpAddress::v4(s.address.data())
