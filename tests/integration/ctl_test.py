@@ -215,7 +215,9 @@ def test_stats_count_exactly_the_queries_sent():
             return window if window is not None and window["queries"] >= 42 else None
         window = wait_for(sampled, 30, interval=0.2, what="a sample with the 42 queries")
         assert window["requested_s"] == 60, window
-        assert 1 <= window["actual_s"] <= 61 and window["queries"] == 42, window
+        # (two samples of the 1 s timer may lie a millisecond less apart: CI
+    # saw 0.999; the window's length is whatever the samples span)
+    assert 0.9 <= window["actual_s"] <= 61 and window["queries"] == 42, window
 
 
 def test_stats_hits_misses_and_latency_percentiles():
