@@ -411,6 +411,8 @@ LocalRootInfo localRootOf(const json& a) {
   }
   const json* source = field(o, "source");
   if (source != nullptr && source->is_string()) info.source = source->get<std::string>();
+  const json* transfer = field(o, "transfer");
+  if (transfer != nullptr && transfer->is_string()) info.transfer = transfer->get<std::string>();
   const json* age = field(o, "age_s");
   if (age != nullptr && age->is_number()) info.age_s = age->get<double>();
   info.last_attempt = static_cast<int64_t>(number(o, "last_attempt"));

@@ -104,6 +104,7 @@ struct LocalRootInfo {
   std::string state;  // "disabled", "loading", "ok", "failed", "expired"
   std::optional<uint32_t> serial;
   std::string source;
+  std::string transfer;         // how it came: "AXFR", "IXFR (...)"
   std::optional<double> age_s;  // since the serial in use was transferred
   int64_t last_attempt = 0;     // wall seconds; 0: none
   int64_t next_attempt = 0;

@@ -119,6 +119,9 @@ std::string localRootText(const StatusReport& r) {
   std::string out = lr.state;
   if (lr.serial) {
     out += ": serial " + std::to_string(*lr.serial) + " from " + lr.source;
+    // The method, without its details ("IXFR (1 step, ...)" -> "IXFR").
+    const std::string method = lr.transfer.substr(0, lr.transfer.find(' '));
+    if (!method.empty()) out += " by " + method;
     if (lr.age_s) out += ", loaded " + formatUptime(*lr.age_s) + " ago";
     if (lr.state == "ok") {
       out += " (" + u64(lr.rrsets) + " RRsets, " + u64(lr.ranges) + " ranges)";
@@ -141,6 +144,7 @@ json localRootJson(const StatusReport& r) {
   return {{"state", lr.state},
           {"serial", lr.serial ? json(*lr.serial) : json(nullptr)},
           {"source", lr.source},
+          {"transfer", lr.transfer},
           {"age_s", lr.age_s ? json(rounded(*lr.age_s, 0)) : json(nullptr)},
           {"last_attempt", lr.last_attempt},
           {"next_attempt", lr.next_attempt},

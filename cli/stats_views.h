@@ -16,7 +16,8 @@
 //                               "expires_in_s":3600 (null: config),"reason":".."}, ...]
 //        | null (the supervisor could not be asked: "negative_trust_anchors_error"),
 //    "local_root":{"state":"disabled"|"loading"|"ok"|"failed"|"expired","serial":2024052200
-//                  (null: none yet),"source":"192.0.2.1:53","age_s":300 (null: none),
+//                  (null: none yet),"source":"192.0.2.1:53","transfer":"AXFR"|"IXFR (..)"|..,
+//                  "age_s":300 (null: none),
 //                  "last_attempt":<unix s>,"next_attempt":<unix s>,"last_error":"..",
 //                  "rrsets":..,"ranges":..}
 //        | null (the supervisor could not be asked: "local_root_error"),

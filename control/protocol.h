@@ -30,7 +30,8 @@
 //                     "restarts":0}, ...]}
 //   {"command":"local_root"}
 //     -> {"ok":true,"local_root":{"state":"ok","serial":2024052200,
-//         "source":"192.0.2.1:53","loaded_at":<unix s>,"age_s":300,
+//         "source":"192.0.2.1:53","transfer":"IXFR (1 step, 6 records deleted, 6 added)",
+//         "loaded_at":<unix s>,"age_s":300,
 //         "refreshed_at":<unix s>,"last_attempt":<unix s>,"next_attempt":<unix s>,
 //         "last_error":"","rrsets":2500,"ranges":1450,"pid":789,"restarts":0}}
 //         The local copy of the root zone (RFC 8806; docs/local-root.md).
@@ -39,7 +40,9 @@
 //         "failed" (no copy verified or no source answered: iterating),
 //         "expired" (not refreshed within the SOA expire: iterating).
 //         serial, source, loaded_at, age_s: the copy in use (or last used);
-//         null / 0 before any. last_error: why the last attempt failed.
+//         null / 0 before any. transfer: how the copy in use came ("AXFR",
+//         "IXFR (...)", "IXFR answered with the whole zone", "AXFR (IXFR
+//         failed: why)"). last_error: why the last attempt failed.
 //   {"command":"servers"}
 //     -> {"ok":true,"servers":[{"address":"10.53.0.1","zones":["."],
 //         "srtt_ms":1.2,"rto_ms":50,"queries":10,"replies":9,"timeouts":1,

@@ -9,12 +9,8 @@
 
 namespace shoal::localroot {
 
-namespace {
-
-/// Header and question checks shared by both answers: the reply to our
-/// query `id` for (apex, qtype). Returns an error text, empty when fine.
-std::string checkReply(const dns::Message& message, const dns::Name& apex, uint16_t qtype,
-                       uint16_t id, bool question_required) {
+std::string checkTransferReply(const dns::Message& message, const dns::Name& apex, uint16_t qtype,
+                               uint16_t id, bool question_required) {
   const dns::Header& h = message.header();
   if (h.id != id) return "reply with another ID (" + std::to_string(h.id) + ")";
   if (!h.has(dns::flag::kQr) || h.opcode() != dns::opcode::kQuery) return "not a reply to a query";
@@ -33,7 +29,34 @@ std::string checkReply(const dns::Message& message, const dns::Name& apex, uint1
   return {};
 }
 
-}  // namespace
+std::string readTransferRecords(const dns::Message& message, const dns::Name& apex,
+                                std::vector<dns::Record>& out, size_t& bytes) {
+  std::vector<uint8_t> rdata(dns::kMaxRdataLength);
+  for (const auto& rr : message.section(dns::Section::kAnswer)) {
+    dns::Record record;
+    record.owner = message.ownerOf(rr);
+    record.type = rr.type;
+    record.rrclass = rr.rrclass;
+    record.ttl = rr.ttl;
+    if (rr.rrclass != dns::rrclass::kIn) {
+      return "record of class " + std::to_string(rr.rrclass) + " at " + record.owner.toText();
+    }
+    if (!record.owner.isSubdomainOf(apex)) return "record outside the zone: " + record.owner.toText();
+    auto length = dns::decompressRdata(message, rr, rdata);
+    if (!length) return "malformed " + dns::typeToText(rr.type) + " rdata at " + record.owner.toText();
+    record.rdata.assign(rdata.begin(), rdata.begin() + static_cast<std::ptrdiff_t>(*length));
+    if (record.type == dns::rrtype::kSoa && !soaSerial(record)) return "malformed SOA rdata";
+    bytes += record.owner.length() + record.rdata.size() + sizeof(dns::Record);
+    out.push_back(std::move(record));
+  }
+  return {};
+}
+
+std::optional<uint32_t> soaSerial(const dns::Record& soa) {
+  auto parsed = parseSoa(soa.rdata);
+  if (!parsed) return std::nullopt;
+  return parsed->serial;
+}
 
 std::vector<uint8_t> buildQuery(const dns::Name& apex, uint16_t type, uint16_t id) {
   std::vector<uint8_t> out(dns::kHeaderSize + dns::kMaxNameLength + 4);
@@ -49,7 +72,7 @@ std::vector<uint8_t> buildQuery(const dns::Name& apex, uint16_t type, uint16_t i
 SerialAnswer readSerialAnswer(std::span<const uint8_t> wire, const dns::Name& apex, uint16_t id) {
   auto message = dns::Message::parse(wire);
   if (!message) return {0, std::string("malformed reply: ") + dns::toString(message.error())};
-  if (auto error = checkReply(*message, apex, dns::rrtype::kSoa, id, true); !error.empty()) {
+  if (auto error = checkTransferReply(*message, apex, dns::rrtype::kSoa, id, true); !error.empty()) {
     return {0, error};
   }
   std::vector<uint8_t> rdata(dns::kMaxRdataLength);
@@ -90,7 +113,7 @@ AxfrReader::Step AxfrReader::consume(std::span<const uint8_t> wire) {
   }
   // RFC 5936 section 2.2.1: the question is in the first message, and may
   // be left out of the others.
-  if (auto error = checkReply(*message, apex_, dns::rrtype::kAxfr, id_, messages_ == 1);
+  if (auto error = checkTransferReply(*message, apex_, dns::rrtype::kAxfr, id_, messages_ == 1);
       !error.empty()) {
     return fail(error);
   }
@@ -98,46 +121,28 @@ AxfrReader::Step AxfrReader::consume(std::span<const uint8_t> wire) {
 }
 
 AxfrReader::Step AxfrReader::readAnswer(const dns::Message& message) {
-  std::vector<uint8_t> rdata(dns::kMaxRdataLength);
-  for (const auto& rr : message.section(dns::Section::kAnswer)) {
+  std::vector<dns::Record> records;
+  if (auto error = readTransferRecords(message, apex_, records, bytes_); !error.empty()) {
+    return fail(error);
+  }
+  if (bytes_ > max_bytes_) {
+    return fail("the transfer exceeds " + std::to_string(max_bytes_) + " octets");
+  }
+  for (auto& record : records) {
     if (done_) return fail("records after the closing SOA");
-    dns::Record record;
-    record.owner = message.ownerOf(rr);
-    record.type = rr.type;
-    record.rrclass = rr.rrclass;
-    record.ttl = rr.ttl;
-    if (rr.rrclass != dns::rrclass::kIn) {
-      return fail("record of class " + std::to_string(rr.rrclass) + " at " +
-                  record.owner.toText());
-    }
-    if (!record.owner.isSubdomainOf(apex_)) {
-      return fail("record outside the zone: " + record.owner.toText());
-    }
-    auto length = dns::decompressRdata(message, rr, rdata);
-    if (!length) {
-      return fail("malformed " + dns::typeToText(rr.type) + " rdata at " + record.owner.toText());
-    }
-    record.rdata.assign(rdata.begin(), rdata.begin() + static_cast<std::ptrdiff_t>(*length));
     const bool apex_soa = record.type == dns::rrtype::kSoa && record.owner == apex_;
     if (zone_.records.empty()) {
       // RFC 5936 section 2.2: the transfer starts with the zone's SOA.
       if (!apex_soa) return fail("the transfer does not start with the SOA of the zone");
-      auto soa = parseSoa(record.rdata);
-      if (!soa) return fail("malformed SOA rdata");
-      first_serial_ = soa->serial;
+      first_serial_ = *soaSerial(record);
     } else if (apex_soa) {
-      auto soa = parseSoa(record.rdata);
-      if (!soa) return fail("malformed SOA rdata");
-      if (soa->serial != first_serial_) {
+      const uint32_t serial = *soaSerial(record);
+      if (serial != first_serial_) {
         return fail("the zone changed during the transfer (serial " +
-                    std::to_string(first_serial_) + ", then " + std::to_string(soa->serial) + ")");
+                    std::to_string(first_serial_) + ", then " + std::to_string(serial) + ")");
       }
       done_ = true;  // the closing SOA is not part of the zone
       continue;
-    }
-    bytes_ += record.owner.length() + record.rdata.size() + sizeof(dns::Record);
-    if (bytes_ > max_bytes_) {
-      return fail("the transfer exceeds " + std::to_string(max_bytes_) + " octets");
     }
     zone_.records.push_back(std::move(record));
   }

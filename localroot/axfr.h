@@ -4,13 +4,12 @@
 // and yields the zone. Every message is validated by dns::Message::parse and
 // checked against the query (ID, question, opcode, rcode); the transfer ends
 // at the second SOA of the apex. Bounded: a source cannot make it hold more
-// than `max_bytes` of records. The network side is transfer.h.
-//
-// IXFR (RFC 1995) is not implemented: a refresh always transfers the whole
-// zone (about 2 MB for the root zone, every day or two).
+// than `max_bytes` of records. The network side is transfer.h; IXFR, which
+// shares the checks below, is ixfr.h.
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +33,22 @@ struct SerialAnswer {
 };
 SerialAnswer readSerialAnswer(std::span<const uint8_t> message, const dns::Name& apex,
                               uint16_t id);
+
+/// The checks every message of a transfer passes: the reply to our query
+/// `id` for (apex, qtype), opcode QUERY, NOERROR, not truncated; the
+/// question required or not (RFC 5936 section 2.2.1: only the first
+/// message must carry it). Returns an error text, empty when fine.
+std::string checkTransferReply(const dns::Message& message, const dns::Name& apex, uint16_t qtype,
+                               uint16_t id, bool question_required);
+
+/// Appends the records of `message`'s answer section to `out`, rdata names
+/// expanded; each must be of class IN and inside `apex`. Adds their size to
+/// `bytes`. Returns an error text (nothing appended past the bad record).
+std::string readTransferRecords(const dns::Message& message, const dns::Name& apex,
+                                std::vector<dns::Record>& out, size_t& bytes);
+
+/// The serial of an SOA record's rdata; nullopt when malformed.
+std::optional<uint32_t> soaSerial(const dns::Record& soa);
 
 class AxfrReader {
  public:

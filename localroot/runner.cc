@@ -60,37 +60,51 @@ int64_t Runner::tick(int64_t now_s) {
   return next_s_;
 }
 
-std::optional<VerifiedZone> Runner::fetch(int64_t now_s, const base::SocketAddress* preferred,
-                                          std::string& errors) {
+std::optional<Runner::Fetched> Runner::fetch(int64_t now_s, const base::SocketAddress* preferred,
+                                             std::string& errors) {
   std::vector<base::SocketAddress> order;
   if (preferred != nullptr) order.push_back(*preferred);
   for (const auto& source : options_.sources) {
     if (preferred == nullptr || !(source == *preferred)) order.push_back(source);
   }
   if (order.empty()) errors = "no transfer source is configured";
+  // IXFR from the version held, even expired: the result is verified.
+  const ZoneData* current = data_ ? &*data_ : nullptr;
   for (const auto& source : order) {
-    TransferResult transferred = hooks_.transfer(source);
-    if (!transferred.zone) {
-      hooks_.log("local root: transfer of " + options_.apex.toText() + " from " +
-                 sourceText(source) + " failed: " + transferred.error);
-      append(errors, source, transferred.error);
-      continue;
-    }
-    const size_t records = transferred.zone->records.size();
-    VerifyResult verified = hooks_.verify(*transferred.zone, now_s);
-    if (!verified.zone) {
-      hooks_.log("local root: the copy of " + options_.apex.toText() + " from " +
-                 sourceText(source) + " (" + std::to_string(records) +
-                 " records) is not used: " + verified.error);
-      append(errors, source, verified.error);
-      continue;
-    }
-    hooks_.log("local root: serial " + std::to_string(verified.zone->soa.serial) + " from " +
-               sourceText(source) + " verified (" + std::to_string(records) +
-               " records; ZONEMD digest and DNSSEC)");
-    return std::move(verified.zone);
+    if (auto fetched = fetchFrom(now_s, source, current, errors)) return fetched;
   }
   return std::nullopt;
+}
+
+std::optional<Runner::Fetched> Runner::fetchFrom(int64_t now_s, const base::SocketAddress& source,
+                                                 const ZoneData* current, std::string& errors) {
+  TransferResult transferred = hooks_.transfer(source, current);
+  if (!transferred.zone) {
+    hooks_.log("local root: transfer of " + options_.apex.toText() + " from " +
+               sourceText(source) + " (" + transferred.method + ") failed: " + transferred.error);
+    append(errors, source, transferred.error);
+    return std::nullopt;
+  }
+  const size_t records = transferred.zone->records.size();
+  VerifyResult verified = hooks_.verify(*transferred.zone, now_s);
+  if (!verified.zone) {
+    hooks_.log("local root: the copy of " + options_.apex.toText() + " from " +
+               sourceText(source) + " (" + std::to_string(records) + " records, " +
+               transferred.method + ") is not used: " + verified.error);
+    if (transferred.incremental) {
+      // The differences did not give the zone the source signed: the whole
+      // zone might.
+      hooks_.log("local root: transferring the whole zone from " + sourceText(source));
+      return fetchFrom(now_s, source, nullptr, errors);
+    }
+    append(errors, source, verified.error);
+    return std::nullopt;
+  }
+  hooks_.log("local root: serial " + std::to_string(verified.zone->soa.serial) + " from " +
+             sourceText(source) + " verified (" + std::to_string(records) + " records, " +
+             transferred.method + "; ZONEMD digest and DNSSEC)");
+  return Fetched{std::move(*verified.zone), std::move(*transferred.zone),
+                 std::move(transferred.method)};
 }
 
 std::optional<std::pair<uint32_t, base::SocketAddress>> Runner::askSerial(std::string& errors) {
@@ -103,11 +117,13 @@ std::optional<std::pair<uint32_t, base::SocketAddress>> Runner::askSerial(std::s
   return std::nullopt;
 }
 
-void Runner::install(VerifiedZone zone, int64_t now_s) {
+void Runner::install(Fetched fetched, int64_t now_s) {
   const bool recovered = status_.state == State::kFailed || status_.state == State::kExpired;
-  zone_ = std::move(zone);
+  zone_ = std::move(fetched.verified);
+  data_ = std::move(fetched.data);
   status_.serial = zone_->soa.serial;
   status_.source = zone_->source;
+  status_.transfer = std::move(fetched.method);
   status_.loaded_at = now_s;
   status_.refreshed_at = now_s;
   status_.last_error.clear();

@@ -10,7 +10,10 @@
 //                    verifies (sources in order); none: state "failed",
 //                    retry after kRetryWithoutZoneS
 //   every refresh    ask the sources for the SOA serial (first answer
-//                    wins); newer (RFC 1982) -> transfer, verify, load;
+//                    wins); newer (RFC 1982) -> transfer (IXFR from the
+//                    version held, AXFR if the source has no IXFR for it;
+//                    an IXFR result that does not verify is fetched again
+//                    by AXFR), verify, load;
 //                    same -> reload the zone held in memory (its entries
 //                    would age out otherwise). The interval is the SOA
 //                    refresh, shortened so a reload comes before half the
@@ -45,6 +48,7 @@ struct Status {
   State state = State::kDisabled;
   std::optional<uint32_t> serial;  // of the zone in use (or last used)
   std::string source;              // where it came from
+  std::string transfer;            // how: "AXFR", "IXFR (...)" (TransferResult::method)
   int64_t loaded_at = 0;           // wall seconds it was transferred and loaded; 0: never
   int64_t refreshed_at = 0;        // last good refresh (transfer, or SOA still current)
   int64_t last_attempt = 0;        // last transfer or SOA query
@@ -63,7 +67,8 @@ struct RunnerOptions {
 /// The effects the runner asks for. All are required.
 struct RunnerHooks {
   std::function<SerialResult(const base::SocketAddress&)> query_serial;
-  std::function<TransferResult(const base::SocketAddress&)> transfer;
+  /// `current`: the version held (IXFR from it), or null (AXFR).
+  std::function<TransferResult(const base::SocketAddress&, const ZoneData* current)> transfer;
   std::function<VerifyResult(const ZoneData&, int64_t now_s)> verify;
   std::function<LoadReport(const VerifiedZone&, int64_t now_s)> load;
   /// One line for the log.
@@ -88,13 +93,24 @@ class Runner {
   const Status& status() const { return status_; }
 
  private:
-  /// Transfers and verifies from the sources, `preferred` first; the
-  /// verified zone, or nothing (errors in `errors`).
-  std::optional<VerifiedZone> fetch(int64_t now_s, const base::SocketAddress* preferred,
-                                    std::string& errors);
+  /// A zone transferred and verified: what the cache gets, and the records
+  /// as transferred (the base of the next IXFR).
+  struct Fetched {
+    VerifiedZone verified;
+    ZoneData data;
+    std::string method;
+  };
+  /// Transfers and verifies from the sources, `preferred` first (by IXFR
+  /// from the zone held, when there is one); the zone, or nothing (errors
+  /// in `errors`).
+  std::optional<Fetched> fetch(int64_t now_s, const base::SocketAddress* preferred,
+                               std::string& errors);
+  /// One source: transfer (from `current` when set) and verify.
+  std::optional<Fetched> fetchFrom(int64_t now_s, const base::SocketAddress& source,
+                                   const ZoneData* current, std::string& errors);
   /// Asks every source for the serial until one answers.
   std::optional<std::pair<uint32_t, base::SocketAddress>> askSerial(std::string& errors);
-  void install(VerifiedZone zone, int64_t now_s);
+  void install(Fetched fetched, int64_t now_s);
   void reload(int64_t now_s);
   void refresh(int64_t now_s);
   void failed(int64_t now_s, const std::string& error);
@@ -106,6 +122,7 @@ class Runner {
   RunnerHooks hooks_;
   Status status_;
   std::optional<VerifiedZone> zone_;
+  std::optional<ZoneData> data_;  // zone_ as transferred
   int64_t next_s_ = 0;  // 0: at the first tick
 };
 

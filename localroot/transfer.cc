@@ -176,29 +176,88 @@ SerialResult querySerial(const base::SocketAddress& server, const dns::Name& ape
   return {answer.serial, {}};
 }
 
-TransferResult transferZone(const base::SocketAddress& server, const dns::Name& apex,
+namespace {
+
+TransferResult fullTransfer(const base::SocketAddress& server, const dns::Name& apex,
                             const TransferOptions& options) {
   Connection connection(options);
   const uint16_t id = randomId();
   if (!connection.open(server) || !connection.send(buildQuery(apex, dns::rrtype::kAxfr, id))) {
-    return {std::nullopt, connection.error()};
+    return {std::nullopt, connection.error(), "AXFR"};
   }
   AxfrReader reader(apex, id, options.max_bytes);
   for (;;) {
     auto message = connection.receive();
-    if (!message) return {std::nullopt, connection.error()};
+    if (!message) return {std::nullopt, connection.error(), "AXFR"};
     switch (reader.consume(*message)) {
       case AxfrReader::Step::kMore:
         continue;
       case AxfrReader::Step::kError:
-        return {std::nullopt, reader.error()};
+        return {std::nullopt, reader.error(), "AXFR"};
       case AxfrReader::Step::kDone: {
         ZoneData zone = reader.take();
         zone.source = server.toString();
-        return {std::move(zone), {}};
+        return {std::move(zone), {}, "AXFR"};
       }
     }
   }
+}
+
+/// IXFR; `up_to_date` set when the server says `current` is its version.
+TransferResult incrementalTransfer(const base::SocketAddress& server, const ZoneData& current,
+                                   const TransferOptions& options, bool& up_to_date) {
+  Connection connection(options);
+  const uint16_t id = randomId();
+  if (!connection.open(server) || !connection.send(buildIxfrQuery(current, id))) {
+    return {std::nullopt, connection.error(), "IXFR"};
+  }
+  IxfrReader reader(current, id, options.max_bytes);
+  for (;;) {
+    auto message = connection.receive();
+    if (!message) return {std::nullopt, connection.error(), "IXFR"};
+    switch (reader.consume(*message)) {
+      case IxfrReader::Step::kMore:
+        continue;
+      case IxfrReader::Step::kError:
+        return {std::nullopt, reader.error(), "IXFR"};
+      case IxfrReader::Step::kDone:
+        break;
+    }
+    break;
+  }
+  if (reader.kind() == IxfrReader::Kind::kUpToDate) {
+    up_to_date = true;
+    return {std::nullopt,
+            "its IXFR answer says serial " + std::to_string(reader.serial()) +
+                " is current, not newer than the one held",
+            "IXFR"};
+  }
+  TransferResult result{reader.take(), {}, {}, reader.kind() == IxfrReader::Kind::kIncremental};
+  result.zone->source = server.toString();
+  if (result.incremental) {
+    const auto count = [](size_t n, const char* what) {
+      return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+    };
+    result.method = "IXFR (" + count(reader.steps(), "step") + ", " +
+                    count(reader.deleted(), "record") + " deleted, " +
+                    std::to_string(reader.added()) + " added)";
+  } else {
+    result.method = "IXFR answered with the whole zone";
+  }
+  return result;
+}
+
+}  // namespace
+
+TransferResult transferZone(const base::SocketAddress& server, const dns::Name& apex,
+                            const TransferOptions& options, const ZoneData* current) {
+  if (current == nullptr || current->records.empty()) return fullTransfer(server, apex, options);
+  bool up_to_date = false;
+  TransferResult incremental = incrementalTransfer(server, *current, options, up_to_date);
+  if (incremental.zone || up_to_date) return incremental;
+  TransferResult full = fullTransfer(server, apex, options);
+  full.method = "AXFR (IXFR failed: " + incremental.error + ")";
+  return full;
 }
 
 }  // namespace shoal::localroot

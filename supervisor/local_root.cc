@@ -45,6 +45,7 @@ json statusJson(const localroot::Status& status) {
   return {{"state", localroot::toString(status.state)},
           {"serial", status.serial ? json(*status.serial) : json(nullptr)},
           {"source", status.source},
+          {"transfer", status.transfer},
           {"loaded_at", status.loaded_at},
           {"refreshed_at", status.refreshed_at},
           {"last_attempt", status.last_attempt},
@@ -103,8 +104,8 @@ int runLocalRootProcess(const Loaded& loaded, shmcache::Cache& cache, int report
   hooks.query_serial = [&](const base::SocketAddress& source) {
     return localroot::querySerial(source, options.apex, transfer);
   };
-  hooks.transfer = [&](const base::SocketAddress& source) {
-    return localroot::transferZone(source, options.apex, transfer);
+  hooks.transfer = [&](const base::SocketAddress& source, const localroot::ZoneData* current) {
+    return localroot::transferZone(source, options.apex, transfer, current);
   };
   hooks.verify = [&](const localroot::ZoneData& zone, int64_t now_s) {
     return localroot::verifyZone(zone, anchors, policy, now_s);

@@ -255,20 +255,22 @@ TEST(StatusViews, LocalRoot) {
   EXPECT_TRUE(j["local_root"].is_null());
   EXPECT_EQ(j["local_root_error"], r.local_root_error);
 
-  r.local_root = LocalRootInfo{"ok", 2024052200u, "10.53.1.1:53", 125.0, 1700000000, 1700001800,
+  r.local_root = LocalRootInfo{"ok", 2024052200u, "10.53.1.1:53",
+                               "IXFR (1 step, 6 records deleted, 6 added)", 125.0, 1700000000, 1700001800,
                                "", 2512, 567};
-  EXPECT_TRUE(contains(statusText(r), "local root  ok: serial 2024052200 from 10.53.1.1:53, "
-                                      "loaded 2m 5s ago (2512 RRsets, 567 ranges)\n"))
+  EXPECT_TRUE(contains(statusText(r), "local root  ok: serial 2024052200 from 10.53.1.1:53 by "
+                                      "IXFR, loaded 2m 5s ago (2512 RRsets, 567 ranges)\n"))
       << statusText(r);
   j = json::parse(statusJson(r));
   EXPECT_FALSE(j.contains("local_root_error"));
   EXPECT_EQ(j["local_root"]["state"], "ok");
   EXPECT_EQ(j["local_root"]["serial"], 2024052200u);
   EXPECT_EQ(j["local_root"]["source"], "10.53.1.1:53");
+  EXPECT_EQ(j["local_root"]["transfer"], "IXFR (1 step, 6 records deleted, 6 added)");
   EXPECT_EQ(j["local_root"]["age_s"], 125.0);
   EXPECT_EQ(j["local_root"]["rrsets"], 2512);
 
-  r.local_root = LocalRootInfo{"failed", std::nullopt, "", std::nullopt, 1700000000, 1700000900,
+  r.local_root = LocalRootInfo{"failed", std::nullopt, "", "", std::nullopt, 1700000000, 1700000900,
                                "10.53.8.1:53: ZONEMD: the zone's digest does not match", 0, 0};
   EXPECT_TRUE(contains(statusText(r), "local root  failed: 10.53.8.1:53: ZONEMD: the zone's "
                                       "digest does not match (resolving from the root servers)\n"))
@@ -277,7 +279,7 @@ TEST(StatusViews, LocalRoot) {
   EXPECT_TRUE(j["local_root"]["serial"].is_null());
   EXPECT_TRUE(j["local_root"]["age_s"].is_null());
 
-  r.local_root = LocalRootInfo{"disabled", std::nullopt, "", std::nullopt, 0, 0, "", 0, 0};
+  r.local_root = LocalRootInfo{"disabled", std::nullopt, "", "", std::nullopt, 0, 0, "", 0, 0};
   EXPECT_TRUE(contains(statusText(r), "local root  disabled\n")) << statusText(r);
 }
 

@@ -22,7 +22,12 @@ struct FakeSource {
   bool answers = true;         // SOA queries and transfers get through
   uint32_t serial = 100;       // its zone's serial
   bool verifies = true;        // its zone passes verification
+  bool ixfr_verifies = true;   // a zone it gives by IXFR passes verification
 };
+
+/// Records in a fake zone: a full transfer, or differences applied.
+constexpr size_t kFullRecords = 3;
+constexpr size_t kIncrementalRecords = 4;
 
 /// Sources, verification and the cache, faked; the clock is the test's.
 class RunnerTest : public ::testing::Test {
@@ -43,19 +48,24 @@ class RunnerTest : public ::testing::Test {
       return source.answers ? SerialResult{source.serial, {}}
                             : SerialResult{std::nullopt, "timed out"};
     };
-    hooks.transfer = [this](const base::SocketAddress& s) {
+    hooks.transfer = [this](const base::SocketAddress& s, const ZoneData* current) {
       transfers_.push_back(s.toString());
+      bases_.push_back(current == nullptr ? 0 : current->records.size());
       const FakeSource& source = sources_.at(s);
-      if (!source.answers) return TransferResult{std::nullopt, "connection refused"};
+      if (!source.answers) return TransferResult{std::nullopt, "connection refused", "AXFR"};
       ZoneData zone;
       zone.source = s.toString();
-      zone.records.resize(3);
+      zone.records.resize(current != nullptr ? kIncrementalRecords : kFullRecords);
       transferred_[zone.source] = source;  // what the fake verifier sees
-      return TransferResult{std::move(zone), {}};
+      if (current != nullptr) return TransferResult{std::move(zone), {}, "IXFR (1 step)", true};
+      return TransferResult{std::move(zone), {}, "AXFR"};
     };
     hooks.verify = [this](const ZoneData& data, int64_t now_s) {
       const FakeSource& source = transferred_.at(data.source);
       if (!source.verifies) return VerifyResult{std::nullopt, "ZONEMD digest mismatch"};
+      if (data.records.size() == kIncrementalRecords && !source.ixfr_verifies) {
+        return VerifyResult{std::nullopt, "ZONEMD digest mismatch after IXFR"};
+      }
       VerifiedZone zone;
       zone.soa = {source.serial, 1800, 900, 7200, 86400};
       zone.valid_until = valid_until_ ? valid_until_ : now_s + 30 * 86400;
@@ -85,6 +95,7 @@ class RunnerTest : public ::testing::Test {
   std::map<base::SocketAddress, FakeSource, Less> sources_;
   std::map<std::string, FakeSource> transferred_;
   std::vector<std::string> transfers_;
+  std::vector<size_t> bases_;  // per transfer: records of the zone given as base (0: none)
   std::vector<uint32_t> loads_;
   std::vector<State> reports_;
   std::string log_;
@@ -106,8 +117,8 @@ TEST_F(RunnerTest, FirstTransferFromTheFirstSourceThatVerifies) {
   EXPECT_EQ(s.last_error, "");
   EXPECT_EQ(transfers_, (std::vector<std::string>{"192.0.2.1:53", "192.0.2.2:53"}));
   EXPECT_EQ(loads_, (std::vector<uint32_t>{100}));
-  EXPECT_TRUE(logged("the copy of . from 192.0.2.1:53 (3 records) is not used: ZONEMD digest "
-                     "mismatch"))
+  EXPECT_TRUE(logged("the copy of . from 192.0.2.1:53 (3 records, AXFR) is not used: "
+                     "ZONEMD digest mismatch"))
       << log_;
   EXPECT_TRUE(logged("serial 100 from 192.0.2.2:53 in use")) << log_;
   EXPECT_EQ(next, kStart + 1800);  // the SOA refresh
@@ -175,6 +186,39 @@ TEST_F(RunnerTest, NewerSerialIsTransferredFromItsSourceFirst) {
   EXPECT_EQ(runner.status().source, "192.0.2.2:53");
   EXPECT_EQ(loads_, (std::vector<uint32_t>{100, 101}));
   EXPECT_TRUE(logged("serial 101 at 192.0.2.2:53 is newer than 100: transferring")) << log_;
+}
+
+TEST_F(RunnerTest, ARefreshTransfersByIxfrFromTheZoneHeld) {
+  Runner runner = make();
+  int64_t at = runner.tick(kStart);
+  source("192.0.2.1").serial = 101;
+  at = runner.tick(at);
+  source("192.0.2.1").serial = 102;
+  runner.tick(at);
+  // The first transfer has no base; each later one starts from the
+  // records of the one before (the IXFR result the second time).
+  EXPECT_EQ(bases_, (std::vector<size_t>{0, kFullRecords, kIncrementalRecords}));
+  EXPECT_EQ(runner.status().serial, 102u);
+  EXPECT_EQ(runner.status().transfer, "IXFR (1 step)");
+  EXPECT_TRUE(logged("serial 101 from 192.0.2.1:53 verified (4 records, IXFR (1 step); ZONEMD "
+                     "digest and DNSSEC)"))
+      << log_;
+}
+
+TEST_F(RunnerTest, AnIxfrResultThatFailsVerificationIsFetchedWhole) {
+  Runner runner = make();
+  int64_t at = runner.tick(kStart);
+  source("192.0.2.1").serial = 101;
+  source("192.0.2.1").ixfr_verifies = false;
+  runner.tick(at);
+  EXPECT_EQ(transfers_, (std::vector<std::string>{"192.0.2.1:53", "192.0.2.1:53", "192.0.2.1:53"}));
+  EXPECT_EQ(bases_, (std::vector<size_t>{0, kFullRecords, 0}));
+  EXPECT_EQ(runner.status().state, State::kOk);
+  EXPECT_EQ(runner.status().serial, 101u);
+  EXPECT_EQ(runner.status().transfer, "AXFR");
+  EXPECT_TRUE(logged("(4 records, IXFR (1 step)) is not used: ZONEMD digest mismatch after IXFR"))
+      << log_;
+  EXPECT_TRUE(logged("transferring the whole zone from 192.0.2.1:53")) << log_;
 }
 
 TEST_F(RunnerTest, SerialArithmeticWraps) {

@@ -22,11 +22,13 @@ namespace {
 
 using testing_util::recordsOf;
 
-/// Accepts one connection on 127.0.0.1 and runs `serve` with it and the
-/// query's ID (0 when no query arrived).
+/// Accepts `connections` connections on 127.0.0.1, one after the other,
+/// and runs `serve` with each and its query's ID (0 when no query arrived);
+/// the query types asked are in qtypes() once it is destroyed.
 class OneShotServer {
  public:
-  explicit OneShotServer(std::function<void(int fd, uint16_t id)> serve) {
+  explicit OneShotServer(std::function<void(int fd, uint16_t id)> serve, int connections = 1,
+                         std::vector<uint16_t>* qtypes = nullptr) {
     listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -36,14 +38,21 @@ class OneShotServer {
     getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
     port_ = ntohs(address.sin_port);
     EXPECT_EQ(listen(listen_fd_, 4), 0);
-    thread_ = std::thread([this, serve] {
-      const int fd = accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) return;
-      uint8_t query[512];
-      const ssize_t n = recv(fd, query, sizeof query, 0);
-      const uint16_t id = n >= 4 ? static_cast<uint16_t>(query[2] << 8 | query[3]) : 0;
-      serve(fd, id);
-      close(fd);
+    thread_ = std::thread([this, serve, connections, qtypes] {
+      for (int i = 0; i < connections; ++i) {
+        const int fd = accept(listen_fd_, nullptr, nullptr);
+        if (fd < 0) return;
+        uint8_t query[512];
+        const ssize_t n = recv(fd, query, sizeof query, 0);
+        const uint16_t id = n >= 4 ? static_cast<uint16_t>(query[2] << 8 | query[3]) : 0;
+        // The question of the root: length prefix, header, the name's one
+        // octet, then the type.
+        if (qtypes != nullptr && n >= 17) {
+          qtypes->push_back(static_cast<uint16_t>(query[15] << 8 | query[16]));
+        }
+        serve(fd, id);
+        close(fd);
+      }
     });
   }
   ~OneShotServer() {
@@ -66,11 +75,13 @@ const std::string kSoa =
     "86400\n";
 
 /// `records` as one response to `qtype` with `id`, framed for TCP.
-std::vector<uint8_t> framed(uint16_t id, uint16_t qtype, const std::vector<dns::Record>& records) {
+std::vector<uint8_t> framed(uint16_t id, uint16_t qtype, const std::vector<dns::Record>& records,
+                            uint16_t rcode = 0) {
   std::vector<uint8_t> out(65535);
   dns::MessageWriter writer(out, out.size());
   writer.setId(id);
   writer.setFlags(dns::flag::kQr | dns::flag::kAa);
+  writer.setRcode(rcode);
   EXPECT_TRUE(writer.addQuestion(dns::Name(), qtype, dns::rrclass::kIn).ok());
   for (const auto& r : records) {
     EXPECT_TRUE(
@@ -106,6 +117,75 @@ TEST(TransferTest, AxfrOverTcp) {
   ASSERT_TRUE(result.zone) << result.error;
   EXPECT_EQ(result.zone->records.size(), 3u);
   EXPECT_EQ(result.zone->source, server.address().toString());
+}
+
+ZoneData heldZone() {
+  ZoneData zone;
+  zone.records = recordsOf(kSoa + ". 518400 IN NS a.root-servers.net.\n"
+                                  "com. 172800 IN NS a.gtld-servers.net.\n");
+  return zone;
+}
+
+const std::string kNewSoa =
+    ". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 2024052201 1800 900 604800 "
+    "86400\n";
+
+TEST(TransferTest, IxfrFromTheZoneHeld) {
+  const ZoneData held = heldZone();
+  const auto old_soa = recordsOf(kSoa);
+  const auto new_soa = recordsOf(kNewSoa);
+  const auto net = recordsOf("net. 172800 IN NS a.gtld-servers.net.\n");
+  std::vector<uint16_t> qtypes;
+  {
+    OneShotServer server(
+        [&](int fd, uint16_t id) {
+          sendAll(fd, framed(id, dns::rrtype::kIxfr,
+                             {new_soa[0], old_soa[0], new_soa[0], net[0], new_soa[0]}));
+        },
+        1, &qtypes);
+    const TransferResult result = transferZone(server.address(), dns::Name(), quick(), &held);
+    ASSERT_TRUE(result.zone) << result.error;
+    EXPECT_TRUE(result.incremental);
+    EXPECT_EQ(result.method, "IXFR (1 step, 1 record deleted, 2 added)");
+    EXPECT_EQ(result.zone->records.size(), 4u);
+    EXPECT_EQ(result.zone->source, server.address().toString());
+  }
+  EXPECT_EQ(qtypes, std::vector<uint16_t>{dns::rrtype::kIxfr});
+}
+
+TEST(TransferTest, IxfrRefusedFallsBackToAxfr) {
+  const ZoneData held = heldZone();
+  const auto new_soa = recordsOf(kNewSoa);
+  std::vector<uint16_t> qtypes;
+  int connection = 0;
+  {
+    OneShotServer server(
+        [&](int fd, uint16_t id) {
+          if (connection++ == 0) {
+            sendAll(fd, framed(id, dns::rrtype::kIxfr, {}, dns::rcode::kNotImp));
+          } else {
+            sendAll(fd, framed(id, dns::rrtype::kAxfr, {new_soa[0], new_soa[0]}));
+          }
+        },
+        2, &qtypes);
+    const TransferResult result = transferZone(server.address(), dns::Name(), quick(), &held);
+    ASSERT_TRUE(result.zone) << result.error;
+    EXPECT_FALSE(result.incremental);
+    EXPECT_EQ(result.method, "AXFR (IXFR failed: the server answered NOTIMP)");
+    EXPECT_EQ(result.zone->records.size(), 1u);
+  }
+  EXPECT_EQ(qtypes, (std::vector<uint16_t>{dns::rrtype::kIxfr, dns::rrtype::kAxfr}));
+}
+
+TEST(TransferTest, IxfrSayingUpToDateIsNoZone) {
+  const ZoneData held = heldZone();
+  const auto old_soa = recordsOf(kSoa);
+  OneShotServer server(
+      [&](int fd, uint16_t id) { sendAll(fd, framed(id, dns::rrtype::kIxfr, old_soa)); });
+  const TransferResult result = transferZone(server.address(), dns::Name(), quick(), &held);
+  EXPECT_FALSE(result.zone);
+  EXPECT_EQ(result.error,
+            "its IXFR answer says serial 2024052200 is current, not newer than the one held");
 }
 
 TEST(TransferTest, SoaSerialOverTcp) {
