@@ -21,12 +21,14 @@ lab = shared_lab
 DEAD_SOURCES = ["10.53.9.1", "10.53.9.2:5300"]
 
 
-def lr_shoal(workers=2, local_root=None, **resolver):
+def lr_shoal(workers=2, local_root=None, cache=None, **resolver):
     """A shoal resolving through the lab with the local root on (the
     harness turns it off by default); without `sources` they are the lab's
     root hints (10.53.1.1 and 10.53.1.2, IPv4 only)."""
     config = lab().shoal_config(**resolver)
     config["local_root"] = {"enabled": True, **(local_root or {})}
+    if cache:
+        config["cache"] = cache
     return Shoal(workers=workers, config=config)
 
 
@@ -60,8 +62,8 @@ def test_transfer_from_the_lab_root_and_status():
     with lr_shoal() as shoal:
         serial = int(shoal.wait_log(r"local root: serial (\d+) from 10\.53\.1\.1:53 in use")[0])
         assert serial == lab_serial()
-        assert re.search(r"local root: serial \d+ from 10\.53\.1\.1:53 verified \(\d+ records; "
-                         r"ZONEMD digest and DNSSEC\)", shoal.log()), shoal.log()
+        assert re.search(r"local root: serial \d+ from 10\.53\.1\.1:53 verified \(\d+ records, "
+                         r"AXFR; ZONEMD digest and DNSSEC\)", shoal.log()), shoal.log()
         lr = wait_state(shoal, "ok")
         assert lr["serial"] == serial and lr["source"] == "10.53.1.1:53", lr
         # 566 TLD delegations: NS, DS, NSEC each, glue, the apex.
@@ -69,12 +71,13 @@ def test_transfer_from_the_lab_root_and_status():
         assert lr["last_error"] == "" and lr["age_s"] is not None and lr["pid"] > 0, lr
         rc, out, err = shoal.ctl("status", "--interval", "0.1")
         assert rc == 0, err
-        assert re.search(rf"^local root  ok: serial {serial} from 10\.53\.1\.1:53, loaded "
+        assert re.search(rf"^local root  ok: serial {serial} from 10\.53\.1\.1:53 by AXFR, loaded "
                          rf"[\d.hms ]+ ago \(\d+ RRsets, \d+ ranges\)$", out, re.M), out
         status = shoal.ctl_json("status", "--interval", "0.1")
         assert status["local_root"]["state"] == "ok", status
         assert status["local_root"]["serial"] == serial, status
         assert status["local_root"]["source"] == "10.53.1.1:53", status
+        assert status["local_root"]["transfer"] == "AXFR", status
         assert status["local_root"]["age_s"] >= 0, status
 
 
@@ -104,12 +107,47 @@ def test_tld_and_junk_tld_queries_never_go_to_the_root():
         assert packets(root_addrs()) == before_root, "queries went to the root"
 
 
+def test_a_new_serial_arrives_by_ixfr():
+    """The lab's root gets a new version (one TXT record more or changed,
+    signed: the SOA, the ZONEMD, an NSEC and their signatures change); the
+    refresh fetches it by IXFR from the serial held, verifies the result as
+    a whole and puts it in use: its new data is answered from the local
+    copy."""
+    l = lab()
+    # A refresh every second: the cache lifetimes (capped by
+    # max_negative_ttl) bring the refresh down to refresh_min.
+    with lr_shoal(local_root={"sources": [l.env["LAB_ROOT_ADDR"]], "refresh_min": "1s"},
+                  cache={"max_negative_ttl": 2}) as shoal:
+        serial = int(shoal.wait_log(r"local root: serial (\d+) from 10\.53\.1\.1:53 in use")[0])
+        new = l.root_bump()
+        assert new == serial + 1, (serial, new)
+        line = shoal.wait_log(rf"local root: serial {new} from 10\.53\.1\.1:53 verified "
+                              r"\((\d+) records, IXFR \(1 step, (\d+) records deleted, (\d+) "
+                              r"added\); ZONEMD digest and DNSSEC\)")[-1]
+        records, deleted, added = (int(x) for x in line)
+        # Only the change travelled: old and new SOA, ZONEMD, the NSEC
+        # before the new name and their RRSIGs, and the new name's records.
+        assert deleted <= 8 and added <= 12 and records > 1000, line
+        shoal.wait_log(rf"local root: serial {new} from 10\.53\.1\.1:53 in use")
+        lr = wait_state(shoal, "ok")
+        assert lr["serial"] == new and lr["transfer"].startswith("IXFR (1 step"), lr
+        rc, out, _ = shoal.ctl("status", "--interval", "0.1")
+        assert re.search(rf"^local root  ok: serial {new} from 10\.53\.1\.1:53 by IXFR, ", out,
+                         re.M), out
+        before = packets(root_addrs())
+        r = kdig(shoal.port, "ixfr-probe.", "TXT", "+dnssec")
+        assert r.status == "NOERROR" and "ad" in r.flags, r
+        txt = r.data("TXT")
+        assert len(txt) == 1 and re.fullmatch(r'"bump \d+"', txt[0]), r
+        assert packets(root_addrs()) == before, "the new data was asked from the root"
+
+
 def test_zonemd_mismatch_is_not_used_and_shoal_iterates():
     l = lab()
     bad = l.env["LAB_ROOT_BAD_XFR_ADDR"]
     with lr_shoal(local_root={"sources": [bad]}) as shoal:
-        shoal.wait_log(rf"local root: the copy of \. from {re.escape(bad)}:53 \(\d+ records\) is "
-                       r"not used: ZONEMD: the zone's digest does not match its ZONEMD record")
+        shoal.wait_log(rf"local root: the copy of \. from {re.escape(bad)}:53 \(\d+ records, AXFR\) "
+                       r"is not used: ZONEMD: the zone's digest does not match its ZONEMD record")
         shoal.wait_log(r"local root: no usable copy of \. \(.*\); resolving from the root "
                        r"servers by iteration")
         lr = wait_state(shoal, "failed")
@@ -125,7 +163,7 @@ def test_zonemd_mismatch_is_not_used_and_shoal_iterates():
 
 def test_every_source_down_means_iteration():
     with lr_shoal(local_root={"sources": DEAD_SOURCES, "timeout": "1s"}) as shoal:
-        shoal.wait_log(r"local root: transfer of \. from 10\.53\.9\.2:5300 failed: connect: ")
+        shoal.wait_log(r"local root: transfer of \. from 10\.53\.9\.2:5300 \(AXFR\) failed: connect: ")
         shoal.wait_log(r"local root: no usable copy of \. \(10\.53\.9\.1:53: connect: .*; "
                        r"10\.53\.9\.2:5300: connect: .*\); resolving from the root servers by "
                        r"iteration; next attempt in 900 s")

@@ -961,6 +961,14 @@ class Lab:
     def upstream_packets(self):
         return sum(self.counters().values())
 
+    def root_bump(self):
+        """A new version of the lab's root zone (`labctl root-bump`): its
+        serial, served by both root addresses when this returns."""
+        p = subprocess.run([str(LABCTL), "root-bump"], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise AssertionError(f"labctl root-bump failed:\n{p.stdout}{p.stderr}")
+        return int(p.stdout.strip())
+
     def drop(self, addr, percent):
         subprocess.run([str(LABCTL), "drop", addr, str(percent)], capture_output=True,
                        check=True)
