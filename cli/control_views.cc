@@ -239,6 +239,14 @@ std::string pingText(const json& a) {
   return "shoal " + text(a, "version") + " answers (supervisor pid " + text(a, "pid") + ")\n";
 }
 
+/// A server's loss over a window; "-" without queries in it (or from a
+/// supervisor that does not report windows).
+std::string windowLoss(const json& s, const char* queries, const char* percent) {
+  const json* loss = field(s, percent);
+  if (count(s, queries) == 0 || loss == nullptr || !loss->is_number()) return "-";
+  return formatPercent(loss->get<double>());
+}
+
 std::string serversText(const json& a) {
   std::vector<const json*> servers;
   for (const json& s : arrayOf(a, "servers")) servers.push_back(&s);
@@ -253,6 +261,9 @@ std::string serversText(const json& a) {
                {"QUERIES", Table::Align::kRight},
                {"TIMEOUTS", Table::Align::kRight},
                {"LOSS", Table::Align::kRight},
+               {"1m", Table::Align::kRight},
+               {"5m", Table::Align::kRight},
+               {"HEDGES/WON", Table::Align::kRight},
                {"LAST SEEN", Table::Align::kRight},
                {"STATE"}});
   for (const json* s : servers) {
@@ -264,6 +275,9 @@ std::string serversText(const json& a) {
                   loss != nullptr && loss->is_number()
                       ? formatPercent(loss->get<double>())
                       : formatPercent(percentOf(count(*s, "timeouts"), count(*s, "queries"))),
+                  windowLoss(*s, "queries_1m", "loss_1m_percent"),
+                  windowLoss(*s, "queries_5m", "loss_5m_percent"),
+                  text(*s, "hedges") + "/" + text(*s, "hedges_won"),
                   seen != nullptr && seen->is_number()
                       ? formatUptime(seen->get<double>()) + " ago"
                       : "never",

@@ -248,6 +248,10 @@ std::string statsText(const StatsReport& r) {
   out += "refused (acl)   " + u64(t.acl_refused) + "\n";
   out += "malformed       " + u64(t.malformed) + "\n";
   out += "dropped         " + u64(t.dropped) + "\n";
+  out += "                hedged " + u64(t.hedges_sent) + " (" +
+         formatPercent(percentOf(t.hedges_sent, t.upstream_queries)) + "), won " +
+         u64(t.hedges_won) + ", late replies " + u64(t.late_replies) +
+         ", in the background " + u64(t.background_resolutions) + "\n";
   out += "stale answers   " + u64(t.stale_answers) + "\n";
   out += "dnssec          secure " + u64(t.dnssec_secure) + ", insecure " +
          u64(t.dnssec_insecure) + ", bogus " + u64(t.dnssec_bogus) + ", capped " +
@@ -314,6 +318,10 @@ std::string statsJson(const StatsReport& r) {
         {"errors", t.upstream_errors},
         {"loss_percent", optional(percentOf(t.upstream_timeouts, t.upstream_queries))},
         {"tcp_fallbacks", t.tcp_fallbacks},
+        {"hedges_sent", t.hedges_sent},
+        {"hedges_won", t.hedges_won},
+        {"late_replies", t.late_replies},
+        {"background_resolutions", t.background_resolutions},
         {"udp", t.upstream_udp},
         {"tcp", t.upstream_tcp},
         {"udp_percent", optional(percentOf(t.upstream_udp, upstream))},

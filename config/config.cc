@@ -66,6 +66,7 @@ root_hints = ""
 trust_anchors = []
 outgoing_addresses = []
 query_timeout = "3s"
+resolution_timeout = "10s"
 qname_minimisation = true
 ipv4 = true
 ipv6 = true
@@ -502,6 +503,9 @@ constexpr KeySpec kResolverKeys[] = {
     {"outgoing_addresses", [](Config& c, const Field& f) {
        c.resolver.outgoing_addresses = readAddresses(f);
      }},
+    {"resolution_timeout", [](Config& c, const Field& f) {
+       c.resolver.resolution_timeout = f.duration(100ms, 300s);
+     }},
     {"query_timeout", [](Config& c, const Field& f) {
        c.resolver.query_timeout = f.duration(100ms, 60s);
      }},
@@ -712,6 +716,12 @@ void checkAcrossKeys(const Config& c, const Context& context) {
                      {"resolver.query_timeout", "must be at least resolver.rto_max = " +
                                                     formatDuration(r.rto_max) + " (got " + formatDuration(r.query_timeout) + ")"}});
   }
+  if (r.resolution_timeout < r.query_timeout) {
+    context.failAny({{"resolver.resolution_timeout", "must be at least resolver.query_timeout = " +
+                                                         formatDuration(r.query_timeout) + " (got " + formatDuration(r.resolution_timeout) + ")"},
+                     {"resolver.query_timeout", "must not exceed resolver.resolution_timeout = " +
+                                                    formatDuration(r.resolution_timeout) + " (got " + formatDuration(r.query_timeout) + ")"}});
+  }
   if (!r.ipv4 && !r.ipv6) {
     const std::string message = "resolver.ipv4 and resolver.ipv6 cannot both be false";
     context.failAny({{"resolver.ipv4", message}, {"resolver.ipv6", message}});
@@ -851,6 +861,7 @@ std::string toToml(const Config& c) {
   out += "trust_anchors = " + toTomlList(r.trust_anchors) + "\n";
   out += "outgoing_addresses = " + toTomlList(r.outgoing_addresses) + "\n";
   out += "query_timeout = " + quote(formatDuration(r.query_timeout)) + "\n";
+  out += "resolution_timeout = " + quote(formatDuration(r.resolution_timeout)) + "\n";
   out += "qname_minimisation = " + toTomlBool(r.qname_minimisation) + "\n";
   out += "ipv4 = " + toTomlBool(r.ipv4) + "\n";
   out += "ipv6 = " + toTomlBool(r.ipv6) + "\n";

@@ -88,8 +88,13 @@ struct ResolverSection {
   /// Source addresses for upstream queries; empty: chosen by the kernel.
   /// When not empty, it has an address of each enabled family.
   std::vector<base::IpAddress> outgoing_addresses;
-  /// Deadline of a client query; past it the client gets SERVFAIL.
+  /// Deadline of a client query; past it the client gets SERVFAIL (or a
+  /// stale answer).
   Duration query_timeout{};
+  /// How long a resolution may go on, in the background past
+  /// query_timeout, so that its answer is cached for the client's retry;
+  /// >= query_timeout.
+  Duration resolution_timeout{};
   bool qname_minimisation = false;  // RFC 9156
   /// Query upstreams over IPv4 / IPv6; at least one is on.
   bool ipv4 = false;

@@ -46,7 +46,9 @@
 //   {"command":"servers"}
 //     -> {"ok":true,"servers":[{"address":"10.53.0.1","zones":["."],
 //         "srtt_ms":1.2,"rto_ms":50,"queries":10,"replies":9,"timeouts":1,
-//         "loss_percent":10.0,"last_seen_s":3.2 (null: never),
+//         "loss_percent":10.0,"queries_1m":4,"loss_1m_percent":25.0,
+//         "queries_5m":10,"loss_5m_percent":10.0,"hedges":2,"hedges_won":1,
+//         "last_seen_s":3.2 (null: never),
 //         "state":"ok"|"backed off"|"lame"|"no edns", "backoff_left_s":0,
 //         "lame_zones":[...]}]}
 //   {"command":"cache.lookup","name":"www.example.","type":"A"}   (type optional)

@@ -34,6 +34,11 @@ namespace shoal::resolver {
 
 struct EngineConfig {
   int64_t query_timeout_ms = 3000;  // a client's overall deadline
+  /// How long a resolution may go on: past query_timeout it carries on in
+  /// the background (its client had a stale answer or SERVFAIL), so that
+  /// its result is in the cache when the client asks again. Until then it
+  /// never gives up while a server is left to try.
+  int64_t resolution_timeout_ms = 10000;
   int64_t rto_min_ms = 50;          // per-server retransmission timeout floor
   int64_t rto_max_ms = 1000;        // and ceiling
   bool qname_minimisation = true;
@@ -138,6 +143,12 @@ class Engine {
     // by scope (0 or none: global; > 0: kept in a partition); replies
     // dropped because their ECS option was not what was sent.
     uint64_t ecs_queries = 0, ecs_scope_global = 0, ecs_scope_partition = 0, ecs_mismatched = 0;
+    // Loss: hedged queries (a second copy of a question sent before the
+    // first timed out) and those answered first; replies that came after
+    // their question was answered by another (they still update the
+    // server's RTT and loss); resolutions carried on in the background
+    // after their clients' deadline.
+    uint64_t hedges_sent = 0, hedges_won = 0, late_replies = 0, background_resolutions = 0;
   };
   const Stats& stats() const;
 

@@ -287,13 +287,17 @@ std::vector<ServerRow> listServers(shmcache::Cache& cache, int64_t now_ms, int64
       if (z.lame_until_ms > now_ms) row.lame_zones.push_back(zone->toText());
     }
     row.srtt_ms = s.known != 0 ? static_cast<double>(s.srtt_us) / 1000.0 : 0.0;
-    row.rto_ms = stats.rtoMs(s);
+    row.rto_ms = stats.rtoMs(s, now_ms);
     row.queries = s.queries;
     row.replies = s.replies;
     row.timeouts = s.timeouts;
     row.loss_percent =
         s.queries > 0 ? 100.0 * static_cast<double>(s.timeouts) / static_cast<double>(s.queries)
                       : 0.0;
+    row.loss_1m = lossOver(s, 60, now_ms / 1000);
+    row.loss_5m = lossOver(s, 300, now_ms / 1000);
+    row.hedges = s.hedges;
+    row.hedges_won = s.hedges_won;
     if (s.last_reply_ms > 0) {
       row.last_seen_s =
           static_cast<double>(std::max<int64_t>(now_ms - s.last_reply_ms, 0)) / 1000.0;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "resolver/server_stats.h"
 #include "shmcache/cache.h"
 
 namespace shoal::resolver {
@@ -79,6 +80,10 @@ struct ServerRow {
   int64_t rto_ms = 0;  // the retransmission timeout a worker would use now
   uint32_t queries = 0, replies = 0, timeouts = 0;
   double loss_percent = 0;            // timeouts / queries (0 without queries)
+  /// Loss over the last minute and the last five (lossOver()): queries
+  /// and the share that timed out.
+  LossWindow loss_1m, loss_5m;
+  uint32_t hedges = 0, hedges_won = 0;  // hedges sent to it, and answered first
   std::optional<double> last_seen_s;  // seconds since the last reply; nullopt: never
   /// "backed off" (too many consecutive timeouts), else "lame" (for a zone
   /// in lame_zones), else "no edns", else "ok".

@@ -19,7 +19,8 @@ Iterator::Iterator(const EngineConfig& config, shmcache::Cache& cache, uint64_t 
       servers_(cache, config.rto_min_ms, config.rto_max_ms),
       selector_({{config.ipv4, config.ipv6}, config.deny_upstream}, servers_),
       validator_(config.validation, records_),
-      rng_(seed) {
+      rng_(seed),
+      hedge_tokens_(kHedgeBurst) {
   for (const auto& anchor : config.validation.anchors) {
     if (anchor.owner.isRoot()) anchor_tags_.push_back(anchor.keyTag());
   }
@@ -45,11 +46,13 @@ Iterator::TaskKey Iterator::taskKey(const dns::Name& qname, uint16_t qtype, cons
   return {keyBytes(qname), qtype, std::move(subnet)};
 }
 
-uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, bool* created,
-                               const ClientEcs* ecs) {
+uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth,
+                               int64_t deadline_ms, bool* created, const ClientEcs* ecs) {
   TaskKey key = taskKey(qname, qtype, ecs);
   if (auto it = task_by_question_.find(key); it != task_by_question_.end()) {
     *created = false;
+    Task* joined = findTask(it->second);
+    joined->deadline_ms = std::max(joined->deadline_ms, deadline_ms);
     return it->second;
   }
   auto task = std::make_unique<Task>();
@@ -59,6 +62,7 @@ uint32_t Iterator::joinOrStart(const dns::Name& qname, uint16_t qtype, int depth
   task->sname = qname;
   task->stype = qtype;
   task->depth = depth;
+  task->deadline_ms = deadline_ms;
   task->qmin = config_.qname_minimisation;
   if (ecs != nullptr && ecs->send) task->ecs = *ecs;
   if (validator_.enabled()) task->security = dnssec::Verdict::secure();
@@ -77,8 +81,9 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
   client.request = query.request;
   client.deadline_ms = now_ms + config_.query_timeout_ms;
   bool created = false;
-  client.task = joinOrStart(client.request.question.name, client.request.question.type, 0, &created,
-                            &client.request.ecs);
+  client.task = joinOrStart(client.request.question.name, client.request.question.type, 0,
+                            now_ms + std::max(config_.resolution_timeout_ms, config_.query_timeout_ms),
+                            &created, &client.request.ecs);
   if (!created) ++stats_.coalesced;
   if (created) findTask(client.task)->work = std::make_shared<int>(kMaxQueriesPerClientQuery);
   findTask(client.task)->clients.push_back(client.id);
@@ -233,7 +238,8 @@ bool Iterator::findCut(Task& task, int64_t now_ms) {
   task.cut = Cut{};
   // No root NS in the cache: prime (RFC 8109) and come back.
   bool created = false;
-  const uint32_t priming = joinOrStart(dns::Name(), dns::rrtype::kNs, task.depth + 1, &created);
+  const uint32_t priming =
+      joinOrStart(dns::Name(), dns::rrtype::kNs, task.depth + 1, task.deadline_ms, &created);
   Task* sub = findTask(priming);
   sub->use_hints = true;
   sub->parents.push_back(task.id);
@@ -269,7 +275,22 @@ void Iterator::nextQuestion(Task& task) {
   }
 }
 
+size_t Iterator::inFlight(const Task& task) const {
+  size_t in_flight = 0;
+  for (uint64_t token : task.pending) {
+    auto it = pending_.find(token);
+    if (it != pending_.end() && !it->second.timed_out) ++in_flight;
+  }
+  return in_flight;
+}
+
 void Iterator::sendNext(Task& task, int64_t now_ms) {
+  if (now_ms >= task.deadline_ms) {
+    // Every server was tried again and again: the clients had their answer
+    // at query_timeout, this was the background's last chance.
+    fail(task, dns::ede::kNoReachableAuthority, "resolution timed out", now_ms);
+    return;
+  }
   if (task.sent >= kMaxSentPerTask) {
     fail(task, dns::ede::kNoReachableAuthority, "too many upstream queries", now_ms);
     return;
@@ -284,24 +305,30 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     task.cut.keys_prefetched = true;
     prefetchKeys(task, now_ms);
   }
-  size_t in_flight = 0;
-  for (uint64_t token : task.pending) {
-    auto it = pending_.find(token);
-    if (it != pending_.end() && !it->second.timed_out) ++in_flight;
-  }
-  if (in_flight >= kMaxInFlight) return;
-  if (in_flight == 0 && task.pending.empty() && task.tried.empty() && holdForRanges(task, now_ms)) {
-    return;
-  }
+  // One query out at a time (a hedge aside): the next goes when it is
+  // answered, fails or times out.
+  const size_t in_flight = inFlight(task);
+  if (in_flight > 0) return;
+  if (task.pending.empty() && task.tried.empty() && holdForRanges(task, now_ms)) return;
 
   auto choice = selector_.choose(task.cut, task.tried, now_ms, rng_);
-  if (!choice && task.rounds + 1 < kMaxRounds && !task.tried.empty()) {
-    // Every server was asked once: go round again (they may have lost a
-    // packet), unless they are lame.
+  if (!choice && !task.tried.empty()) {
+    // Every server was asked in this round: go round again, as long as the
+    // deadline allows (packets get lost; the RTO doubles per server with
+    // its consecutive timeouts), unless they are lame. Never an early
+    // SERVFAIL while a server is left to try.
     ++task.rounds;
     task.tried.clear();
-    sendNext(task, now_ms);
-    return;
+    choice = selector_.choose(task.cut, task.tried, now_ms, rng_);
+    if (choice && choice->state.backoff_until_ms > now_ms &&
+        now_ms - choice->state.last_reply_ms >= ServerStats::kAliveMs && task.clients.empty() &&
+        task.parents.empty()) {
+      // Every server is backed off (timeout after timeout) and none has
+      // answered lately: nobody waits, and asking again in the background
+      // would only pound dead servers.
+      fail(task, dns::ede::kNoReachableAuthority, "authorities unreachable", now_ms);
+      return;
+    }
   }
   if (!choice) {
     if (resolveNsAddresses(task, now_ms)) return;
@@ -331,7 +358,7 @@ std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype
 }
 
 void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns,
-                         int64_t now_ms, const ServerState* known) {
+                         int64_t now_ms, const ServerState* known, bool hedge) {
   if (std::find(task.tried.begin(), task.tried.end(), server) == task.tried.end()) {
     task.tried.push_back(server);
   }
@@ -358,6 +385,7 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   key += '|';
   const auto zkey = task.cut.zone.lookupKey();
   key.append(reinterpret_cast<const char*>(zkey.bytes().data()), zkey.length());
+  if (hedge) key += "|h";
   if (auto it = pending_by_question_.find(key); it != pending_by_question_.end()) {
     // The same question is already on its way to this server: wait for
     // that reply instead of asking again.
@@ -382,6 +410,7 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   p.zone = task.cut.zone;
   p.sent_ms = now_ms;
   p.ecs = ecs;
+  p.hedge = hedge;
   if (ecs) ++stats_.ecs_queries;
   UpstreamSend send;
   send.token = p.token;
@@ -390,8 +419,19 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   send.packet = buildQuery(p.qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr);
   const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
   // TCP includes a handshake: allow it two RTOs.
-  const int64_t rto = servers_.rtoMs(state) * (tcp ? 2 : 1);
+  const int64_t rto = servers_.rtoMs(state, now_ms) * (tcp ? 2 : 1);
   timers_.emplace(now_ms + rto, Timer{TimerKind::kRto, p.token});
+  if (hedge) {
+    hedge_tokens_ -= 1;
+    ++stats_.hedges_sent;
+    servers_.recordHedge(server, now_ms);
+  } else {
+    hedge_tokens_ = std::min(kHedgeBurst, hedge_tokens_ + kHedgeShare);
+    // Over TCP a lost segment is the kernel's to resend.
+    if (const int64_t delay = tcp ? 0 : servers_.hedgeMs(state, now_ms); delay > 0) {
+      timers_.emplace(now_ms + delay, Timer{TimerKind::kHedge, p.token});
+    }
+  }
   task.pending.push_back(p.token);
   pending_by_question_.emplace(std::move(key), p.token);
   ++task.sent;
@@ -399,6 +439,36 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   ++stats_.upstream_queries;
   pending_.emplace(p.token, std::move(p));
   sends_.push_back(std::move(send));
+}
+
+void Iterator::sendHedge(Pending& pending, int64_t now_ms) {
+  if (pending.timed_out || pending.lingering || pending.hedged || pending.hedge) return;
+  if (hedge_tokens_ < 1) return;  // the budget: at most kHedgeShare of the queries
+  Task* task = nullptr;
+  for (uint32_t id : pending.tasks) {
+    if (Task* t = findTask(id); t != nullptr && !t->held) {
+      task = t;
+      break;
+    }
+  }
+  // Only the task's current question, while it is its only query out.
+  if (task == nullptr || inFlight(*task) != 1 || pending.qtype != task->cur_qtype ||
+      !(pending.qname == task->cur_qname) || !(pending.zone == task->cut.zone) ||
+      task->sent >= kMaxSentPerTask || (task->work && *task->work <= 0)) {
+    return;
+  }
+  auto choice = selector_.choose(task->cut, task->tried, now_ms, rng_);
+  if (!choice) {
+    // Every server tried: the same one again, if it is the zone's only one.
+    size_t addresses = 0;
+    for (const auto& server : task->cut.servers) addresses += server.addresses.size();
+    if (addresses != 1 || !selector_.allowed(pending.server)) return;
+    choice = Choice{pending.server, servers_.get(pending.server, now_ms)};
+  }
+  pending.hedged = true;
+  const base::IpAddress server = choice->address;
+  const bool edns = !choice->state.no_edns;
+  sendQuery(*task, server, false, edns, now_ms, &choice->state, /*hedge=*/true);
 }
 
 bool Iterator::resolveNsAddresses(Task& task, int64_t now_ms) {
@@ -435,7 +505,7 @@ bool Iterator::resolveNsAddresses(Task& task, int64_t now_ms) {
   return spawned > 0;
 }
 
-void Iterator::dropPending(uint64_t token) {
+void Iterator::dropPending(uint64_t token, bool linger) {
   auto it = pending_.find(token);
   if (it == pending_.end()) return;
   for (uint32_t id : it->second.tasks) {
@@ -444,6 +514,11 @@ void Iterator::dropPending(uint64_t token) {
   if (auto q = pending_by_question_.find(it->second.key);
       q != pending_by_question_.end() && q->second == token) {
     pending_by_question_.erase(q);
+  }
+  if (linger && !it->second.timed_out && !it->second.lingering) {
+    it->second.tasks.clear();
+    it->second.lingering = true;
+    return;
   }
   pending_.erase(it);
   cancels_.push_back({token});
@@ -454,7 +529,7 @@ void Iterator::detachPending(uint32_t task_id, uint64_t token) {
   if (it == pending_.end()) return;
   std::erase(it->second.tasks, task_id);
   if (Task* task = findTask(task_id)) std::erase(task->pending, token);
-  if (it->second.tasks.empty()) dropPending(token);
+  if (it->second.tasks.empty()) dropPending(token, /*linger=*/true);
 }
 
 void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms) {
@@ -483,6 +558,13 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
     ++stats_.malformed_replies;
     return;
   }
+  if (sent.lingering) {
+    // Another server answered first: this one is not lost, only late.
+    ++stats_.late_replies;
+    servers_.recordReply(sent.server, sent.zone, now_ms - sent.sent_ms, now_ms);
+    dropPending(token);
+    return;
+  }
   // RFC 7871 section 7.3: a reply whose ECS option is not what was sent
   // is dropped (it may be spoofed, or the server broken).
   if (sent.ecs && (reply->ecs_malformed ||
@@ -494,6 +576,11 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
   const Pending p = sent;
   dropPending(token);
   servers_.recordReply(p.server, p.zone, now_ms - p.sent_ms, now_ms);
+  if (p.hedge) {
+    // Its task still waited: the hedge answered before the query it hedged.
+    ++stats_.hedges_won;
+    servers_.recordHedgeWon(p.server, now_ms);
+  }
   if (p.ecs) ++(reply->ecs && reply->ecs->scope_prefix > 0 ? stats_.ecs_scope_partition
                                                             : stats_.ecs_scope_global);
   for (uint32_t id : p.tasks) {
@@ -724,9 +811,23 @@ void Iterator::onTimer(int64_t now_ms) {
   while (!timers_.empty() && timers_.begin()->first <= now_ms) {
     const Timer timer = timers_.begin()->second;
     timers_.erase(timers_.begin());
+    if (timer.kind == TimerKind::kHedge) {
+      auto it = pending_.find(timer.id);
+      if (it != pending_.end()) sendHedge(it->second, now_ms);
+      drainReady(now_ms);
+      continue;
+    }
     if (timer.kind == TimerKind::kRto) {
       auto it = pending_.find(timer.id);
       if (it == pending_.end() || it->second.timed_out) continue;
+      if (it->second.lingering) {
+        // Nobody waited for it any more, and it never came: a loss all the
+        // same.
+        ++stats_.upstream_timeouts;
+        servers_.recordTimeout(it->second.server, it->second.zone, now_ms);
+        dropPending(timer.id);
+        continue;
+      }
       // Keep listening for a late reply, but try the next server now (and
       // let new identical questions go out afresh).
       it->second.timed_out = true;
@@ -759,7 +860,14 @@ void Iterator::onTimer(int64_t now_ms) {
       clients_.erase(it);
       if (Task* task = findTask(task_id)) {
         std::erase(task->clients, timer.id);
-        abortIfOrphan(task_id);
+        if (task->clients.empty() && task->parents.empty() && now_ms < task->deadline_ms &&
+            tasks_.size() <= kMaxBackgroundTasks) {
+          // Carries on in the background: its answer is cached for the
+          // client's retry (it fails at its deadline otherwise).
+          ++stats_.background_resolutions;
+        } else {
+          abortIfOrphan(task_id);
+        }
       }
     }
     drainReady(now_ms);

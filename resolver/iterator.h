@@ -109,6 +109,9 @@ class Iterator {
     /// Times this task held its question back for another one on its way
     /// to the same unknown part of a signed zone (holdForRanges).
     int range_waits = 0;
+    /// Past this the task gives up (fail()): the latest deadline of the
+    /// clients and tasks it serves (EngineConfig::resolution_timeout_ms).
+    int64_t deadline_ms = 0;
     /// EDNS Client Subnet: the client's subnet (client tasks only; tasks of
     /// different subnets are kept apart), and the longest scope of what the
     /// answer holds so far.
@@ -131,9 +134,14 @@ class Iterator {
     dns::Name zone;
     int64_t sent_ms = 0;
     bool timed_out = false;
+    bool hedge = false;      // a second copy of a question (sendHedge)
+    bool hedged = false;     // a hedge of this one was sent
+    /// Nobody waits any more (answered by another server) but the reply
+    /// may still come: kept until its RTO for the server's statistics.
+    bool lingering = false;
     std::optional<dns::ClientSubnet> ecs;  // the subnet the query carried
   };
-  enum class TimerKind : uint8_t { kRto, kClient };
+  enum class TimerKind : uint8_t { kRto, kClient, kHedge };
   struct Timer {
     TimerKind kind;
     uint64_t id;  // token or client id
@@ -162,8 +170,10 @@ class Iterator {
   enum class CacheStep : uint8_t { kFinished, kMoved, kMiss };
 
   Task* findTask(uint32_t id);
-  uint32_t joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, bool* created,
-                       const ClientEcs* ecs = nullptr);
+  /// The task for (qname, qtype), started if none; its deadline is moved
+  /// to `deadline_ms` if that is later.
+  uint32_t joinOrStart(const dns::Name& qname, uint16_t qtype, int depth, int64_t deadline_ms,
+                       bool* created, const ClientEcs* ecs = nullptr);
   void wake(uint32_t id, int64_t now_ms);
   void drainReady(int64_t now_ms);
   void abortIfOrphan(uint32_t id);
@@ -182,8 +192,16 @@ class Iterator {
   bool releaseRangeFlights(int64_t now_ms);
   /// `known`: the server's state if the caller just read it (saves a
   /// shared-memory lookup).
+  /// `hedge`: a second copy of the task's question, sent while the first
+  /// is still out (never joined to a query in flight).
   void sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns, int64_t now_ms,
-                 const ServerState* known = nullptr);
+                 const ServerState* known = nullptr, bool hedge = false);
+  /// The hedge timer of `pending` fired: sends the task's question to
+  /// another server (the same one if it is the only one), within the
+  /// worker's hedge budget.
+  void sendHedge(Pending& pending, int64_t now_ms);
+  /// Queries of `task` out and not timed out.
+  size_t inFlight(const Task& task) const;
   bool resolveNsAddresses(Task& task, int64_t now_ms);
   void handleReply(Task& task, const Pending& pending, const Reply& reply, int64_t now_ms);
   void handleReferral(Task& task, const SentQuestion& sent, const Classified& referral,
@@ -216,7 +234,9 @@ class Iterator {
                                       int64_t now_ms);
   void answerClient(Client& client, const Outcome& given);
   /// Removes the query entirely (answered, failed): no task waits any more.
-  void dropPending(uint64_t token);
+  /// `linger`: a query still out and not timed out stays, without tasks,
+  /// until its reply or RTO (the server's statistics).
+  void dropPending(uint64_t token, bool linger = false);
   /// One task stops waiting; the query is cancelled when nobody waits.
   void detachPending(uint32_t task_id, uint64_t token);
   std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns,
@@ -243,6 +263,7 @@ class Iterator {
   std::multimap<int64_t, Timer> timers_;
   std::map<std::string, RangeFlight> range_flights_;
   std::vector<uint8_t> gap_scratch_;
+  double hedge_tokens_ = 0;  // hedges the worker may send now (kHedgeShare, kHedgeBurst)
 
   std::vector<uint32_t> ready_;  // tasks to (re)run at the end of the event
   std::vector<UpstreamSend> sends_;

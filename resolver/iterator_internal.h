@@ -19,8 +19,14 @@ inline constexpr int kMaxKeyDepth = 24;
 // Data whose keys could not be fetched is remembered as bogus this long.
 inline constexpr uint32_t kKeyFailureTtl = 5;
 inline constexpr int kMaxSentPerTask = 40;    // upstream queries per task
-inline constexpr size_t kMaxInFlight = 3;     // outstanding queries per task
-inline constexpr int kMaxRounds = 2;          // passes over a cut's servers
+// Hedging: each query sent earns the worker kHedgeShare of a hedge, and at
+// most kHedgeBurst are saved up: hedges stay within 10 % of the queries in
+// steady state, and a burst after a quiet time may hedge a little more.
+inline constexpr double kHedgeShare = 0.1;
+inline constexpr double kHedgeBurst = 20;
+// Resolutions a worker carries on with after their clients had an answer
+// (at query_timeout), so that the result is cached for the client's retry.
+inline constexpr size_t kMaxBackgroundTasks = 2048;
 inline constexpr int kMaxNsLookupsAtOnce = 2;
 // NXNSAttack (CVE-2020-12662): name-server addresses looked up per zone cut
 // (A and AAAA count one each), and upstream queries per client query

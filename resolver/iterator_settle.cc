@@ -43,7 +43,8 @@ void Iterator::prefetchKeys(Task& task, int64_t now_ms) {
     return;
   }
   bool created = false;
-  const uint32_t id = joinOrStart(zone, dns::rrtype::kDnskey, task.depth + 1, &created);
+  const uint32_t id =
+      joinOrStart(zone, dns::rrtype::kDnskey, task.depth + 1, task.deadline_ms, &created);
   if (!created) return;
   Task* sub = findTask(id);
   sub->work = task.work;
@@ -163,7 +164,7 @@ bool Iterator::waitsFor(const Task& task, const dns::Name& qname, uint16_t qtype
 
 Iterator::Task& Iterator::startSubTask(Task& task, const dns::Name& qname, uint16_t qtype) {
   bool created = false;
-  const uint32_t id = joinOrStart(qname, qtype, task.depth + 1, &created);
+  const uint32_t id = joinOrStart(qname, qtype, task.depth + 1, task.deadline_ms, &created);
   Task* sub = findTask(id);
   // A new sub-task spends the work budget of the client query it serves.
   if (created) sub->work = task.work;

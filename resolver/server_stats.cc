@@ -43,6 +43,13 @@ void sanitize(ServerState& s) {
   s.no_edns = s.no_edns != 0 ? 1 : 0;
 }
 
+LossSlot& lossSlot(ServerState& s, int64_t now_ms) {
+  const auto slot = static_cast<uint32_t>(now_ms / 1000 / kLossSlotS);
+  LossSlot& at = s.loss[slot % kLossSlots];
+  if (at.slot != slot) at = LossSlot{slot, 0, 0};
+  return at;
+}
+
 bool lameAt(const ServerZone& z, int64_t now_ms) {
   return z.length != 0 && z.lame_until_ms > now_ms;
 }
@@ -108,6 +115,18 @@ std::optional<ServerEntry> decodeServerEntry(std::span<const uint8_t> key,
   return entry;
 }
 
+LossWindow lossOver(const ServerState& state, int64_t seconds, int64_t now_s) {
+  const int64_t current = now_s / kLossSlotS;
+  const int64_t slots = std::clamp<int64_t>(seconds / kLossSlotS, 1, kLossSlots - 1);
+  LossWindow window;
+  for (const LossSlot& slot : state.loss) {
+    if (slot.slot == 0 || slot.slot > current || current - slot.slot > slots) continue;
+    window.queries += slot.queries;
+    window.lost += std::min(slot.lost, slot.queries);
+  }
+  return window;
+}
+
 ServerState ServerStats::get(const base::IpAddress& server, int64_t now_ms) {
   const Key k = keyOf(server);
   ServerState state;
@@ -145,6 +164,15 @@ void ServerStats::recordReply(const base::IpAddress& server, const dns::Name& zo
     s.rttvar_us = (3 * s.rttvar_us + std::abs(s.srtt_us - r)) / 4;
     s.srtt_us = (7 * s.srtt_us + r) / 8;
   }
+  if (!all_known_) {
+    all_srtt_us_ = r;
+    all_rttvar_us_ = r / 2;
+    all_known_ = true;
+  } else {
+    all_rttvar_us_ = (3 * all_rttvar_us_ + std::abs(all_srtt_us_ - r)) / 4;
+    all_srtt_us_ = (7 * all_srtt_us_ + r) / 8;
+  }
+  ++lossSlot(s, now_ms).queries;
   ++s.queries;
   ++s.replies;
   s.consecutive_timeouts = 0;
@@ -157,6 +185,9 @@ void ServerStats::recordReply(const base::IpAddress& server, const dns::Name& zo
 void ServerStats::recordTimeout(const base::IpAddress& server, const dns::Name& zone,
                                 int64_t now_ms) {
   ServerState s = get(server, now_ms);
+  LossSlot& slot = lossSlot(s, now_ms);
+  ++slot.queries;
+  ++slot.lost;
   ++s.queries;
   ++s.timeouts;
   ++s.consecutive_timeouts;
@@ -165,6 +196,18 @@ void ServerStats::recordTimeout(const base::IpAddress& server, const dns::Name& 
     s.backoff_until_ms = now_ms + std::min<int64_t>(1000ll << extra, kMaxBackoffMs);
   }
   noteZone(s, zone, now_ms);
+  put(server, s, now_ms);
+}
+
+void ServerStats::recordHedge(const base::IpAddress& server, int64_t now_ms) {
+  ServerState s = get(server, now_ms);
+  ++s.hedges;
+  put(server, s, now_ms);
+}
+
+void ServerStats::recordHedgeWon(const base::IpAddress& server, int64_t now_ms) {
+  ServerState s = get(server, now_ms);
+  ++s.hedges_won;
   put(server, s, now_ms);
 }
 
@@ -181,12 +224,39 @@ void ServerStats::recordLame(const base::IpAddress& server, const dns::Name& zon
   put(server, s, now_ms);
 }
 
-int64_t ServerStats::rtoMs(const ServerState& s) const {
-  int64_t rto = s.known != 0 ? (s.srtt_us + std::max<int64_t>(4 * s.rttvar_us, 10000)) / 1000
-                             : rto_max_ms_ / 2;
-  const uint32_t doublings = std::min<uint32_t>(s.consecutive_timeouts, 5);
-  rto <<= doublings;
+int64_t ServerStats::rtoMs(const ServerState& s, int64_t now_ms) const {
+  int64_t rto = std::min(kFirstContactRtoMs, rto_max_ms_);
+  if (s.known != 0) {
+    rto = (s.srtt_us + std::max<int64_t>(4 * s.rttvar_us, 10000)) / 1000;
+  } else if (all_known_) {
+    // A new server is most likely like the others: not faster than them.
+    rto = std::min(rto, (all_srtt_us_ + std::max<int64_t>(4 * all_rttvar_us_, 10000)) / 1000);
+  }
+  rto <<= backoffDoublings(s, now_ms);
   return std::clamp(rto, rto_min_ms_, rto_max_ms_);
+}
+
+uint32_t ServerStats::backoffDoublings(const ServerState& s, int64_t now_ms) {
+  // RFC 6298 section 5.5 doubles the RTO per timeout: a server that stops
+  // answering is asked less and less often. One that answered a moment ago
+  // is alive and losing packets: doubling on and on would only make each
+  // loss cost more.
+  const bool alive = s.last_reply_ms > 0 && now_ms - s.last_reply_ms < kAliveMs;
+  return std::min<uint32_t>(s.consecutive_timeouts, alive ? 2 : 5);
+}
+
+int64_t ServerStats::hedgeMs(const ServerState& s, int64_t now_ms) const {
+  const int64_t rto = rtoMs(s, now_ms);
+  // Nothing measured yet (a worker's first queries, to the root): a second
+  // server early, before the guess of an RTO is known to be right.
+  int64_t hedge = rto / 8;
+  if (s.known != 0) {
+    hedge = std::max<int64_t>((s.srtt_us + 2 * s.rttvar_us) / 1000, kHedgeFloorMs);
+  } else if (all_known_) {
+    hedge = std::max<int64_t>((all_srtt_us_ + 2 * all_rttvar_us_) / 1000, kHedgeFloorMs);
+  }
+  hedge <<= backoffDoublings(s, now_ms);
+  return hedge < rto ? hedge : 0;
 }
 
 int64_t ServerStats::rankMs(const ServerState& s) const {

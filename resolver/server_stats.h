@@ -30,6 +30,24 @@ struct ServerZone {
 /// How many zones a server remembers (most recent first).
 inline constexpr size_t kServerZones = 2;
 
+/// Queries and losses in one slot of kLossSlotS wall seconds. SHM_LAYOUT
+/// (part of ServerState).
+struct LossSlot {
+  uint32_t slot = 0;     // wall seconds / kLossSlotS; 0: never used
+  uint32_t queries = 0;  // answered or lost
+  uint32_t lost = 0;     // timed out (a late answer does not undo it)
+};
+inline constexpr int64_t kLossSlotS = 20;
+/// A ring of slots covering five minutes and the slot under way.
+inline constexpr size_t kLossSlots = 16;
+
+/// Loss over a window: queries and the share lost.
+struct LossWindow {
+  uint64_t queries = 0;
+  uint64_t lost = 0;
+  double percent() const { return queries == 0 ? 0.0 : 100.0 * double(lost) / double(queries); }
+};
+
 /// The payload of a kServer entry, copied in and out of the cache as bytes.
 /// Another size is another format: get() ignores entries of another size,
 /// so changing this struct needs no migration. Flags are bytes, not bool:
@@ -45,13 +63,21 @@ struct ServerState {  // SHM_LAYOUT
   uint32_t consecutive_timeouts = 0;
   uint8_t known = 0;    // any RTT sample yet (0/1)
   uint8_t no_edns = 0;  // answered FORMERR/NOTIMP to EDNS (0/1)
+  uint32_t hedges = 0;      // hedged queries sent to it (a second copy of a question)
+  uint32_t hedges_won = 0;  // of those, answered before the query they hedged
   /// The zones the server was last asked about, most recent first. A zone
   /// the server is lame for is kept in preference to one it is not.
   std::array<ServerZone, kServerZones> zones{};
+  /// Loss by time (lossOver()).
+  std::array<LossSlot, kLossSlots> loss{};
 };
 
 static_assert(std::is_trivially_copyable_v<ServerState>);  // stored as a cache payload
-static_assert(sizeof(ServerState) < 600);
+static_assert(sizeof(ServerState) < 1024);
+
+/// The queries and losses of `state` in the last `seconds` (60 or 300:
+/// whole slots, plus the one under way) at wall second `now_s`.
+LossWindow lossOver(const ServerState& state, int64_t seconds, int64_t now_s);
 
 /// The zone name of a slot; nullopt for an empty or malformed slot.
 std::optional<dns::Name> zoneName(const ServerZone& zone);
@@ -84,6 +110,10 @@ class ServerStats {
                    int64_t now_ms);
   /// A query sent for `zone` timed out or failed.
   void recordTimeout(const base::IpAddress& server, const dns::Name& zone, int64_t now_ms);
+  /// A hedge (a second copy of a question) was sent to `server`; it won
+  /// (answered first).
+  void recordHedge(const base::IpAddress& server, int64_t now_ms);
+  void recordHedgeWon(const base::IpAddress& server, int64_t now_ms);
   void recordNoEdns(const base::IpAddress& server, int64_t now_ms);
   /// The server is lame for `zone` until `until_ms` (for display across
   /// workers; each iterator keeps its own lame map for decisions).
@@ -92,17 +122,37 @@ class ServerStats {
 
   /// Retransmission timeout for a server (RFC 6298 section 2: SRTT +
   /// 4 RTTVAR, doubled per consecutive timeout), within [rto_min, rto_max].
-  int64_t rtoMs(const ServerState& state) const;
+  /// A server never measured gets that of all the servers this worker
+  /// measured (its SRTT and RTTVAR over every reply), or
+  /// kFirstContactRtoMs before any reply at all (Unbound uses 376 ms).
+  int64_t rtoMs(const ServerState& state, int64_t now_ms) const;
+  /// When to hedge a query to a server that has not answered yet: the
+  /// high end of its RTT distribution (SRTT + 2 RTTVAR, at least
+  /// kHedgeFloorMs), well below the RTO when the variance is low; for a
+  /// server never measured, that of all the servers measured, or an eighth
+  /// of its RTO before any reply at all. Doubled like the RTO. 0: do not
+  /// hedge (not below the RTO).
+  int64_t hedgeMs(const ServerState& state, int64_t now_ms) const;
+  static constexpr int64_t kHedgeFloorMs = 10;
+  static constexpr int64_t kFirstContactRtoMs = 400;
+  /// A server that answered within this is alive: its RTO doubles at most
+  /// twice with consecutive timeouts (else up to five times).
+  static constexpr int64_t kAliveMs = 5000;
   /// The estimate used to rank servers: SRTT, an optimistic guess for
   /// servers never measured, penalised by recent timeouts.
   int64_t rankMs(const ServerState& state) const;
 
  private:
   void put(const base::IpAddress& server, const ServerState& state, int64_t now_ms);
+  static uint32_t backoffDoublings(const ServerState& state, int64_t now_ms);
 
   shmcache::Cache& cache_;
   int64_t rto_min_ms_;
   int64_t rto_max_ms_;
+  // Every RTT sample of this worker, smoothed like one server's.
+  int64_t all_srtt_us_ = 0;
+  int64_t all_rttvar_us_ = 0;
+  bool all_known_ = false;
 };
 
 }  // namespace shoal::resolver

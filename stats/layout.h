@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 6;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 7;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -108,6 +108,10 @@ struct WorkerCounters {  // STATS_LAYOUT
   // path answers from a partitioned entry.
   Counter ecs_queries, ecs_scope_global, ecs_scope_partition, ecs_mismatched;
   Counter ecs_partition_hits;
+  // Loss (resolver): hedged queries sent and those answered first; replies
+  // that came after another server answered; resolutions carried on in the
+  // background after their clients' deadline.
+  Counter hedges_sent, hedges_won, late_replies, background_resolutions;
   // Response times.
   Histogram latency_hit, latency_miss;
 };

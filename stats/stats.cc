@@ -151,6 +151,10 @@ void Totals::add(const WorkerCounters& c) {
   deadline_servfails += c.deadline_servfails.get();
   malformed_replies += c.malformed_replies.get();
   stale_answers += c.stale_answers.get();
+  hedges_sent += c.hedges_sent.get();
+  hedges_won += c.hedges_won.get();
+  late_replies += c.late_replies.get();
+  background_resolutions += c.background_resolutions.get();
   dnssec_secure += c.dnssec_secure.get();
   dnssec_insecure += c.dnssec_insecure.get();
   dnssec_bogus += c.dnssec_bogus.get();

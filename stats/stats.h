@@ -78,6 +78,7 @@ struct Totals {
   uint64_t engine_local_root_answers = 0, ranges_stored = 0, range_holds = 0;
   uint64_t ecs_queries = 0, ecs_scope_global = 0, ecs_scope_partition = 0, ecs_mismatched = 0;
   uint64_t ecs_partition_hits = 0;
+  uint64_t hedges_sent = 0, hedges_won = 0, late_replies = 0, background_resolutions = 0;
   std::array<uint64_t, kLatencyBuckets> latency_hit{}, latency_miss{};
   uint64_t latency_hit_sum_us = 0, latency_miss_sum_us = 0;
 

@@ -13,6 +13,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   const auto& r = config.resolver;
   auto& e = out.engine;
   e.query_timeout_ms = r.query_timeout.count();
+  e.resolution_timeout_ms = r.resolution_timeout.count();
   e.rto_min_ms = r.rto_min.count();
   e.rto_max_ms = r.rto_max.count();
   e.qname_minimisation = r.qname_minimisation;

@@ -248,6 +248,10 @@ void Worker::publishEngineStats() {
   c.deadline_servfails.set(b.deadline_servfails + e.deadline_servfails);
   c.malformed_replies.set(b.malformed_replies + e.malformed_replies);
   c.stale_answers.set(b.stale_answers + e.stale_answers);
+  c.hedges_sent.set(b.hedges_sent + e.hedges_sent);
+  c.hedges_won.set(b.hedges_won + e.hedges_won);
+  c.late_replies.set(b.late_replies + e.late_replies);
+  c.background_resolutions.set(b.background_resolutions + e.background_resolutions);
   c.dnssec_secure.set(b.dnssec_secure + e.secure);
   c.dnssec_insecure.set(b.dnssec_insecure + e.insecure);
   c.dnssec_bogus.set(b.dnssec_bogus + e.bogus);

@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 49);
+  EXPECT_EQ(keys, 50);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -529,6 +529,12 @@ TEST(ConfigTest, DurationErrors) {
   EXPECT_EQ(errorOf("[resolver]\nquery_timeout = \"500ms\"\n"),
             "shoal.toml:2: resolver.query_timeout: must be at least resolver.rto_max = 1s (got "
             "500ms)");
+  EXPECT_EQ(errorOf("[resolver]\nresolution_timeout = \"2s\"\n"),
+            "shoal.toml:2: resolver.resolution_timeout: must be at least resolver.query_timeout = "
+            "3s (got 2s)");
+  EXPECT_EQ(errorOf("[resolver]\nquery_timeout = \"20s\"\n"),
+            "shoal.toml:2: resolver.query_timeout: must not exceed resolver.resolution_timeout = "
+            "10s (got 20s)");
 }
 
 TEST(ConfigTest, UnknownTablesAndKeys) {

@@ -223,6 +223,9 @@ TEST(EngineFailure, DeadlineCleansUpSubTasksAndStopsSending) {
   EXPECT_EQ(r.rcode, rcode::kServFail);
   EXPECT_NEAR(static_cast<double>(r.elapsed_ms), static_cast<double>(s.config().query_timeout_ms),
               100.0);
+  // The sub-tasks go on in the background until example.net's servers are
+  // backed off, or the resolution's deadline, and then stop sending.
+  s.advance(s.config().resolution_timeout_ms);
   EXPECT_EQ(s.engine().tasksInFlight(), 0u);
   const size_t sent = s.sent().size();
   s.advance(30'000);

@@ -369,7 +369,7 @@ TEST_F(InspectTest, ListServers) {
   EXPECT_EQ(a.address, "192.0.2.53");
   EXPECT_EQ(a.zones, std::vector<std::string>{"example."});
   EXPECT_DOUBLE_EQ(a.srtt_ms, 20.0);
-  EXPECT_EQ(a.rto_ms, stats.rtoMs(stats.get(good, kNowMs)));
+  EXPECT_EQ(a.rto_ms, stats.rtoMs(stats.get(good, kNowMs), kNowMs));
   EXPECT_EQ(a.queries, 4u);
   EXPECT_EQ(a.replies, 3u);
   EXPECT_EQ(a.timeouts, 1u);
@@ -407,6 +407,61 @@ TEST_F(InspectTest, ListServers) {
   EXPECT_TRUE(later[3].lame_zones.empty());
   // Statistics expire an hour after their last update.
   EXPECT_TRUE(listServers(*cache_, kNowMs + 3601000, 50, 1000).empty());
+}
+
+TEST_F(InspectTest, ServerLossWindowsAndHedges) {
+  ServerStats stats(*cache_, 50, 1000);
+  const auto server = ip("192.0.2.53");
+  // Six minutes ago: 10 queries, 5 lost; in the last minute: 4, 1 lost.
+  const int64_t old_ms = kNowMs - 360'000;
+  for (int i = 0; i < 5; ++i) stats.recordReply(server, name("example."), 20, old_ms);
+  for (int i = 0; i < 5; ++i) stats.recordTimeout(server, name("example."), old_ms);
+  const int64_t two_min_ms = kNowMs - 120'000;
+  for (int i = 0; i < 2; ++i) stats.recordTimeout(server, name("example."), two_min_ms);
+  for (int i = 0; i < 3; ++i) stats.recordReply(server, name("example."), 20, kNowMs - 10'000);
+  stats.recordTimeout(server, name("example."), kNowMs - 5000);
+  stats.recordHedge(server, kNowMs);
+  stats.recordHedge(server, kNowMs);
+  stats.recordHedgeWon(server, kNowMs);
+
+  const auto rows = listServers(*cache_, kNowMs, 50, 1000);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].loss_1m.queries, 4u);
+  EXPECT_EQ(rows[0].loss_1m.lost, 1u);
+  EXPECT_DOUBLE_EQ(rows[0].loss_1m.percent(), 25.0);
+  EXPECT_EQ(rows[0].loss_5m.queries, 6u);  // the six-minute-old ones are out
+  EXPECT_EQ(rows[0].loss_5m.lost, 3u);
+  EXPECT_EQ(rows[0].queries, 16u);  // all time
+  EXPECT_EQ(rows[0].hedges, 2u);
+  EXPECT_EQ(rows[0].hedges_won, 1u);
+  // Nothing in a window: 0 queries, 0 %.
+  const auto later = listServers(*cache_, kNowMs + 3'000'000, 50, 1000);
+  EXPECT_TRUE(later.empty() || later[0].loss_5m.queries == 0);
+}
+
+TEST_F(InspectTest, HedgeDelayIsBelowTheRtoAndAliveServersBackOffLess) {
+  ServerStats stats(*cache_, 50, 1000);
+  const auto fresh = ip("192.0.2.1");
+  // Nothing measured at all: the first-contact guess, hedged early.
+  const ServerState unknown = stats.get(fresh, kNowMs);
+  EXPECT_EQ(stats.rtoMs(unknown, kNowMs), ServerStats::kFirstContactRtoMs);
+  EXPECT_EQ(stats.hedgeMs(unknown, kNowMs), ServerStats::kFirstContactRtoMs / 8);
+  // A steady 20 ms server: hedge at SRTT + 2 RTTVAR, RTO at the floor.
+  const auto steady = ip("192.0.2.2");
+  for (int i = 0; i < 30; ++i) stats.recordReply(steady, name("example."), 20, kNowMs);
+  const ServerState measured = stats.get(steady, kNowMs);
+  EXPECT_EQ(stats.rtoMs(measured, kNowMs), 50);
+  const int64_t hedge = stats.hedgeMs(measured, kNowMs);
+  EXPECT_GE(hedge, 20);
+  EXPECT_LT(hedge, 30);
+  // A server never measured now looks like the others: not 400 ms.
+  EXPECT_EQ(stats.rtoMs(stats.get(fresh, kNowMs), kNowMs), 50);
+  // Three timeouts in a row: the RTO doubles twice only while the server
+  // answered within kAliveMs, up to five times once it has not.
+  for (int i = 0; i < 3; ++i) stats.recordTimeout(steady, name("example."), kNowMs);
+  EXPECT_EQ(stats.rtoMs(stats.get(steady, kNowMs), kNowMs), 30 << 2);  // SRTT + 10 ms floor
+  const int64_t later_ms = kNowMs + ServerStats::kAliveMs;
+  EXPECT_EQ(stats.rtoMs(stats.get(steady, later_ms), later_ms), 30 << 3);
 }
 
 TEST_F(InspectTest, ServerZonesKeepTheLameOne) {
