@@ -59,6 +59,7 @@ min_ttl = 0
 max_negative_ttl = 3600
 max_ecs_partitions = 16
 serve_stale = "0s"
+serve_stale_client_timeout = "1800ms"
 prefault = true
 
 [resolver]
@@ -489,6 +490,9 @@ constexpr KeySpec kCacheKeys[] = {
        c.cache.max_ecs_partitions = static_cast<unsigned>(f.integer(1, 1024));
      }},
     {"serve_stale", [](Config& c, const Field& f) { c.cache.serve_stale = f.duration(0s, 168h); }},
+    {"serve_stale_client_timeout", [](Config& c, const Field& f) {
+       c.cache.serve_stale_client_timeout = f.duration(0s, 60s);
+     }},
     {"prefault", [](Config& c, const Field& f) { c.cache.prefault = f.boolean(); }},
 };
 
@@ -854,6 +858,8 @@ std::string toToml(const Config& c) {
   out += "max_negative_ttl = " + std::to_string(c.cache.max_negative_ttl) + "\n";
   out += "max_ecs_partitions = " + std::to_string(c.cache.max_ecs_partitions) + "\n";
   out += "serve_stale = " + quote(formatDuration(c.cache.serve_stale)) + "\n";
+  out += "serve_stale_client_timeout = " +
+         quote(formatDuration(c.cache.serve_stale_client_timeout)) + "\n";
   out += std::string("prefault = ") + (c.cache.prefault ? "true" : "false") + "\n";
   const ResolverSection& r = c.resolver;
   out += "\n[resolver]\n";

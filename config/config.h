@@ -72,6 +72,10 @@ struct CacheSection {
   /// How long past expiry data may be served when upstreams fail (RFC 8767);
   /// zero: never.
   Duration serve_stale{};
+  /// RFC 8767 section 5, the client response timer: with serve_stale on,
+  /// a client whose answer is not resolved within this gets the stale
+  /// data while the refresh goes on; zero: only when resolution fails.
+  Duration serve_stale_client_timeout{};
   /// Fault the whole segment in at start (no page faults on the data path;
   /// a shortage of memory shows at start).
   bool prefault = true;

@@ -53,6 +53,11 @@ struct EngineConfig {
   /// Serve-stale (RFC 8767): when resolution fails or the client's deadline
   /// passes, answer from data expired at most this long ago (0 = never).
   uint32_t serve_stale_s = 0;
+  /// RFC 8767 section 5: with serve_stale_s, a client whose answer is not
+  /// resolved within this gets the stale data while the refresh goes on
+  /// (0: only at failure or query_timeout). A client joining a refresh
+  /// already older than this gets it at once.
+  int64_t stale_client_timeout_ms = 1800;
   uint16_t udp_payload_size = 1232; // advertised to clients and upstreams
   RootHints hints;
   /// DNSSEC validation (resolver/validator.h); no anchors: off.

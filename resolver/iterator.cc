@@ -84,12 +84,51 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
   client.task = joinOrStart(client.request.question.name, client.request.question.type, 0,
                             now_ms + std::max(config_.resolution_timeout_ms, config_.query_timeout_ms),
                             &created, &client.request.ecs);
+  Task* task = findTask(client.task);
   if (!created) ++stats_.coalesced;
-  if (created) findTask(client.task)->work = std::make_shared<int>(kMaxQueriesPerClientQuery);
-  findTask(client.task)->clients.push_back(client.id);
+  if (created) {
+    task->work = std::make_shared<int>(kMaxQueriesPerClientQuery);
+    task->started_ms = now_ms;
+  }
+  task->clients.push_back(client.id);
   timers_.emplace(client.deadline_ms, Timer{TimerKind::kClient, client.id});
-  clients_[client.id] = std::move(client);
+  const uint64_t id = client.id;
+  clients_[id] = std::move(client);
+  const int64_t stale_after = config_.stale_client_timeout_ms;
+  if (config_.serve_stale_s > 0 && stale_after > 0 && stale_after < config_.query_timeout_ms) {
+    // RFC 8767 section 5: the client response timer. A refresh already
+    // older than it answers this client from stale data at once.
+    if (!created && now_ms - task->started_ms >= stale_after && answerStale(id, now_ms)) {
+      drainReady(now_ms);
+      return;
+    }
+    timers_.emplace(now_ms + stale_after, Timer{TimerKind::kStale, id});
+  }
   drainReady(now_ms);
+}
+
+bool Iterator::answerStale(uint64_t client_id, int64_t now_ms) {
+  auto it = clients_.find(client_id);
+  if (it == clients_.end()) return false;
+  const auto& question = it->second.request.question;
+  auto stale = staleOutcome(question.name, question.type, it->second.request.ecs, now_ms);
+  if (!stale) return false;
+  ++stats_.stale_answers;
+  answerClient(it->second, *stale);
+  const uint32_t task_id = it->second.task;
+  clients_.erase(it);
+  if (Task* task = findTask(task_id)) {
+    std::erase(task->clients, client_id);
+    // The refresh goes on, in the background if nobody else waits.
+    if (task->clients.empty() && task->parents.empty()) {
+      if (tasks_.size() <= kMaxBackgroundTasks) {
+        ++stats_.background_resolutions;
+      } else {
+        abortIfOrphan(task_id);
+      }
+    }
+  }
+  return true;
 }
 
 void Iterator::drainReady(int64_t now_ms) {
@@ -811,6 +850,11 @@ void Iterator::onTimer(int64_t now_ms) {
   while (!timers_.empty() && timers_.begin()->first <= now_ms) {
     const Timer timer = timers_.begin()->second;
     timers_.erase(timers_.begin());
+    if (timer.kind == TimerKind::kStale) {
+      answerStale(timer.id, now_ms);
+      drainReady(now_ms);
+      continue;
+    }
     if (timer.kind == TimerKind::kHedge) {
       auto it = pending_.find(timer.id);
       if (it != pending_.end()) sendHedge(it->second, now_ms);

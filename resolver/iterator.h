@@ -112,6 +112,7 @@ class Iterator {
     /// Past this the task gives up (fail()): the latest deadline of the
     /// clients and tasks it serves (EngineConfig::resolution_timeout_ms).
     int64_t deadline_ms = 0;
+    int64_t started_ms = 0;  // client tasks: when the first client asked
     /// EDNS Client Subnet: the client's subnet (client tasks only; tasks of
     /// different subnets are kept apart), and the longest scope of what the
     /// answer holds so far.
@@ -141,7 +142,7 @@ class Iterator {
     bool lingering = false;
     std::optional<dns::ClientSubnet> ecs;  // the subnet the query carried
   };
-  enum class TimerKind : uint8_t { kRto, kClient, kHedge };
+  enum class TimerKind : uint8_t { kRto, kClient, kHedge, kStale };
   struct Timer {
     TimerKind kind;
     uint64_t id;  // token or client id
@@ -233,6 +234,9 @@ class Iterator {
   std::optional<Outcome> staleOutcome(const dns::Name& qname, uint16_t qtype, const ClientEcs& ecs,
                                       int64_t now_ms);
   void answerClient(Client& client, const Outcome& given);
+  /// Answers `client` from stale data if there is some (RFC 8767); it
+  /// leaves its task, which goes on. False when there is none.
+  bool answerStale(uint64_t client_id, int64_t now_ms);
   /// Removes the query entirely (answered, failed): no task waits any more.
   /// `linger`: a query still out and not timed out stays, without tasks,
   /// until its reply or RTO (the server's statistics).

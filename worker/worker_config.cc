@@ -25,6 +25,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   e.min_ttl = config.cache.min_ttl;
   e.max_ttl = config.cache.max_ttl;
   e.max_negative_ttl = config.cache.max_negative_ttl;
+  e.stale_client_timeout_ms = config.cache.serve_stale_client_timeout.count();
   e.serve_stale_s = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(config.cache.serve_stale).count());
   e.udp_payload_size = config.server.udp_payload_size;

@@ -480,5 +480,65 @@ TEST(EngineStale, ExpiredDataIsServedWhenAuthoritiesAreDead) {
   }
 }
 
+TEST(EngineStale, StaleAtTheClientTimerWhileTheRefreshGoesOn) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.serve_stale_s = 86400;
+  config.max_ttl = 60;
+  config.stale_client_timeout_ms = 1800;
+  Scenario s(net, config);
+  const auto fresh = s.resolve("www.example.com", dns::rrtype::kA);
+  ASSERT_EQ(fresh.rcode, dns::rcode::kNoError);
+  s.advance(120'000);  // past the TTL
+  // The servers are slow now: the refresh takes longer than the timer.
+  net.server(kExampleCom1).latency_ms = 2500;
+  net.server(kExampleCom2).latency_ms = 2500;
+  const uint64_t first = s.submit("www.example.com", dns::rrtype::kA);
+  s.run(1900);
+  const ClientResult& stale = s.result(first);
+  ASSERT_TRUE(stale.answered);
+  EXPECT_EQ(stale.elapsed_ms, 1800);
+  EXPECT_EQ(stale.rcode, dns::rcode::kNoError);
+  EXPECT_EQ(stale.rdataOf(dns::rrtype::kA), fresh.rdataOf(dns::rrtype::kA));
+  EXPECT_EQ(stale.answer[0].ttl, 30u);
+  ASSERT_TRUE(stale.ede_code.has_value());
+  EXPECT_EQ(*stale.ede_code, dns::ede::kStaleAnswer);
+  // A client joining the refresh now (older than the timer) gets the
+  // stale data at once.
+  const auto second = s.resolve("www.example.com", dns::rrtype::kA, {}, 100);
+  ASSERT_TRUE(second.answered);
+  EXPECT_EQ(second.elapsed_ms, 0);
+  EXPECT_EQ(second.ede_code, std::optional<uint16_t>(dns::ede::kStaleAnswer));
+  EXPECT_EQ(s.engine().stats().stale_answers, 2u);
+  // The refresh ends in the background and the next client gets fresh
+  // data from the cache.
+  s.advance(10'000);
+  EXPECT_EQ(s.engine().tasksInFlight(), 0u);
+  const auto later = s.resolve("www.example.com", dns::rrtype::kA);
+  EXPECT_TRUE(later.from_cache);
+  EXPECT_FALSE(later.ede_code.has_value());
+  EXPECT_GT(later.answer[0].ttl, 30u);
+}
+
+TEST(EngineStale, NegativeAnswersAreServedStaleToo) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.serve_stale_s = 86400;
+  config.max_negative_ttl = 60;
+  Scenario s(net, config);
+  const auto fresh = s.resolve("nx.example.com", dns::rrtype::kA);
+  ASSERT_EQ(fresh.rcode, dns::rcode::kNxDomain);
+  s.advance(120'000);
+  net.server(kExampleCom1).dead = true;
+  net.server(kExampleCom2).dead = true;
+  const auto stale = s.resolve("nx.example.com", dns::rrtype::kA);
+  ASSERT_TRUE(stale.answered);
+  EXPECT_EQ(stale.elapsed_ms, config.stale_client_timeout_ms);
+  EXPECT_EQ(stale.rcode, dns::rcode::kNxDomain);
+  EXPECT_EQ(stale.ede_code, std::optional<uint16_t>(dns::ede::kStaleNxdomainAnswer));
+}
+
 }  // namespace
 }  // namespace shoal::resolver::testing_util
