@@ -245,6 +245,9 @@ std::string statsText(const StatsReport& r) {
          formatPercent(percentOf(t.upstream_tcp, upstream)) + "\n";
   out += "tls             handshakes " + u64(t.tls_handshakes) + ", failed " +
          u64(t.tls_handshake_failures) + "\n";
+  out += "client retries  " + u64(t.client_retries) + " (" +
+         formatPercent(percentOf(t.client_retries, t.queries_udp)) +
+         " of udp queries: asked again within 5 s, an answer lost or late)\n";
   out += "refused (acl)   " + u64(t.acl_refused) + "\n";
   out += "malformed       " + u64(t.malformed) + "\n";
   out += "dropped         " + u64(t.dropped) + "\n";
@@ -253,6 +256,7 @@ std::string statsText(const StatsReport& r) {
          u64(t.hedges_won) + ", late replies " + u64(t.late_replies) +
          ", in the background " + u64(t.background_resolutions) + "\n";
   out += "stale answers   " + u64(t.stale_answers) + "\n";
+  out += "prefetched      " + u64(t.prefetches) + " (popular entries refreshed before they expired)\n";
   out += "dnssec          secure " + u64(t.dnssec_secure) + ", insecure " +
          u64(t.dnssec_insecure) + ", bogus " + u64(t.dnssec_bogus) + ", capped " +
          u64(t.dnssec_capped) + " (resolutions)\n";
@@ -328,9 +332,11 @@ std::string statsJson(const StatsReport& r) {
         {"tcp_percent", optional(percentOf(t.upstream_tcp, upstream))}}},
       {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
       {"acl_refused", t.acl_refused},
+      {"client_retries", t.client_retries},
       {"malformed", t.malformed},
       {"dropped", t.dropped},
       {"stale_answers", t.stale_answers},
+      {"prefetches", t.prefetches},
       {"dnssec",
        {{"secure", t.dnssec_secure},
         {"insecure", t.dnssec_insecure},

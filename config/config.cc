@@ -60,6 +60,7 @@ max_negative_ttl = 3600
 max_ecs_partitions = 16
 serve_stale = "0s"
 serve_stale_client_timeout = "1800ms"
+prefetch_min_hits = 3
 prefault = true
 
 [resolver]
@@ -490,6 +491,9 @@ constexpr KeySpec kCacheKeys[] = {
        c.cache.max_ecs_partitions = static_cast<unsigned>(f.integer(1, 1024));
      }},
     {"serve_stale", [](Config& c, const Field& f) { c.cache.serve_stale = f.duration(0s, 168h); }},
+    {"prefetch_min_hits", [](Config& c, const Field& f) {
+       c.cache.prefetch_min_hits = static_cast<unsigned>(f.integer(0, 1000000));
+     }},
     {"serve_stale_client_timeout", [](Config& c, const Field& f) {
        c.cache.serve_stale_client_timeout = f.duration(0s, 60s);
      }},
@@ -858,6 +862,7 @@ std::string toToml(const Config& c) {
   out += "max_negative_ttl = " + std::to_string(c.cache.max_negative_ttl) + "\n";
   out += "max_ecs_partitions = " + std::to_string(c.cache.max_ecs_partitions) + "\n";
   out += "serve_stale = " + quote(formatDuration(c.cache.serve_stale)) + "\n";
+  out += "prefetch_min_hits = " + std::to_string(c.cache.prefetch_min_hits) + "\n";
   out += "serve_stale_client_timeout = " +
          quote(formatDuration(c.cache.serve_stale_client_timeout)) + "\n";
   out += std::string("prefault = ") + (c.cache.prefault ? "true" : "false") + "\n";

@@ -76,6 +76,9 @@ struct CacheSection {
   /// a client whose answer is not resolved within this gets the stale
   /// data while the refresh goes on; zero: only when resolution fails.
   Duration serve_stale_client_timeout{};
+  /// Prefetch: an entry looked up this many times in the last tenth of
+  /// its TTL is refreshed in the background before it expires; 0: off.
+  unsigned prefetch_min_hits = 0;
   /// Fault the whole segment in at start (no page faults on the data path;
   /// a shortage of memory shows at start).
   bool prefault = true;

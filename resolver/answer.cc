@@ -166,6 +166,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
   answer.synthesised = read.synthesised;
   answer.local_root = read.local_root;
   answer.scope = read.scope;
+  answer.late_hits = read.question_late_hits;
   return answer;
 }
 

@@ -52,7 +52,20 @@ struct HotPathAnswer {
   bool local_root = false;
   /// kAnswered: the longest ECS scope of the entries used (0: global only).
   uint8_t scope = 0;
+  /// kAnswered: lookups of the question's entry in the last tenth of its
+  /// TTL (prefetchDue()); `request` is filled, for the prefetch.
+  uint32_t late_hits = 0;
 };
+
+/// Whether a hit with `late_hits` (HotPathAnswer::late_hits) should refresh
+/// its entry in the background before it expires: a popular name (asked
+/// `min_hits` times in the last tenth of its TTL) never misses. Once at
+/// `min_hits`, and again every 8 times that many (a refresh that failed).
+/// `min_hits` 0: never.
+constexpr bool prefetchDue(uint32_t late_hits, uint32_t min_hits) {
+  return min_hits > 0 &&
+         (late_hits == min_hits || (late_hits > min_hits && late_hits % (8 * min_hits) == 0));
+}
 
 /// kError with `length` octets, or kDrop when there is nothing to send.
 inline HotPathAnswer errorAnswer(size_t length) {

@@ -33,6 +33,8 @@ class Reader {
   }
 
   CachedEntry note(const shmcache::Found& found) {
+    if (!noted_) result_.question_late_hits = found.late_hits;
+    noted_ = true;
     CachedEntry entry;
     entry.ttl = found.meta.expires_at > now_s_ ? static_cast<uint32_t>(found.meta.expires_at - now_s_)
                                                : 0;
@@ -61,6 +63,7 @@ class Reader {
   int64_t now_s_;
   std::span<uint8_t> scratch_;
   CacheReadResult& result_;
+  bool noted_ = false;  // the first entry (the question's own) was noted
 };
 
 /// Visits the DNAME owned by the closest ancestor of `name`. False when

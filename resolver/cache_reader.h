@@ -89,6 +89,9 @@ struct CacheReadResult {
   uint8_t scope = 0;
   Synthesis synthesised = Synthesis::kNone;  // the end of the chain came from ranges
   bool local_root = false;                   // ... of the local root zone (RFC 8806)
+  /// The first entry read (the question's own): its lookups in the last
+  /// tenth of its TTL (shmcache::Found::late_hits), for prefetch.
+  uint32_t question_late_hits = 0;
 };
 
 /// Reads the answer to (qname, qtype) from `cache`. `scratch` holds at

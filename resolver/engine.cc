@@ -36,6 +36,9 @@ Engine::~Engine() = default;
 void Engine::onClientQuery(const ClientQuery& query, int64_t now_ms) {
   impl_->iterator.addClient(query, now_ms);
 }
+void Engine::prefetch(const ClientRequest& request, int64_t now_ms) {
+  impl_->iterator.addPrefetch(request, now_ms);
+}
 void Engine::onUpstreamReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms) {
   impl_->iterator.onReply(token, packet, now_ms);
 }

@@ -108,6 +108,11 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   void onClientQuery(const ClientQuery& query, int64_t now_ms);
+  /// Refreshes the answer to `request` in the background, its cached
+  /// entry ignored (prefetch: the hot path answered it in the last tenth
+  /// of its TTL, often: resolver::prefetchDue). Nothing when the question
+  /// is already being resolved, or the worker is busy.
+  void prefetch(const ClientRequest& request, int64_t now_ms);
   /// A reply from the server that `token` was sent to (the I/O layer
   /// checked the source address and port).
   void onUpstreamReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms);
@@ -154,6 +159,7 @@ class Engine {
     // server's RTT and loss); resolutions carried on in the background
     // after their clients' deadline.
     uint64_t hedges_sent = 0, hedges_won = 0, late_replies = 0, background_resolutions = 0;
+    uint64_t prefetches = 0;  // background refreshes of popular entries about to expire
   };
   const Stats& stats() const;
 

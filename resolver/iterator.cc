@@ -107,6 +107,20 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
   drainReady(now_ms);
 }
 
+void Iterator::addPrefetch(const ClientRequest& request, int64_t now_ms) {
+  if (tasks_.size() >= kMaxBackgroundTasks) return;
+  bool created = false;
+  const uint32_t id = joinOrStart(request.question.name, request.question.type, 0,
+                                  now_ms + config_.resolution_timeout_ms, &created, &request.ecs);
+  if (!created) return;  // being resolved already
+  Task* task = findTask(id);
+  task->refresh = true;
+  task->started_ms = now_ms;
+  task->work = std::make_shared<int>(kMaxQueriesPerClientQuery);
+  ++stats_.prefetches;
+  drainReady(now_ms);
+}
+
 bool Iterator::answerStale(uint64_t client_id, int64_t now_ms) {
   auto it = clients_.find(client_id);
   if (it == clients_.end()) return false;
@@ -183,6 +197,9 @@ void Iterator::advance(Task& task, int64_t now_ms) {
 }
 
 Iterator::CacheStep Iterator::answerFromCache(Task& task, int64_t now_ms) {
+  if (task.refresh && task.chain.empty() && task.sname == task.qname && task.stype == task.qtype) {
+    return CacheStep::kMiss;  // a prefetch: the cached answer is what it replaces
+  }
   CacheReadOptions options;
   options.nxdomain_cut = config_.nxdomain_cut;
   options.validating = validator_.enabled();

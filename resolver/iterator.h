@@ -41,6 +41,7 @@ class Iterator {
   ~Iterator();
 
   void addClient(const ClientQuery& query, int64_t now_ms);
+  void addPrefetch(const ClientRequest& request, int64_t now_ms);
   void onReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms);
   void onError(uint64_t token, int64_t now_ms);
   void onTimer(int64_t now_ms);
@@ -113,6 +114,9 @@ class Iterator {
     /// clients and tasks it serves (EngineConfig::resolution_timeout_ms).
     int64_t deadline_ms = 0;
     int64_t started_ms = 0;  // client tasks: when the first client asked
+    /// A prefetch: the cached answer to the question itself is ignored
+    /// (it is what is being refreshed).
+    bool refresh = false;
     /// EDNS Client Subnet: the client's subnet (client tasks only; tasks of
     /// different subnets are kept apart), and the longest scope of what the
     /// answer holds so far.

@@ -312,11 +312,17 @@ Result<Found> Cache::lookup(const Key& key, const base::IpAddress* client, int64
   const auto payload = s->payloadOf(best);
   if (!payload.empty()) std::memcpy(out.data(), payload.data(), payload.size());
   if (best->referenced == 0) best->referenced = 1;  // no store (no dirty line) when set
+  // The last tenth of the TTL: lookups are counted (prefetch). Global
+  // entries are written to only then: no dirty cache line on most hits.
+  const bool late = best_fresh && (best->expires_at - now) * 10 <= int64_t{best->original_ttl};
   if (best->partition_family != 0) {
     if (best->hits != UINT32_MAX) ++best->hits;
     best->last_used = static_cast<uint32_t>(++s->header().partition_clock);
+  } else if (late && best->hits != UINT32_MAX) {
+    ++best->hits;
   }
   Found found;
+  found.late_hits = late ? best->hits : 0;
   found.meta = metaOf(best);
   found.partition = partitionOf(best);
   found.payload_length = payload.size();

@@ -95,6 +95,10 @@ struct Found {
   int64_t inserted_at = 0;
   size_t order_length = 0;  // findRange: the order key copied out
   bool stale = false;  // expired, served because the caller allowed it
+  /// Lookups of this entry in the last tenth of its TTL (this one
+  /// included; 0 before that tenth): how popular it is as it is about to
+  /// expire, for prefetch. An ECS partition counts all its lookups.
+  uint32_t late_hits = 0;
 };
 
 struct Options {

@@ -117,9 +117,10 @@ struct EntryHeader {  // SHM_LAYOUT
   int64_t expires_at;
   int64_t inserted_at;
   uint8_t partition_address[16];
-  // ECS partitions only (partition_family != 0): lookups that chose this
-  // entry, saturating. Global entries never write it, so a hit on them
-  // dirties no cache line.
+  // ECS partitions (partition_family != 0): lookups that chose this
+  // entry, saturating. Global entries count only the lookups in the last
+  // tenth of their TTL (prefetch), so most hits on them dirty no cache
+  // line.
   uint32_t hits;
   // ECS partitions only: the stripe's partition_clock (low 32 bits) when
   // it was inserted or last chosen: the per-key partition limit evicts the

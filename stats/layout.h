@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 7;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 8;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -74,6 +74,9 @@ struct WorkerCounters {  // STATS_LAYOUT
   Counter cache_hits;    // answered on the hot path
   Counter cache_misses;  // handed to the resolver
   Counter acl_refused, malformed, dropped;
+  // UDP queries a client sent again (same address, ID and question within
+  // 5 s: worker/retries.h): its timer fired, an answer was lost or late.
+  Counter client_retries;
   // Responses to clients.
   Counter answers_by_rcode[16];
   Counter answers_udp, answers_tcp, answers_orphaned, send_errors;
@@ -112,6 +115,7 @@ struct WorkerCounters {  // STATS_LAYOUT
   // that came after another server answered; resolutions carried on in the
   // background after their clients' deadline.
   Counter hedges_sent, hedges_won, late_replies, background_resolutions;
+  Counter prefetches;  // popular entries refreshed before they expired
   // Response times.
   Histogram latency_hit, latency_miss;
 };

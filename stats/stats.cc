@@ -121,6 +121,7 @@ void Totals::add(const WorkerCounters& c) {
   cache_hits += c.cache_hits.get();
   cache_misses += c.cache_misses.get();
   acl_refused += c.acl_refused.get();
+  client_retries += c.client_retries.get();
   malformed += c.malformed.get();
   dropped += c.dropped.get();
   for (size_t i = 0; i < 16; ++i) answers_by_rcode[i] += c.answers_by_rcode[i].get();
@@ -155,6 +156,7 @@ void Totals::add(const WorkerCounters& c) {
   hedges_won += c.hedges_won.get();
   late_replies += c.late_replies.get();
   background_resolutions += c.background_resolutions.get();
+  prefetches += c.prefetches.get();
   dnssec_secure += c.dnssec_secure.get();
   dnssec_insecure += c.dnssec_insecure.get();
   dnssec_bogus += c.dnssec_bogus.get();

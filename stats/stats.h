@@ -62,7 +62,7 @@ std::string getText(const char (&field)[N]) {
 /// A plain copy of WorkerCounters (summed over slots).
 struct Totals {
   uint64_t queries_udp = 0, queries_tcp = 0, cache_hits = 0, cache_misses = 0;
-  uint64_t acl_refused = 0, malformed = 0, dropped = 0;
+  uint64_t acl_refused = 0, malformed = 0, dropped = 0, client_retries = 0;
   std::array<uint64_t, 16> answers_by_rcode{};
   uint64_t answers_udp = 0, answers_tcp = 0, answers_orphaned = 0, send_errors = 0;
   uint64_t tcp_accepted = 0, tcp_rejected = 0, tcp_idle_closed = 0, tcp_bad_length = 0;
@@ -79,6 +79,7 @@ struct Totals {
   uint64_t ecs_queries = 0, ecs_scope_global = 0, ecs_scope_partition = 0, ecs_mismatched = 0;
   uint64_t ecs_partition_hits = 0;
   uint64_t hedges_sent = 0, hedges_won = 0, late_replies = 0, background_resolutions = 0;
+  uint64_t prefetches = 0;
   std::array<uint64_t, kLatencyBuckets> latency_hit{}, latency_miss{};
   uint64_t latency_hit_sum_us = 0, latency_miss_sum_us = 0;
 

@@ -57,6 +57,8 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
   // One clock read serves the cache's "now" and the response time.
   const int64_t received_us = wallUs();
   const int64_t now_ms = received_us / 1000;
+  // Over UDP the client's own timer resends: the operator's loss indicator.
+  if (!tcp && retries_->isRetry(query, client, now_ms)) ++counters_.client_retries;
   const auto result =
       resolver::answerFromCache(query, client, tcp, cache_, config_.limits, now_ms / 1000,
                                 {out_.get(), kMaxMessage}, {scratch_.get(), resolver::kCacheScratchSize});
@@ -67,6 +69,13 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
       countSynthesis(result.synthesised, result.local_root);
       countResponse({out_.get(), result.length});
       counters_.latency_hit.record(elapsedUs(received_us));
+      if (resolver::prefetchDue(result.late_hits, config_.prefetch_min_hits)) {
+        // A popular entry about to expire: refreshed in the background so
+        // that it never misses. The answer in out_ is not touched: draining
+        // only sends upstream queries (the prefetch has no client).
+        engine_->prefetch(result.request, now_ms);
+        drain();
+      }
       return {out_.get(), result.length};
     case resolver::HotPathResult::kError:
       ++counters_.malformed;

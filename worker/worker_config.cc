@@ -53,6 +53,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   ecs.max_partitions = config.cache.max_ecs_partitions;
 
   out.limits.udp_payload_size = config.server.udp_payload_size;
+  out.prefetch_min_hits = config.cache.prefetch_min_hits;
   out.limits.ecs = ecs;
   out.limits.nxdomain_cut = r.nxdomain_cut;
   out.limits.validating = d.validation && !anchors.anchors.empty();

@@ -26,6 +26,9 @@ class TlsContext;
 struct WorkerConfig {
   resolver::EngineConfig engine;
   resolver::AnswerLimits limits;
+  /// Prefetch (resolver::prefetchDue): lookups in the last tenth of a TTL
+  /// that refresh the entry in the background; 0: off.
+  uint32_t prefetch_min_hits = 0;
   /// Clients allowed to query; everybody else gets REFUSED.
   std::vector<base::IpPrefix> acl_allow;
   /// Source addresses for upstream queries, by family (empty: any).

@@ -252,6 +252,7 @@ void Worker::publishEngineStats() {
   c.hedges_won.set(b.hedges_won + e.hedges_won);
   c.late_replies.set(b.late_replies + e.late_replies);
   c.background_resolutions.set(b.background_resolutions + e.background_resolutions);
+  c.prefetches.set(b.prefetches + e.prefetches);
   c.dnssec_secure.set(b.dnssec_secure + e.secure);
   c.dnssec_insecure.set(b.dnssec_insecure + e.insecure);
   c.dnssec_bogus.set(b.dnssec_bogus + e.bogus);

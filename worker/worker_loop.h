@@ -31,6 +31,7 @@
 #include "base/ip_address.h"
 #include "resolver/engine.h"
 #include "stats/stats.h"
+#include "worker/retries.h"
 #include "worker/journal.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -299,6 +300,7 @@ class Worker {
   size_t answers_queued_ = 0;
   std::unique_ptr<uint8_t[]> out_;            // kMaxMessage: the answer being sent
   std::unique_ptr<uint8_t[]> scratch_;        // kCacheScratchSize: cache copies, synthesis
+  std::unique_ptr<RetryDetector> retries_ = std::make_unique<RetryDetector>();  // client retries
   std::unique_ptr<uint8_t[]> upstream_recv_;  // kUdpChunk: one upstream read
   std::unique_ptr<uint8_t[]> tcp_recv_;       // kUdpChunk: one client TCP read
   // DNS over TLS only (null without a TLS listener).

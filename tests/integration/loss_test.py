@@ -8,9 +8,10 @@ for its retry. Needs root (exit 77 otherwise); uses a running lab, or
 starts and stops one."""
 
 import contextlib
+import socket
 
-from shoal_harness import (Shoal, close_shared_lab, control_request, kdig, resolve_many,
-                           run_tests, shared_lab, wait_for, WAIT_S)
+from shoal_harness import (Shoal, build_query, close_shared_lab, control_request, kdig,
+                           resolve_many, run_tests, shared_lab, wait_for, WAIT_S)
 
 lab = shared_lab
 
@@ -92,6 +93,25 @@ def test_an_answer_after_the_deadline_is_cached_for_the_retry():
         r = kdig(shoal.port, "example.com.", "A")
         assert r.status == "NOERROR" and r.data("A") == ["192.0.2.1"], r
         assert shoal.ctl_json("stats")["cache"]["hits"] == hits + 1
+
+
+def test_a_query_sent_again_is_counted_as_a_client_retry():
+    with lab_shoal(workers=1) as shoal:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(10)
+            s.connect(("127.0.0.1", shoal.port))
+            query = build_query("www.example.com.", "A", qid=4242)
+            s.send(query)  # as if the answer had been lost: the same again
+            s.send(query)
+            s.recv(65535)
+            s.recv(65535)
+            other = build_query("www.example.com.", "A", qid=4243)
+            s.send(other)
+            s.recv(65535)
+        stats = shoal.ctl_json("stats")
+        assert stats["client_retries"] == 1, stats
+        rc, out, err = shoal.ctl("stats")
+        assert "client retries  1 (33.3% of udp queries" in out, out
 
 
 if __name__ == "__main__":

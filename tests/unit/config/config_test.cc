@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 51);
+  EXPECT_EQ(keys, 52);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {

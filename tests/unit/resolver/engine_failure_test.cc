@@ -14,6 +14,7 @@
 #include "dns/message.h"
 #include "dns/writer.h"
 #include "dns/zone_text.h"
+#include "resolver/answer.h"
 #include "resolver/server_stats.h"
 #include "tests/unit/resolver/engine_test_util.h"
 
@@ -538,6 +539,57 @@ TEST(EngineStale, NegativeAnswersAreServedStaleToo) {
   EXPECT_EQ(stale.elapsed_ms, config.stale_client_timeout_ms);
   EXPECT_EQ(stale.rcode, dns::rcode::kNxDomain);
   EXPECT_EQ(stale.ede_code, std::optional<uint16_t>(dns::ede::kStaleNxdomainAnswer));
+}
+
+// --- Prefetch ---------------------------------------------------------------
+
+// Once at the threshold, again every 8 times it (a refresh that failed).
+static_assert(!prefetchDue(2, 3) && prefetchDue(3, 3) && !prefetchDue(4, 3) &&
+              prefetchDue(24, 3) && !prefetchDue(25, 3) && prefetchDue(48, 3));
+static_assert(!prefetchDue(0, 0) && !prefetchDue(5, 0));
+
+TEST(EnginePrefetch, APopularNameIsRefreshedBeforeItExpires) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.max_ttl = 100;
+  Scenario s(net, config);
+  s.prefetch_min_hits = 3;
+  ASSERT_EQ(s.resolve("www.example.com", dns::rrtype::kA).rcode, dns::rcode::kNoError);
+  const size_t sent = s.sent().size();
+  // Asked often in the first 90 s: hits, no prefetch.
+  for (int i = 0; i < 5; ++i) {
+    s.advance(10'000);
+    EXPECT_TRUE(s.resolve("www.example.com", dns::rrtype::kA).from_cache);
+  }
+  s.advance(41'000);  // 91 s: the last tenth of the TTL
+  EXPECT_EQ(s.sent().size(), sent);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(s.resolve("www.example.com", dns::rrtype::kA).from_cache);
+  // The third hit in the last tenth refreshed it in the background.
+  EXPECT_EQ(s.engine().stats().prefetches, 1u);
+  s.advance(1000);
+  EXPECT_EQ(s.sent().size(), sent + 1) << s.sentLog();  // example.com's servers only
+  EXPECT_EQ(s.engine().tasksInFlight(), 0u);
+  // Past the old expiry: still a hit, with a fresh TTL.
+  s.advance(20'000);
+  const auto later = s.resolve("www.example.com", dns::rrtype::kA);
+  EXPECT_TRUE(later.from_cache);
+  EXPECT_GT(later.answer[0].ttl, 70u);
+}
+
+TEST(EnginePrefetch, AnUnpopularNameIsNot) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.max_ttl = 100;
+  Scenario s(net, config);
+  s.prefetch_min_hits = 3;
+  ASSERT_EQ(s.resolve("www.example.com", dns::rrtype::kA).rcode, dns::rcode::kNoError);
+  s.advance(91'000);
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(s.resolve("www.example.com", dns::rrtype::kA).from_cache);
+  EXPECT_EQ(s.engine().stats().prefetches, 0u);
+  s.advance(10'000);
+  EXPECT_FALSE(s.resolve("www.example.com", dns::rrtype::kA).from_cache);
 }
 
 }  // namespace

@@ -154,6 +154,12 @@ uint64_t Scenario::submitPacket(std::vector<uint8_t> packet, const QueryOptions&
     case HotPathResult::kAnswered:
     case HotPathResult::kError:
       record(handle, {out_.data(), hot.length}, true);
+      // As the worker does (worker/query.cc).
+      if (hot.result == HotPathResult::kAnswered &&
+          prefetchDue(hot.late_hits, prefetch_min_hits)) {
+        engine_->prefetch(hot.request, now_ms_);
+        pump();
+      }
       return handle;
     case HotPathResult::kDrop:
       outstanding_.erase(handle);

@@ -128,6 +128,9 @@ class Scenario {
   /// validation, aggressive NSEC), e.g. a worker reloaded with other settings.
   void newWorker(EngineConfig config, uint64_t seed = 2);
   Engine& engine() { return *engine_; }
+  /// Prefetch as the worker does it (WorkerConfig::prefetch_min_hits);
+  /// 0: off.
+  uint32_t prefetch_min_hits = 0;
   shmcache::Cache& cache() { return *cache_; }
   const EngineConfig& config() const { return config_; }
   /// Every packet the engine sent, in order.

@@ -75,6 +75,29 @@ TEST_F(CacheTest, ExpiryAndStaleServing) {
   EXPECT_GE(cache->counters().expired, 2u);
 }
 
+TEST_F(CacheTest, LookupsInTheLastTenthOfTheTtlAreCounted) {
+  auto cache = open();
+  const auto name = bytes("a\0"s);
+  const Key key{name, 1, 0};
+  std::array<uint8_t, 4096> buf{};
+  const auto late = [&](int64_t now, uint32_t max_stale = 0) -> int64_t {
+    auto found = cache->lookup(key, nullptr, now, buf, max_stale);
+    EXPECT_TRUE(found.ok()) << "at " << now;
+    return found.ok() ? int64_t{found->late_hits} : int64_t{-1};
+  };
+  // 300 s of TTL up to 1300: the last tenth starts at 1270.
+  ASSERT_TRUE(cache->insert(key, Partition::global(), meta(1300), bytes("x"), 1000).ok());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(late(1100), 0);
+  EXPECT_EQ(late(1269), 0);
+  EXPECT_EQ(late(1270), 1);
+  EXPECT_EQ(late(1299), 2);
+  // Stored again (refreshed): counted from zero.
+  ASSERT_TRUE(cache->insert(key, Partition::global(), meta(1600), bytes("y"), 1299).ok());
+  EXPECT_EQ(late(1299), 0);
+  // Stale lookups are not counted.
+  EXPECT_EQ(late(1650, 600), 0);
+}
+
 TEST_F(CacheTest, LowerRankNeverReplacesHigherBeforeExpiry) {
   auto cache = open();
   const auto name = bytes("com\0example\0"s);
