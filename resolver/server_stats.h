@@ -124,7 +124,7 @@ class ServerStats {
   /// 4 RTTVAR, doubled per consecutive timeout), within [rto_min, rto_max].
   /// A server never measured gets that of all the servers this worker
   /// measured (its SRTT and RTTVAR over every reply), or
-  /// kFirstContactRtoMs before any reply at all (Unbound uses 376 ms).
+  /// kFirstContactRtoMs before any reply at all (Unbound waits 376 ms).
   int64_t rtoMs(const ServerState& state, int64_t now_ms) const;
   /// When to hedge a query to a server that has not answered yet: the
   /// high end of its RTT distribution (SRTT + 2 RTTVAR, at least
@@ -134,7 +134,7 @@ class ServerStats {
   /// hedge (not below the RTO).
   int64_t hedgeMs(const ServerState& state, int64_t now_ms) const;
   static constexpr int64_t kHedgeFloorMs = 10;
-  static constexpr int64_t kFirstContactRtoMs = 400;
+  static constexpr int64_t kFirstContactRtoMs = 250;
   /// A server that answered within this is alive: its RTO doubles at most
   /// twice with consecutive timeouts (else up to five times).
   static constexpr int64_t kAliveMs = 5000;
