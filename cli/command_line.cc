@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "control/protocol.h"
+#include "dns/name.h"
 #include "stats/layout.h"
 
 namespace shoal::cli {
@@ -45,10 +46,18 @@ constexpr std::string_view kUsage =
     "  restart                       restarts the workers one by one\n"
     "  upgrade                       replaces the running binary without downtime\n"
     "  ping                          checks that the supervisor answers\n"
+    "  probe NAME [TYPE] [--count N] [--interval I] [--timeout T] [--server ADDR[:PORT]] [--tcp]\n"
+    "                                asks shoal for NAME and TYPE (default A) as a client would:\n"
+    "                                N queries (default 10, at most 100000), one every I\n"
+    "                                (default 1s), each waiting up to T (default 5s; I and T\n"
+    "                                as 200ms, 2s or 0.5); reports the answer rate, rcodes, AD\n"
+    "                                and latency percentiles. Asks the configuration's first\n"
+    "                                listen address (--server: another), over UDP (--tcp: TCP).\n"
+    "                                Exit status 1 when a query was lost\n"
     "\n"
     "Options (before or after the command):\n"
-    "  --config FILE   shoal's configuration (control.socket, cache.name); default: the\n"
-    "                  built-in defaults\n"
+    "  --config FILE   shoal's configuration (control.socket, cache.name; server.listen for\n"
+    "                  probe); default: the built-in defaults\n"
     "  --socket PATH   the control socket (overrides the configuration)\n"
     "  --stats NAME    the stats shared-memory object (default: \"<cache.name>.stats\")\n"
     "  --json          JSON output\n"
@@ -68,7 +77,7 @@ struct OptionSpec {
   uint32_t commands;  // where it applies
 };
 
-constexpr std::array<OptionSpec, 14> kOptions{{
+constexpr std::array<OptionSpec, 18> kOptions{{
     {"--config", true, kAnyCommand},
     {"--socket", true, kAnyCommand},
     {"--stats", true, kAnyCommand},
@@ -76,16 +85,20 @@ constexpr std::array<OptionSpec, 14> kOptions{{
     {"--help", false, kAnyCommand},
     {"-h", false, kAnyCommand},
     {"--version", false, kAnyCommand},
-    {"--interval", true, bit(Command::kStatus) | bit(Command::kTop)},
+    {"--interval", true, bit(Command::kStatus) | bit(Command::kTop) | bit(Command::kProbe)},
     {"--iterations", true, bit(Command::kTop)},
     {"--window", true, bit(Command::kStats)},
     {"--subtree", false, bit(Command::kCacheFlush)},
     {"--stripes", false, bit(Command::kCacheStats)},
     {"--lifetime", true, bit(Command::kNtaAdd)},
     {"--reason", true, bit(Command::kNtaAdd)},
+    {"--count", true, bit(Command::kProbe)},
+    {"--timeout", true, bit(Command::kProbe)},
+    {"--server", true, bit(Command::kProbe)},
+    {"--tcp", false, bit(Command::kProbe)},
 }};
 
-constexpr std::array<std::pair<std::string_view, Command>, 11> kCommands{{
+constexpr std::array<std::pair<std::string_view, Command>, 12> kCommands{{
     {"ping", Command::kPing},
     {"status", Command::kStatus},
     {"stats", Command::kStats},
@@ -95,6 +108,7 @@ constexpr std::array<std::pair<std::string_view, Command>, 11> kCommands{{
     {"reload", Command::kReload},
     {"restart", Command::kRestart},
     {"upgrade", Command::kUpgrade},
+    {"probe", Command::kProbe},
     {"cache", Command::kCacheStats},  // refined by the subcommand
     {"nta", Command::kNtaList},       // refined by the subcommand
 }};
@@ -142,11 +156,38 @@ std::string applyOption(Invocation& inv, std::string_view name, const std::strin
     return std::string(name) + " needs a non-empty value";
   }
   if (name == "--interval") {
-    const auto s = parseSeconds(value);
-    if (!s || *s < kMinIntervalS || *s > kMaxIntervalS) {
-      return "--interval: expected seconds between 0.05 and 3600 (got '" + value + "')";
+    // Its range depends on the command (checkInterval, once it is known).
+    const auto s = parseTime(value);
+    if (!s) {
+      return "--interval: expected seconds such as 0.5, or a duration such as 200ms or 2s (got '" +
+             value + "')";
     }
     inv.interval_s = *s;
+  }
+  if (name == "--tcp") inv.tcp = true;
+  if (name == "--count") {
+    const auto n = parseUnsigned(value);
+    if (!n || *n == 0 || *n > kMaxProbeCount) {
+      return "--count: expected a whole number of queries from 1 to " +
+             std::to_string(kMaxProbeCount) + " (got '" + value + "')";
+    }
+    inv.count = static_cast<uint32_t>(*n);
+  }
+  if (name == "--timeout") {
+    const auto s = parseTime(value);
+    if (!s || *s < kMinProbeTimeoutS || *s > kMaxProbeTimeoutS) {
+      return "--timeout: expected a duration from 1ms to 60s, such as 500ms, 5s or 0.5 (got '" +
+             value + "')";
+    }
+    inv.timeout_s = *s;
+  }
+  if (name == "--server") {
+    const auto address = base::SocketAddress::parse(value, kDnsPort);
+    if (!address || address->port == 0) {
+      return "--server: expected an IP address and an optional port, such as 127.0.0.1, "
+             "127.0.0.1:5353, ::1 or [::1]:5353 (got '" + value + "')";
+    }
+    inv.server = *address;
   }
   if (name == "--iterations") {
     const auto n = parseUnsigned(value);
@@ -191,6 +232,7 @@ struct Scanned {
   std::vector<const OptionSpec*> seen;  // every option given, in order
   bool help = false;
   bool version = false;
+  std::string interval_text;  // --interval as given, for its range check
 };
 
 // Splits the arguments into options (applied to `inv`) and positionals.
@@ -227,8 +269,26 @@ std::string scanArguments(const std::vector<std::string>& args, Invocation& inv,
     }
     if (name == "--help" || name == "-h") out.help = true;
     if (name == "--version") out.version = true;
+    if (name == "--interval") out.interval_text = value;
     out.seen.push_back(spec);
     if (std::string error = applyOption(inv, name, value); !error.empty()) return error;
+  }
+  return {};
+}
+
+// probe NAME [TYPE]: the name must parse (it goes on the wire as it is).
+std::string readProbeQuestion(const std::vector<std::string>& positional, Invocation& inv) {
+  if (positional.size() < 2 || positional[1].empty()) return "probe: missing NAME";
+  const auto name = dns::Name::fromText(positional[1]);
+  if (!name) {
+    return "probe: bad NAME '" + positional[1] + "': " + dns::toString(name.error());
+  }
+  inv.name = positional[1];
+  inv.type = "A";
+  if (positional.size() > 2) {
+    const auto type = normalizeType(positional[2]);
+    if (!type) return "probe: unknown TYPE '" + positional[2] + "'";
+    inv.type = *type;
   }
   return {};
 }
@@ -284,7 +344,26 @@ std::string readCommand(const std::vector<std::string>& positional, Invocation& 
       return "nta: unknown subcommand '" + sub + "' (expected add, remove or list)";
     }
   }
+  if (word == "probe") {
+    if (std::string error = readProbeQuestion(positional, inv); !error.empty()) return error;
+    used = positional.size() > 2 ? 3 : 2;
+  }
   if (positional.size() > used) return "unexpected argument '" + positional[used] + "'";
+  return {};
+}
+
+// --interval's range: probe sends up to 1000 queries a second; status and
+// top redraw at most 20 times a second.
+std::string checkInterval(const Invocation& inv, const std::string& text) {
+  if (!inv.interval_s) return {};
+  if (inv.command == Command::kProbe) {
+    if (*inv.interval_s < kMinProbeIntervalS || *inv.interval_s > kMaxIntervalS) {
+      return "--interval: expected a duration from 1ms to 1h, such as 200ms, 1s or 0.5 (got '" +
+             text + "')";
+    }
+  } else if (*inv.interval_s < kMinIntervalS || *inv.interval_s > kMaxIntervalS) {
+    return "--interval: expected seconds between 0.05 and 3600 (got '" + text + "')";
+  }
   return {};
 }
 
@@ -324,10 +403,20 @@ ParseResult parseCommandLine(const std::vector<std::string>& args) {
                   std::string(commandWord(inv.command)) + "'"};
     }
   }
+  if (std::string error = checkInterval(inv, scanned.interval_text); !error.empty()) {
+    return {{}, error};
+  }
   return {inv, {}};
 }
 
 std::string_view usage() { return kUsage; }
+
+std::optional<double> parseTime(std::string_view text) {
+  if (const auto duration = config::parseDuration(text)) {
+    return static_cast<double>(duration->count()) / 1000;
+  }
+  return parseSeconds(std::string(text));
+}
 
 std::optional<uint32_t> parseLifetime(std::string_view text) {
   uint64_t seconds = 0;

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/ip_prefix.h"
+
 namespace shoal::cli {
 
 enum class Command {
@@ -33,6 +35,7 @@ enum class Command {
   kNtaAdd,
   kNtaRemove,
   kNtaList,
+  kProbe,
 };
 
 /// What to do, with every option resolved to a value.
@@ -42,15 +45,19 @@ struct Invocation {
   std::optional<std::string> socket_path;  // --socket
   std::optional<std::string> stats_name;   // --stats
   bool json = false;                       // --json
-  std::optional<double> interval_s;        // --interval (status, top)
+  std::optional<double> interval_s;        // --interval (status, top, probe)
   std::optional<uint64_t> iterations;      // --iterations (top)
   unsigned window_s = 10;                  // --window (stats)
-  std::string name;                        // cache lookup / flush, nta add / remove, ecs
-  std::string type;                        // cache lookup, ecs: upper case; empty: every type
+  std::string name;                        // cache lookup / flush, nta add / remove, ecs, probe
+  std::string type;                        // cache lookup, ecs, probe: upper case; empty: all
   bool subtree = false;                    // --subtree (cache flush)
   bool stripes = false;                    // --stripes (cache stats)
   std::optional<uint32_t> lifetime_s;      // --lifetime (nta add); unset: the supervisor's default
   std::string reason;                      // --reason (nta add)
+  uint32_t count = 10;                     // --count (probe)
+  double timeout_s = 5;                    // --timeout (probe)
+  std::optional<base::SocketAddress> server;  // --server (probe); unset: the config's listen
+  bool tcp = false;                        // --tcp (probe)
 };
 
 struct ParseResult {
@@ -75,9 +82,21 @@ std::optional<std::string> normalizeType(std::string_view text);
 /// otherwise.
 std::optional<uint32_t> parseLifetime(std::string_view text);
 
+/// A time option (--interval, --timeout): seconds ("0.5") or an integer
+/// and a unit ("200ms", "2s", "1m", "1h"); nullopt otherwise. Ranges are
+/// the caller's.
+std::optional<double> parseTime(std::string_view text);
+
 /// Limits of the numeric options.
 inline constexpr double kMinIntervalS = 0.05;
 inline constexpr double kMaxIntervalS = 3600;
 inline constexpr uint64_t kMaxIterations = 1'000'000'000;
+/// probe: --count, --interval and --timeout.
+inline constexpr uint32_t kMaxProbeCount = 100'000;
+inline constexpr double kMinProbeIntervalS = 0.001;
+inline constexpr double kMinProbeTimeoutS = 0.001;
+inline constexpr double kMaxProbeTimeoutS = 60;
+/// The port of --server when it names none.
+inline constexpr uint16_t kDnsPort = 53;
 
 }  // namespace shoal::cli

@@ -11,6 +11,7 @@
 
 #include "cli/client.h"
 #include "cli/control_views.h"
+#include "cli/probe_run.h"
 #include "cli/snapshot.h"
 #include "cli/stats_views.h"
 #include "cli/top.h"
@@ -130,6 +131,13 @@ std::string notRunningText(int32_t supervisor_pid) {
   return "shoal is not running (last supervisor pid " + std::to_string(supervisor_pid) + ")";
 }
 
+config::Config configOf(const Invocation& inv) {
+  if (!inv.config_path) return config::defaults();
+  config::LoadResult loaded = config::loadFile(*inv.config_path);
+  if (!loaded.ok()) throw std::runtime_error(loaded.error);
+  return std::move(*loaded.config);
+}
+
 Targets resolveTargets(const Invocation& inv) {
   Targets targets;
   if (inv.socket_path) targets.socket_path = *inv.socket_path;
@@ -139,20 +147,15 @@ Targets resolveTargets(const Invocation& inv) {
   const bool needs_socket = !readsStats(inv.command) && targets.socket_path.empty();
   const bool needs_stats = readsStats(inv.command) && targets.stats_name.empty();
   if (!needs_socket && !needs_stats) return targets;
-  config::Config config;
-  if (inv.config_path) {
-    config::LoadResult loaded = config::loadFile(*inv.config_path);
-    if (!loaded.ok()) throw std::runtime_error(loaded.error);
-    config = std::move(*loaded.config);
-  } else {
-    config = config::defaults();
-  }
+  const config::Config config = configOf(inv);
   if (targets.socket_path.empty()) targets.socket_path = config.control.socket;
   if (targets.stats_name.empty()) targets.stats_name = stats::segmentName(config.cache.name);
   return targets;
 }
 
 int runCommand(const Invocation& inv) {
+  // A probe asks the front door, neither the socket nor the stats segment.
+  if (inv.command == Command::kProbe) return runProbe(inv);
   const Targets targets = resolveTargets(inv);
   switch (inv.command) {
     case Command::kStatus:

@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   }
   try {
     return runCommand(invocation);
+  } catch (const UsageError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "shoalctl: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "shoalctl: %s\n", e.what());

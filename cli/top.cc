@@ -3,7 +3,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <thread>
 
 #include "cli/format.h"
+#include "cli/signal_fd.h"
 #include "cli/snapshot.h"
 #include "cli/stats_views.h"
 
@@ -30,42 +30,6 @@ void writeOut(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
 }
-
-// Blocks SIGINT, SIGTERM and SIGWINCH and reads them from a signalfd;
-// restores the signal mask on destruction.
-class SignalFd {
- public:
-  SignalFd() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGWINCH);
-    if (sigprocmask(SIG_BLOCK, &set, &old_) != 0) throw std::runtime_error("sigprocmask failed");
-    fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (fd_ < 0) {
-      sigprocmask(SIG_SETMASK, &old_, nullptr);
-      throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
-    }
-  }
-  ~SignalFd() {
-    close(fd_);
-    sigprocmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SignalFd(const SignalFd&) = delete;
-  SignalFd& operator=(const SignalFd&) = delete;
-  int fd() const { return fd_; }
-  /// The signal read, or 0.
-  int read() const {
-    signalfd_siginfo info{};
-    const ssize_t n = ::read(fd_, &info, sizeof(info));
-    return n == static_cast<ssize_t>(sizeof(info)) ? static_cast<int>(info.ssi_signo) : 0;
-  }
-
- private:
-  int fd_ = -1;
-  sigset_t old_{};
-};
 
 // The alternate screen, a hidden cursor and (when stdin is a terminal)
 // non-canonical input without echo; all undone on destruction.
@@ -159,7 +123,8 @@ Wake waitFor(Clock::time_point deadline, const SignalFd& signals, bool keyboard)
 }
 
 int runLive(const stats::Segment& segment, double interval_s) {
-  const SignalFd signals;  // destroyed last: the terminal is restored first
+  // Destroyed last: the terminal is restored first.
+  const SignalFd signals({SIGINT, SIGTERM, SIGWINCH});
   const Terminal terminal;
   writeOut(strprintf("shoal top: measuring over %.1f s...", interval_s));
   Snapshot before = takeSnapshot(segment, processAlive);

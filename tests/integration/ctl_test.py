@@ -844,6 +844,123 @@ def test_ecs_answers_and_refuses_malformed_requests():
         assert len(shoal.worker_pids()) == 1
 
 
+# --------------------------------------------------------------------------
+# probe: the front door, asked as a client asks (issue 12)
+# --------------------------------------------------------------------------
+
+
+def probe_json(*args, shoal=None, expect_rc=0):
+    """`shoalctl --json probe ARGS...`, through `shoal`'s config (its listen
+    address) when given; asserts the exit status and returns the report."""
+    run = shoal.ctl if shoal is not None else shoalctl
+    rc, out, err = run("--json", "probe", *args, timeout=120)
+    assert rc == expect_rc, f"shoalctl probe {' '.join(args)}: exit {rc}\n{out}{err}"
+    report = parse_json_object(out, what=f"shoalctl --json probe {' '.join(args)}")
+    assert report["sent"] == report["answered"] + report["lost"], report
+    assert report["lost"] == report["timeouts"] + sum(report["errors"].values()), report
+    return report
+
+
+def test_probe_of_lab_names_answers_every_query():
+    with lab_shoal() as shoal:
+        before = ctl_json(shoal, "stats")
+        r = probe_json("www.example.com", "--count", "5", "--interval", "20ms", shoal=shoal)
+        assert r["server"] == f"127.0.0.1:{shoal.port}" and r["transport"] == "udp", r
+        assert r["name"] == "www.example.com." and r["type"] == "A", r
+        assert r["count"] == r["sent"] == r["answered"] == 5 and r["lost"] == 0, r
+        assert r["answer_percent"] == 100.0 and r["rcodes"] == {"NOERROR": 5}, r
+        # example.com is signed: every answer validated, AD set (the probe asks for AD)
+        assert r["ad_set"] == 5 and r["truncated"] == 0 and r["mismatched"] == 0, r
+        lat = r["latency_ms"]
+        assert lat["count"] == 5, r
+        assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], r
+        # shoal counted exactly these queries, over UDP
+        after = stats_when(shoal, lambda s: delta(before, s, "queries", "total") >= 5)
+        assert delta(before, after, "queries", "total") == 5, after
+        assert delta(before, after, "queries", "udp") == 5, after
+
+        # over TCP, an unsigned zone: answered, no AD
+        before = after
+        r = probe_json("www.example.info", "AAAA", "--count", "3", "--interval", "10ms", "--tcp",
+                       shoal=shoal)
+        assert r["transport"] == "tcp" and r["type"] == "AAAA", r
+        assert r["answered"] == 3 and r["rcodes"] == {"NOERROR": 3} and r["ad_set"] == 0, r
+        after = stats_when(shoal, lambda s: delta(before, s, "queries", "total") >= 3)
+        assert delta(before, after, "queries", "tcp") == 3, after
+
+        # every answer is an answer, whatever its rcode; too big for UDP: TC
+        r = probe_json("nxdomain.example.com", "--count", "2", "--interval", "10ms", shoal=shoal)
+        assert r["answered"] == 2 and r["rcodes"] == {"NXDOMAIN": 2}, r
+        r = probe_json("www.bogus-sig.com", "--count", "2", "--interval", "10ms", shoal=shoal)
+        assert r["answered"] == 2 and r["rcodes"] == {"SERVFAIL": 2} and r["ad_set"] == 0, r
+        r = probe_json("big.example.com", "TXT", "--count", "2", "--interval", "10ms",
+                       shoal=shoal)
+        assert r["answered"] == 2 and r["truncated"] == 2, r
+        r = probe_json("big.example.com", "TXT", "--count", "2", "--interval", "10ms", "--tcp",
+                       shoal=shoal)
+        assert r["answered"] == 2 and r["truncated"] == 0, r
+
+        # the text report
+        rc, out, err = shoal.ctl("probe", "www.example.com", "--count", "2", "--interval", "10ms")
+        assert rc == 0 and err == "", (rc, out, err)
+        assert out.startswith(f"probe www.example.com. A at 127.0.0.1:{shoal.port} over udp: "
+                              "2 queries, one every 10ms, timeout 5s\n"), out
+        for line in ("sent        2", "answered    2 (100.0%)", "lost        0",
+                     "rcodes      NOERROR 2", "AD          set in 2 of 2 answers"):
+            assert f"\n{line}\n" in out, (line, out)
+        assert re.search(r"\nlatency ms  min [\d.]+  p50 [\d.]+  p90 [\d.]+  p99 [\d.]+  "
+                         r"max [\d.]+  \(mean [\d.]+\)\n$", out), out
+
+
+def test_probe_of_a_dead_port_reports_every_query_lost():
+    from shoal_harness import free_port
+    # a shoal that answers (REFUSED: nobody may query), then stops: its
+    # address, taken from its config, is a dead port
+    with Shoal(workers=1, config=REFUSE_ALL) as shoal:
+        r = probe_json("www.example.com", "--count", "2", "--interval", "10ms", shoal=shoal)
+        assert r["answered"] == 2 and r["rcodes"] == {"REFUSED": 2}, r
+        assert shoal.stop()[0] == 0
+        for tcp in ([], ["--tcp"]):
+            r = probe_json("www.example.com", "--count", "3", "--interval", "10ms", *tcp,
+                           shoal=shoal, expect_rc=1)
+            assert r["server"] == f"127.0.0.1:{shoal.port}", r
+            assert r["sent"] == r["lost"] == 3 and r["answered"] == 0, (tcp, r)
+            # loopback says so at once: ICMP port unreachable (UDP), a reset (TCP)
+            assert r["errors"] == {"Connection refused": 3} and r["timeouts"] == 0, (tcp, r)
+            assert r["rcodes"] == {} and r["latency_ms"] is None, (tcp, r)
+            assert r["answer_percent"] == 0.0, r
+    rc, out, err = shoalctl("probe", "x.example", "--server", f"127.0.0.1:{free_port()}",
+                            "--count", "2", "--interval", "10ms")
+    assert rc == 1 and "\nlost        2 (Connection refused: 2)\n" in out, (rc, out, err)
+    # a port that takes the queries and never answers: lost when the timeout passes
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        r = probe_json("x.example", "--server", f"127.0.0.1:{silent.getsockname()[1]}",
+                       "--count", "3", "--interval", "10ms", "--timeout", "300ms", expect_rc=1)
+    assert r["sent"] == r["lost"] == r["timeouts"] == 3 and r["errors"] == {}, r
+
+
+def test_probe_bad_arguments_exit_2_with_usage():
+    for args in (["probe"], ["probe", "bad..name"], ["probe", "x.example", "NOTATYPE"],
+                 ["probe", "x.example", "--count", "0"],
+                 ["probe", "x.example", "--count", "100001"],
+                 ["probe", "x.example", "--interval", "0ms"],
+                 ["probe", "x.example", "--interval", "soon"],
+                 ["probe", "x.example", "--timeout", "61s"],
+                 ["probe", "x.example", "--server", "not-an-address"],
+                 ["probe", "x.example", "A", "extra"], ["status", "--tcp"]):
+        rc, out, err = shoalctl(*args)
+        assert rc == 2, (args, rc, out, err)
+        assert err.startswith("shoalctl: ") and "Usage: shoalctl" in err and out == "", \
+            (args, out, err)
+    # well formed, but nothing can be sent there: exit 2 as well, with the reason
+    rc, out, err = shoalctl("probe", "x.example", "--server", "255.255.255.255", "--count", "1")
+    assert rc == 2 and out == "", (rc, out, err)
+    assert err.startswith("shoalctl: cannot ask 255.255.255.255:53: "), err
+    rc, out, err = shoalctl("--help")
+    assert rc == 0 and "  probe NAME [TYPE]" in out, out
+
+
 if __name__ == "__main__":
     try:
         run_tests(globals())

@@ -250,5 +250,88 @@ TEST(CommandLine, TypeNames) {
   EXPECT_EQ(normalizeType("AAAAA"), std::nullopt);
 }
 
+INSTANTIATE_TEST_SUITE_P(
+    Probe, BadArguments,
+    ::testing::Values(
+        BadCase{{"probe"}, "probe: missing NAME"},
+        BadCase{{"probe", ""}, "probe: missing NAME"},
+        BadCase{{"probe", "a..b"}, "probe: bad NAME 'a..b'"},
+        BadCase{{"probe", std::string(64, 'x') + ".com"}, "label longer than 63 octets"},
+        BadCase{{"probe", "www.example.com", "FOO"}, "probe: unknown TYPE 'FOO'"},
+        BadCase{{"probe", "www.example.com", "A", "extra"}, "unexpected argument 'extra'"},
+        BadCase{{"probe", "x.", "--count", "0"}, "--count: expected a whole number"},
+        BadCase{{"probe", "x.", "--count", "100001"}, "from 1 to 100000"},
+        BadCase{{"probe", "x.", "--count", "1.5"}, "--count"},
+        BadCase{{"probe", "x.", "--count"}, "option --count needs a value"},
+        BadCase{{"probe", "x.", "--interval", "0"}, "--interval: expected a duration from 1ms"},
+        BadCase{{"probe", "x.", "--interval", "0.0001"}, "--interval"},
+        BadCase{{"probe", "x.", "--interval", "61m"}, "--interval"},
+        BadCase{{"probe", "x.", "--interval", "1d"}, "--interval: expected seconds"},
+        BadCase{{"probe", "x.", "--interval", "1.5s"}, "--interval"},
+        BadCase{{"probe", "x.", "--timeout", "0ms"}, "--timeout: expected a duration"},
+        BadCase{{"probe", "x.", "--timeout", "2m"}, "--timeout"},
+        BadCase{{"probe", "x.", "--timeout", "later"}, "--timeout"},
+        BadCase{{"probe", "x.", "--server", "example.net"}, "--server: expected an IP address"},
+        BadCase{{"probe", "x.", "--server", "127.0.0.1:65536"}, "--server"},
+        BadCase{{"probe", "x.", "--server", "127.0.0.1:0"}, "--server"},
+        BadCase{{"probe", "x.", "--server", "[::1"}, "--server"},
+        BadCase{{"probe", "x.", "--tcp=yes"}, "option --tcp takes no value"},
+        BadCase{{"status", "--tcp"}, "option --tcp does not apply to 'status'"},
+        BadCase{{"top", "--count", "3"}, "option --count does not apply to 'top'"},
+        BadCase{{"status", "--interval", "10ms"}, "--interval: expected seconds between 0.05"},
+        BadCase{{"probe", "x.", "--subtree"}, "option --subtree does not apply to 'probe'"}),
+    [](const ::testing::TestParamInfo<BadCase>& param) {
+      return "case_" + std::to_string(param.index);
+    });
+
+TEST(CommandLine, ProbeDefaults) {
+  const Invocation inv = parseOk({"probe", "www.example.com"});
+  EXPECT_EQ(inv.command, Command::kProbe);
+  EXPECT_EQ(inv.name, "www.example.com");
+  EXPECT_EQ(inv.type, "A");
+  EXPECT_EQ(inv.count, 10u);
+  EXPECT_FALSE(inv.interval_s.has_value());  // 1 s, the probe's default
+  EXPECT_DOUBLE_EQ(inv.timeout_s, 5);
+  EXPECT_FALSE(inv.server.has_value());
+  EXPECT_FALSE(inv.tcp);
+}
+
+TEST(CommandLine, ProbeOptions) {
+  const Invocation inv =
+      parseOk({"--json", "probe", "Example.COM.", "aaaa", "--count", "100000", "--interval",
+               "200ms", "--timeout=0.5", "--server", "[::1]:5353", "--tcp"});
+  EXPECT_EQ(inv.name, "Example.COM.");
+  EXPECT_EQ(inv.type, "AAAA");
+  EXPECT_EQ(inv.count, 100000u);
+  EXPECT_DOUBLE_EQ(inv.interval_s.value_or(0), 0.2);
+  EXPECT_DOUBLE_EQ(inv.timeout_s, 0.5);
+  ASSERT_TRUE(inv.server.has_value());
+  EXPECT_EQ(inv.server->toString(), "[::1]:5353");
+  EXPECT_TRUE(inv.tcp);
+  EXPECT_TRUE(inv.json);
+  // a bare address gets port 53; the root and TYPEnnn are fine
+  EXPECT_EQ(parseOk({"probe", ".", "--server", "192.0.2.53"}).server->toString(),
+            "192.0.2.53:53");
+  EXPECT_EQ(parseOk({"probe", ".", "--server", "2001:db8::53"}).server->toString(),
+            "[2001:db8::53]:53");
+  EXPECT_EQ(parseOk({"probe", ".", "--server", "[::1]"}).server->toString(), "[::1]:53");
+  EXPECT_EQ(parseOk({"probe", ".", "type65"}).type, "TYPE65");
+  // a NAME starting with "-" after "--"
+  EXPECT_EQ(parseOk({"probe", "--count", "1", "--", "-x.example"}).name, "-x.example");
+  EXPECT_DOUBLE_EQ(parseOk({"probe", "x.", "--interval", "1ms"}).interval_s.value_or(0), 0.001);
+  EXPECT_DOUBLE_EQ(parseOk({"probe", "x.", "--timeout", "60s"}).timeout_s, 60);
+}
+
+TEST(CommandLine, IntervalTakesSecondsOrADuration) {
+  EXPECT_DOUBLE_EQ(parseOk({"top", "--interval", "250ms"}).interval_s.value_or(0), 0.25);
+  EXPECT_DOUBLE_EQ(parseOk({"status", "--interval", "2s"}).interval_s.value_or(0), 2);
+  EXPECT_DOUBLE_EQ(parseOk({"top", "--interval", "1h"}).interval_s.value_or(0), 3600);
+  EXPECT_EQ(parseTime("1m"), 60);
+  EXPECT_EQ(parseTime("0.5"), 0.5);
+  EXPECT_EQ(parseTime("1.5s"), std::nullopt);
+  EXPECT_EQ(parseTime("-1"), std::nullopt);
+  EXPECT_EQ(parseTime(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace shoal::cli

@@ -19,33 +19,8 @@ namespace {
 using nlohmann::json;
 using testing_util::FakeSupervisor;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs shoalctl with `args` (shell words), stdin and stdout not terminals.
-Outcome shoalctl(const std::string& args) {
-  const std::string out = "/tmp/shoalctl-test-" + std::to_string(getpid()) + ".out";
-  const std::string err = "/tmp/shoalctl-test-" + std::to_string(getpid()) + ".err";
-  const std::string command =
-      std::string(SHOALCTL_PATH) + " " + args + " </dev/null >" + out + " 2>" + err;
-  const int status = std::system(command.c_str());
-  Outcome run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  std::remove(out.c_str());
-  std::remove(err.c_str());
-  return run;
-}
+using testing_util::Outcome;
+using testing_util::shoalctl;
 
 TEST(Shoalctl, HelpVersionAndBadArguments) {
   Outcome help = shoalctl("--help");

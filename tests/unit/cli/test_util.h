@@ -10,8 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +23,36 @@
 #include "stats/stats.h"
 
 namespace shoal::cli::testing_util {
+
+/// What a shoalctl run left: its exit code and its streams.
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Runs shoalctl with `args` (shell words), stdin and stdout not terminals.
+/// `prefix`: shell commands run first, in the same shell ("ulimit -n 64;").
+inline Outcome shoalctl(const std::string& args, const std::string& prefix = "") {
+  const std::string out = "/tmp/shoalctl-test-" + std::to_string(getpid()) + ".out";
+  const std::string err = "/tmp/shoalctl-test-" + std::to_string(getpid()) + ".err";
+  const std::string command =
+      prefix + std::string(SHOALCTL_PATH) + " " + args + " </dev/null >" + out + " 2>" + err;
+  const int status = std::system(command.c_str());
+  Outcome run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = slurp(out);
+  run.err = slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return run;
+}
 
 inline std::string uniqueName(const std::string& what) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
