@@ -319,6 +319,12 @@ class Field {
   const toml::value& value_;
   std::string key_;
   Context& context_;
+
+ public:
+  /// A key inside this field's table (its errors at that key's line).
+  Field child(const toml::value& value, std::string key) const {
+    return Field(value, std::move(key), context_);
+  }
 };
 
 /// Addresses with an optional port (`default_port` when none is given).
@@ -615,6 +621,45 @@ struct Item {
   std::string problem;
 };
 
+/// One [[forward]] table: the whole table at once (its keys depend on each
+/// other: a zone needs its name and addresses).
+void readForward(Config& c, const Field& f) {
+  ForwardZone zone;
+  bool named = false;
+  for (const auto& [key, value] : f.value().as_table()) {
+    const std::string& key_name = key;
+    const Field field = f.child(value, "forward." + key_name);
+    if (key_name == "name") {
+      const std::string& text = field.string();
+      auto name = dns::Name::fromText(text);
+      if (!name) field.fail(quote(text) + " is not a domain name");
+      zone.name = name->toText();
+      std::transform(zone.name.begin(), zone.name.end(), zone.name.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      named = true;
+    } else if (key_name == "addresses") {
+      zone.addresses = readSocketAddresses(field, 53);
+      if (zone.addresses.empty()) field.fail("must list at least one upstream resolver");
+      for (const auto& address : zone.addresses) {
+        if (address.port != 53) {
+          field.fail(address.toString() + ": upstream resolvers are asked on port 53 (another "
+                     "port is not supported yet)");
+        }
+      }
+    } else if (key_name == "validate") {
+      zone.validate = field.boolean();
+    } else {
+      field.fail("unknown key (the keys of [[forward]] are name, addresses and validate)");
+    }
+  }
+  if (!named) f.fail("needs a name: the zone forwarded (\".\" for everything)");
+  if (zone.addresses.empty()) f.fail("needs addresses: the upstream resolvers of " + zone.name);
+  for (const auto& other : c.forward) {
+    if (other.name == zone.name) f.fail("the zone " + zone.name + " is forwarded twice");
+  }
+  c.forward.push_back(std::move(zone));
+}
+
 std::string unknown(const toml::value& value) {
   return value.is_table() ? "unknown table" : "unknown key";
 }
@@ -624,12 +669,25 @@ std::vector<Item> collectItems(const toml::value& root) {
   for (const auto& [name, table] : root.as_table()) {
     // (clang 14 cannot capture a structured binding: compare through a copy)
     const std::string& table_name = name;
+    if (table_name == "forward") {
+      if (!table.is_array()) {
+        items.push_back({lineOf(table), name, &table, nullptr,
+                         "expected tables written [[forward]], got " + describe(table)});
+        continue;
+      }
+      for (const auto& element : table.as_array()) {
+        items.push_back({lineOf(element), name, &element, element.is_table() ? readForward : nullptr,
+                         element.is_table() ? "" : "expected a table written [[forward]]"});
+      }
+      continue;
+    }
     const auto spec = std::find_if(std::begin(kTables), std::end(kTables),
                                    [&](const TableSpec& t) { return t.name == table_name; });
     if (spec == std::end(kTables)) {
       items.push_back({lineOf(table), name, &table, nullptr,
                        table.is_table() ? "unknown table (the tables are server, cache, "
-                                          "resolver, dnssec, acl, control, local_root and ecs)"
+                                          "resolver, dnssec, acl, control, local_root, ecs "
+                                          "and [[forward]])"
                                         : "unknown key (keys belong in a table such as [server])"});
       continue;
     }
@@ -811,7 +869,7 @@ std::string toTomlBool(bool value) { return value ? "true" : "false"; }
 bool Config::operator==(const Config& other) const {
   return server == other.server && cache == other.cache && resolver == other.resolver &&
          dnssec == other.dnssec && acl == other.acl && control == other.control &&
-         local_root == other.local_root && ecs == other.ecs;
+         local_root == other.local_root && ecs == other.ecs && forward == other.forward;
 }
 
 Config defaults() {
@@ -906,6 +964,12 @@ std::string toToml(const Config& c) {
   out += "special_clients = " +
          quote(c.ecs.special_clients ? c.ecs.special_clients->toString() : "none") + "\n";
   out += "trusted = " + toTomlList(c.ecs.trusted) + "\n";
+  for (const auto& zone : c.forward) {
+    out += "\n[[forward]]\n";
+    out += "name = " + quote(zone.name) + "\n";
+    out += "addresses = " + toTomlList(zone.addresses) + "\n";
+    out += "validate = " + toTomlBool(zone.validate) + "\n";
+  }
   return out;
 }
 

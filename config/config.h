@@ -185,6 +185,18 @@ struct EcsSection {
   bool operator==(const EcsSection&) const = default;
 };
 
+/// A zone whose questions go to upstream resolvers ([[forward]]), with
+/// RD set, instead of being resolved from the root.
+struct ForwardZone {
+  std::string name;  // absolute, lowercase ("." for everything)
+  /// The upstream resolvers, asked over plain DNS on port 53.
+  std::vector<base::SocketAddress> addresses;
+  /// Validate their answers (DNSSEC) like any other; false for upstreams
+  /// trusted to validate: their answers are cached as insecure (no AD).
+  bool validate = true;
+  bool operator==(const ForwardZone&) const = default;
+};
+
 struct Config {
   ServerSection server;
   CacheSection cache;
@@ -194,6 +206,8 @@ struct Config {
   ControlSection control;
   LocalRootSection local_root;
   EcsSection ecs;
+  /// [[forward]] zones, in file order (names distinct).
+  std::vector<ForwardZone> forward;
   /// Where it came from: the file path, or "<built-in defaults>".
   std::string source;
 

@@ -32,6 +32,14 @@ class Cache;
 
 namespace shoal::resolver {
 
+/// A zone whose questions go to upstream resolvers, with RD set, rather
+/// than being resolved from the root (config [[forward]]).
+struct ForwardSpec {
+  dns::Name zone;
+  std::vector<base::IpAddress> addresses;  // asked on port 53
+  bool validate = true;  // false: answers cached as insecure, unvalidated
+};
+
 struct EngineConfig {
   int64_t query_timeout_ms = 3000;  // a client's overall deadline
   /// How long a resolution may go on: past query_timeout it carries on in
@@ -64,6 +72,9 @@ struct EngineConfig {
   ValidationConfig validation;
   /// EDNS Client Subnet (RFC 7871, resolver/ecs.h): off by default.
   EcsPolicy ecs;
+  /// Forward zones: a name at or below one (the longest) is asked of its
+  /// upstream resolvers, whatever the cache knows of its delegations.
+  std::vector<ForwardSpec> forwards;
 };
 
 /// A client query the hot path could not answer from the cache, as the hot

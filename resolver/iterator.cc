@@ -187,7 +187,7 @@ void Iterator::advance(Task& task, int64_t now_ms) {
       case CacheStep::kMoved: continue;
       case CacheStep::kMiss: break;
     }
-    if (!task.cut.valid || !task.sname.isSubdomainOf(task.cut.zone)) {
+    if (needsCut(task)) {
       if (!findCut(task, now_ms)) return;  // waiting for priming, or failed
     }
     sendNext(task, now_ms);
@@ -276,11 +276,47 @@ Outcome Iterator::answerOutcome(const Task& task) const {
   return outcome;
 }
 
+const ForwardSpec* Iterator::forwardFor(const dns::Name& sname, uint16_t stype) const {
+  const ForwardSpec* best = nullptr;
+  for (const auto& forward : config_.forwards) {
+    if (!sname.isSubdomainOf(forward.zone)) continue;
+    if (stype == dns::rrtype::kDs && sname == forward.zone && !sname.isRoot()) continue;
+    if (best == nullptr || forward.zone.labelCount() > best->zone.labelCount()) best = &forward;
+  }
+  return best;
+}
+
+bool Iterator::needsCut(const Task& task) const {
+  if (!task.cut.valid || !task.sname.isSubdomainOf(task.cut.zone)) return true;
+  if (config_.forwards.empty()) return false;
+  const ForwardSpec* forward = forwardFor(task.sname, task.stype);
+  if (forward == nullptr) return task.cut.forward;
+  return !task.cut.forward || !(task.cut.zone == forward->zone);
+}
+
 bool Iterator::findCut(Task& task, int64_t now_ms) {
   task.tried.clear();
   task.rounds = 0;
   task.question_ready = false;
   const Families families{config_.ipv4, config_.ipv6};
+  if (const ForwardSpec* forward = forwardFor(task.sname, task.stype)) {
+    // The upstream resolvers, whatever the cache knows of delegations.
+    Cut cut;
+    cut.zone = forward->zone;
+    cut.valid = true;
+    cut.forward = true;
+    cut.validate = forward->validate;
+    cut.keys_prefetched = !forward->validate;  // no keys wanted
+    NsServer upstreams;
+    upstreams.name = forward->zone;
+    for (const auto& address : forward->addresses) {
+      if (address.isV4() ? families.ipv4 : families.ipv6) upstreams.addresses.push_back(address);
+    }
+    upstreams.unresolvable = upstreams.addresses.empty();
+    cut.servers.push_back(std::move(upstreams));
+    task.cut = std::move(cut);
+    return true;
+  }
   if (auto cut = cachedCut(records_, task.sname, task.stype, families, now_ms / 1000)) {
     task.cut = std::move(*cut);
     return true;
@@ -310,7 +346,7 @@ void Iterator::nextQuestion(Task& task) {
   task.question_ready = true;
   task.tried.clear();
   task.rounds = 0;
-  if (!task.qmin || !config_.qname_minimisation) {
+  if (!task.qmin || !config_.qname_minimisation || task.cut.forward) {
     task.cur_qname = task.sname;
     task.cur_qtype = task.stype;
     return;
@@ -398,11 +434,11 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
 }
 
 std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id,
-                                          bool edns, const dns::ClientSubnet* ecs) {
+                                          bool edns, const dns::ClientSubnet* ecs, bool rd) {
   std::vector<uint8_t> buf(512);
   dns::MessageWriter w(buf, buf.size());
   w.setId(id);
-  w.setFlags(0);  // RD clear: we iterate
+  w.setFlags(rd ? dns::flag::kRd : 0);  // RD clear when we iterate, set for a forwarder
   (void)w.addQuestion(qname, qtype, dns::rrclass::kIn);
   dns::EdnsOut opt;
   opt.udp_size = config_.udp_payload_size;
@@ -472,7 +508,8 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   send.token = p.token;
   send.server = server;
   send.tcp = tcp;
-  send.packet = buildQuery(p.qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr);
+  send.packet =
+      buildQuery(p.qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr, task.cut.forward);
   const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
   // TCP includes a handshake: allow it two RTOs.
   const int64_t rto = servers_.rtoMs(state, now_ms) * (tcp ? 2 : 1);
@@ -518,7 +555,7 @@ void Iterator::sendHedge(Pending& pending, int64_t now_ms) {
     // Every server tried: the same one again, if it is the zone's only one.
     size_t addresses = 0;
     for (const auto& server : task->cut.servers) addresses += server.addresses.size();
-    if (addresses != 1 || !selector_.allowed(pending.server)) return;
+    if (addresses != 1 || (!task->cut.forward && !selector_.allowed(pending.server))) return;
     choice = Choice{pending.server, servers_.get(pending.server, now_ms)};
   }
   pending.hedged = true;
@@ -692,6 +729,12 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
     return;
   }
   if (classified.kind == ReplyKind::kReferral) {
+    if (task.cut.forward) {
+      // An upstream resolver does not refer: it is not recursing for us.
+      selector_.markLame(p.zone, p.server, now_ms);
+      sendNext(task, now_ms);
+      return;
+    }
     handleReferral(task, sent, classified, now_ms);
     return;
   }

@@ -192,6 +192,12 @@ class Iterator {
   /// An outcome carrying the task's chain and security.
   Outcome answerOutcome(const Task& task) const;
   bool findCut(Task& task, int64_t now_ms);
+  /// The forward zone (the longest) that (sname, stype) is asked of, if
+  /// any; a DS question at a forward zone's apex belongs to its parent.
+  const ForwardSpec* forwardFor(const dns::Name& sname, uint16_t stype) const;
+  /// The task's cut is not the one for its current name (none yet, a name
+  /// outside it, or a forward zone that should take over or let go).
+  bool needsCut(const Task& task) const;
   void sendNext(Task& task, int64_t now_ms);
   bool holdForRanges(Task& task, int64_t now_ms);
   bool releaseRangeFlights(int64_t now_ms);
@@ -248,7 +254,7 @@ class Iterator {
   /// One task stops waiting; the query is cancelled when nobody waits.
   void detachPending(uint32_t task_id, uint64_t token);
   std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns,
-                                  const dns::ClientSubnet* ecs);
+                                  const dns::ClientSubnet* ecs, bool rd);
 
   const EngineConfig& config_;
   RecordCache records_;

@@ -179,6 +179,19 @@ void Iterator::settle(Task& task, Held held, int64_t now_ms) {
     applyVerdict(task, held, ReplyVerdict{}, now_ms);
     return;
   }
+  if (task.cut.forward && !task.cut.validate) {
+    // A forward zone whose upstreams validate (or are trusted): insecure,
+    // cached for the TTLs the reply gives, never AD.
+    ReplyVerdict unvalidated;
+    unvalidated.overall =
+        dnssec::Verdict::insecure(0, "from an upstream resolver without validation");
+    const RrsetVerdict each{unvalidated.overall, UINT32_MAX};
+    unvalidated.links.assign(held.reply.links.size(), each);
+    if (held.reply.data) unvalidated.data = each;
+    unvalidated.negative = each;
+    applyVerdict(task, held, unvalidated, now_ms);
+    return;
+  }
   ReplyVerdict verdict = validator_.judge(held.reply, held.sent, now_ms / 1000, task.budget);
   if (verdict.need) {
     if (awaitKey(task, *verdict.need)) {

@@ -48,7 +48,9 @@ std::optional<Choice> ServerSelector::choose(const Cut& cut,
   std::vector<Candidate> candidates;
   for (const auto& server : cut.servers) {
     for (const auto& address : server.addresses) {
-      if (!allowed(address) || isLame(cut.zone, address, now_ms)) continue;
+      // A forward zone's upstreams are the operator's own choice: only the
+      // address families apply (filtered with the cut), not deny_upstream.
+      if ((!cut.forward && !allowed(address)) || isLame(cut.zone, address, now_ms)) continue;
       if (std::find(tried.begin(), tried.end(), address) != tried.end()) continue;
       const ServerState state = servers_.get(address, now_ms);
       if (isLameFor(state, cut.zone, now_ms)) continue;  // marked by another worker

@@ -32,6 +32,12 @@ struct Cut {
   bool valid = false;
   int ns_lookups = 0;  // name-server addresses looked up for this cut (NXNSAttack cap)
   bool keys_prefetched = false;  // the zone's DNSKEY fetch was started (or not needed)
+  /// A forward zone's upstream resolvers: asked with RD, the whole
+  /// question (no minimisation), never followed into a referral; the
+  /// configured addresses are used even where deny_upstream would refuse
+  /// them. `validate` false: their answers are not validated.
+  bool forward = false;
+  bool validate = true;
 };
 
 /// Which address families the resolver queries.

@@ -55,6 +55,9 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.cache.max_negative_ttl == b.cache.max_negative_ttl, "cache.max_negative_ttl");
   note(a.cache.max_ecs_partitions == b.cache.max_ecs_partitions, "cache.max_ecs_partitions");
   note(a.cache.serve_stale == b.cache.serve_stale, "cache.serve_stale");
+  note(a.cache.serve_stale_client_timeout == b.cache.serve_stale_client_timeout,
+       "cache.serve_stale_client_timeout");
+  note(a.cache.prefetch_min_hits == b.cache.prefetch_min_hits, "cache.prefetch_min_hits");
   note(a.cache.prefault == b.cache.prefault, "cache.prefault");
   note(a.resolver == b.resolver, "resolver");
   note(a.dnssec == b.dnssec, "dnssec");
@@ -63,6 +66,7 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.control.group == b.control.group, "control.group");
   note(a.local_root == b.local_root, "local_root");
   note(a.ecs == b.ecs, "ecs");
+  note(a.forward == b.forward, "forward");
   return keys;
 }
 

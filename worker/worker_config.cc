@@ -14,6 +14,13 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   auto& e = out.engine;
   e.query_timeout_ms = r.query_timeout.count();
   e.resolution_timeout_ms = r.resolution_timeout.count();
+  for (const auto& zone : config.forward) {
+    resolver::ForwardSpec forward;
+    if (auto name = dns::Name::fromText(zone.name)) forward.zone = *name;  // checked by config
+    for (const auto& address : zone.addresses) forward.addresses.push_back(address.ip);
+    forward.validate = zone.validate;
+    e.forwards.push_back(std::move(forward));
+  }
   e.rto_min_ms = r.rto_min.count();
   e.rto_max_ms = r.rto_max.count();
   e.qname_minimisation = r.qname_minimisation;

@@ -179,12 +179,15 @@ def toml_value(value):
 
 
 def toml_text(sections):
+    """Tables from {section: {key: value}}; a list of dicts is an array of
+    tables ({"forward": [{...}, {...}]} -> [[forward]] twice)."""
     lines = []
     for section, keys in sections.items():
-        lines.append(f"[{section}]")
-        for key, value in keys.items():
-            lines.append(f"{key} = {toml_value(value)}")
-        lines.append("")
+        for table in keys if isinstance(keys, list) else [keys]:
+            lines.append(f"[[{section}]]" if isinstance(keys, list) else f"[{section}]")
+            for key, value in table.items():
+                lines.append(f"{key} = {toml_value(value)}")
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -221,7 +224,10 @@ class Shoal:
             "local_root": {"enabled": False},
         }
         for section, keys in (config or {}).items():
-            sections.setdefault(section, {}).update(keys)
+            if isinstance(keys, list):  # an array of tables ([[forward]])
+                sections[section] = list(keys)
+            else:
+                sections.setdefault(section, {}).update(keys)
         self.sections = sections  # what the config file holds (see write_config)
         self.config_path = self.dir / "shoal.toml"
         self.config_path.write_text(toml_text(sections))

@@ -537,12 +537,50 @@ TEST(ConfigTest, DurationErrors) {
             "10s (got 20s)");
 }
 
+TEST(ConfigTest, ForwardZones) {
+  auto loaded = loadString(
+      "[[forward]]\nname = \".\"\naddresses = [\"192.0.2.53\", \"2001:db8::53\"]\n\n"
+      "[[forward]]\nname = \"Corp.Example\"\naddresses = [\"198.51.100.1:53\"]\n"
+      "validate = false\n",
+      "shoal.toml");
+  ASSERT_TRUE(loaded.config) << loaded.error;
+  const auto& forward = loaded.config->forward;
+  ASSERT_EQ(forward.size(), 2u);
+  EXPECT_EQ(forward[0].name, ".");
+  EXPECT_EQ(forward[0].addresses.size(), 2u);
+  EXPECT_TRUE(forward[0].validate);
+  EXPECT_EQ(forward[1].name, "corp.example.");
+  EXPECT_FALSE(forward[1].validate);
+  // Printed back, it reads the same.
+  auto again = loadString(toToml(*loaded.config), "shoal.toml");
+  ASSERT_TRUE(again.config) << again.error;
+  EXPECT_TRUE(*again.config == *loaded.config);
+
+  EXPECT_EQ(errorOf("[[forward]]\naddresses = [\"192.0.2.53\"]\n"),
+            "shoal.toml:1: forward: needs a name: the zone forwarded (\".\" for everything)");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\n"),
+            "shoal.toml:1: forward: needs addresses: the upstream resolvers of corp.");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = []\n"),
+            "shoal.toml:3: forward.addresses: must list at least one upstream resolver");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53:5353\"]\n"),
+            "shoal.toml:3: forward.addresses: 192.0.2.53:5353: upstream resolvers are asked on "
+            "port 53 (another port is not supported yet)");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\ntls = true\n"),
+            "shoal.toml:4: forward.tls: unknown key (the keys of [[forward]] are name, addresses "
+            "and validate)");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\n"
+                    "[[forward]]\nname = \"CORP\"\naddresses = [\"192.0.2.54\"]\n"),
+            "shoal.toml:4: forward: the zone corp. is forwarded twice");
+  EXPECT_EQ(errorOf("[forward]\nname = \".\"\n"),
+            "shoal.toml:1: forward: expected tables written [[forward]], got a table");
+}
+
 TEST(ConfigTest, UnknownTablesAndKeys) {
   EXPECT_EQ(errorOf("[server]\nlistn = [\"127.0.0.1:53\"]\n"),
             "shoal.toml:2: server.listn: unknown key");
   EXPECT_EQ(errorOf("[server]\nworkers = 1\n\n[serverx]\nworkers = 2\n"),
             "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, dnssec, acl, "
-            "control, local_root and ecs)");
+            "control, local_root, ecs and [[forward]])");
   EXPECT_EQ(errorOf("[server.tls]\nport = 853\n"), "shoal.toml:1: server.tls: unknown table");
   EXPECT_EQ(errorOf("[dnssec]\nnegative_trust_anchors = [\"a..b\"]\n"),
             "shoal.toml:2: dnssec.negative_trust_anchors: \"a..b\" is not a domain name");

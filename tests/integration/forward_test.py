@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Forward mode ([[forward]], issue 12) against the lab: a forward zone's
+questions go to its upstreams only (the lab's authoritative servers stand
+in for upstream resolvers: they answer a question with RD set like any
+other), validated or not as the zone says, with the same hedging and
+failover as for authoritative servers under loss. Needs root (exit 77
+otherwise); uses a running lab, or starts and stops one."""
+
+import contextlib
+
+from shoal_harness import (Shoal, close_shared_lab, kdig, resolve_many, run_tests, shared_lab)
+
+lab = shared_lab
+
+
+def forward_shoal(forward, **resolver):
+    config = lab().shoal_config(**resolver)
+    config["forward"] = forward
+    return Shoal(workers=2, config=config)
+
+
+def packets(addrs):
+    counters = lab().counters()
+    return sum(counters[a] for a in addrs)
+
+
+def test_a_forward_zone_without_validation_asks_only_its_upstreams():
+    l = lab()
+    sld = l.env["LAB_SLD_ADDRS"].split()
+    upstreams = [a for a in sld if ":" not in a]
+    iterated = l.env["LAB_ROOT_ADDRS"].split() + l.env["LAB_TLD_ADDRS"].split()
+    with forward_shoal([{"name": "example.com.", "addresses": upstreams,
+                         "validate": False}]) as shoal:
+        before = packets(iterated)
+        r = kdig(shoal.port, "www.example.com.", "A", "+dnssec")
+        assert r.status == "NOERROR" and r.data("A") == ["192.0.2.10"], r
+        assert "ad" not in r.flags, r  # not validated: never AD
+        r = kdig(shoal.port, "mail.example.com.", "MX")
+        assert r.status in ("NOERROR",), r
+        assert packets(iterated) == before, "the root or a TLD was asked"
+        servers = {s["address"]: s for s in shoal.ctl_json("servers")["servers"]}
+        assert sum(servers[a]["queries"] for a in upstreams if a in servers) >= 2, servers
+        # Outside the zone: resolved from the root as usual, validated.
+        r = kdig(shoal.port, "www.example.org.", "A", "+dnssec")
+        assert r.status == "NOERROR" and "ad" in r.flags, r
+        assert packets(iterated) > before
+
+
+def test_upstreams_under_loss_are_hedged_and_validated():
+    l = lab()
+    bulk = ["10.53.7.1", "10.53.7.2"]
+    names = [(f"h{i:03d}.bulk04.de.", "A") for i in range(100)]
+    with forward_shoal([{"name": "bulk04.de.", "addresses": bulk}]) as shoal:
+        try:
+            for addr in bulk:
+                l.drop(addr, 30)
+            results = resolve_many(shoal.port, names, in_flight=10, timeout=5.0, tries=1)
+        finally:
+            for addr in bulk:
+                l.drop(addr, 0)
+        failed = {q: r for q, r in results.items() if r[0] != "NOERROR"}
+        assert len(results) == len(names) and not failed, failed
+        servers = {s["address"]: s for s in shoal.ctl_json("servers")["servers"]}
+        assert all(a in servers for a in bulk), servers
+        assert sum(servers[a]["timeouts"] for a in bulk) > 0, servers
+        assert sum(servers[a]["hedges"] for a in bulk) > 0, servers
+        # Validated: the bulk zones are signed, their DS in the TLD.
+        r = kdig(shoal.port, "h000.bulk04.de.", "A", "+dnssec")
+        assert r.status == "NOERROR" and "ad" in r.flags, r
+
+
+if __name__ == "__main__":
+    try:
+        run_tests(globals())
+    finally:
+        close_shared_lab()

@@ -1,0 +1,140 @@
+// Engine scenarios, forward mode ([[forward]]): a forward zone's questions
+// go to its upstream resolvers, with RD and unminimised, whatever the cache
+// knows of delegations; failover and hedging as for any server; names
+// outside it (a CNAME target too) are resolved from the root; validation
+// applies, or is off for the zone.
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "dns/constants.h"
+#include "tests/unit/resolver/engine_test_util.h"
+#include "tests/unit/resolver/signed_internet.h"
+
+namespace shoal::resolver::testing_util {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+ForwardSpec forward(const char* zone, std::initializer_list<const char*> upstreams,
+                    bool validate = true) {
+  ForwardSpec spec;
+  spec.zone = N(zone);
+  for (const char* address : upstreams) spec.addresses.push_back(Ip(address));
+  spec.validate = validate;
+  return spec;
+}
+
+/// Records whether each query `server` receives asks for recursion.
+void recordRd(FakeNet& net, const char* server, std::vector<bool>& rd) {
+  net.server(server).tamper = [&rd](std::span<const uint8_t> query, std::vector<Delivery>&) {
+    if (query.size() > 2) rd.push_back((query[2] & 0x01) != 0);
+  };
+}
+
+TEST(EngineForward, AForwardZoneIsAskedOfItsUpstreamsOnly) {
+  FakeNet net;
+  standard(net);
+  std::vector<bool> rd;
+  recordRd(net, kExampleCom1, rd);
+  recordRd(net, kExampleCom2, rd);
+  EngineConfig config = defaultConfig(net);
+  config.forwards = {forward("example.com.", {kExampleCom1, kExampleCom2})};
+  Scenario s(net, config);
+  const auto r = s.resolve("www.example.com", dns::rrtype::kA);
+  EXPECT_EQ(r.rcode, dns::rcode::kNoError) << s.sentLog();
+  EXPECT_EQ(r.rdataOf(dns::rrtype::kA), Strings{"192.0.2.80"});
+  // Nothing to the root or com: the whole question, with RD.
+  EXPECT_EQ(sentTo(s, {kRootA, kRootB, kGtldA, kGtldB}).size(), 0u) << s.sentLog();
+  EXPECT_EQ(questions(s.sent()), Strings{"www.example.com. A"}) << s.sentLog();
+  EXPECT_EQ(rd, std::vector<bool>{true});
+  // A name outside it is resolved from the root, with RD clear.
+  const auto other = s.resolve("www.example.net", dns::rrtype::kA);
+  EXPECT_EQ(other.rdataOf(dns::rrtype::kA), Strings{"192.0.2.81"});
+  EXPECT_GE(sentTo(s, {kRootA, kRootB}).size(), 1u) << s.sentLog();
+}
+
+TEST(EngineForward, CachedDelegationsDoNotBypassTheUpstreams) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  Scenario s(net, config);
+  // Iterated once: example.com's NS set and glue are in the cache.
+  ASSERT_EQ(s.resolve("www.example.com", dns::rrtype::kA).rcode, dns::rcode::kNoError);
+  // Another worker forwards example.com to one of its servers only.
+  config.forwards = {forward("example.com.", {kExampleCom2})};
+  s.newWorker(config);
+  const size_t to_first = s.sentTo(kExampleCom1);
+  EXPECT_EQ(s.resolve("mail.example.com", dns::rrtype::kA).rcode, dns::rcode::kNoError);
+  EXPECT_EQ(s.sentTo(kExampleCom1), to_first) << s.sentLog();
+}
+
+TEST(EngineForward, AnUpstreamDownFailsOverWithinAHedge) {
+  FakeNet net;
+  standard(net);
+  net.deadOnFirstContact({kExampleCom1, kExampleCom2});
+  EngineConfig config = defaultConfig(net);
+  config.forwards = {forward("example.com.", {kExampleCom1, kExampleCom2})};
+  Scenario s(net, config);
+  const auto r = s.resolve("www.example.com", dns::rrtype::kA);
+  EXPECT_EQ(r.rcode, dns::rcode::kNoError) << s.sentLog();
+  EXPECT_LT(r.elapsed_ms, config.rto_min_ms) << s.sentLog();
+  EXPECT_EQ(s.engine().stats().hedges_won, 1u);
+}
+
+TEST(EngineForward, ACnameOutOfTheZoneIsFollowedByIteration) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.forwards = {forward("example.com.", {kExampleCom1})};
+  Scenario s(net, config);
+  const auto r = s.resolve("outside.example.com", dns::rrtype::kA);
+  EXPECT_EQ(r.rcode, dns::rcode::kNoError) << s.sentLog();
+  EXPECT_EQ(r.rdataOf(dns::rrtype::kA), Strings{"192.0.2.81"});
+  EXPECT_GE(s.sentTo(kExampleNet1) + s.sentTo(kExampleNet2), 1u) << s.sentLog();
+}
+
+class EngineForwardDnssec : public ::testing::Test {
+ protected:
+  void SetUp() override { internet_ = std::make_unique<SignedInternet>(addSignedInternet(net_)); }
+  EngineConfig validating() const {
+    EngineConfig config = defaultConfig(net_);
+    config.validation.anchors = {internet_->root_ds};
+    return config;
+  }
+  FakeNet net_;
+  std::unique_ptr<SignedInternet> internet_;
+};
+
+TEST_F(EngineForwardDnssec, AnswersFromUpstreamsAreValidated) {
+  EngineConfig config = validating();
+  config.forwards = {forward("secure.com.", {kSecureCom}), forward("badsig.com.", {kBadsigCom})};
+  Scenario s(net_, config);
+  const auto r = s.resolve("www.secure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(r.rcode, dns::rcode::kNoError) << r.ede_text << "\n" << s.sentLog();
+  EXPECT_TRUE(r.ad()) << s.sentLog();
+  // The DS of the zone came from its parent, by iteration.
+  EXPECT_GE(s.sentTo(kGtldA) + s.sentTo(kGtldB), 1u) << s.sentLog();
+  // A bad signature from an upstream is caught like any other.
+  const auto bad = s.resolve("www.badsig.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(bad.rcode, dns::rcode::kServFail) << s.sentLog();
+  EXPECT_GE(s.sentTo(kBadsigCom), 1u);
+}
+
+TEST_F(EngineForwardDnssec, ValidationOffForAZoneMeansInsecureAndCached) {
+  EngineConfig config = validating();
+  config.forwards = {forward("secure.com.", {kSecureCom}, /*validate=*/false)};
+  Scenario s(net_, config);
+  const auto r = s.resolve("www.secure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(r.rcode, dns::rcode::kNoError) << s.sentLog();
+  EXPECT_FALSE(r.ad());
+  EXPECT_EQ(r.rdataOf(dns::rrtype::kA), Strings{"192.0.2.80"});
+  EXPECT_EQ(s.sentTo(kGtldA) + s.sentTo(kGtldB), 0u) << "no DS wanted\n" << s.sentLog();
+  const auto again = s.resolve("www.secure.com", dns::rrtype::kA, withDo());
+  EXPECT_TRUE(again.from_cache);
+  EXPECT_FALSE(again.ad());
+}
+
+}  // namespace
+}  // namespace shoal::resolver::testing_util
