@@ -640,12 +640,6 @@ void readForward(Config& c, const Field& f) {
     } else if (key_name == "addresses") {
       zone.addresses = readSocketAddresses(field, 53);
       if (zone.addresses.empty()) field.fail("must list at least one upstream resolver");
-      for (const auto& address : zone.addresses) {
-        if (address.port != 53) {
-          field.fail(address.toString() + ": upstream resolvers are asked on port 53 (another "
-                     "port is not supported yet)");
-        }
-      }
     } else if (key_name == "validate") {
       zone.validate = field.boolean();
     } else {

@@ -189,7 +189,8 @@ struct EcsSection {
 /// RD set, instead of being resolved from the root.
 struct ForwardZone {
   std::string name;  // absolute, lowercase ("." for everything)
-  /// The upstream resolvers, asked over plain DNS on port 53.
+  /// The upstream resolvers ("address[:port]", port 53 by default), asked
+  /// over plain DNS.
   std::vector<base::SocketAddress> addresses;
   /// Validate their answers (DNSSEC) like any other; false for upstreams
   /// trusted to validate: their answers are cached as insecure (no AD).

@@ -36,7 +36,9 @@ namespace shoal::resolver {
 /// than being resolved from the root (config [[forward]]).
 struct ForwardSpec {
   dns::Name zone;
-  std::vector<base::IpAddress> addresses;  // asked on port 53
+  /// The upstreams and their ports. Their statistics are kept per address
+  /// (two upstreams on one address share them).
+  std::vector<base::SocketAddress> addresses;
   bool validate = true;  // false: answers cached as insecure, unvalidated
 };
 

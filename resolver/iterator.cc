@@ -310,7 +310,12 @@ bool Iterator::findCut(Task& task, int64_t now_ms) {
     NsServer upstreams;
     upstreams.name = forward->zone;
     for (const auto& address : forward->addresses) {
-      if (address.isV4() ? families.ipv4 : families.ipv6) upstreams.addresses.push_back(address);
+      if (!(address.ip.isV4() ? families.ipv4 : families.ipv6)) continue;
+      if (std::find(upstreams.addresses.begin(), upstreams.addresses.end(), address.ip) ==
+          upstreams.addresses.end()) {
+        upstreams.addresses.push_back(address.ip);
+        cut.ports.push_back(address);
+      }
     }
     upstreams.unresolvable = upstreams.addresses.empty();
     cut.servers.push_back(std::move(upstreams));
@@ -508,6 +513,9 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   send.token = p.token;
   send.server = server;
   send.tcp = tcp;
+  for (const auto& upstream : task.cut.ports) {
+    if (upstream.ip == server) send.port = upstream.port;
+  }
   send.packet =
       buildQuery(p.qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr, task.cut.forward);
   const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/ip_address.h"
+#include "base/ip_prefix.h"
 #include "dns/name.h"
 #include "resolver/cache_format.h"
 #include "resolver/record_cache.h"
@@ -38,6 +39,8 @@ struct Cut {
   /// them. `validate` false: their answers are not validated.
   bool forward = false;
   bool validate = true;
+  /// A forward cut: the port of each upstream address (53 when absent).
+  std::vector<base::SocketAddress> ports;
 };
 
 /// Which address families the resolver queries.

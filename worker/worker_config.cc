@@ -17,7 +17,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   for (const auto& zone : config.forward) {
     resolver::ForwardSpec forward;
     if (auto name = dns::Name::fromText(zone.name)) forward.zone = *name;  // checked by config
-    for (const auto& address : zone.addresses) forward.addresses.push_back(address.ip);
+    forward.addresses = zone.addresses;
     forward.validate = zone.validate;
     e.forwards.push_back(std::move(forward));
   }

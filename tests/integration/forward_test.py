@@ -8,7 +8,8 @@ otherwise); uses a running lab, or starts and stops one."""
 
 import contextlib
 
-from shoal_harness import (Shoal, close_shared_lab, kdig, resolve_many, run_tests, shared_lab)
+from shoal_harness import (Shoal, UNBOUND_ADDR, Unbound, close_shared_lab, kdig, resolve_many,
+                           run_tests, shared_lab)
 
 lab = shared_lab
 
@@ -44,6 +45,21 @@ def test_a_forward_zone_without_validation_asks_only_its_upstreams():
         r = kdig(shoal.port, "www.example.org.", "A", "+dnssec")
         assert r.status == "NOERROR" and "ad" in r.flags, r
         assert packets(iterated) > before
+
+
+def test_everything_forwarded_to_a_validating_resolver_on_its_port():
+    l = lab()
+    with Unbound(l.env) as unbound:
+        upstream = f"{UNBOUND_ADDR}:{unbound.port}"
+        with forward_shoal([{"name": ".", "addresses": [upstream]}]) as shoal:
+            r = kdig(shoal.port, "www.example.com.", "A", "+dnssec")
+            assert r.status == "NOERROR" and r.data("A") == ["192.0.2.10"], r
+            assert "ad" in r.flags, r  # validated by shoal too, keys through the upstream
+            r = kdig(shoal.port, "pdq.", "A", "+dnssec")
+            assert r.status == "NXDOMAIN" and "ad" in r.flags, r
+            # shoal asked nobody else: its only server is the upstream.
+            servers = [s["address"] for s in shoal.ctl_json("servers")["servers"]]
+            assert servers == [UNBOUND_ADDR], servers
 
 
 def test_upstreams_under_loss_are_hedged_and_validated():

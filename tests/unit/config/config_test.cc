@@ -540,7 +540,7 @@ TEST(ConfigTest, DurationErrors) {
 TEST(ConfigTest, ForwardZones) {
   auto loaded = loadString(
       "[[forward]]\nname = \".\"\naddresses = [\"192.0.2.53\", \"2001:db8::53\"]\n\n"
-      "[[forward]]\nname = \"Corp.Example\"\naddresses = [\"198.51.100.1:53\"]\n"
+      "[[forward]]\nname = \"Corp.Example\"\naddresses = [\"198.51.100.1:5353\"]\n"
       "validate = false\n",
       "shoal.toml");
   ASSERT_TRUE(loaded.config) << loaded.error;
@@ -551,6 +551,7 @@ TEST(ConfigTest, ForwardZones) {
   EXPECT_TRUE(forward[0].validate);
   EXPECT_EQ(forward[1].name, "corp.example.");
   EXPECT_FALSE(forward[1].validate);
+  EXPECT_EQ(forward[1].addresses.front().port, 5353);
   // Printed back, it reads the same.
   auto again = loadString(toToml(*loaded.config), "shoal.toml");
   ASSERT_TRUE(again.config) << again.error;
@@ -562,9 +563,8 @@ TEST(ConfigTest, ForwardZones) {
             "shoal.toml:1: forward: needs addresses: the upstream resolvers of corp.");
   EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = []\n"),
             "shoal.toml:3: forward.addresses: must list at least one upstream resolver");
-  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53:5353\"]\n"),
-            "shoal.toml:3: forward.addresses: 192.0.2.53:5353: upstream resolvers are asked on "
-            "port 53 (another port is not supported yet)");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53:0\"]\n"),
+            "shoal.toml:3: forward.addresses: \"192.0.2.53:0\": port 0 is not allowed");
   EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\ntls = true\n"),
             "shoal.toml:4: forward.tls: unknown key (the keys of [[forward]] are name, addresses "
             "and validate)");

@@ -21,7 +21,7 @@ ForwardSpec forward(const char* zone, std::initializer_list<const char*> upstrea
                     bool validate = true) {
   ForwardSpec spec;
   spec.zone = N(zone);
-  for (const char* address : upstreams) spec.addresses.push_back(Ip(address));
+  for (const char* address : upstreams) spec.addresses.push_back({Ip(address), 53});
   spec.validate = validate;
   return spec;
 }
@@ -53,6 +53,19 @@ TEST(EngineForward, AForwardZoneIsAskedOfItsUpstreamsOnly) {
   const auto other = s.resolve("www.example.net", dns::rrtype::kA);
   EXPECT_EQ(other.rdataOf(dns::rrtype::kA), Strings{"192.0.2.81"});
   EXPECT_GE(sentTo(s, {kRootA, kRootB}).size(), 1u) << s.sentLog();
+}
+
+TEST(EngineForward, AnUpstreamIsAskedOnItsPort) {
+  FakeNet net;  // (the fake network delivers by address alone)
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.forwards = {forward("example.com.", {})};
+  config.forwards[0].addresses = {{Ip(kExampleCom1), 5353}};
+  Scenario s(net, config);
+  EXPECT_EQ(s.resolve("www.example.com", dns::rrtype::kA).rcode, dns::rcode::kNoError);
+  ASSERT_EQ(s.sent().size(), 1u) << s.sentLog();
+  EXPECT_EQ(s.sent()[0].port, 5353);
+  EXPECT_EQ(s.sent()[0].server, Ip(kExampleCom1));
 }
 
 TEST(EngineForward, CachedDelegationsDoNotBypassTheUpstreams) {

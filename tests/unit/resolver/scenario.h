@@ -84,6 +84,7 @@ ClientResult parseClientAnswer(std::span<const uint8_t> packet);
 struct SentQuery {
   int64_t at_ms = 0;
   base::IpAddress server;
+  uint16_t port = 53;
   bool tcp = false;
   bool edns = false;
   dns::Name qname;
