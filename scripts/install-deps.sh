@@ -12,7 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev
   # the lab and clients
   knot knot-module-geoip knot-module-dnstap knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
-  unbound pdns-recursor python3 openssl
+  unbound pdns-recursor knot-resolver python3 openssl
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -38,10 +38,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 
-# Debian enables knot, unbound and pdns-recursor as system services on
+# Debian enables knot, unbound, pdns-recursor and Knot Resolver (kresd.target,
+# its cache collector kres-cache-gc, instances kresd@N) as system services on
 # install; the lab and the benchmarks start their own instances on their
 # own addresses.
-for svc in knot unbound pdns-recursor; do
+for svc in knot unbound pdns-recursor kresd@1 kres-cache-gc kresd.target; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
