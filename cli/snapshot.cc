@@ -216,6 +216,12 @@ TopFrame makeTopFrame(const Snapshot& before, const Snapshot& after) {
   f.local_root_qps = rate(d.localRootAnswers(), f.interval_s);
   f.hit_percent = percentOf(d.cache_hits, d.cache_hits + d.cache_misses);
   f.loss_percent = percentOf(d.upstream_timeouts, d.upstream_queries);
+  f.hedge_qps = rate(d.hedges_sent, f.interval_s);
+  f.hedge_won_percent = percentOf(d.hedges_won, d.hedges_sent);
+  f.retry_qps = rate(d.client_retries, f.interval_s);
+  f.retry_percent = percentOf(d.client_retries, d.queries_udp);
+  f.stale_qps = rate(d.stale_answers, f.interval_s);
+  f.prefetch_qps = rate(d.prefetches, f.interval_s);
   f.hit = summarizeLatency(d.latency_hit, d.latency_hit_sum_us);
   f.miss = summarizeLatency(d.latency_miss, d.latency_miss_sum_us);
   for (size_t i = 0; i < after.workers.size(); ++i) {

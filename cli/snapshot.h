@@ -172,6 +172,11 @@ struct TopFrame {
   /// proven by the local root zone (RFC 8806).
   double synthesised_qps = 0, local_root_qps = 0;
   std::optional<double> hit_percent, loss_percent;
+  /// Loss hidden from clients, a second: hedges sent (and the share that
+  /// won), client retries (and their share of the UDP queries), stale
+  /// answers, prefetches.
+  double hedge_qps = 0, retry_qps = 0, stale_qps = 0, prefetch_qps = 0;
+  std::optional<double> hedge_won_percent, retry_percent;
   LatencySummary hit, miss;
   std::vector<TopWorker> workers;
 };

@@ -371,6 +371,11 @@ std::vector<std::string> topLines(const TopFrame& f) {
   lines.push_back("qps " + formatRate(f.qps) + "  hit rate " + formatPercent(f.hit_percent) +
                   "  upstream " + formatRate(f.upstream_qps) + "/s  loss " +
                   formatPercent(f.loss_percent) + strprintf("  (last %.1fs)", f.interval_s));
+  lines.push_back("hedged " + formatRate(f.hedge_qps) + "/s (won " +
+                  formatPercent(f.hedge_won_percent) + ")  client retries " +
+                  formatRate(f.retry_qps) + "/s (" + formatPercent(f.retry_percent) +
+                  " of udp)  stale " + formatRate(f.stale_qps) + "/s  prefetched " +
+                  formatRate(f.prefetch_qps) + "/s");
   lines.push_back("synthesised " + formatRate(f.synthesised_qps) + "/s  local root " +
                   formatRate(f.local_root_qps) + "/s  ranges " + u64(f.cache_ranges) +
                   "  (RFC 8198 answers from NSEC/NSEC3 ranges)");
@@ -428,6 +433,12 @@ std::string topJson(const TopFrame& f) {
                     {"loss_percent", optional(f.loss_percent)},
                     {"synthesised_qps", rounded(f.synthesised_qps, 2)},
                     {"local_root_qps", rounded(f.local_root_qps, 2)},
+                    {"hedge_qps", rounded(f.hedge_qps, 2)},
+                    {"hedge_won_percent", optional(f.hedge_won_percent)},
+                    {"client_retry_qps", rounded(f.retry_qps, 2)},
+                    {"client_retry_percent", optional(f.retry_percent)},
+                    {"stale_qps", rounded(f.stale_qps, 2)},
+                    {"prefetch_qps", rounded(f.prefetch_qps, 2)},
                     {"cache", {{"ranges", f.cache_ranges},
                                {"entries", f.cache_entries},
                                {"fill_percent", optional(f.fill_percent)}}},

@@ -312,6 +312,12 @@ TopFrame sampleFrame() {
   f.synthesised_qps = 300;
   f.local_root_qps = 120;
   f.cache_ranges = 77;
+  f.hedge_qps = 12;
+  f.hedge_won_percent = 75;
+  f.retry_qps = 4;
+  f.retry_percent = 0.2;
+  f.stale_qps = 1;
+  f.prefetch_qps = 3;
   f.hit = LatencySummary{1900, 0.02, 0.01, 0.03, 0.05};
   TopWorker w;
   w.index = 0;
@@ -326,18 +332,25 @@ TopFrame sampleFrame() {
 
 TEST(TopViews, LinesAndJson) {
   const std::vector<std::string> lines = topLines(sampleFrame());
-  ASSERT_GE(lines.size(), 8u);
+  ASSERT_GE(lines.size(), 9u);
   EXPECT_TRUE(contains(lines[0], "shoal 0.1.0  pid 123")) << lines[0];
   EXPECT_TRUE(contains(lines[1], "qps 2000  hit rate 95.0%")) << lines[1];
-  EXPECT_TRUE(contains(lines[2], "synthesised 300/s  local root 120/s  ranges 77")) << lines[2];
-  EXPECT_TRUE(contains(lines[6], "WORKER")) << lines[6];
-  EXPECT_TRUE(contains(lines[7], "456  ready  2000  95.0%   0.010    30.0")) << lines[7];
+  EXPECT_TRUE(contains(lines[2], "hedged 12.0/s (won 75.0%)  client retries 4.0/s (0.2% of "
+                                 "udp)  stale 1.0/s  prefetched 3.0/s"))
+      << lines[2];
+  EXPECT_TRUE(contains(lines[3], "synthesised 300/s  local root 120/s  ranges 77")) << lines[3];
+  EXPECT_TRUE(contains(lines[7], "WORKER")) << lines[7];
+  EXPECT_TRUE(contains(lines[8], "456  ready  2000  95.0%   0.010    30.0")) << lines[8];
   const json j = json::parse(topJson(sampleFrame()));
   EXPECT_EQ(j["qps"], 2000.0);
   EXPECT_EQ(j["hit_percent"], 95.0);
   EXPECT_EQ(j["loss_percent"], 0.5);
   EXPECT_EQ(j["synthesised_qps"], 300.0);
   EXPECT_EQ(j["local_root_qps"], 120.0);
+  EXPECT_EQ(j["hedge_qps"], 12.0);
+  EXPECT_EQ(j["hedge_won_percent"], 75.0);
+  EXPECT_EQ(j["client_retry_qps"], 4.0);
+  EXPECT_EQ(j["prefetch_qps"], 3.0);
   EXPECT_EQ(j["cache"]["ranges"], 77);
   EXPECT_TRUE(j["uptime_s"].is_null());
   EXPECT_EQ(j["latency_ms"]["hit"]["p99"], 0.05);
