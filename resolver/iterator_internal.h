@@ -20,10 +20,10 @@ inline constexpr int kMaxKeyDepth = 24;
 inline constexpr uint32_t kKeyFailureTtl = 5;
 inline constexpr int kMaxSentPerTask = 40;    // upstream queries per task
 // Hedging: each query sent earns the worker kHedgeShare of a hedge, and at
-// most kHedgeBurst are saved up: hedges stay within 10 % of the queries in
+// most kHedgeBurst are saved up: hedges stay within 5 % of the queries in
 // steady state, and a burst after a quiet time may hedge a little more.
-inline constexpr double kHedgeShare = 0.1;
-inline constexpr double kHedgeBurst = 20;
+inline constexpr double kHedgeShare = 0.05;
+inline constexpr double kHedgeBurst = 10;
 // Resolutions a worker carries on with after their clients had an answer
 // (at query_timeout), so that the result is cached for the client's retry.
 inline constexpr size_t kMaxBackgroundTasks = 2048;
