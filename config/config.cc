@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <span>
 #include <sstream>
@@ -626,6 +627,9 @@ struct Item {
 void readForward(Config& c, const Field& f) {
   ForwardZone zone;
   bool named = false;
+  const toml::value* addresses = nullptr;
+  const toml::value* tls_name = nullptr;
+  const toml::value* tls_ca = nullptr;
   for (const auto& [key, value] : f.value().as_table()) {
     const std::string& key_name = key;
     const Field field = f.child(value, "forward." + key_name);
@@ -638,12 +642,37 @@ void readForward(Config& c, const Field& f) {
                      [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
       named = true;
     } else if (key_name == "addresses") {
-      zone.addresses = readSocketAddresses(field, 53);
-      if (zone.addresses.empty()) field.fail("must list at least one upstream resolver");
+      addresses = &value;  // read below: the default port depends on tls
     } else if (key_name == "validate") {
       zone.validate = field.boolean();
+    } else if (key_name == "tls") {
+      zone.tls = field.boolean();
+    } else if (key_name == "tls_name") {
+      zone.tls_name = field.string();
+      if (zone.tls_name.empty()) field.fail("must name the upstreams' certificate");
+      tls_name = &value;
+    } else if (key_name == "tls_ca") {
+      zone.tls_ca = field.string();
+      if (!zone.tls_ca.empty() && !std::ifstream(zone.tls_ca).good()) {
+        field.fail("cannot read " + zone.tls_ca);
+      }
+      tls_ca = &value;
     } else {
-      field.fail("unknown key (the keys of [[forward]] are name, addresses and validate)");
+      field.fail("unknown key (the keys of [[forward]] are name, addresses, validate, tls, "
+                 "tls_name and tls_ca)");
+    }
+  }
+  if (addresses != nullptr) {
+    const Field field = f.child(*addresses, "forward.addresses");
+    zone.addresses = readSocketAddresses(field, zone.tls ? 853 : 53);
+    if (zone.addresses.empty()) field.fail("must list at least one upstream resolver");
+  }
+  if (zone.tls && zone.tls_name.empty()) {
+    f.fail("tls = true needs tls_name: the name the upstreams' certificate is valid for");
+  }
+  for (const toml::value* value : {tls_name, tls_ca}) {
+    if (value != nullptr && !zone.tls) {
+      f.child(*value, "forward").fail("tls_name and tls_ca need tls = true");
     }
   }
   if (!named) f.fail("needs a name: the zone forwarded (\".\" for everything)");
@@ -963,6 +992,11 @@ std::string toToml(const Config& c) {
     out += "name = " + quote(zone.name) + "\n";
     out += "addresses = " + toTomlList(zone.addresses) + "\n";
     out += "validate = " + toTomlBool(zone.validate) + "\n";
+    if (zone.tls) {
+      out += "tls = true\n";
+      out += "tls_name = " + quote(zone.tls_name) + "\n";
+      out += "tls_ca = " + quote(zone.tls_ca) + "\n";
+    }
   }
   return out;
 }

@@ -195,6 +195,12 @@ struct ForwardZone {
   /// Validate their answers (DNSSEC) like any other; false for upstreams
   /// trusted to validate: their answers are cached as insecure (no AD).
   bool validate = true;
+  /// DNS over TLS (RFC 7858; port 853 by default): the upstreams'
+  /// certificate must be valid for tls_name, issued by a CA in the PEM
+  /// file tls_ca (empty: the system's trust store).
+  bool tls = false;
+  std::string tls_name;
+  std::string tls_ca;
   bool operator==(const ForwardZone&) const = default;
 };
 

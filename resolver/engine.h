@@ -40,6 +40,12 @@ struct ForwardSpec {
   /// (two upstreams on one address share them).
   std::vector<base::SocketAddress> addresses;
   bool validate = true;  // false: answers cached as insecure, unvalidated
+  /// DNS over TLS (RFC 7858): every query over a TLS connection whose
+  /// certificate is valid for `tls_name`, issued by a CA of `tls_ca`
+  /// (empty: the system's).
+  bool tls = false;
+  std::string tls_name;
+  std::string tls_ca;
 };
 
 struct EngineConfig {
@@ -96,6 +102,11 @@ struct UpstreamSend {
   uint16_t port = 53;
   bool tcp = false;
   std::vector<uint8_t> packet;
+  /// DNS over TLS (tcp is set too): the name the server's certificate must
+  /// be valid for, and the CA file (empty: the system's trust store).
+  bool tls = false;
+  std::string tls_name;
+  std::string tls_ca;
 };
 
 /// The finished response for a client (already sized: TC set when it did

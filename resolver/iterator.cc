@@ -307,6 +307,9 @@ bool Iterator::findCut(Task& task, int64_t now_ms) {
     cut.forward = true;
     cut.validate = forward->validate;
     cut.keys_prefetched = !forward->validate;  // no keys wanted
+    cut.tls = forward->tls;
+    cut.tls_name = forward->tls_name;
+    cut.tls_ca = forward->tls_ca;
     NsServer upstreams;
     upstreams.name = forward->zone;
     for (const auto& address : forward->addresses) {
@@ -456,6 +459,8 @@ std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype
 
 void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bool edns,
                          int64_t now_ms, const ServerState* known, bool hedge) {
+  const bool tls = task.cut.forward && task.cut.tls;
+  tcp = tcp || tls;  // DNS over TLS is a TCP connection
   if (std::find(task.tried.begin(), task.tried.end(), server) == task.tried.end()) {
     task.tried.push_back(server);
   }
@@ -516,11 +521,16 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   for (const auto& upstream : task.cut.ports) {
     if (upstream.ip == server) send.port = upstream.port;
   }
+  if (tls) {
+    send.tls = true;
+    send.tls_name = task.cut.tls_name;
+    send.tls_ca = task.cut.tls_ca;
+  }
   send.packet =
       buildQuery(p.qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr, task.cut.forward);
   const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
-  // TCP includes a handshake: allow it two RTOs.
-  const int64_t rto = servers_.rtoMs(state, now_ms) * (tcp ? 2 : 1);
+  // TCP includes a handshake: allow it two RTOs; TLS another one or two.
+  const int64_t rto = servers_.rtoMs(state, now_ms) * (tls ? 4 : tcp ? 2 : 1);
   timers_.emplace(now_ms + rto, Timer{TimerKind::kRto, p.token});
   if (hedge) {
     hedge_tokens_ -= 1;

@@ -41,6 +41,10 @@ struct Cut {
   bool validate = true;
   /// A forward cut: the port of each upstream address (53 when absent).
   std::vector<base::SocketAddress> ports;
+  /// A forward cut over DNS over TLS (ForwardSpec::tls, tls_name, tls_ca).
+  bool tls = false;
+  std::string tls_name;
+  std::string tls_ca;
 };
 
 /// Which address families the resolver queries.

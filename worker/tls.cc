@@ -6,10 +6,13 @@
 #include <openssl/proverr.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+
+#include "base/ip_address.h"
 
 namespace shoal::worker {
 namespace {
@@ -165,6 +168,52 @@ struct SessionBio {
   }
 };
 
+namespace {
+
+/// The BIO method of every session of a context.
+BIO_METHOD* makeBioMethod() {
+  BIO_METHOD* method = nullptr;
+  const int type = BIO_get_new_index();
+  if (type > 0) method = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "shoal tls session");
+  if (method == nullptr || BIO_meth_set_read_ex(method, SessionBio::read) != 1 ||
+      BIO_meth_set_write_ex(method, SessionBio::write) != 1 ||
+      BIO_meth_set_ctrl(method, SessionBio::control) != 1 ||
+      BIO_meth_set_create(method, SessionBio::create) != 1) {
+    BIO_meth_free(method);
+    return nullptr;
+  }
+  return method;
+}
+
+}  // namespace
+
+TlsContext::Loaded TlsContext::client(const std::string& ca_file) {
+  ERR_clear_error();
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  if (!ctx) return {nullptr, "tls: cannot create a TLS client context: " + lastReason()};
+  if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(ctx.get(), kTls12Ciphers) != 1) {
+    return {nullptr, "tls: cannot set up the TLS client context: " + lastReason()};
+  }
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  const int loaded = ca_file.empty()
+                         ? SSL_CTX_set_default_verify_paths(ctx.get())
+                         : SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr);
+  if (loaded != 1) {
+    return {nullptr, "tls_ca " + (ca_file.empty() ? std::string("(the system's)") : ca_file) +
+                         ": " + loadError("CA certificates")};
+  }
+  static constexpr unsigned char kAlpn[] = {3, 'd', 'o', 't'};
+  SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
+  BIO_METHOD* method = makeBioMethod();
+  if (method == nullptr) return {nullptr, "tls: cannot create a BIO method: " + lastReason()};
+  std::shared_ptr<TlsContext> context(new TlsContext(
+      ctx.release(), method, ca_file.empty() ? "client, system CAs" : "client, CAs " + ca_file));
+  return {std::move(context), {}};
+}
+
 TlsContext::Loaded TlsContext::load(const std::string& certificate, const std::string& key) {
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
@@ -189,16 +238,8 @@ TlsContext::Loaded TlsContext::load(const std::string& certificate, const std::s
     ERR_clear_error();
     return {nullptr, mismatch};
   }
-  BIO_METHOD* method = nullptr;
-  const int type = BIO_get_new_index();
-  if (type > 0) method = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "shoal tls session");
-  if (method == nullptr || BIO_meth_set_read_ex(method, SessionBio::read) != 1 ||
-      BIO_meth_set_write_ex(method, SessionBio::write) != 1 ||
-      BIO_meth_set_ctrl(method, SessionBio::control) != 1 ||
-      BIO_meth_set_create(method, SessionBio::create) != 1) {
-    BIO_meth_free(method);
-    return {nullptr, "tls: cannot create a BIO method: " + lastReason()};
-  }
+  BIO_METHOD* method = makeBioMethod();
+  if (method == nullptr) return {nullptr, "tls: cannot create a BIO method: " + lastReason()};
   std::string description = describe(SSL_CTX_get0_certificate(ctx.get()));
   std::shared_ptr<TlsContext> context(
       new TlsContext(ctx.release(), method, std::move(description)));
@@ -230,6 +271,27 @@ std::unique_ptr<TlsSession> TlsSession::create(const TlsContext& context, Send s
   BIO_set_data(bio, session.get());
   SSL_set_bio(ssl, bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_accept_state(ssl);
+  return session;
+}
+
+std::unique_ptr<TlsSession> TlsSession::createClient(const TlsContext& context, Send send,
+                                                     void* send_context,
+                                                     const std::string& server_name) {
+  auto session = create(context, send, send_context);
+  if (!session) return nullptr;
+  SSL* ssl = session->ssl_;
+  SSL_set_connect_state(ssl);
+  const bool address = base::IpAddress::parse(server_name).has_value();
+  const int named =
+      address ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str())
+              : SSL_set1_host(ssl, server_name.c_str());
+  // SNI (SSL_set_tlsext_host_name, a macro with a C cast).
+  if (named != 1 ||
+      (!address && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                            const_cast<char*>(server_name.c_str())) != 1)) {
+    ERR_clear_error();
+    return nullptr;
+  }
   return session;
 }
 

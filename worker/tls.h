@@ -48,6 +48,11 @@ class TlsContext {
   /// Loads the PEM certificate chain (server certificate first) and the
   /// private key, and checks that they match.
   static Loaded load(const std::string& certificate, const std::string& key);
+  /// The client side, for DNS over TLS to upstream resolvers (RFC 7858,
+  /// RFC 8310 strict privacy): TLS 1.2 at least, ALPN "dot" offered, the
+  /// server's certificate verified against the CAs in `ca_file` (PEM),
+  /// or the system's trust store when it is empty.
+  static Loaded client(const std::string& ca_file);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
@@ -67,7 +72,8 @@ class TlsContext {
   std::string description_;
 };
 
-/// The server side of one TLS connection.
+/// One TLS connection: the server side (create), or the client side
+/// towards an upstream (createClient).
 class TlsSession {
  public:
   /// Receives ciphertext to send, synchronously from inside read(),
@@ -79,6 +85,13 @@ class TlsSession {
   /// `context` must outlive the session.
   static std::unique_ptr<TlsSession> create(const TlsContext& context, Send send,
                                             void* send_context);
+  /// A session in the connect state, for a context made by
+  /// TlsContext::client: `server_name` is sent (SNI, unless an address)
+  /// and the certificate must be valid for it (a name, or an address).
+  /// The first read() (with no input) sends the ClientHello.
+  static std::unique_ptr<TlsSession> createClient(const TlsContext& context, Send send,
+                                                  void* send_context,
+                                                  const std::string& server_name);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;

@@ -9,9 +9,12 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <utility>
 
+#include "base/log.h"
 #include "worker/clock.h"
 #include "worker/sockaddr.h"
 #include "worker/worker_loop.h"
@@ -62,6 +65,45 @@ void onUpstreamRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   up->worker->onUpstreamTcpRead(*up, nread, buf);
 }
 
+/// TLS ciphertext that the socket did not take at once, queued.
+struct TlsWrite {
+  uv_write_t req{};
+  std::vector<uint8_t> data;
+  uv_buf_t buf{};
+  Upstream* up = nullptr;
+};
+
+void onTlsWritten(uv_write_t* req, int status) {
+  auto* write = static_cast<TlsWrite*>(req->data);
+  Upstream* up = write->up;
+  delete write;
+  if (status < 0 && !up->closing) up->worker->onUpstreamFailure(*up);
+}
+
+/// TlsSession::Send for an upstream connection: what OpenSSL writes goes
+/// to the socket now, or is queued.
+bool sendUpstreamTls(void* context, std::span<const uint8_t> data) {
+  auto& up = *static_cast<Upstream*>(context);
+  if (up.closing) return false;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&up.handle.tcp);
+  uv_buf_t now = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
+                             static_cast<unsigned>(data.size()));
+  const int written = uv_try_write(stream, &now, 1);
+  if (written == static_cast<int>(data.size())) return true;
+  if (written < 0 && written != UV_EAGAIN) return false;
+  auto* write = new TlsWrite;
+  write->up = &up;
+  write->data.assign(data.begin() + std::max(written, 0), data.end());
+  write->buf = uv_buf_init(reinterpret_cast<char*>(write->data.data()),
+                           static_cast<unsigned>(write->data.size()));
+  write->req.data = write;
+  if (uv_write(&write->req, stream, &write->buf, 1, onTlsWritten) != 0) {
+    delete write;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 uv_buf_t Worker::upstreamReceiveBuffer() {
@@ -79,6 +121,9 @@ bool Worker::startUpstream(resolver::UpstreamSend& send) {
   up->worker = this;
   up->token = send.token;
   up->tcp = send.tcp;
+  up->tls_wanted = send.tls;
+  up->tls_name = std::move(send.tls_name);
+  up->tls_ca = std::move(send.tls_ca);
   up->started_ms = wallMs();
   up->packet = std::move(send.packet);
   upstreams_.emplace(up->token, up);
@@ -159,6 +204,18 @@ void Worker::onUpstreamConnected(Upstream& up, int status) {
     return;
   }
   auto* stream = reinterpret_cast<uv_stream_t*>(&up.handle.tcp);
+  if (up.tls_wanted) {
+    const TlsContext* context = upstreamTlsContext(up.tls_ca);
+    if (context != nullptr) {
+      up.tls = TlsSession::createClient(*context, sendUpstreamTls, &up, up.tls_name);
+    }
+    if (!up.tls || uv_read_start(stream, onAlloc, onUpstreamRead) != 0) {
+      onUpstreamFailure(up);
+      return;
+    }
+    driveUpstreamTls(up, {});  // the ClientHello
+    return;
+  }
   up.send_buf = uv_buf_init(reinterpret_cast<char*>(up.packet.data()),
                             static_cast<unsigned>(up.packet.size()));
   up.write.data = &up;
@@ -168,6 +225,58 @@ void Worker::onUpstreamConnected(Upstream& up, int status) {
   }
 }
 
+const TlsContext* Worker::upstreamTlsContext(const std::string& ca) {
+  auto it = upstream_tls_.find(ca);
+  if (it == upstream_tls_.end()) {
+    auto loaded = TlsContext::client(ca);
+    if (!loaded.context) {
+      base::logLine("worker %u: DNS over TLS to upstreams: %s", slot_,
+                    loaded.error.c_str());
+    }
+    it = upstream_tls_.emplace(ca, std::move(loaded.context)).first;
+  }
+  return it->second.get();
+}
+
+void Worker::driveUpstreamTls(Upstream& up, std::span<const uint8_t> ciphertext) {
+  up.tls->setInput(ciphertext);
+  std::array<uint8_t, 16384> plain;
+  for (;;) {
+    const auto result = up.tls->read(plain);
+    switch (result.event) {
+      case TlsSession::Event::kHandshakeDone:
+        if (!up.tls->write(up.packet)) {
+          onUpstreamFailure(up);
+          return;
+        }
+        continue;
+      case TlsSession::Event::kData:
+        up.reply.insert(up.reply.end(), plain.begin(),
+                        plain.begin() + static_cast<ptrdiff_t>(result.length));
+        if (deliverUpstreamReply(up)) return;
+        continue;
+      case TlsSession::Event::kNeedInput:
+        return;
+      case TlsSession::Event::kClosed:
+      case TlsSession::Event::kFailed:
+        onUpstreamFailure(up);  // a certificate refused, or the server hung up
+        return;
+    }
+  }
+}
+
+bool Worker::deliverUpstreamReply(Upstream& up) {
+  if (up.reply.size() < 2) return false;
+  const size_t length = static_cast<size_t>(up.reply[0]) << 8 | up.reply[1];
+  if (up.reply.size() < 2 + length) return false;
+  // One reply per connection: take it, close, then tell the engine.
+  std::vector<uint8_t> reply(up.reply.begin() + 2,
+                             up.reply.begin() + 2 + static_cast<ptrdiff_t>(length));
+  closeUpstream(up);
+  onUpstreamReply(up, reply);
+  return true;
+}
+
 void Worker::onUpstreamTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf) {
   if (up.closing || nread == 0) return;
   if (nread < 0) {
@@ -175,15 +284,12 @@ void Worker::onUpstreamTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf)
     return;
   }
   const auto* data = reinterpret_cast<const uint8_t*>(buf->base);
+  if (up.tls) {
+    driveUpstreamTls(up, {data, static_cast<size_t>(nread)});
+    return;
+  }
   up.reply.insert(up.reply.end(), data, data + nread);
-  if (up.reply.size() < 2) return;
-  const size_t length = static_cast<size_t>(up.reply[0]) << 8 | up.reply[1];
-  if (up.reply.size() < 2 + length) return;
-  // One reply per connection: take it, close, then tell the engine.
-  std::vector<uint8_t> reply(up.reply.begin() + 2,
-                             up.reply.begin() + 2 + static_cast<ptrdiff_t>(length));
-  closeUpstream(up);
-  onUpstreamReply(up, reply);
+  deliverUpstreamReply(up);
 }
 
 void Worker::onUpstreamReply(Upstream& up, std::span<const uint8_t> reply) {

@@ -19,6 +19,9 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
     if (auto name = dns::Name::fromText(zone.name)) forward.zone = *name;  // checked by config
     forward.addresses = zone.addresses;
     forward.validate = zone.validate;
+    forward.tls = zone.tls;
+    forward.tls_name = zone.tls_name;
+    forward.tls_ca = zone.tls_ca;
     e.forwards.push_back(std::move(forward));
   }
   e.rto_min_ms = r.rto_min.count();

@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <span>
 #include <unordered_map>
@@ -119,7 +120,13 @@ struct Upstream {
   bool initialized = false;  // the handle exists and must be uv_close'd
   bool closing = false;
   std::vector<uint8_t> packet;  // as sent (TCP: with its length prefix)
-  std::vector<uint8_t> reply;   // TCP: the reply as it arrives
+  std::vector<uint8_t> reply;   // TCP: the reply as it arrives (TLS: its plaintext)
+  /// DNS over TLS to a forward zone's upstream: the certificate's name,
+  /// the CA file, and the session once connected.
+  bool tls_wanted = false;
+  std::string tls_name;
+  std::string tls_ca;
+  std::unique_ptr<TlsSession> tls;
 
   uv_handle_t* baseHandle() { return reinterpret_cast<uv_handle_t*>(&handle); }
 };
@@ -176,6 +183,15 @@ class Worker {
   void onUpstreamFailure(Upstream& up);
   void onUpstreamConnected(Upstream& up, int status);
   void onUpstreamTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf);
+  /// DNS over TLS upstream: moves the session on with `ciphertext` (empty:
+  /// start the handshake); sends the query once established, delivers the
+  /// reply once whole.
+  void driveUpstreamTls(Upstream& up, std::span<const uint8_t> ciphertext);
+  /// The client context for CA file `ca` (empty: the system's), made on
+  /// first use; null when it cannot be (logged once).
+  const TlsContext* upstreamTlsContext(const std::string& ca);
+  /// Delivers a whole length-prefixed reply in up.reply, if there is one.
+  bool deliverUpstreamReply(Upstream& up);
   void onEngineTimer();
   void onSweepTimer();
   void onSignal(int signum);
@@ -314,6 +330,7 @@ class Worker {
   std::unordered_map<uint64_t, ClientRef> clients_;  // engine id -> client
   uint64_t next_client_ = 1;
   std::unordered_map<uint64_t, Upstream*> upstreams_;  // engine token -> socket
+  std::map<std::string, std::shared_ptr<TlsContext>> upstream_tls_;  // CA file -> context
   std::vector<uint64_t> failed_upstreams_;             // reported to the engine by drain()
 
   uv_timer_t engine_timer_{};

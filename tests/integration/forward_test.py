@@ -10,6 +10,7 @@ import contextlib
 
 from shoal_harness import (Shoal, UNBOUND_ADDR, Unbound, close_shared_lab, kdig, resolve_many,
                            run_tests, shared_lab)
+from tls_test import HOSTNAME, stats_tls, tls_shoal
 
 lab = shared_lab
 
@@ -60,6 +61,30 @@ def test_everything_forwarded_to_a_validating_resolver_on_its_port():
             # shoal asked nobody else: its only server is the upstream.
             servers = [s["address"] for s in shoal.ctl_json("servers")["servers"]]
             assert servers == [UNBOUND_ADDR], servers
+
+
+def test_everything_forwarded_over_tls_to_another_resolver():
+    """DNS over TLS to the upstream (RFC 7858, strict: its certificate
+    verified for tls_name against tls_ca): another shoal serving DNS over
+    TLS, resolving from the lab itself."""
+    l = lab()
+    with tls_shoal(l.shoal_config()) as upstream:
+        def forwarding(name):
+            return forward_shoal([{"name": ".", "addresses": [f"127.0.0.1:{upstream.tls_port}"],
+                                   "tls": True, "tls_name": name, "tls_ca": upstream.cert}])
+        with forwarding(HOSTNAME) as shoal:
+            r = kdig(shoal.port, "www.example.com.", "A", "+dnssec")
+            assert r.status == "NOERROR" and r.data("A") == ["192.0.2.10"], r
+            assert "ad" in r.flags, r  # validated here too, keys through the upstream
+            assert stats_tls(upstream)["handshakes"] >= 1, stats_tls(upstream)
+            servers = [s["address"] for s in shoal.ctl_json("servers")["servers"]]
+            assert servers == ["127.0.0.1"], servers
+        failed_before = stats_tls(upstream)["handshake_failures"]
+        # A certificate not valid for the name: nothing is sent over it.
+        with forwarding("other.test") as shoal:
+            r = kdig(shoal.port, "www.example.net.", "A", timeout=10)
+            assert r.status == "SERVFAIL", r
+        assert stats_tls(upstream)["handshake_failures"] > failed_before, stats_tls(upstream)
 
 
 def test_upstreams_under_loss_are_hedged_and_validated():

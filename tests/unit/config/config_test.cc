@@ -566,8 +566,27 @@ TEST(ConfigTest, ForwardZones) {
   EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53:0\"]\n"),
             "shoal.toml:3: forward.addresses: \"192.0.2.53:0\": port 0 is not allowed");
   EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\ntls = true\n"),
-            "shoal.toml:4: forward.tls: unknown key (the keys of [[forward]] are name, addresses "
-            "and validate)");
+            "shoal.toml:1: forward: tls = true needs tls_name: the name the upstreams' "
+            "certificate is valid for");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\n"
+                    "tls_name = \"dns.corp\"\n"),
+            "shoal.toml:4: forward: tls_name and tls_ca need tls = true");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\ntls = true\n"
+                    "tls_name = \"dns.corp\"\ntls_ca = \"/nonexistent/ca.pem\"\n"),
+            "shoal.toml:6: forward.tls_ca: cannot read /nonexistent/ca.pem");
+  EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\ntlz = 1\n"),
+            "shoal.toml:4: forward.tlz: unknown key (the keys of [[forward]] are name, addresses, "
+            "validate, tls, tls_name and tls_ca)");
+  // Over TLS the default port is 853.
+  auto tls = loadString("[[forward]]\nname = \".\"\naddresses = [\"192.0.2.53\"]\ntls = true\n"
+                        "tls_name = \"dns.example.net\"\n",
+                        "shoal.toml");
+  ASSERT_TRUE(tls.config) << tls.error;
+  EXPECT_EQ(tls.config->forward[0].addresses[0].port, 853);
+  EXPECT_EQ(tls.config->forward[0].tls_name, "dns.example.net");
+  auto tls_again = loadString(toToml(*tls.config), "shoal.toml");
+  ASSERT_TRUE(tls_again.config) << tls_again.error;
+  EXPECT_TRUE(*tls_again.config == *tls.config);
   EXPECT_EQ(errorOf("[[forward]]\nname = \"corp.\"\naddresses = [\"192.0.2.53\"]\n"
                     "[[forward]]\nname = \"CORP\"\naddresses = [\"192.0.2.54\"]\n"),
             "shoal.toml:4: forward: the zone corp. is forwarded twice");

@@ -68,6 +68,26 @@ TEST(EngineForward, AnUpstreamIsAskedOnItsPort) {
   EXPECT_EQ(s.sent()[0].server, Ip(kExampleCom1));
 }
 
+TEST(EngineForward, OverTlsEveryQueryGoesOverAnAuthenticatedConnection) {
+  FakeNet net;
+  standard(net);
+  EngineConfig config = defaultConfig(net);
+  config.forwards = {forward("example.com.", {})};
+  config.forwards[0].addresses = {{Ip(kExampleCom1), 853}};
+  config.forwards[0].tls = true;
+  config.forwards[0].tls_name = "dns.example.com";
+  Scenario s(net, config);
+  EXPECT_EQ(s.resolve("www.example.com", dns::rrtype::kA).rcode, dns::rcode::kNoError);
+  ASSERT_EQ(s.sent().size(), 1u) << s.sentLog();
+  EXPECT_TRUE(s.sent()[0].tcp);
+  EXPECT_TRUE(s.sent()[0].tls);
+  EXPECT_EQ(s.sent()[0].tls_name, "dns.example.com");
+  EXPECT_EQ(s.sent()[0].port, 853);
+  // Outside the zone: plain DNS over UDP, as ever.
+  EXPECT_EQ(s.resolve("www.example.net", dns::rrtype::kA).rcode, dns::rcode::kNoError);
+  EXPECT_FALSE(s.sent().back().tls);
+}
+
 TEST(EngineForward, CachedDelegationsDoNotBypassTheUpstreams) {
   FakeNet net;
   standard(net);

@@ -235,6 +235,8 @@ void Scenario::pump() {
     q.at_ms = now_ms_;
     q.server = send.server;
     q.port = send.port;
+    q.tls = send.tls;
+    q.tls_name = send.tls_name;
     q.tcp = send.tcp;
     // Authoritative servers are asked on port 53 (forward upstreams may
     // have another: SentQuery::port).

@@ -86,6 +86,8 @@ struct SentQuery {
   base::IpAddress server;
   uint16_t port = 53;
   bool tcp = false;
+  bool tls = false;  // DNS over TLS (tcp too): delivered as TCP by the fake network
+  std::string tls_name;
   bool edns = false;
   dns::Name qname;
   uint16_t qtype = 0;

@@ -364,5 +364,103 @@ TEST_F(TlsSessionTest, SessionsResumeWithTickets) {
   SSL_SESSION_free(ticket);
 }
 
+// --- The client side (DNS over TLS to upstreams) -----------------------------
+
+/// Our client session and our server session, wired through memory.
+class Wire {
+ public:
+  Wire(const TlsContext& server, const TlsContext& client, const std::string& name) {
+    server_ = TlsSession::create(server, &Wire::toClient, this);
+    client_ = TlsSession::createClient(client, &Wire::toServer, this, name);
+  }
+  TlsSession* client() { return client_.get(); }
+  TlsSession& server() { return *server_; }
+
+  /// Moves what each side sent to the other until neither sends; the
+  /// plaintext each read lands in client_plain / server_plain. False when
+  /// a side failed.
+  bool pump() {
+    for (int round = 0; round < 20; ++round) {
+      if (!feed(*client_, to_client_, client_plain) || !feed(*server_, to_server_, server_plain)) {
+        return false;
+      }
+      if (to_client_.empty() && to_server_.empty()) return true;
+    }
+    return false;
+  }
+  std::string client_plain, server_plain;
+
+ private:
+  static bool toClient(void* self, std::span<const uint8_t> data) {
+    auto& buffer = static_cast<Wire*>(self)->to_client_;
+    buffer.insert(buffer.end(), data.begin(), data.end());
+    return true;
+  }
+  static bool toServer(void* self, std::span<const uint8_t> data) {
+    auto& buffer = static_cast<Wire*>(self)->to_server_;
+    buffer.insert(buffer.end(), data.begin(), data.end());
+    return true;
+  }
+  static bool feed(TlsSession& session, std::vector<uint8_t>& input, std::string& plain) {
+    const std::vector<uint8_t> in = std::exchange(input, {});
+    session.setInput(in);
+    std::vector<uint8_t> out(16384);
+    for (;;) {
+      const auto r = session.read(out);
+      switch (r.event) {
+        case TlsSession::Event::kHandshakeDone:
+          continue;
+        case TlsSession::Event::kData:
+          plain.append(reinterpret_cast<const char*>(out.data()), r.length);
+          continue;
+        case TlsSession::Event::kNeedInput:
+        case TlsSession::Event::kClosed:
+          return true;
+        case TlsSession::Event::kFailed:
+          return false;
+      }
+    }
+  }
+  std::unique_ptr<TlsSession> server_, client_;
+  std::vector<uint8_t> to_client_, to_server_;
+};
+
+TEST_F(TlsSessionTest, OurClientVerifiesTheServerAndTalks) {
+  auto client = TlsContext::client(files_.path("a.crt"));
+  ASSERT_TRUE(client.context) << client.error;
+  Wire wire(*context_, *client.context, "shoal.test");
+  ASSERT_NE(wire.client(), nullptr);
+  ASSERT_TRUE(wire.pump());
+  ASSERT_TRUE(wire.client()->established());
+  EXPECT_EQ(wire.client()->alpn(), "dot");
+  const std::string query("\x00\x03" "abc", 5);
+  ASSERT_TRUE(wire.client()->write({reinterpret_cast<const uint8_t*>(query.data()), query.size()}));
+  ASSERT_TRUE(wire.pump());
+  EXPECT_EQ(wire.server_plain, query);
+  const std::string answer("\x00\x02" "ok", 4);
+  ASSERT_TRUE(wire.server().write({reinterpret_cast<const uint8_t*>(answer.data()), answer.size()}));
+  ASSERT_TRUE(wire.pump());
+  EXPECT_EQ(wire.client_plain, answer);
+}
+
+TEST_F(TlsSessionTest, OurClientRefusesAnotherNameOrAnUnknownCa) {
+  auto client = TlsContext::client(files_.path("a.crt"));
+  ASSERT_TRUE(client.context) << client.error;
+  Wire wrong_name(*context_, *client.context, "other.test");
+  ASSERT_NE(wrong_name.client(), nullptr);
+  EXPECT_FALSE(wrong_name.pump());
+  EXPECT_FALSE(wrong_name.client()->established());
+  files_.make("b", "shoal.test");
+  auto other_ca = TlsContext::client(files_.path("b.crt"));
+  ASSERT_TRUE(other_ca.context) << other_ca.error;
+  Wire unknown(*context_, *other_ca.context, "shoal.test");
+  EXPECT_FALSE(unknown.pump());
+  EXPECT_FALSE(unknown.client()->established());
+  // A CA file that is not there is an error naming it.
+  auto missing = TlsContext::client(files_.path("none.crt"));
+  EXPECT_FALSE(missing.context);
+  EXPECT_NE(missing.error.find("none.crt"), std::string::npos) << missing.error;
+}
+
 }  // namespace
 }  // namespace shoal::worker
