@@ -136,8 +136,10 @@ class ServerStats {
   static constexpr int64_t kHedgeFloorMs = 10;
   static constexpr int64_t kFirstContactRtoMs = 250;
   /// A server that answered within this is alive: its RTO doubles at most
-  /// twice with consecutive timeouts (else up to five times).
+  /// twice with fewer than kLossTimeouts consecutive timeouts (else up to
+  /// five times).
   static constexpr int64_t kAliveMs = 5000;
+  static constexpr uint32_t kLossTimeouts = 6;
   /// The estimate used to rank servers: SRTT, an optimistic guess for
   /// servers never measured, penalised by recent timeouts.
   int64_t rankMs(const ServerState& state) const;

@@ -105,3 +105,24 @@ TEST(EngineLoss, FiftyPercentLossOnEveryServer) {
 
 }  // namespace
 }  // namespace shoal::resolver::testing_util
+
+namespace shoal::resolver::testing_util {
+namespace {
+
+TEST(EngineLoss, ServersThatSuddenlyAnswerSlowerThanTheRtoStillAnswer) {
+  FakeNet net;
+  const SignedInternet internet = addSignedInternet(net);
+  EngineConfig config = defaultConfig(net);
+  config.validation.anchors = {internet.root_ds};
+  Scenario s(net, config);
+  ASSERT_EQ(s.resolve("www.secure.com", dns::rrtype::kA, withDo()).rcode, dns::rcode::kNoError);
+  // Measured at 10 ms; now 1.5 s, far beyond the RTO.
+  net.server(kSecureCom).latency_ms = 1500;
+  s.advance(100);
+  const auto r = s.resolve("mail.secure.com", dns::rrtype::kA, withDo(), 10000);
+  EXPECT_EQ(r.rcode, dns::rcode::kNoError) << r.ede_text << "\n" << s.sentLog();
+  EXPECT_LT(r.elapsed_ms, 2000) << s.sentLog();
+}
+
+}  // namespace
+}  // namespace shoal::resolver::testing_util

@@ -462,6 +462,11 @@ TEST_F(InspectTest, HedgeDelayIsBelowTheRtoAndAliveServersBackOffLess) {
   EXPECT_EQ(stats.rtoMs(stats.get(steady, kNowMs), kNowMs), 30 << 2);  // SRTT + 10 ms floor
   const int64_t later_ms = kNowMs + ServerStats::kAliveMs;
   EXPECT_EQ(stats.rtoMs(stats.get(steady, later_ms), later_ms), 30 << 3);
+  // kLossTimeouts in a row: no longer taken for loss, alive or not.
+  while (stats.get(steady, kNowMs).consecutive_timeouts < ServerStats::kLossTimeouts) {
+    stats.recordTimeout(steady, name("example."), kNowMs);
+  }
+  EXPECT_EQ(stats.rtoMs(stats.get(steady, kNowMs), kNowMs), 30 << 5);
 }
 
 TEST_F(InspectTest, ServerZonesKeepTheLameOne) {
