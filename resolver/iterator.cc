@@ -416,7 +416,15 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     // Every server was asked in this round: go round again, as long as the
     // deadline allows (packets get lost; the RTO doubles per server with
     // its consecutive timeouts), unless they are lame. Never an early
-    // SERVFAIL while a server is left to try.
+    // SERVFAIL while a server is left to try. Rounds are paced by the RTO:
+    // servers that fail at once are not asked again in a tight loop.
+    if (const int64_t next = task.round_started_ms + task.round_pace_ms; now_ms < next) {
+      if (!task.round_timer) {
+        task.round_timer = true;
+        timers_.emplace(next, Timer{TimerKind::kRound, task.id});
+      }
+      return;
+    }
     ++task.rounds;
     task.tried.clear();
     choice = selector_.choose(task.cut, task.tried, now_ms, rng_);
@@ -429,6 +437,10 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
       fail(task, dns::ede::kNoReachableAuthority, "authorities unreachable", now_ms);
       return;
     }
+  }
+  if (choice && task.tried.empty()) {
+    task.round_started_ms = now_ms;
+    task.round_pace_ms = servers_.rtoMs(choice->state, now_ms);
   }
   if (!choice) {
     if (resolveNsAddresses(task, now_ms)) return;
@@ -928,6 +940,14 @@ void Iterator::onTimer(int64_t now_ms) {
   while (!timers_.empty() && timers_.begin()->first <= now_ms) {
     const Timer timer = timers_.begin()->second;
     timers_.erase(timers_.begin());
+    if (timer.kind == TimerKind::kRound) {
+      if (Task* task = findTask(static_cast<uint32_t>(timer.id))) {
+        task->round_timer = false;
+        if (!task->held && task->waiting_on == 0) sendNext(*task, now_ms);
+      }
+      drainReady(now_ms);
+      continue;
+    }
     if (timer.kind == TimerKind::kStale) {
       answerStale(timer.id, now_ms);
       drainReady(now_ms);

@@ -91,6 +91,13 @@ class Iterator {
     Cut cut;
     std::vector<base::IpAddress> tried;  // servers asked at this cut
     int rounds = 0;
+    /// When this round over the cut's servers began, and the RTO of the
+    /// server it began with: the next round waits for that much (servers
+    /// that fail at once, refused or unreachable, are not asked again in a
+    /// tight loop); a timer wakes the task then (round_timer).
+    int64_t round_started_ms = 0;
+    int64_t round_pace_ms = 0;
+    bool round_timer = false;
     std::vector<Rrset> chain;  // CNAME/DNAME RRsets collected
     std::vector<uint64_t> pending;
     std::vector<uint64_t> clients;
@@ -146,7 +153,7 @@ class Iterator {
     bool lingering = false;
     std::optional<dns::ClientSubnet> ecs;  // the subnet the query carried
   };
-  enum class TimerKind : uint8_t { kRto, kClient, kHedge, kStale };
+  enum class TimerKind : uint8_t { kRto, kClient, kHedge, kStale, kRound };
   struct Timer {
     TimerKind kind;
     uint64_t id;  // token or client id

@@ -109,6 +109,21 @@ TEST(EngineFailure, AllServersDeadIsServfailAtTheClientDeadline) {
   EXPECT_LE(sentTo(s, {kExampleCom1, kExampleCom2}).size(), at_deadline + 2) << s.sentLog();
 }
 
+TEST(EngineFailure, ServersThatFailAtOnceAreAskedAgainOnlyAtTheRtoPace) {
+  // Port unreachable (or a TLS upstream refusing the handshake): each send
+  // fails at once. Rounds wait for the RTO instead of looping.
+  FakeNet net;
+  standard(net);
+  net.server(kExampleCom1).unreachable = true;
+  net.server(kExampleCom2).unreachable = true;
+  Scenario s(net);
+  const auto r = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.rcode, rcode::kServFail);
+  EXPECT_GE(r.elapsed_ms, s.config().query_timeout_ms - 100) << "never early";
+  EXPECT_LE(sentTo(s, {kExampleCom1, kExampleCom2}).size(), 24u) << s.sentLog();
+}
+
 TEST(EngineFailure, AnAnswerInTheBackgroundIsCachedForTheRetry) {
   FakeNet net;
   standard(net);
