@@ -131,18 +131,22 @@ bool Iterator::answerStale(uint64_t client_id, int64_t now_ms) {
   answerClient(it->second, *stale);
   const uint32_t task_id = it->second.task;
   clients_.erase(it);
-  if (Task* task = findTask(task_id)) {
-    std::erase(task->clients, client_id);
-    // The refresh goes on, in the background if nobody else waits.
-    if (task->clients.empty() && task->parents.empty()) {
-      if (tasks_.size() <= kMaxBackgroundTasks) {
-        ++stats_.background_resolutions;
-      } else {
-        abortIfOrphan(task_id);
-      }
-    }
-  }
+  leaveTask(client_id, task_id, now_ms);  // the refresh goes on
   return true;
+}
+
+void Iterator::leaveTask(uint64_t client_id, uint32_t task_id, int64_t now_ms) {
+  Task* task = findTask(task_id);
+  if (task == nullptr) return;
+  std::erase(task->clients, client_id);
+  if (!task->clients.empty() || !task->parents.empty()) return;
+  if (now_ms < task->deadline_ms && tasks_.size() <= kMaxBackgroundTasks) {
+    // Carries on in the background: its answer is cached for the client's
+    // retry (it fails at its deadline otherwise).
+    ++stats_.background_resolutions;
+    return;
+  }
+  abortIfOrphan(task_id);
 }
 
 void Iterator::drainReady(int64_t now_ms) {
@@ -984,33 +988,20 @@ void Iterator::onTimer(int64_t now_ms) {
       }
     } else {
       auto it = clients_.find(timer.id);
-      if (it == clients_.end()) continue;
-      const auto& question = it->second.request.question;
-      if (auto stale = staleOutcome(question.name, question.type, it->second.request.ecs, now_ms)) {
-        ++stats_.stale_answers;
-        answerClient(it->second, *stale);
-      } else {
-        Outcome outcome;
-        outcome.rcode = dns::rcode::kServFail;
-        outcome.has_ede = true;
-        outcome.ede_code = dns::ede::kNoReachableAuthority;
-        outcome.ede_text = "resolution timed out";
-        ++stats_.deadline_servfails;
-        answerClient(it->second, outcome);
+      if (it == clients_.end() || answerStale(timer.id, now_ms)) {
+        drainReady(now_ms);
+        continue;
       }
+      Outcome outcome;
+      outcome.rcode = dns::rcode::kServFail;
+      outcome.has_ede = true;
+      outcome.ede_code = dns::ede::kNoReachableAuthority;
+      outcome.ede_text = "resolution timed out";
+      ++stats_.deadline_servfails;
+      answerClient(it->second, outcome);
       const uint32_t task_id = it->second.task;
       clients_.erase(it);
-      if (Task* task = findTask(task_id)) {
-        std::erase(task->clients, timer.id);
-        if (task->clients.empty() && task->parents.empty() && now_ms < task->deadline_ms &&
-            tasks_.size() <= kMaxBackgroundTasks) {
-          // Carries on in the background: its answer is cached for the
-          // client's retry (it fails at its deadline otherwise).
-          ++stats_.background_resolutions;
-        } else {
-          abortIfOrphan(task_id);
-        }
-      }
+      leaveTask(timer.id, task_id, now_ms);
     }
     drainReady(now_ms);
   }

@@ -254,6 +254,10 @@ class Iterator {
   /// Answers `client` from stale data if there is some (RFC 8767); it
   /// leaves its task, which goes on. False when there is none.
   bool answerStale(uint64_t client_id, int64_t now_ms);
+  /// A client left its task (answered early, at its deadline or from
+  /// stale data): the task goes on in the background if nobody else waits
+  /// and its deadline and the worker's load allow, else it is dropped.
+  void leaveTask(uint64_t client_id, uint32_t task_id, int64_t now_ms);
   /// Removes the query entirely (answered, failed): no task waits any more.
   /// `linger`: a query still out and not timed out stays, without tasks,
   /// until its reply or RTO (the server's statistics).
