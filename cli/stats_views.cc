@@ -243,8 +243,19 @@ std::string statsText(const StatsReport& r) {
   out += "                tcp fallbacks " + u64(t.tcp_fallbacks) + ", udp " +
          formatPercent(percentOf(t.upstream_udp, upstream)) + " / tcp " +
          formatPercent(percentOf(t.upstream_tcp, upstream)) + "\n";
+  out += "tcp clients     accepted " + u64(t.tcp_accepted) + ", refused " + u64(t.tcp_rejected) +
+         ", closed idle " + u64(t.tcp_idle_closed) + ", bad length " + u64(t.tcp_bad_length) +
+         "\n";
   out += "tls             handshakes " + u64(t.tls_handshakes) + ", failed " +
          u64(t.tls_handshake_failures) + "\n";
+  if (t.upstream_tls_connections > 0) {
+    out += "tls upstream    queries " + u64(t.upstream_tls) + ", connections " +
+           u64(t.upstream_tls_connections) + " (resumed " + u64(t.upstream_tls_resumed) +
+           "), queries per connection " +
+           strprintf("%.1f", static_cast<double>(t.upstream_tls) /
+                                 static_cast<double>(t.upstream_tls_connections)) +
+           ", sent again " + u64(t.upstream_tls_resent) + "\n";
+  }
   out += "client retries  " + u64(t.client_retries) + " (" +
          formatPercent(percentOf(t.client_retries, t.queries_udp)) +
          " of udp queries: asked again within 5 s, an answer lost or late)\n";
@@ -329,7 +340,16 @@ std::string statsJson(const StatsReport& r) {
         {"udp", t.upstream_udp},
         {"tcp", t.upstream_tcp},
         {"udp_percent", optional(percentOf(t.upstream_udp, upstream))},
-        {"tcp_percent", optional(percentOf(t.upstream_tcp, upstream))}}},
+        {"tcp_percent", optional(percentOf(t.upstream_tcp, upstream))},
+        {"tls", t.upstream_tls},
+        {"tls_connections", t.upstream_tls_connections},
+        {"tls_resumed", t.upstream_tls_resumed},
+        {"tls_resent", t.upstream_tls_resent}}},
+      {"tcp_clients",
+       {{"accepted", t.tcp_accepted},
+        {"refused", t.tcp_rejected},
+        {"idle_closed", t.tcp_idle_closed},
+        {"bad_length", t.tcp_bad_length}}},
       {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
       {"acl_refused", t.acl_refused},
       {"client_retries", t.client_retries},

@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 8;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 9;                     // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -90,6 +90,10 @@ struct WorkerCounters {  // STATS_LAYOUT
   Counter journal_skipped;   // misses not journaled (too long, or too many)
   // Upstream transport.
   Counter upstream_udp, upstream_tcp, upstream_socket_errors, upstream_swept;
+  // DNS over TLS to forwarders (worker/dot_pool.h): queries, connections
+  // opened, handshakes that resumed a session, queries sent again after a
+  // connection that had served them broke.
+  Counter upstream_tls, upstream_tls_connections, upstream_tls_resumed, upstream_tls_resent;
   // The resolver (copied from the engine's own counters after each event).
   Counter resolutions, resolution_servfails, upstream_queries, upstream_timeouts,
       upstream_errors, tcp_fallbacks, coalesced, coalesced_upstream, deadline_servfails,

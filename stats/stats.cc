@@ -141,6 +141,10 @@ void Totals::add(const WorkerCounters& c) {
   upstream_tcp += c.upstream_tcp.get();
   upstream_socket_errors += c.upstream_socket_errors.get();
   upstream_swept += c.upstream_swept.get();
+  upstream_tls += c.upstream_tls.get();
+  upstream_tls_connections += c.upstream_tls_connections.get();
+  upstream_tls_resumed += c.upstream_tls_resumed.get();
+  upstream_tls_resent += c.upstream_tls_resent.get();
   resolutions += c.resolutions.get();
   resolution_servfails += c.resolution_servfails.get();
   upstream_queries += c.upstream_queries.get();

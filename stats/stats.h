@@ -69,6 +69,8 @@ struct Totals {
   uint64_t tls_handshakes = 0, tls_handshake_failures = 0;
   uint64_t journal_replayed = 0, journal_skipped = 0;
   uint64_t upstream_udp = 0, upstream_tcp = 0, upstream_socket_errors = 0, upstream_swept = 0;
+  uint64_t upstream_tls = 0, upstream_tls_connections = 0, upstream_tls_resumed = 0;
+  uint64_t upstream_tls_resent = 0;
   uint64_t resolutions = 0, resolution_servfails = 0, upstream_queries = 0, upstream_timeouts = 0;
   uint64_t upstream_errors = 0, tcp_fallbacks = 0, coalesced = 0, coalesced_upstream = 0;
   uint64_t deadline_servfails = 0, malformed_replies = 0, stale_answers = 0;

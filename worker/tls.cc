@@ -168,6 +168,29 @@ struct SessionBio {
   }
 };
 
+// Client side: OpenSSL hands every ticket the server sends to this
+// callback (the context keeps no session cache of its own); the session it
+// belongs to keeps the newest for takeTicket().
+struct SessionTickets {
+  static int onNewSession(SSL* ssl, SSL_SESSION* session) {
+    BIO* bio = SSL_get_rbio(ssl);
+    if (bio == nullptr || SSL_SESSION_is_resumable(session) != 1) return 0;
+    SessionBio::of(bio).ticket_ = TlsTicket(session);
+    return 1;  // the reference is ours now
+  }
+};
+
+TlsTicket::~TlsTicket() { SSL_SESSION_free(session_); }
+
+TlsTicket& TlsTicket::operator=(TlsTicket&& other) noexcept {
+  if (this != &other) {
+    SSL_SESSION_free(session_);
+    session_ = other.session_;
+    other.session_ = nullptr;
+  }
+  return *this;
+}
+
 namespace {
 
 /// The BIO method of every session of a context.
@@ -207,6 +230,11 @@ TlsContext::Loaded TlsContext::client(const std::string& ca_file) {
   }
   static constexpr unsigned char kAlpn[] = {3, 'd', 'o', 't'};
   SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
+  // Tickets are kept per upstream by the caller (TlsSession::takeTicket),
+  // not in OpenSSL's cache.
+  SSL_CTX_set_session_cache_mode(ctx.get(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx.get(), SessionTickets::onNewSession);
   BIO_METHOD* method = makeBioMethod();
   if (method == nullptr) return {nullptr, "tls: cannot create a BIO method: " + lastReason()};
   std::shared_ptr<TlsContext> context(new TlsContext(
@@ -276,11 +304,15 @@ std::unique_ptr<TlsSession> TlsSession::create(const TlsContext& context, Send s
 
 std::unique_ptr<TlsSession> TlsSession::createClient(const TlsContext& context, Send send,
                                                      void* send_context,
-                                                     const std::string& server_name) {
+                                                     const std::string& server_name,
+                                                     const TlsTicket& ticket) {
   auto session = create(context, send, send_context);
   if (!session) return nullptr;
   SSL* ssl = session->ssl_;
   SSL_set_connect_state(ssl);
+  // A ticket that does not apply (expired, another server) only makes a
+  // full handshake.
+  if (ticket.session_ != nullptr) (void)SSL_set_session(ssl, ticket.session_);
   const bool address = base::IpAddress::parse(server_name).has_value();
   const int named =
       address ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str())
@@ -341,6 +373,8 @@ void TlsSession::shutdown() {
   (void)SSL_shutdown(ssl_);  // sends close_notify; the client's is not awaited
   ERR_clear_error();
 }
+
+bool TlsSession::resumed() const { return SSL_session_reused(ssl_) == 1; }
 
 std::string TlsSession::protocol() const { return SSL_get_version(ssl_); }
 

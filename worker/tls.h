@@ -26,6 +26,7 @@
 
 struct ssl_ctx_st;
 struct ssl_st;
+struct ssl_session_st;
 struct bio_method_st;
 
 namespace shoal::worker {
@@ -72,6 +73,30 @@ class TlsContext {
   std::string description_;
 };
 
+/// A session ticket a server gave the client side of a session (RFC 8446
+/// section 4.6.1, or a TLS 1.2 ticket, RFC 5077): handed to the next
+/// connection to the same upstream, it resumes the session with an
+/// abbreviated handshake (RFC 7858 section 3.4). Move-only; empty by
+/// default.
+class TlsTicket {
+ public:
+  TlsTicket() = default;
+  ~TlsTicket();
+  TlsTicket(TlsTicket&& other) noexcept : session_(other.session_) { other.session_ = nullptr; }
+  TlsTicket& operator=(TlsTicket&& other) noexcept;
+  TlsTicket(const TlsTicket&) = delete;
+  TlsTicket& operator=(const TlsTicket&) = delete;
+
+  explicit operator bool() const { return session_ != nullptr; }
+
+ private:
+  friend class TlsSession;
+  friend struct SessionTickets;
+  explicit TlsTicket(ssl_session_st* session) : session_(session) {}
+
+  ssl_session_st* session_ = nullptr;
+};
+
 /// One TLS connection: the server side (create), or the client side
 /// towards an upstream (createClient).
 class TlsSession {
@@ -88,10 +113,13 @@ class TlsSession {
   /// A session in the connect state, for a context made by
   /// TlsContext::client: `server_name` is sent (SNI, unless an address)
   /// and the certificate must be valid for it (a name, or an address).
-  /// The first read() (with no input) sends the ClientHello.
+  /// The first read() (with no input) sends the ClientHello; with a
+  /// `ticket` from an earlier session to the same server (same name and
+  /// context), it offers to resume that session.
   static std::unique_ptr<TlsSession> createClient(const TlsContext& context, Send send,
                                                   void* send_context,
-                                                  const std::string& server_name);
+                                                  const std::string& server_name,
+                                                  const TlsTicket& ticket = {});
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -122,6 +150,12 @@ class TlsSession {
 
   bool established() const { return established_; }
   bool failed() const { return failed_; }
+  /// Client side: the handshake resumed a session (abbreviated, no
+  /// certificate sent).
+  bool resumed() const;
+  /// Client side: the newest ticket the server sent (after the handshake
+  /// in TLS 1.3, inside read()), once; empty when none came since.
+  TlsTicket takeTicket() { return std::move(ticket_); }
   /// The negotiated protocol ("TLSv1.3") and ALPN ("dot", or "").
   std::string protocol() const;
   std::string alpn() const;
@@ -131,13 +165,15 @@ class TlsSession {
       : ssl_(ssl), send_(send), send_context_(send_context) {}
   ReadResult failure(int rc);
 
-  // The BIO's callbacks (tls.cc).
+  // The BIO's callbacks and the ticket callback (tls.cc).
   friend struct SessionBio;
+  friend struct SessionTickets;
 
   ssl_st* ssl_;
   Send send_;
   void* send_context_;
   std::span<const uint8_t> input_;
+  TlsTicket ticket_;
   bool established_ = false;
   bool failed_ = false;
 };

@@ -3,7 +3,8 @@
 // family if configured) and connected to the server, so the kernel only
 // delivers that server's datagrams and reports its ICMP errors
 // (UV_ECONNREFUSED). TCP: a fresh connection, the query with its 2-octet
-// length prefix, one length-prefixed reply. Sockets live until the engine
+// length prefix, one length-prefixed reply. DNS over TLS to forwarders:
+// the persistent, pipelined connections of DotPool (worker/dot_pool.h). Sockets live until the engine
 // cancels their token (it may be waiting for the genuine reply after a
 // datagram it rejected), the reply arrives (TCP), or they fail.
 
@@ -65,45 +66,6 @@ void onUpstreamRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   up->worker->onUpstreamTcpRead(*up, nread, buf);
 }
 
-/// TLS ciphertext that the socket did not take at once, queued.
-struct TlsWrite {
-  uv_write_t req{};
-  std::vector<uint8_t> data;
-  uv_buf_t buf{};
-  Upstream* up = nullptr;
-};
-
-void onTlsWritten(uv_write_t* req, int status) {
-  auto* write = static_cast<TlsWrite*>(req->data);
-  Upstream* up = write->up;
-  delete write;
-  if (status < 0 && !up->closing) up->worker->onUpstreamFailure(*up);
-}
-
-/// TlsSession::Send for an upstream connection: what OpenSSL writes goes
-/// to the socket now, or is queued.
-bool sendUpstreamTls(void* context, std::span<const uint8_t> data) {
-  auto& up = *static_cast<Upstream*>(context);
-  if (up.closing) return false;
-  auto* stream = reinterpret_cast<uv_stream_t*>(&up.handle.tcp);
-  uv_buf_t now = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
-                             static_cast<unsigned>(data.size()));
-  const int written = uv_try_write(stream, &now, 1);
-  if (written == static_cast<int>(data.size())) return true;
-  if (written < 0 && written != UV_EAGAIN) return false;
-  auto* write = new TlsWrite;
-  write->up = &up;
-  write->data.assign(data.begin() + std::max(written, 0), data.end());
-  write->buf = uv_buf_init(reinterpret_cast<char*>(write->data.data()),
-                           static_cast<unsigned>(write->data.size()));
-  write->req.data = write;
-  if (uv_write(&write->req, stream, &write->buf, 1, onTlsWritten) != 0) {
-    delete write;
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 uv_buf_t Worker::upstreamReceiveBuffer() {
@@ -117,13 +79,19 @@ bool Worker::startUpstream(resolver::UpstreamSend& send) {
   sockaddr_storage source{};
   const bool configured_source = pickSource(send.server, source);
   closeUpstream(send.token);  // a reused token would be an engine bug: never leak
+  if (send.tls) {
+    DotPool::Target target;
+    target.server = server;
+    target.source = source;
+    target.bind_source = configured_source;
+    target.name = std::move(send.tls_name);
+    target.ca = std::move(send.tls_ca);
+    return dot_.send(send.token, target, std::move(send.packet), wallMs());
+  }
   auto* up = new Upstream;
   up->worker = this;
   up->token = send.token;
   up->tcp = send.tcp;
-  up->tls_wanted = send.tls;
-  up->tls_name = std::move(send.tls_name);
-  up->tls_ca = std::move(send.tls_ca);
   up->started_ms = wallMs();
   up->packet = std::move(send.packet);
   upstreams_.emplace(up->token, up);
@@ -204,64 +172,12 @@ void Worker::onUpstreamConnected(Upstream& up, int status) {
     return;
   }
   auto* stream = reinterpret_cast<uv_stream_t*>(&up.handle.tcp);
-  if (up.tls_wanted) {
-    const TlsContext* context = upstreamTlsContext(up.tls_ca);
-    if (context != nullptr) {
-      up.tls = TlsSession::createClient(*context, sendUpstreamTls, &up, up.tls_name);
-    }
-    if (!up.tls || uv_read_start(stream, onAlloc, onUpstreamRead) != 0) {
-      onUpstreamFailure(up);
-      return;
-    }
-    driveUpstreamTls(up, {});  // the ClientHello
-    return;
-  }
   up.send_buf = uv_buf_init(reinterpret_cast<char*>(up.packet.data()),
                             static_cast<unsigned>(up.packet.size()));
   up.write.data = &up;
   if (uv_write(&up.write, stream, &up.send_buf, 1, onUpstreamWritten) != 0 ||
       uv_read_start(stream, onAlloc, onUpstreamRead) != 0) {
     onUpstreamFailure(up);
-  }
-}
-
-const TlsContext* Worker::upstreamTlsContext(const std::string& ca) {
-  auto it = upstream_tls_.find(ca);
-  if (it == upstream_tls_.end()) {
-    auto loaded = TlsContext::client(ca);
-    if (!loaded.context) {
-      base::logLine("worker %u: DNS over TLS to upstreams: %s", slot_,
-                    loaded.error.c_str());
-    }
-    it = upstream_tls_.emplace(ca, std::move(loaded.context)).first;
-  }
-  return it->second.get();
-}
-
-void Worker::driveUpstreamTls(Upstream& up, std::span<const uint8_t> ciphertext) {
-  up.tls->setInput(ciphertext);
-  std::array<uint8_t, 16384> plain;
-  for (;;) {
-    const auto result = up.tls->read(plain);
-    switch (result.event) {
-      case TlsSession::Event::kHandshakeDone:
-        if (!up.tls->write(up.packet)) {
-          onUpstreamFailure(up);
-          return;
-        }
-        continue;
-      case TlsSession::Event::kData:
-        up.reply.insert(up.reply.end(), plain.begin(),
-                        plain.begin() + static_cast<ptrdiff_t>(result.length));
-        if (deliverUpstreamReply(up)) return;
-        continue;
-      case TlsSession::Event::kNeedInput:
-        return;
-      case TlsSession::Event::kClosed:
-      case TlsSession::Event::kFailed:
-        onUpstreamFailure(up);  // a certificate refused, or the server hung up
-        return;
-    }
   }
 }
 
@@ -284,29 +200,36 @@ void Worker::onUpstreamTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf)
     return;
   }
   const auto* data = reinterpret_cast<const uint8_t*>(buf->base);
-  if (up.tls) {
-    driveUpstreamTls(up, {data, static_cast<size_t>(nread)});
-    return;
-  }
   up.reply.insert(up.reply.end(), data, data + nread);
   deliverUpstreamReply(up);
 }
 
 void Worker::onUpstreamReply(Upstream& up, std::span<const uint8_t> reply) {
+  onDotReply(up.token, reply);
+}
+
+void Worker::onDotReply(uint64_t token, std::span<const uint8_t> reply) {
   if (finished_) return;
-  engine_->onUpstreamReply(up.token, reply, wallMs());
+  engine_->onUpstreamReply(token, reply, wallMs());
   drain();
 }
 
 void Worker::onUpstreamFailure(Upstream& up) {
   const uint64_t token = up.token;
   closeUpstream(up);
+  onDotFailure(token);
+}
+
+void Worker::onDotFailure(uint64_t token) {
   if (finished_) return;
-  engine_->onUpstreamError(token, wallMs());
+  // Reported from drain()'s own loop when it runs (a pooled connection can
+  // break while drain() sends on it): the engine is never re-entered.
+  failed_upstreams_.push_back(token);
   drain();
 }
 
 void Worker::closeUpstream(uint64_t token) {
+  dot_.cancel(token);
   const auto it = upstreams_.find(token);
   if (it != upstreams_.end()) closeUpstream(*it->second);
 }
@@ -337,6 +260,7 @@ void Worker::onSweepTimer() {
     ++counters_.upstream_swept;
     closeUpstream(*up);
   }
+  dot_.sweep(wallMs(), limit);
 }
 
 uint16_t Worker::randomPort() {

@@ -57,7 +57,8 @@ Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::Proces
       out_(new uint8_t[kMaxMessage]),
       scratch_(new uint8_t[resolver::kCacheScratchSize]),
       upstream_recv_(new uint8_t[kUdpChunk]),
-      tcp_recv_(new uint8_t[kUdpChunk]) {
+      tcp_recv_(new uint8_t[kUdpChunk]),
+      dot_(loop_, *this, counters_, slot) {
   if (journal_ == nullptr) {
     own_journal_ = std::make_unique<Journal>();
     journal_ = own_journal_.get();
@@ -222,6 +223,7 @@ void Worker::finishStop() {
   journal_->owner.store(0);
   closeUdp();
   closeAllTcp();
+  dot_.closeAll();
   std::vector<Upstream*> open;
   open.reserve(upstreams_.size());
   for (const auto& [token, up] : upstreams_) open.push_back(up);

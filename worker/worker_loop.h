@@ -13,6 +13,7 @@
 //                   reads, writes, idle timeout
 //   tls.cc          the TLS context and sessions (OpenSSL), no I/O of their own
 //   upstream.cc     queries to authoritative servers over UDP and TCP
+//   dot_pool.cc     DNS over TLS to forwarders: pooled, pipelined connections
 //
 // Handles are heap objects that never move (libuv keeps pointers to them);
 // each is freed in its uv_close callback.
@@ -32,8 +33,9 @@
 #include "base/ip_address.h"
 #include "resolver/engine.h"
 #include "stats/stats.h"
-#include "worker/retries.h"
+#include "worker/dot_pool.h"
 #include "worker/journal.h"
+#include "worker/retries.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
@@ -103,7 +105,7 @@ struct TcpConnection {
 };
 
 /// One query to an authoritative server: a fresh UDP socket connected to
-/// it, or a TCP connection.
+/// it, or a TCP connection. (DNS over TLS goes through DotPool.)
 struct Upstream {
   union Handle {
     uv_udp_t udp;
@@ -120,13 +122,7 @@ struct Upstream {
   bool initialized = false;  // the handle exists and must be uv_close'd
   bool closing = false;
   std::vector<uint8_t> packet;  // as sent (TCP: with its length prefix)
-  std::vector<uint8_t> reply;   // TCP: the reply as it arrives (TLS: its plaintext)
-  /// DNS over TLS to a forward zone's upstream: the certificate's name,
-  /// the CA file, and the session once connected.
-  bool tls_wanted = false;
-  std::string tls_name;
-  std::string tls_ca;
-  std::unique_ptr<TlsSession> tls;
+  std::vector<uint8_t> reply;   // TCP: the reply as it arrives
 
   uv_handle_t* baseHandle() { return reinterpret_cast<uv_handle_t*>(&handle); }
 };
@@ -153,7 +149,7 @@ struct ClientRef {
   LocalAddress local;          // UDP: where it arrived (wildcard sockets)
 };
 
-class Worker {
+class Worker final : public DotPool::Events {
  public:
   /// `journal`: this slot's journal (nullptr: a private one, no replay).
   Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::ProcessSlot& stats,
@@ -183,13 +179,9 @@ class Worker {
   void onUpstreamFailure(Upstream& up);
   void onUpstreamConnected(Upstream& up, int status);
   void onUpstreamTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf);
-  /// DNS over TLS upstream: moves the session on with `ciphertext` (empty:
-  /// start the handshake); sends the query once established, delivers the
-  /// reply once whole.
-  void driveUpstreamTls(Upstream& up, std::span<const uint8_t> ciphertext);
-  /// The client context for CA file `ca` (empty: the system's), made on
-  /// first use; null when it cannot be (logged once).
-  const TlsContext* upstreamTlsContext(const std::string& ca);
+  // DotPool::Events (also the UDP/TCP paths' way to the engine).
+  void onDotReply(uint64_t token, std::span<const uint8_t> reply) override;
+  void onDotFailure(uint64_t token) override;
   /// Delivers a whole length-prefixed reply in up.reply, if there is one.
   bool deliverUpstreamReply(Upstream& up);
   void onEngineTimer();
@@ -330,7 +322,7 @@ class Worker {
   std::unordered_map<uint64_t, ClientRef> clients_;  // engine id -> client
   uint64_t next_client_ = 1;
   std::unordered_map<uint64_t, Upstream*> upstreams_;  // engine token -> socket
-  std::map<std::string, std::shared_ptr<TlsContext>> upstream_tls_;  // CA file -> context
+  DotPool dot_;                                        // DNS over TLS to forwarders
   std::vector<uint64_t> failed_upstreams_;             // reported to the engine by drain()
 
   uv_timer_t engine_timer_{};

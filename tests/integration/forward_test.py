@@ -9,7 +9,7 @@ otherwise); uses a running lab, or starts and stops one."""
 import contextlib
 
 from shoal_harness import (Shoal, UNBOUND_ADDR, Unbound, close_shared_lab, kdig, resolve_many,
-                           run_tests, shared_lab)
+                           run_tests, shared_lab, wait_for)
 from tls_test import HOSTNAME, stats_tls, tls_shoal
 
 lab = shared_lab
@@ -68,7 +68,9 @@ def test_everything_forwarded_over_tls_to_another_resolver():
     verified for tls_name against tls_ca): another shoal serving DNS over
     TLS, resolving from the lab itself."""
     l = lab()
-    with tls_shoal(l.shoal_config()) as upstream:
+    # The upstream closes idle connections after 1 s, so that the
+    # forwarder's next connection must resume the session.
+    with tls_shoal(l.shoal_config(), server={"tcp_idle_timeout": "1s"}) as upstream:
         def forwarding(name):
             return forward_shoal([{"name": ".", "addresses": [f"127.0.0.1:{upstream.tls_port}"],
                                    "tls": True, "tls_name": name, "tls_ca": upstream.cert}])
@@ -79,6 +81,29 @@ def test_everything_forwarded_over_tls_to_another_resolver():
             assert stats_tls(upstream)["handshakes"] >= 1, stats_tls(upstream)
             servers = [s["address"] for s in shoal.ctl_json("servers")["servers"]]
             assert servers == ["127.0.0.1"], servers
+            # Pipelined on persistent connections (RFC 7858 section 3.4):
+            # 60 names, 10 at a time, over at most one connection per worker
+            # and upstream slot (DotPool::kMaxConnections), not one each.
+            names = [(f"h{i:03d}.bulk01.net.", "A") for i in range(60)]
+            results = resolve_many(shoal.port, names, in_flight=10, timeout=5.0, tries=1)
+            assert all(rcode == "NOERROR" for rcode, _, _ in results.values()), results
+            up = shoal.ctl_json("stats")["upstream"]
+            assert up["tls"] >= 60, up
+            assert up["tls_connections"] <= 2 * 4, up
+            assert up["tls"] >= 5 * up["tls_connections"], up
+            # The upstream closes them when idle; the next connections
+            # resume the TLS session with the ticket it gave.
+            wait_for(lambda: upstream.ctl_json("stats")["tcp_clients"]["idle_closed"]
+                     >= up["tls_connections"], 30, what="the upstream closing idle connections")
+            handshakes = stats_tls(upstream)["handshakes"]
+            names = [(f"h{i:03d}.bulk02.org.", "A") for i in range(20)]
+            results = resolve_many(shoal.port, names, in_flight=10, timeout=5.0, tries=1)
+            assert all(rcode == "NOERROR" for rcode, _, _ in results.values()), results
+            after = shoal.ctl_json("stats")["upstream"]
+            new_connections = after["tls_connections"] - up["tls_connections"]
+            assert new_connections >= 1, after
+            assert after["tls_resumed"] - up["tls_resumed"] == new_connections, after
+            assert stats_tls(upstream)["handshakes"] - handshakes == new_connections
         failed_before = stats_tls(upstream)["handshake_failures"]
         # A certificate not valid for the name: nothing is sent over it.
         with forwarding("other.test") as shoal:

@@ -369,9 +369,10 @@ TEST_F(TlsSessionTest, SessionsResumeWithTickets) {
 /// Our client session and our server session, wired through memory.
 class Wire {
  public:
-  Wire(const TlsContext& server, const TlsContext& client, const std::string& name) {
+  Wire(const TlsContext& server, const TlsContext& client, const std::string& name,
+       const TlsTicket& ticket = {}) {
     server_ = TlsSession::create(server, &Wire::toClient, this);
-    client_ = TlsSession::createClient(client, &Wire::toServer, this, name);
+    client_ = TlsSession::createClient(client, &Wire::toServer, this, name, ticket);
   }
   TlsSession* client() { return client_.get(); }
   TlsSession& server() { return *server_; }
@@ -460,6 +461,33 @@ TEST_F(TlsSessionTest, OurClientRefusesAnotherNameOrAnUnknownCa) {
   auto missing = TlsContext::client(files_.path("none.crt"));
   EXPECT_FALSE(missing.context);
   EXPECT_NE(missing.error.find("none.crt"), std::string::npos) << missing.error;
+}
+
+TEST_F(TlsSessionTest, OurClientKeepsTheServersTicketAndResumesWithIt) {
+  auto client = TlsContext::client(files_.path("a.crt"));
+  ASSERT_TRUE(client.context) << client.error;
+  Wire first(*context_, *client.context, "shoal.test");
+  ASSERT_TRUE(first.pump());  // the handshake, then the TLS 1.3 tickets
+  ASSERT_TRUE(first.client()->established());
+  EXPECT_FALSE(first.client()->resumed());
+  TlsTicket ticket = first.client()->takeTicket();
+  ASSERT_TRUE(ticket);
+  EXPECT_FALSE(first.client()->takeTicket());  // handed out once
+
+  Wire second(*context_, *client.context, "shoal.test", ticket);
+  ASSERT_TRUE(second.pump());
+  ASSERT_TRUE(second.client()->established());
+  EXPECT_TRUE(second.client()->resumed());
+  EXPECT_TRUE(second.client()->takeTicket());  // a fresh one for the next connection
+
+  // A server with other ticket keys cannot resume it: a full handshake,
+  // still verified.
+  auto other = TlsContext::load(files_.path("a.crt"), files_.path("a.key"));
+  ASSERT_TRUE(other.context) << other.error;
+  Wire third(*other.context, *client.context, "shoal.test", ticket);
+  ASSERT_TRUE(third.pump());
+  ASSERT_TRUE(third.client()->established());
+  EXPECT_FALSE(third.client()->resumed());
 }
 
 }  // namespace
