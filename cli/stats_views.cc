@@ -244,8 +244,10 @@ std::string statsText(const StatsReport& r) {
          formatPercent(percentOf(t.upstream_udp, upstream)) + " / tcp " +
          formatPercent(percentOf(t.upstream_tcp, upstream)) + "\n";
   out += "tcp clients     accepted " + u64(t.tcp_accepted) + ", refused " + u64(t.tcp_rejected) +
-         ", closed idle " + u64(t.tcp_idle_closed) + ", bad length " + u64(t.tcp_bad_length) +
-         "\n";
+         " (per-client cap " + u64(t.tcp_client_limited) + "), closed idle " +
+         u64(t.tcp_idle_closed) + " (for room " + u64(t.tcp_idle_evicted) + "), not reading " +
+         u64(t.tcp_stalled_closed) + ", paused " + u64(t.tcp_paused) + ", bad length " +
+         u64(t.tcp_bad_length) + "\n";
   out += "tls             handshakes " + u64(t.tls_handshakes) + ", failed " +
          u64(t.tls_handshake_failures) + "\n";
   if (t.upstream_tls_connections > 0) {
@@ -348,7 +350,11 @@ std::string statsJson(const StatsReport& r) {
       {"tcp_clients",
        {{"accepted", t.tcp_accepted},
         {"refused", t.tcp_rejected},
+        {"client_limited", t.tcp_client_limited},
         {"idle_closed", t.tcp_idle_closed},
+        {"idle_evicted", t.tcp_idle_evicted},
+        {"stalled_closed", t.tcp_stalled_closed},
+        {"paused", t.tcp_paused},
         {"bad_length", t.tcp_bad_length}}},
       {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
       {"acl_refused", t.acl_refused},

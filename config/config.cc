@@ -49,6 +49,9 @@ workers = 0
 udp_payload_size = 1232
 tcp_idle_timeout = "10s"
 tcp_max_clients = 4096
+tcp_max_per_client = 256
+tcp_max_queued = "128K"
+tcp_max_buffers = "64M"
 hang_timeout = "10s"
 
 [cache]
@@ -410,6 +413,15 @@ uint64_t readCacheSize(const Field& f) {
   return size;
 }
 
+uint64_t readBoundedSize(const Field& f, uint64_t min, uint64_t max) {
+  const uint64_t size = f.size();
+  if (size < min || size > max) {
+    f.fail("must be between " + formatSize(min) + " and " + formatSize(max) + " (got " +
+           formatSize(size) + ")");
+  }
+  return size;
+}
+
 unsigned readStripes(const Field& f) {
   const int64_t n = f.integer();
   if (n < 1 || n > 65536 || (n & (n - 1)) != 0) {
@@ -477,6 +489,15 @@ constexpr KeySpec kServerKeys[] = {
      }},
     {"tcp_max_clients", [](Config& c, const Field& f) {
        c.server.tcp_max_clients = static_cast<uint32_t>(f.integer(1, 1000000));
+     }},
+    {"tcp_max_per_client", [](Config& c, const Field& f) {
+       c.server.tcp_max_per_client = static_cast<uint32_t>(f.integer(1, 1000000));
+     }},
+    {"tcp_max_queued", [](Config& c, const Field& f) {
+       c.server.tcp_max_queued = readBoundedSize(f, uint64_t{16} << 10, uint64_t{64} << 20);
+     }},
+    {"tcp_max_buffers", [](Config& c, const Field& f) {
+       c.server.tcp_max_buffers = readBoundedSize(f, uint64_t{1} << 20, uint64_t{64} << 30);
      }},
     {"hang_timeout", [](Config& c, const Field& f) {
        c.server.hang_timeout = f.duration(0s, 10min);
@@ -933,6 +954,9 @@ std::string toToml(const Config& c) {
   out += "tcp_idle_timeout = " + quote(formatDuration(c.server.tcp_idle_timeout)) + "\n";
   out += "hang_timeout = " + quote(formatDuration(c.server.hang_timeout)) + "\n";
   out += "tcp_max_clients = " + std::to_string(c.server.tcp_max_clients) + "\n";
+  out += "tcp_max_per_client = " + std::to_string(c.server.tcp_max_per_client) + "\n";
+  out += "tcp_max_queued = " + quote(formatSize(c.server.tcp_max_queued)) + "\n";
+  out += "tcp_max_buffers = " + quote(formatSize(c.server.tcp_max_buffers)) + "\n";
   out += "\n[cache]\n";
   out += "name = " + quote(c.cache.name) + "\n";
   const bool has_unit = size.back() < '0' || size.back() > '9';

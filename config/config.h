@@ -48,6 +48,15 @@ struct ServerSection {
   Duration tcp_idle_timeout{};
   /// Concurrent TCP clients per worker.
   uint32_t tcp_max_clients = 0;
+  /// Client TCP/TLS connections per worker from one IPv4 address or one
+  /// IPv6 /64.
+  uint32_t tcp_max_per_client = 0;
+  /// Answer octets queued on one connection (the client not reading them)
+  /// before shoal stops reading its queries.
+  uint64_t tcp_max_queued = 0;
+  /// All client TCP/TLS buffers of one worker (queued answers, partial
+  /// queries) before every connection stops reading.
+  uint64_t tcp_max_buffers = 0;
   /// A worker whose loop has not turned for this long is killed and
   /// replaced; zero: never. 0 or 2s..10m.
   Duration hang_timeout{};

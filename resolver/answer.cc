@@ -107,6 +107,9 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
     return error(dns::rcode::kNotImp);
   }
   HotPathAnswer answer{HotPathResult::kMiss, 0, requestOf(msg, tcp, limits.udp_payload_size)};
+  if (tcp && msg.edns() && dns::findOption(*msg.edns(), dns::ednsopt::kTcpKeepalive)) {
+    answer.request.tcp_keepalive = limits.tcp_keepalive;
+  }
   if (limits.ecs.enabled) {
     // RFC 7871 section 7.1.1 (and 6): a malformed ECS option is FORMERR.
     std::optional<dns::ClientSubnet> option;

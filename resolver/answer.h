@@ -32,6 +32,9 @@ struct AnswerLimits {
   uint16_t nsec3_max_iterations = 50;
   /// EDNS Client Subnet (RFC 7871): off by default.
   EcsPolicy ecs;
+  /// The TCP idle timeout in units of 100 ms, told to TCP clients that send
+  /// edns-tcp-keepalive (RFC 7828 section 3.3.2).
+  uint16_t tcp_keepalive = 100;
 };
 
 enum class HotPathResult : uint8_t {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -34,6 +35,10 @@ struct ClientRequest {
   /// EDNS Client Subnet: what the query means for ECS (set by the hot
   /// path from the query, its source address and the policy).
   ClientEcs ecs;
+  /// edns-tcp-keepalive to send (RFC 7828): the idle timeout in units of
+  /// 100 ms, for a TCP query that carried the option; none otherwise (and
+  /// never over UDP, section 3.2.2).
+  std::optional<uint16_t> tcp_keepalive;
 
   bool checkingDisabled() const { return (flags & dns::flag::kCd) != 0; }
   /// The largest response the client takes.

@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 9;                     // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 10;                    // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -82,6 +82,11 @@ struct WorkerCounters {  // STATS_LAYOUT
   Counter answers_udp, answers_tcp, answers_orphaned, send_errors;
   // Client TCP.
   Counter tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_bad_length;
+  // Client TCP limits (worker/tcp_server.cc): connections refused for the
+  // per-client cap; idle ones closed to make room for a new one (RFC 7766
+  // section 6.2.3); ones closed because the client did not read its
+  // answers for the idle timeout; reads paused at a buffer cap.
+  Counter tcp_client_limited, tcp_idle_evicted, tcp_stalled_closed, tcp_paused;
   // DNS over TLS (its connections and queries count as TCP too).
   Counter tls_handshakes;          // completed
   Counter tls_handshake_failures;  // connections closed before their handshake completed

@@ -133,6 +133,10 @@ void Totals::add(const WorkerCounters& c) {
   tcp_rejected += c.tcp_rejected.get();
   tcp_idle_closed += c.tcp_idle_closed.get();
   tcp_bad_length += c.tcp_bad_length.get();
+  tcp_client_limited += c.tcp_client_limited.get();
+  tcp_idle_evicted += c.tcp_idle_evicted.get();
+  tcp_stalled_closed += c.tcp_stalled_closed.get();
+  tcp_paused += c.tcp_paused.get();
   tls_handshakes += c.tls_handshakes.get();
   tls_handshake_failures += c.tls_handshake_failures.get();
   journal_replayed += c.journal_replayed.get();

@@ -47,6 +47,9 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.server.udp_payload_size == b.server.udp_payload_size, "server.udp_payload_size");
   note(a.server.tcp_idle_timeout == b.server.tcp_idle_timeout, "server.tcp_idle_timeout");
   note(a.server.tcp_max_clients == b.server.tcp_max_clients, "server.tcp_max_clients");
+  note(a.server.tcp_max_per_client == b.server.tcp_max_per_client, "server.tcp_max_per_client");
+  note(a.server.tcp_max_queued == b.server.tcp_max_queued, "server.tcp_max_queued");
+  note(a.server.tcp_max_buffers == b.server.tcp_max_buffers, "server.tcp_max_buffers");
   note(a.cache.name == b.cache.name, "cache.name");
   note(a.cache.size == b.cache.size, "cache.size");
   note(a.cache.stripes == b.cache.stripes, "cache.stripes");

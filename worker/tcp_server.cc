@@ -3,6 +3,23 @@
 // (pipelining, section 6.2.1.1), answered in whatever order they complete;
 // close connections idle for tcp_idle_timeout.
 //
+// No client can make a worker grow without bound:
+//   - answers the client does not read queue up to tcp_max_queued octets
+//     per connection; then its queries are no longer read (the kernel's
+//     socket buffers and TCP flow control push back on the client), and a
+//     connection whose queued answers made no progress for a whole idle
+//     timeout is closed ("not reading");
+//   - all buffers of the worker (queued answers and incomplete queries)
+//     stop every connection's reading at tcp_max_buffers, until they are
+//     back under three quarters of it;
+//   - one IPv4 address or IPv6 /64 holds at most tcp_max_per_client
+//     connections per worker;
+//   - at tcp_max_clients a new connection takes the place of the least
+//     recently active one with nothing in flight (RFC 7766 section 6.2.3:
+//     idle connections go first under pressure), or is refused.
+// A paused connection resumes on the next loop turn after what it waited
+// for (scheduleResume), never from inside another callback.
+//
 // Idle connections are kept cheap: reads land in the worker's shared
 // receive buffer (one read at a time in the whole worker), complete
 // messages are handled straight from it, and only an incomplete tail is
@@ -33,6 +50,10 @@ using base::logLine;
 namespace {
 
 constexpr int kListenBacklog = 1024;
+
+/// Keep the least recently active connections this deep when looking for
+/// an idle one to close: connections busy for long sit near the head.
+constexpr int kEvictScan = 32;
 
 struct TcpWrite {
   uv_write_t req{};
@@ -66,8 +87,20 @@ void onIdle(uv_timer_t* timer) {
 void onWritten(uv_write_t* req, int status) {
   auto* write = static_cast<TcpWrite*>(req->data);
   TcpConnection* conn = write->conn;
+  const size_t bytes = write->bytes.size();
   delete write;
-  conn->worker->onTcpWritten(*conn, status);
+  conn->worker->onTcpWritten(*conn, status, bytes);
+}
+
+void onResume(uv_idle_t* idle) { static_cast<Worker*>(idle->data)->onTcpResume(); }
+
+/// The per-client key: the IPv4 address, or the IPv6 /64.
+uint64_t clientKey(const base::IpAddress& peer) {
+  const auto& b = peer.bytes();
+  uint64_t key = 0;
+  const size_t octets = peer.isV4() ? 4 : 8;
+  for (size_t i = 0; i < octets; ++i) key = key << 8 | b[i];
+  return key;
 }
 
 void onConnectionClosed(uv_handle_t* handle) {
@@ -140,12 +173,24 @@ void Worker::onTcpConnection(TcpListener& listener) {
       uv_accept(server, streamOf(*conn)) == 0 &&
       uv_tcp_getpeername(&conn->handle, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0;
   const auto address = addressOf(reinterpret_cast<const sockaddr*>(&peer));
-  const bool room = connections_.size() < config_.tcp_max_clients && !stopping_;
-  if (accepted && address && room && listener.tls) {
-    conn->tls = TlsSession::create(*config_.tls, worker::onTlsOutput, conn);
+  bool ok = accepted && address && !stopping_;
+  if (ok && !admitClient(*address)) {
+    ++counters_.tcp_client_limited;
+    ++counters_.tcp_rejected;
+    ok = false;
+  } else if (ok && connections_.size() >= config_.tcp_max_clients && !evictIdleTcp()) {
+    ++counters_.tcp_rejected;  // full, and every connection is busy
+    releaseClient(*address);
+    ok = false;
   }
-  if (!accepted || !address || !room || (listener.tls && !conn->tls)) {
-    if (accepted && !room) ++counters_.tcp_rejected;
+  if (ok && listener.tls) {
+    conn->tls = TlsSession::create(*config_.tls, worker::onTlsOutput, conn);
+    if (!conn->tls) {
+      releaseClient(*address);
+      ok = false;
+    }
+  }
+  if (!ok) {
     uv_close(reinterpret_cast<uv_handle_t*>(&conn->handle), onConnectionClosed);
     return;
   }
@@ -156,6 +201,7 @@ void Worker::onTcpConnection(TcpListener& listener) {
   conn->id = next_connection_++;
   conn->peer = *address;
   connections_.emplace(conn->id, conn);
+  lruTouch(*conn);
   ++counters_.tcp_accepted;
   uv_tcp_nodelay(&conn->handle, 1);
   uv_timer_start(&conn->idle, onIdle, static_cast<uint64_t>(config_.tcp_idle_timeout_ms), 0);
@@ -166,6 +212,8 @@ void Worker::onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf) 
   if (conn.closing) return;
   if (nread > 0) {
     uv_timer_start(&conn.idle, onIdle, static_cast<uint64_t>(config_.tcp_idle_timeout_ms), 0);
+    conn.wrote = false;
+    lruTouch(conn);
     const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(buf->base),
                                         static_cast<size_t>(nread));
     if (conn.tls) {
@@ -235,8 +283,10 @@ bool Worker::onTlsOutput(TcpConnection& conn, std::span<const uint8_t> ciphertex
 void Worker::feedTcp(TcpConnection& conn, std::span<const uint8_t> data) {
   if (conn.partial.empty()) {
     const size_t used = processTcpMessages(conn, data);
-    if (!conn.closing && used < data.size())
+    if (!conn.closing && used < data.size()) {
       conn.partial.assign(data.begin() + static_cast<ptrdiff_t>(used), data.end());
+      rebuffer(conn);
+    }
     return;
   }
   conn.partial.insert(conn.partial.end(), data.begin(), data.end());
@@ -251,13 +301,14 @@ void Worker::processPartial(TcpConnection& conn) {
   } else if (used > 0) {
     conn.partial.erase(conn.partial.begin(), conn.partial.begin() + static_cast<ptrdiff_t>(used));
   }
+  rebuffer(conn);
 }
 
 size_t Worker::processTcpMessages(TcpConnection& conn, std::span<const uint8_t> data) {
   size_t pos = 0;
   conn.processing = true;
   while (!conn.closing && data.size() - pos >= 2) {
-    if (conn.in_flight >= config_.tcp_max_pipelined || stopping_) {
+    if (!mayRead(conn)) {
       pauseTcp(conn);  // the rest waits in `partial`
       break;
     }
@@ -289,9 +340,9 @@ void Worker::resumeTcp(TcpConnection& conn) {
   if (conn.processing || conn.closing || conn.eof || stopping_) return;
   if (!conn.partial.empty()) {
     processPartial(conn);
-    if (conn.closing || conn.in_flight >= config_.tcp_max_pipelined) return;
+    if (conn.closing) return;
   }
-  if (conn.reading) return;
+  if (conn.reading || !mayRead(conn)) return;
   if (uv_read_start(streamOf(conn), onAlloc, onRead) != 0) {
     closeTcp(conn);
     return;
@@ -363,18 +414,120 @@ bool Worker::sendTcp(TcpConnection& conn, std::span<const uv_buf_t> bufs) {
     return false;
   }
   ++conn.writes_queued;
+  conn.queued_bytes += write->bytes.size();
+  rebuffer(conn);
   return true;
 }
 
-void Worker::onTcpWritten(TcpConnection& conn, int status) {
+void Worker::onTcpWritten(TcpConnection& conn, int status, size_t bytes) {
   --conn.writes_queued;
+  conn.queued_bytes -= std::min(bytes, conn.queued_bytes);
   if (conn.closing) return;
   if (status < 0) {
     ++counters_.send_errors;
     closeTcp(conn);
     return;
   }
-  if ((conn.eof || stopping_) && tcpDone(conn)) closeTcp(conn);
+  conn.wrote = true;
+  rebuffer(conn);
+  if ((conn.eof || stopping_) && tcpDone(conn)) {
+    closeTcp(conn);
+  } else if (!conn.reading && conn.queued_bytes <= config_.tcp_max_queued / 2) {
+    scheduleResume(conn);  // the client reads again: so do we
+  }
+}
+
+bool Worker::mayRead(TcpConnection& conn) {
+  if (conn.in_flight >= config_.tcp_max_pipelined || stopping_) return false;
+  if (conn.queued_bytes >= config_.tcp_max_queued) {
+    if (conn.reading) ++counters_.tcp_paused;
+    return false;
+  }
+  if (tcp_buffered_ >= config_.tcp_max_buffers) {
+    if (conn.reading) ++counters_.tcp_paused;
+    tcp_memory_paused_ = true;
+    return false;
+  }
+  return true;
+}
+
+void Worker::rebuffer(TcpConnection& conn) {
+  const size_t now = conn.closing ? 0 : conn.queued_bytes + conn.partial.capacity();
+  tcp_buffered_ = tcp_buffered_ - conn.buffered + now;
+  conn.buffered = now;
+  if (tcp_memory_paused_ && tcp_buffered_ < config_.tcp_max_buffers / 4 * 3) {
+    // Back under the cap with room: every connection that stopped reading
+    // may go on (those still over their own cap stay paused).
+    tcp_memory_paused_ = false;
+    for (const auto& [id, other] : connections_) {
+      if (!other->reading && !other->eof) scheduleResume(*other);
+    }
+  }
+}
+
+void Worker::scheduleResume(TcpConnection& conn) {
+  if (conn.resume_queued || conn.closing) return;
+  conn.resume_queued = true;
+  tcp_resume_.push_back(conn.id);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&tcp_resume_idle_))) {
+    uv_idle_start(&tcp_resume_idle_, onResume);
+  }
+}
+
+void Worker::onTcpResume() {
+  uv_idle_stop(&tcp_resume_idle_);
+  const std::vector<uint64_t> ids = std::move(tcp_resume_);
+  tcp_resume_.clear();
+  for (const uint64_t id : ids) {
+    const auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    it->second->resume_queued = false;
+    resumeTcp(*it->second);
+  }
+}
+
+bool Worker::admitClient(const base::IpAddress& peer) {
+  auto& counts = peer.isV4() ? tcp_per_v4_ : tcp_per_v6_;
+  uint32_t& count = counts[clientKey(peer)];
+  if (count >= config_.tcp_max_per_client) return false;
+  ++count;
+  return true;
+}
+
+void Worker::releaseClient(const base::IpAddress& peer) {
+  auto& counts = peer.isV4() ? tcp_per_v4_ : tcp_per_v6_;
+  const auto it = counts.find(clientKey(peer));
+  if (it == counts.end()) return;
+  if (--it->second == 0) counts.erase(it);
+}
+
+void Worker::lruTouch(TcpConnection& conn) {
+  if (tcp_lru_tail_ == &conn) return;
+  lruUnlink(conn);
+  conn.lru_prev = tcp_lru_tail_;
+  if (tcp_lru_tail_ != nullptr) tcp_lru_tail_->lru_next = &conn;
+  tcp_lru_tail_ = &conn;
+  if (tcp_lru_head_ == nullptr) tcp_lru_head_ = &conn;
+}
+
+void Worker::lruUnlink(TcpConnection& conn) {
+  if (conn.lru_prev != nullptr) conn.lru_prev->lru_next = conn.lru_next;
+  if (conn.lru_next != nullptr) conn.lru_next->lru_prev = conn.lru_prev;
+  if (tcp_lru_head_ == &conn) tcp_lru_head_ = conn.lru_next;
+  if (tcp_lru_tail_ == &conn) tcp_lru_tail_ = conn.lru_prev;
+  conn.lru_prev = conn.lru_next = nullptr;
+}
+
+bool Worker::evictIdleTcp() {
+  TcpConnection* conn = tcp_lru_head_;
+  for (int i = 0; conn != nullptr && i < kEvictScan; ++i, conn = conn->lru_next) {
+    if (conn->in_flight == 0 && conn->writes_queued == 0 && conn->partial.empty()) {
+      ++counters_.tcp_idle_evicted;
+      closeTcp(*conn);
+      return true;
+    }
+  }
+  return false;
 }
 
 void Worker::answerTcp(uint64_t connection, std::span<const uint8_t> packet) {
@@ -390,14 +543,22 @@ void Worker::answerTcp(uint64_t connection, std::span<const uint8_t> packet) {
   if ((conn.eof || stopping_) && tcpDone(conn)) {
     closeTcp(conn);
   } else if (!conn.reading) {
-    resumeTcp(conn);
+    scheduleResume(conn);
   }
 }
 
 void Worker::onTcpIdle(TcpConnection& conn) {
   if (conn.closing) return;
+  if (conn.writes_queued > 0 && !conn.wrote) {
+    // Answers waiting for the client's window, and not one went out in a
+    // whole timeout: it does not read them.
+    ++counters_.tcp_stalled_closed;
+    closeTcp(conn);
+    return;
+  }
+  conn.wrote = false;
   if (conn.in_flight > 0 || conn.writes_queued > 0) {
-    // Not idle: waiting for the engine or the client's window.
+    // Not idle: waiting for the engine, or the client reads slowly.
     uv_timer_start(&conn.idle, onIdle, static_cast<uint64_t>(config_.tcp_idle_timeout_ms), 0);
     return;
   }
@@ -417,6 +578,9 @@ void Worker::closeTcp(TcpConnection& conn) {
     conn.tls->shutdown();  // close_notify (RFC 8446 section 6.1), best effort
   }
   connections_.erase(conn.id);
+  lruUnlink(conn);
+  releaseClient(conn.peer);
+  rebuffer(conn);  // closing: counts nothing any more
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.handle), onConnectionClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.idle), onConnectionClosed);
 }

@@ -1,5 +1,6 @@
 #include "worker/worker_config.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "config/config.h"
@@ -75,6 +76,12 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
     (address.isV4() ? out.outgoing_v4 : out.outgoing_v6).push_back(address);
   }
   out.tcp_max_clients = config.server.tcp_max_clients;
+  out.tcp_max_per_client = config.server.tcp_max_per_client;
+  out.tcp_max_queued = config.server.tcp_max_queued;
+  out.tcp_max_buffers = config.server.tcp_max_buffers;
+  // RFC 7828: the idle timeout in units of 100 ms, for clients that ask.
+  out.limits.tcp_keepalive = static_cast<uint16_t>(
+      std::min<int64_t>(config.server.tcp_idle_timeout.count() / 100, 65535));
   out.tcp_idle_timeout_ms = config.server.tcp_idle_timeout.count();
   out.tls = std::move(tls);
   return out;

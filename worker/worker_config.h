@@ -35,6 +35,13 @@ struct WorkerConfig {
   std::vector<base::IpAddress> outgoing_v4;
   std::vector<base::IpAddress> outgoing_v6;
   size_t tcp_max_clients = 1000;
+  /// Connections from one IPv4 address or IPv6 /64.
+  uint32_t tcp_max_per_client = 256;
+  /// Answer octets queued on one connection before reading from it pauses.
+  size_t tcp_max_queued = 128 << 10;
+  /// Client TCP/TLS buffer octets (queued answers, partial queries) of the
+  /// worker before every connection pauses reading.
+  size_t tcp_max_buffers = 64 << 20;
   int64_t tcp_idle_timeout_ms = 10000;
   /// Queries in flight per TCP connection before reading pauses (RFC 7766
   /// section 6.2.1.1 lets a server limit pipelining).

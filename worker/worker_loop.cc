@@ -84,6 +84,8 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     uv_timer_init(&loop_, timer);
     timer->data = this;
   }
+  uv_idle_init(&loop_, &tcp_resume_idle_);
+  tcp_resume_idle_.data = this;
   const std::pair<uv_signal_t*, int> signals[] = {
       {&sigterm_, SIGTERM}, {&sigint_, SIGINT}, {&sigusr1_, SIGUSR1}};
   for (const auto& [handle, signum] : signals) {
@@ -230,7 +232,8 @@ void Worker::finishStop() {
   for (Upstream* up : open) closeUpstream(*up);
   for (void* handle : {static_cast<void*>(&engine_timer_), static_cast<void*>(&sweep_timer_),
                        static_cast<void*>(&stop_timer_), static_cast<void*>(&sigterm_),
-                       static_cast<void*>(&sigint_), static_cast<void*>(&sigusr1_)}) {
+                       static_cast<void*>(&sigint_), static_cast<void*>(&sigusr1_),
+                       static_cast<void*>(&tcp_resume_idle_)}) {
     closeHandle(handle);
   }
 }

@@ -97,7 +97,17 @@ struct TcpConnection {
   std::unique_ptr<TlsSession> tls;
   uint32_t in_flight = 0;      // queries handed to the engine, not answered yet
   uint32_t writes_queued = 0;  // uv_write requests not completed yet
+  /// Octets in those requests: reading pauses at tcp_max_queued.
+  size_t queued_bytes = 0;
+  /// What this connection counts in Worker::tcp_buffered_ (queued_bytes
+  /// and the capacity of `partial`).
+  size_t buffered = 0;
+  /// Worker::tcp_lru_: every open connection, least recently read first.
+  TcpConnection* lru_prev = nullptr;
+  TcpConnection* lru_next = nullptr;
   uint8_t handles_open = 0;    // freed when both handles are closed
+  bool wrote = false;          // a queued write completed since the idle timer started
+  bool resume_queued = false;  // in Worker::tcp_resume_ (resumed on the next loop turn)
   bool reading = false;
   bool processing = false;  // inside processTcpMessages (no re-entry)
   bool eof = false;         // the client shut its side: answer, then close
@@ -171,7 +181,10 @@ class Worker final : public DotPool::Events {
   void onTcpConnection(TcpListener& listener);
   void onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf);
   void onTcpIdle(TcpConnection& conn);
-  void onTcpWritten(TcpConnection& conn, int status);
+  void onTcpWritten(TcpConnection& conn, int status, size_t bytes);
+  /// The connections whose reading was waiting for a write or for buffer
+  /// memory, resumed one loop turn after that came.
+  void onTcpResume();
   void onTcpClosed(TcpConnection* conn);
   /// A TLS session's ciphertext for the client (TlsSession::Send).
   bool onTlsOutput(TcpConnection& conn, std::span<const uint8_t> ciphertext);
@@ -248,6 +261,26 @@ class Worker final : public DotPool::Events {
   void processPartial(TcpConnection& conn);
   void pauseTcp(TcpConnection& conn);
   void resumeTcp(TcpConnection& conn);
+  /// resumeTcp on the next loop turn: never from inside another
+  /// connection's callbacks (or the engine's answers).
+  void scheduleResume(TcpConnection& conn);
+  /// Reading may go on: pipelining, the connection's queued answers and the
+  /// worker's buffers all under their caps (otherwise counted as paused
+  /// once per pause).
+  bool mayRead(TcpConnection& conn);
+  /// Updates tcp_buffered_ after conn's queue or partial buffer changed;
+  /// resumes connections paused for memory once it is back under 3/4 of
+  /// the cap.
+  void rebuffer(TcpConnection& conn);
+  /// Per-client connection counts (IPv4 address, IPv6 /64).
+  bool admitClient(const base::IpAddress& peer);
+  void releaseClient(const base::IpAddress& peer);
+  /// The LRU of connections by last read (tcp_lru_head_ is the oldest).
+  void lruTouch(TcpConnection& conn);
+  void lruUnlink(TcpConnection& conn);
+  /// Closes the least recently active connection with nothing in flight,
+  /// to make room for a new one (RFC 7766 section 6.2.3). False if none.
+  bool evictIdleTcp();
   void writeTcp(TcpConnection& conn, std::span<const uint8_t> message);
   void writeTls(TcpConnection& conn, std::span<const uint8_t> message);
   /// Writes `bufs` at once if the socket takes them, else queues (a copy
@@ -319,6 +352,13 @@ class Worker final : public DotPool::Events {
   std::vector<TcpListener*> tcp_;
   std::unordered_map<uint64_t, TcpConnection*> connections_;
   uint64_t next_connection_ = 1;
+  size_t tcp_buffered_ = 0;  // client TCP/TLS buffer octets (tcp_max_buffers)
+  bool tcp_memory_paused_ = false;  // some connection paused at tcp_max_buffers
+  std::unordered_map<uint64_t, uint32_t> tcp_per_v4_, tcp_per_v6_;  // connections per client
+  TcpConnection* tcp_lru_head_ = nullptr;
+  TcpConnection* tcp_lru_tail_ = nullptr;
+  std::vector<uint64_t> tcp_resume_;  // connection ids, resumed by tcp_resume_idle_
+  uv_idle_t tcp_resume_idle_{};
   std::unordered_map<uint64_t, ClientRef> clients_;  // engine id -> client
   uint64_t next_client_ = 1;
   std::unordered_map<uint64_t, Upstream*> upstreams_;  // engine token -> socket

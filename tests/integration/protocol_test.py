@@ -148,32 +148,42 @@ def test_tcp_idle_connections_are_closed():
         assert shoal.counters()[0]["tcp.idle_closed"] == 1
 
 
-def test_tcp_connections_beyond_the_limit_are_closed():
+def test_tcp_connections_beyond_the_limit_replace_idle_ones_or_are_closed():
+    """At tcp_max_clients a new connection takes the place of the least
+    recently active idle one (RFC 7766 section 6.2.3); when every one is
+    busy (here: half a query received) it is refused."""
     config = dict(REFUSE_ALL, server={"tcp_max_clients": 2})
     with Shoal(workers=1, config=config) as shoal:
         keep = [socket.create_connection(("127.0.0.1", shoal.port), timeout=10) for _ in range(2)]
         try:
-            for s in keep:  # make sure both are accepted
-                s.sendall(tcp_frame(query(1)))
-                assert parse_header(tcp_read_message(s))[0] == 1
+            for qid, s in enumerate(keep, 1):  # both accepted, keep[0] the least recent
+                s.sendall(tcp_frame(query(qid)))
+                assert parse_header(tcp_read_message(s))[0] == qid
             with socket.create_connection(("127.0.0.1", shoal.port), timeout=10) as extra:
-                try:
-                    assert extra.recv(10) == b""
-                except ConnectionResetError:
-                    pass
-            wait_for(lambda: shoal.counters()[0]["tcp.rejected"] == 1, 30, what="a rejection")
+                extra.sendall(tcp_frame(query(3)))
+                assert parse_header(tcp_read_message(extra))[0] == 3
+                assert keep[0].recv(10) == b""  # the idle one made room
+                tcp = wait_for(lambda: shoal.ctl_json("stats")["tcp_clients"], 30,
+                               what="stats")
+                assert tcp["idle_evicted"] == 1 and tcp["refused"] == 0, tcp
+                # Both open connections busy: half a query each.
+                frame = tcp_frame(query(4))
+                keep[1].sendall(frame[:5])
+                extra.sendall(frame[:5])
+                with socket.create_connection(("127.0.0.1", shoal.port), timeout=10) as late:
+                    try:
+                        assert late.recv(10) == b""
+                    except ConnectionResetError:
+                        pass
+                wait_for(lambda: shoal.ctl_json("stats")["tcp_clients"]["refused"] == 1, 30,
+                         what="a refusal")
+                # The busy ones were kept: their queries complete.
+                for s in (keep[1], extra):
+                    s.sendall(frame[5:])
+                    assert parse_header(tcp_read_message(s))[0] == 4
         finally:
             for s in keep:
                 s.close()
-
-        # once the worker has seen them go, new connections are served
-        # again; until then one is closed at once, or reset (our query unread)
-        def served():
-            try:
-                return len(tcp_exchange(shoal.port, [query(2)])) == 1
-            except OSError:
-                return False
-        wait_for(served, 30, interval=0.1, what="a connection to be served")
 
 
 if __name__ == "__main__":

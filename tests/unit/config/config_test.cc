@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 52);
+  EXPECT_EQ(keys, 55);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -141,6 +141,9 @@ workers = 7
 udp_payload_size = 1400
 tcp_idle_timeout = "250ms"
 tcp_max_clients = 100
+tcp_max_per_client = 7
+tcp_max_queued = "1M"
+tcp_max_buffers = 33554432
 
 [cache]
 name = "/other-cache"
@@ -207,6 +210,9 @@ trusted = ["127.0.0.1", "::1"]
   EXPECT_EQ(c.server.udp_payload_size, 1400);
   EXPECT_EQ(c.server.tcp_idle_timeout, 250ms);
   EXPECT_EQ(c.server.tcp_max_clients, 100u);
+  EXPECT_EQ(c.server.tcp_max_per_client, 7u);
+  EXPECT_EQ(c.server.tcp_max_queued, uint64_t{1} << 20);
+  EXPECT_EQ(c.server.tcp_max_buffers, uint64_t{32} << 20);
   EXPECT_EQ(c.cache.name, "/other-cache");
   EXPECT_EQ(c.cache.size, uint64_t{2} << 30);
   EXPECT_EQ(c.cache.stripes, 1024u);
@@ -366,6 +372,12 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
             "shoal.toml:2: server.workers: must be between 0 and 256 (got -1)");
   EXPECT_EQ(errorOf("[server]\nudp_payload_size = 511\n"),
             "shoal.toml:2: server.udp_payload_size: must be between 512 and 4096 (got 511)");
+  EXPECT_EQ(errorOf("[server]\ntcp_max_queued = \"1K\"\n"),
+            "shoal.toml:2: server.tcp_max_queued: must be between 16K and 64M (got 1K)");
+  EXPECT_EQ(errorOf("[server]\ntcp_max_buffers = \"1T\"\n"),
+            "shoal.toml:2: server.tcp_max_buffers: must be between 1M and 64G (got 1T)");
+  EXPECT_EQ(errorOf("[server]\ntcp_max_per_client = 0\n"),
+            "shoal.toml:2: server.tcp_max_per_client: must be between 1 and 1000000 (got 0)");
   EXPECT_EQ(errorOf("[cache]\nmax_ecs_partitions = 0\n"),
             "shoal.toml:2: cache.max_ecs_partitions: must be between 1 and 1024 (got 0)");
   EXPECT_EQ(errorOf("[cache]\nstripes = 131072\n"),
