@@ -200,17 +200,6 @@ shoalctl() {  # mode(off|on) shoalctl-arguments...
   "$shoalctl_bin" --config "$work/shoal-$mode.toml" "$@"
 }
 
-# Waits until a log file has COUNT lines matching a pattern: file pattern
-# count pid what.
-wait_log() {
-  for _ in $(seq 300); do
-    (($(grep -cE "$2" "$1" 2>/dev/null || true) >= $3)) && return 0
-    kill -0 "$4" 2>/dev/null || { echo "$bench_name: the resolver exited (see $1)" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$bench_name: no $5 after 30 s (see $1)" >&2
-  exit 1
-}
 # Starts one configuration with an empty cache: config round. shoal: waits
 # for both workers' "ready" lines and for its local root (RFC 8806) to be in
 # use (or given up), so that its transfer falls into no measurement.
@@ -228,11 +217,8 @@ start_resolver() {
       wait_log "$log" "local root: (serial .* in use|no usable copy)" 1 "$pid" "local root"
       ;;
     unbound-*)
-      unbound -d -c "$work/$config.conf" 2>"$log" &
-      pid=$!
-      pids+=("$pid")
-      pid_of[$config]=$pid
-      wait_up "${port[$config]}" "$pid"
+      start_unbound "$work/$config.conf" "$log" "${port[$config]}"
+      pid_of[$config]=$unbound_pid
       for _ in $(seq 100); do
         unbound-control -c "$work/$config.conf" status >/dev/null 2>&1 && return 0
         sleep 0.1

@@ -172,7 +172,10 @@ declare -A port=([shoal]=5311 [unbound]=5312 [pdns]=5313)
 start_resolver() {  # name
   case $1 in
     shoal) "$shoal_bin" --config "$work/shoal.toml" --cold 2>>"$work/shoal.log" & ;;
-    unbound) unbound -d -c "$work/unbound.conf" 2>>"$work/unbound.stderr" & ;;
+    unbound)
+      start_unbound "$work/unbound.conf" "$work/unbound.stderr" "${port[unbound]}"
+      return 0
+      ;;
     pdns) /usr/sbin/pdns_recursor --config-dir="$work/pdns" >>"$work/pdns.log" 2>&1 & ;;
   esac
   pids=($!)

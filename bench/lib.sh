@@ -1,14 +1,14 @@
 # shellcheck shell=bash disable=SC2154  # bench_name: the caller; LAB_*: labctl env
-# Shared parts of the resolver benchmarks (bench/resolver-bench.sh,
-# bench/junk-bench.sh). Sourced, not run: the caller sets `set -euo
-# pipefail`, changes to the repository root and sets bench_name (used in
-# messages) before calling anything here.
+# Shared parts of the resolver benchmarks (bench/*-bench.sh). Sourced, not
+# run: the caller sets `set -euo pipefail`, changes to the repository root
+# and sets bench_name (used in messages) before calling anything here.
 #
 # State kept here for the caller: labctl, work (the run's scratch
 # directory), started_lab, pids (resolver processes to stop on exit),
 # shm_names (shared memory objects to remove on exit), keep_work (1: leave
-# the scratch directory in place), and everything `labctl env` sets
-# (LAB_ROOT_HINTS, LAB_TRUST_ANCHOR, LAB_QUERIES, ...).
+# the scratch directory in place), shoal_pid and unbound_pid (the last
+# started by start_shoal and start_unbound), and everything `labctl env`
+# sets (LAB_ROOT_HINTS, LAB_TRUST_ANCHOR, LAB_QUERIES, ...).
 
 labctl=tests/lab/labctl
 work=
@@ -142,6 +142,61 @@ wait_up() {
   done
   echo "$bench_name: nothing answers on port $1" >&2
   exit 1
+}
+
+# Waits until a resolver answers a header-only query on `port` (no
+# question, so nothing goes upstream: the cache stays cold and the lab's
+# counters clean; bench/loss_bench.py probe): port pid... Gives up at once
+# when one of the processes has exited, and after 30 s.
+wait_ready() {
+  local p=$1 pid
+  shift
+  for _ in $(seq 300); do
+    python3 bench/loss_bench.py probe "$p" && return 0
+    for pid in "$@"; do
+      kill -0 "$pid" 2>/dev/null || { echo "$bench_name: the resolver for port $p exited" >&2; exit 1; }
+    done
+    sleep 0.1
+  done
+  echo "$bench_name: nothing answers on port $p after 30 s" >&2
+  exit 1
+}
+
+# Waits until a log file has COUNT lines matching an extended regular
+# expression: file pattern count pid what (gives up when process pid has
+# exited, and after 30 s; `what` names the lines in the message).
+wait_log() {
+  for _ in $(seq 300); do
+    (($(grep -cE "$2" "$1" 2>/dev/null || true) >= $3)) && return 0
+    kill -0 "$4" 2>/dev/null || { echo "$bench_name: the resolver exited (see $1)" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "$bench_name: no $5 after 30 s (see $1)" >&2
+  exit 1
+}
+
+# Starts shoal with an empty cache (--cold), its stderr in a log (emptied
+# first), adds it to pids and waits until it answers on its port
+# (wait_ready, nothing sent upstream) and every worker has logged its
+# "ready" line: binary config log port workers. Its pid is left in
+# shoal_pid.
+start_shoal() {
+  "$1" --config "$2" --cold 2>"$3" &
+  shoal_pid=$!
+  pids+=("$shoal_pid")
+  wait_ready "$4" "$shoal_pid"
+  wait_log "$3" "worker [0-9]+ ready" "$5" "$shoal_pid" "ready line of every worker"
+}
+
+# Starts Unbound in the foreground on a config from write_unbound_conf, its
+# stderr appended to a log, adds it to pids and waits until it answers on
+# its port (wait_ready: its cache stays cold): config log port. Its pid is
+# left in unbound_pid.
+start_unbound() {
+  unbound -d -c "$1" 2>>"$2" &
+  unbound_pid=$!
+  pids+=("$unbound_pid")
+  wait_ready "$3" "$unbound_pid"
 }
 
 # Stops the resolvers in pids and forgets them.

@@ -202,42 +202,12 @@ modules.unload('ta_signal_query')
 cache.open(256 * MB, 'lmdb://$work/kresd/cache')
 LUA
 
-# Waits until a resolver answers a header-only query on `port` (no question,
-# so nothing goes upstream: the cache stays cold and the counters clean):
-# port pid...
-wait_ready() {
-  local p=$1 pid
-  shift
-  for _ in $(seq 300); do
-    python3 bench/loss_bench.py probe "$p" && return 0
-    for pid in "$@"; do
-      kill -0 "$pid" 2>/dev/null || { echo "$bench_name: the resolver for port $p exited" >&2; exit 1; }
-    done
-    sleep 0.1
-  done
-  echo "$bench_name: nothing answers on port $p after 30 s" >&2
-  exit 1
-}
-# Waits until a log file has COUNT lines matching a pattern: file pattern
-# count pid what.
-wait_log() {
-  for _ in $(seq 300); do
-    (($(grep -cE "$2" "$1" 2>/dev/null || true) >= $3)) && return 0
-    kill -0 "$4" 2>/dev/null || { echo "$bench_name: the resolver exited (see $1)" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$bench_name: no $5 after 30 s (see $1)" >&2
-  exit 1
-}
 # Starts a resolver with an empty cache: name log.
 start_resolver() {
   local log=$2
   case $1 in
     shoal)
-      "$shoal_bin" --config "$work/shoal.toml" --cold 2>"$log" &
-      pids=($!)
-      wait_ready "${port[shoal]}" "${pids[@]}"
-      wait_log "$log" "worker [0-9]+ ready" 2 "${pids[0]}" "ready line of both workers"
+      start_shoal "$shoal_bin" "$work/shoal.toml" "$log" "${port[shoal]}" 2
       ;;
     kresd)
       # Two processes on one port and one cache; both must have bound
@@ -258,9 +228,7 @@ start_resolver() {
       exit 1
       ;;
     unbound)
-      unbound -d -c "$work/unbound.conf" 2>"$log" &
-      pids=($!)
-      wait_ready "${port[unbound]}" "${pids[@]}"
+      start_unbound "$work/unbound.conf" "$log" "${port[unbound]}"
       ;;
   esac
 }
