@@ -100,6 +100,11 @@ class RrsetView {
 
 /// RRset payload flags.
 inline constexpr uint8_t kFromDname = 0x01;  // a CNAME synthesised from a DNAME (RFC 6672)
+/// Negative payload flags. kNoSoa: a denial without the zone's SOA (the
+/// proof of no DS that came with a referral, or an upstream resolver's
+/// NODATA without SOA): it tells the validator, but is no answer for a
+/// client (RFC 2308 section 2.2: negative answers carry the SOA).
+inline constexpr uint8_t kNoSoa = 0x01;
 
 /// Owned RRset, for the slow path (flags: the payload flags above).
 using dns::Rrset;

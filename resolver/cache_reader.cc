@@ -179,6 +179,7 @@ CacheReadResult readCache(shmcache::Cache& cache, const dns::Name& qname, uint16
     probe = probe.parent();
   }
   auto records = found ? NegativeView::parse(reader.payload(*found)) : std::nullopt;
+  if (records && (records->flags() & kNoSoa) != 0) records.reset();  // not for clients
   if (!records && options.aggressive && options.validating && scratch.size() >= kCacheScratchSize) {
     return readSynthesised(cache, name, qtype, options, now_s, scratch, visitor, result);
   }

@@ -127,6 +127,16 @@ Classified classifyNoData(const Reply& reply, const SentQuestion& sent, Classifi
     out.kind = ReplyKind::kNodata;
     return out;
   }
+  if (sent.forwarded && !findType(reply.authority, dns::rrtype::kNs)) {
+    // An upstream resolver's NODATA without SOA (RFC 2308 section 2.2,
+    // type 3), e.g. a DS denial it kept from a referral: usable for as long
+    // as its proofs, if any.
+    out.kind = ReplyKind::kNodata;
+    for (const auto& proof : out.proofs) {
+      out.negative_ttl = out.negative_ttl == 0 ? proof.ttl : std::min(out.negative_ttl, proof.ttl);
+    }
+    return out;
+  }
   // A referral upwards or sideways, or an empty non-authoritative answer.
   out.kind = ReplyKind::kLame;
   out.why = "upward or sideways referral, or empty non-authoritative answer";

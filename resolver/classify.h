@@ -36,6 +36,9 @@ struct SentQuestion {
   dns::Name zone;
   bool tcp = false;
   bool edns = true;
+  /// Sent to a forward zone's upstream resolver: the answer may come from
+  /// any zone at or below `zone` (the validator finds which).
+  bool forwarded = false;
 };
 
 struct Classified {

@@ -730,7 +730,7 @@ void Iterator::onError(uint64_t token, int64_t now_ms) {
 }
 
 void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int64_t now_ms) {
-  const SentQuestion sent{p.qname, p.qtype, p.zone, p.tcp, p.edns};
+  const SentQuestion sent{p.qname, p.qtype, p.zone, p.tcp, p.edns, task.cut.forward};
   Classified classified = classifyReply(reply, sent);
   switch (classified.kind) {
     case ReplyKind::kRetryTcp:

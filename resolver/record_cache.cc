@@ -43,7 +43,10 @@ bool RecordCache::storeNegative(const dns::Name& name, uint16_t type, bool nxdom
   meta.rank = static_cast<uint8_t>(Rank::kAuthority);
   meta.security = status.security;
   meta.flags = status.ede;
-  const auto payload = encodeNegative(records);
+  const bool soa = std::any_of(records.begin(), records.end(), [](const NegativeRecord& r) {
+    return r.type == dns::rrtype::kSoa;
+  });
+  const auto payload = encodeNegative(records, soa ? 0 : kNoSoa);
   const shmcache::Key k{key.bytes(), nxdomain ? uint16_t{0} : type,
                         kindByte(nxdomain ? Kind::kNxdomain : Kind::kNodata)};
   return cache_.insert(k, partition, meta, payload, now_s).ok();

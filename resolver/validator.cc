@@ -219,23 +219,67 @@ ZoneTrust Validator::trustOf(const dns::Name& zone, int64_t now_s, dnssec::Budge
   return out;
 }
 
+Validator::CutTrust Validator::trustDown(const dns::Name& top, const dns::Name& name,
+                                         int64_t now_s, dnssec::Budget& budget) {
+  CutTrust out;
+  out.zone = top;
+  ZoneTrust trust = trustOf(top, now_s, budget);
+  if (trust.need || !trust.verdict.isSecure()) {
+    out.verdict = std::move(trust.verdict);
+    out.need = std::move(trust.need);
+    return out;
+  }
+  std::vector<dns::Name> below;  // name up to (not including) top
+  for (dns::Name n = name; n.labelCount() > top.labelCount(); n = n.parent()) below.push_back(n);
+  for (auto it = below.rbegin(); it != below.rend(); ++it) {
+    const dns::Name& cut = *it;
+    // A secure proof of no DS without NS: no zone cut here, look deeper.
+    if (auto none = records_.fetchNodata(cut, dns::rrtype::kDs, now_s);
+        none && none->status.security == shmcache::Security::kSecure &&
+        !showsDelegation(*none, cut)) {
+      continue;
+    }
+    KeyTrust points = keyTrust(cut, now_s, budget);
+    if (points.need) {
+      out.need = std::move(points.need);
+      return out;
+    }
+    if (!points.verdict.isSecure()) {
+      out.verdict = std::move(points.verdict);  // an insecure delegation (or bogus)
+      out.zone = cut;
+      return out;
+    }
+    out.zone = cut;  // a signed cut: data below must be signed, unless deeper is insecure
+  }
+  out.verdict = dnssec::Verdict::secure();
+  return out;
+}
+
 Validator::Judgement Validator::judgeRrset(const Rrset& rrset, const dns::Name& zone_asked,
-                                           int64_t now_s, dnssec::Budget& budget) {
+                                           int64_t now_s, dnssec::Budget& budget,
+                                           bool forwarded) {
   Judgement out;
   auto signer = signerOf(rrset);
   // A DNSKEY RRset at its zone's apex is judged against the zone's DS or
   // anchor, signed or not (unsigned under a DS: RRSIGs missing).
   if (!signer && rrset.type == dns::rrtype::kDnskey) signer = rrset.owner;
   if (!signer) {
-    // Unsigned: acceptable only from an insecure zone.
-    ZoneTrust trust = trustOf(zone_asked, now_s, budget);
-    out.signer = zone_asked;
+    // Unsigned: acceptable only from an insecure zone: the zone asked, or,
+    // from a forwarder, the zone the owner turns out to be in.
+    CutTrust trust;
+    if (forwarded && rrset.owner.isSubdomainOf(zone_asked)) {
+      trust = trustDown(zone_asked, rrset.owner, now_s, budget);
+    } else {
+      ZoneTrust zone = trustOf(zone_asked, now_s, budget);
+      trust = {std::move(zone.verdict), zone_asked, std::move(zone.need)};
+    }
+    out.signer = trust.zone;
     if (trust.need) {
       out.need = std::move(trust.need);
     } else if (trust.verdict.isSecure()) {
       out.result = bogus(dnssec::ede::kRrsigsMissing, "no RRSIG for " + rrset.owner.toText() + " " +
                                                          dns::typeToText(rrset.type) + " from " +
-                                                         zone_asked.toText());
+                                                         trust.zone.toText());
     } else {
       out.result = {trust.verdict, rrset.ttl};
       if (trust.verdict.isBogus()) out.result.ttl = config_.bogus_ttl;
@@ -288,11 +332,11 @@ Validator::Judgement Validator::judgeRrset(const Rrset& rrset, const dns::Name& 
 Validator::Judgement Validator::judgeProofs(const std::vector<Rrset>& proofs,
                                             const dns::Name& zone_asked, int64_t now_s,
                                             dnssec::Budget& budget,
-                                            std::vector<Rrset>& secure_proofs) {
+                                            std::vector<Rrset>& secure_proofs, bool forwarded) {
   Judgement out;
   out.result = {Verdict::secure(), 0xFFFFFFFFu};
   for (const auto& proof : proofs) {
-    Judgement one = judgeRrset(proof, zone_asked, now_s, budget);
+    Judgement one = judgeRrset(proof, zone_asked, now_s, budget, forwarded);
     if (one.need) return one;
     if (one.result.verdict.isSecure()) {
       secure_proofs.push_back(proof);
@@ -311,20 +355,29 @@ Validator::Judgement Validator::judgeNegative(const Classified& reply, const Sen
   uint32_t ttl = reply.negative_ttl;
   Verdict overall = Verdict::secure();
   std::optional<RrsetVerdict> soa_verdict;
+  // From a forwarder, the zone an unsigned SOA or proof claims is checked
+  // from the forward zone down (the SOA owner alone proves nothing).
+  const dns::Name& top = sent.forwarded ? sent.zone : zone;
   if (reply.soa) {
-    Judgement soa = judgeRrset(*reply.soa, zone, now_s, budget);
+    Judgement soa = judgeRrset(*reply.soa, top, now_s, budget, sent.forwarded);
     if (soa.need) return soa;
     overall = worst(overall, soa.result.verdict);
     soa_verdict = soa.result;
   }
   std::vector<Rrset> secure_proofs;
-  Judgement proofs = judgeProofs(reply.proofs, zone, now_s, budget, secure_proofs);
+  Judgement proofs = judgeProofs(reply.proofs, top, now_s, budget, secure_proofs, sent.forwarded);
   if (proofs.need) return proofs;
   overall = worst(overall, proofs.result.verdict);
   if (overall.isSecure()) {
     if (reply.proofs.empty() && !reply.soa) {
       // No SOA and no proof: judged by the zone's trust alone.
-      ZoneTrust trust = trustOf(zone, now_s, budget);
+      CutTrust trust;
+      if (sent.forwarded && sent.qname.isSubdomainOf(sent.zone)) {
+        trust = trustDown(sent.zone, sent.qname, now_s, budget);
+      } else {
+        ZoneTrust asked = trustOf(zone, now_s, budget);
+        trust = {std::move(asked.verdict), zone, std::move(asked.need)};
+      }
       if (trust.need) {
         out.need = std::move(trust.need);
         return out;
@@ -368,7 +421,8 @@ ReplyVerdict Validator::judge(const Classified& reply, const SentQuestion& sent,
   auto wildcardProof = [&](const Rrset& rrset, const Judgement& j) -> std::optional<Verdict> {
     if (!j.wildcard_ce) return Verdict::secure();
     if (!proofs_judged) {
-      Judgement proofs = judgeProofs(reply.proofs, sent.zone, now_s, budget, secure_proofs);
+      Judgement proofs =
+          judgeProofs(reply.proofs, sent.zone, now_s, budget, secure_proofs, sent.forwarded);
       if (proofs.need) {
         out.need = proofs.need;
         return std::nullopt;
@@ -400,7 +454,7 @@ ReplyVerdict Validator::judge(const Classified& reply, const SentQuestion& sent,
               : bogus(dnssec::ede::kDnssecBogus, "CNAME " + link.owner.toText() +
                                                      " does not follow from its DNAME");
     } else {
-      Judgement j = judgeRrset(link, sent.zone, now_s, budget);
+      Judgement j = judgeRrset(link, sent.zone, now_s, budget, sent.forwarded);
       if (j.need) {
         out.need = j.need;
         return out;
@@ -420,7 +474,7 @@ ReplyVerdict Validator::judge(const Classified& reply, const SentQuestion& sent,
     out.links.push_back(std::move(v));
   }
   if (reply.data) {
-    Judgement j = judgeRrset(*reply.data, sent.zone, now_s, budget);
+    Judgement j = judgeRrset(*reply.data, sent.zone, now_s, budget, sent.forwarded);
     if (j.need) {
       out.need = j.need;
       return out;

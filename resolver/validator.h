@@ -129,11 +129,28 @@ class Validator {
   bool underNegativeAnchor(const dns::Name& name, int64_t now_s) const;
   /// A DS cached unvalidated (from a referral) is validated here.
   KeyTrust keyTrust(const dns::Name& zone, int64_t now_s, dnssec::Budget& budget);
+  /// `forwarded`: the RRset came from a forwarder asked about `zone_asked`,
+  /// so unsigned data is judged by the zone it is really in (trustDown).
   Judgement judgeRrset(const Rrset& rrset, const dns::Name& zone_asked, int64_t now_s,
-                       dnssec::Budget& budget);
+                       dnssec::Budget& budget, bool forwarded = false);
   /// Judges every proof RRset; the secure ones land in `secure_proofs`.
   Judgement judgeProofs(const std::vector<Rrset>& proofs, const dns::Name& zone_asked,
-                        int64_t now_s, dnssec::Budget& budget, std::vector<Rrset>& secure_proofs);
+                        int64_t now_s, dnssec::Budget& budget, std::vector<Rrset>& secure_proofs,
+                        bool forwarded = false);
+  /// The trust of the zone `name` is in, somewhere at or below `top`, when
+  /// no referral said where the cuts are (an answer from a forwarder): the
+  /// DS of each name from `top` down to `name` (RFC 4035 section 5.2),
+  /// asked for one by one as `need`. Insecure at the first proven insecure
+  /// delegation; secure (with `zone`, the deepest signed cut) when every
+  /// name is a signed cut or no cut at all. Not zone keys: only whether
+  /// data there must be signed.
+  struct CutTrust {
+    dnssec::Verdict verdict;
+    dns::Name zone;
+    std::optional<KeyQuestion> need;
+  };
+  CutTrust trustDown(const dns::Name& top, const dns::Name& name, int64_t now_s,
+                     dnssec::Budget& budget);
   Judgement judgeNegative(const Classified& reply, const SentQuestion& sent, int64_t now_s,
                           dnssec::Budget& budget);
   RrsetVerdict bogus(uint16_t ede, std::string why) const;

@@ -58,6 +58,12 @@ def test_everything_forwarded_to_a_validating_resolver_on_its_port():
             assert "ad" in r.flags, r  # validated by shoal too, keys through the upstream
             r = kdig(shoal.port, "pdq.", "A", "+dnssec")
             assert r.status == "NXDOMAIN" and "ad" in r.flags, r
+            # An unsigned zone under a signed TLD: insecure, not bogus (the
+            # DS walked from the root down to its insecure delegation).
+            r = kdig(shoal.port, "h000.bulk08.com.", "A", "+dnssec")
+            assert r.status == "NOERROR" and "ad" not in r.flags, r
+            r = kdig(shoal.port, "none.bulk08.com.", "A", "+dnssec")
+            assert r.status == "NXDOMAIN" and "ad" not in r.flags, r
             # shoal asked nobody else: its only server is the upstream.
             servers = [s["address"] for s in shoal.ctl_json("servers")["servers"]]
             assert servers == [UNBOUND_ADDR], servers
@@ -79,6 +85,8 @@ def test_everything_forwarded_over_tls_to_another_resolver():
             assert r.status == "NOERROR" and r.data("A") == ["192.0.2.10"], r
             assert "ad" in r.flags, r  # validated here too, keys through the upstream
             assert stats_tls(upstream)["handshakes"] >= 1, stats_tls(upstream)
+            r = kdig(shoal.port, "h001.bulk08.com.", "A", "+dnssec")
+            assert r.status == "NOERROR" and "ad" not in r.flags, r
             servers = [s["address"] for s in shoal.ctl_json("servers")["servers"]]
             assert servers == ["127.0.0.1"], servers
             # Pipelined on persistent connections (RFC 7858 section 3.4):

@@ -494,6 +494,28 @@ TEST(ClassifyTest, AuthoritativeNodataWithoutSoaIsNodata) {
   EXPECT_EQ(c.negative_ttl, 0u);
 }
 
+TEST(ClassifyTest, AnUpstreamResolversNodataWithoutSoaIsNodataForItsProofsTtl) {
+  // RFC 2308 section 2.2, type 3: no SOA, no NS. From an authoritative
+  // server that is not AA it is lame; from a forwarder (not AA by nature)
+  // it is NODATA, kept for as long as its proofs.
+  ReplySpec spec{.qname = "child.example.",
+                 .qtype = rrtype::kDs,
+                 .flags = flag::kQr | flag::kRa,
+                 .authority = "child.example. 900 IN NSEC zz.example. NS RRSIG NSEC\n" +
+                              rrsig("child.example.", "NSEC", 2, "example.")};
+  EXPECT_EQ(classify(spec, ".").kind, ReplyKind::kLame);
+  SentQuestion q = sent(spec.qname, spec.qtype, ".");
+  q.forwarded = true;
+  const Classified c = classifyReply(digest(spec, "."), q);
+  EXPECT_EQ(c.kind, ReplyKind::kNodata) << toString(c.kind);
+  EXPECT_FALSE(c.soa.has_value());
+  EXPECT_EQ(c.negative_ttl, 900u);
+  EXPECT_EQ(c.proofs.size(), 1u);
+  // A forwarder's NS in the authority section is still no NODATA.
+  spec.authority = "child.example. 900 IN NS ns.child.example.\n";
+  EXPECT_NE(classifyReply(digest(spec, "."), q).kind, ReplyKind::kNodata);
+}
+
 TEST(ClassifyTest, NegativeRecordsPutTheSoaFirstAndRrsigsAfterTheirRecords) {
   // The NSEC records come before the SOA in the packet.
   ReplySpec spec{.qname = "nope.example.",

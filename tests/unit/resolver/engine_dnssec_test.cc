@@ -187,6 +187,30 @@ TEST_F(EngineDnssec, IslandOfSecurity) {
   EXPECT_FALSE(outside.ad());
 }
 
+// The proof of no DS that came with a referral (no SOA) serves the
+// validator, not a client: a client asking for that DS gets the parent's
+// NODATA with its SOA (RFC 2308 section 2.2), as a downstream validator
+// needs it, from the cache or the parent.
+TEST_F(EngineDnssec, AClientAskingForADsDenialKeptFromAReferralGetsTheSoa) {
+  Scenario s(net_, validating());
+  // com's keys cached first: the referral's proof is then validated as it
+  // comes (and kept secure, without SOA).
+  EXPECT_TRUE(s.resolve("www.secure.com", dns::rrtype::kA, withDo()).ad());
+  auto www = s.resolve("www.insecure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(www.rcode, dns::rcode::kNoError) << www.ede_text << "\n" << s.sentLog();
+  EXPECT_FALSE(www.ad());
+  for (int ask = 0; ask < 2; ++ask) {  // resolved, then from the cache
+    auto no_ds = s.resolve("insecure.com", dns::rrtype::kDs, withDo());
+    EXPECT_EQ(no_ds.rcode, dns::rcode::kNoError) << no_ds.ede_text << "\n" << s.sentLog();
+    EXPECT_TRUE(no_ds.ad());
+    EXPECT_EQ(countType(no_ds.authority, dns::rrtype::kSoa), 1u) << "ask " << ask;
+    EXPECT_EQ(countType(no_ds.authority, dns::rrtype::kNsec), 1u) << "ask " << ask;
+    if (ask == 1) {
+      EXPECT_TRUE(no_ds.from_cache);
+    }
+  }
+}
+
 // A client may ask for the chain itself.
 TEST_F(EngineDnssec, ClientsAskingForDsAndDnskey) {
   Scenario s(net_, validating());

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "dns/constants.h"
+#include "dns/message.h"
 #include "tests/unit/resolver/engine_test_util.h"
 #include "tests/unit/resolver/signed_internet.h"
 
@@ -167,6 +168,64 @@ TEST_F(EngineForwardDnssec, ValidationOffForAZoneMeansInsecureAndCached) {
   const auto again = s.resolve("www.secure.com", dns::rrtype::kA, withDo());
   EXPECT_TRUE(again.from_cache);
   EXPECT_FALSE(again.ad());
+}
+
+/// Makes `address` a recursive resolver over the signed Internet: each
+/// question is answered by the authoritative server of the deepest zone
+/// holding it (a DS by the parent's), with RA set, as an upstream resolver
+/// that does not validate would.
+void recursor(FakeNet& net, const char* address) {
+  net.server(address).tamper = [&net](std::span<const uint8_t> query,
+                                      std::vector<Delivery>& replies) {
+    auto parsed = dns::Message::parse(query);
+    if (!parsed || !parsed->question()) return;
+    dns::Name name = parsed->question()->name;
+    if (parsed->question()->type == dns::rrtype::kDs && !name.isRoot()) name = name.parent();
+    static const std::pair<const char*, const char*> kZones[] = {
+        {"secure.com.", kSecureCom}, {"insecure.com.", kInsecureCom},
+        {"stripped.com.", "192.0.2.24"}, {"com.", kGtldA}, {".", kRootA}};
+    for (const auto& [zone, server] : kZones) {
+      if (!name.isSubdomainOf(N(zone))) continue;
+      auto answer = net.answer(Ip(server), query);
+      if (!answer || answer->size() < 4) return;
+      (*answer)[3] |= 0x80;  // RA
+      replies.assign(1, Delivery{10, std::move(*answer), false});
+      return;
+    }
+  };
+}
+
+TEST_F(EngineForwardDnssec, BehindAForwardOfEverythingUnsignedZonesAreInsecureNotBogus) {
+  // Every question to one upstream resolver: no referral tells where the
+  // zone cuts are, so unsigned data is judged by walking the DS from the
+  // root down to the first insecure delegation (RFC 4035 section 5.2).
+  constexpr const char* kUpstream = "192.0.2.99";
+  recursor(net_, kUpstream);
+  EngineConfig config = validating();
+  config.forwards = {forward(".", {kUpstream})};
+  Scenario s(net_, config);
+  // A signed name first: the keys of . and com are cached when the walk
+  // starts.
+  EXPECT_TRUE(s.resolve("mail.secure.com", dns::rrtype::kA, withDo()).ad()) << s.sentLog();
+  const auto insecure = s.resolve("www.insecure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(insecure.rcode, dns::rcode::kNoError) << insecure.ede_text << "\n" << s.sentLog();
+  EXPECT_FALSE(insecure.ad());
+  EXPECT_EQ(insecure.rdataOf(dns::rrtype::kA), Strings{"192.0.2.82"});
+  const auto missing = s.resolve("nothing.insecure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(missing.rcode, dns::rcode::kNxDomain) << missing.ede_text << "\n" << s.sentLog();
+  EXPECT_FALSE(missing.ad());
+  // Signed zones still validate, and a signed zone served without its
+  // RRSIGs is still caught: its DS says it must be signed.
+  const auto secure = s.resolve("www.secure.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(secure.rcode, dns::rcode::kNoError) << secure.ede_text << "\n" << s.sentLog();
+  EXPECT_TRUE(secure.ad());
+  const auto stripped = s.resolve("www.stripped.com", dns::rrtype::kA, withDo());
+  EXPECT_EQ(stripped.rcode, dns::rcode::kServFail) << s.sentLog();
+  // (the unsigned NODATA its servers give for the DS of www is the proof
+  // that fails first)
+  EXPECT_NE(stripped.ede_text.find("bogus"), std::string::npos) << stripped.ede_text;
+  // Only the upstream was asked.
+  EXPECT_EQ(s.sentTo(kRootA) + s.sentTo(kGtldA) + s.sentTo(kInsecureCom), 0u) << s.sentLog();
 }
 
 }  // namespace
