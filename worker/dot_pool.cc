@@ -173,12 +173,17 @@ DotConnection* DotPool::connectionFor(const std::string& key, const Target& targ
   return open(key, target);
 }
 
-DotConnection* DotPool::open(const std::string& key, const Target& target) {
-  if (contextFor(target.ca) == nullptr) return nullptr;
+void DotPool::prepare(const std::string& ca) {
+  if (contextFor(ca) == nullptr) return;
   if (!receive_) {  // buffers only for a worker that uses DNS over TLS
     receive_.reset(new uint8_t[kReceiveChunk]);
     plain_.reset(new uint8_t[kTlsRecord]);
   }
+}
+
+DotConnection* DotPool::open(const std::string& key, const Target& target) {
+  prepare(target.ca);
+  if (contextFor(target.ca) == nullptr) return nullptr;
   auto* conn = new DotConnection;
   conn->pool = this;
   conn->key = key;

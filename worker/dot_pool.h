@@ -87,6 +87,10 @@ class DotPool {
   void sweep(int64_t now_ms, int64_t stale_before_ms);
   /// Closes every connection (the worker stops); no events after this.
   void closeAll();
+  /// Loads the TLS context for CA file `ca` (and the pool's buffers) now,
+  /// at start, rather than in front of the first query (loading a CA
+  /// bundle takes milliseconds). A failure is logged, and the queries fail.
+  void prepare(const std::string& ca);
 
   size_t connections() const;
   bool owns(uint64_t token) const { return tokens_.count(token) != 0; }

@@ -107,6 +107,9 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     synth_base_ = {counters_.engine_synth_nxdomain.get(), counters_.engine_synth_nodata.get(),
                    counters_.engine_synth_wildcard.get(), counters_.engine_local_root_answers.get(),
                    counters_.ranges_stored.get(), counters_.range_holds.get()};
+    for (const auto& forward : config_.engine.forwards) {
+      if (forward.tls) dot_.prepare(forward.tls_ca);
+    }
     beat();
     replayJournal();
     stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kReady),
