@@ -94,7 +94,7 @@ bool sendCiphertext(void* context, std::span<const uint8_t> data) {
 
 }  // namespace
 
-DotPool::DotPool(uv_loop_t& loop, Events& events, stats::WorkerCounters& counters,
+DotPool::DotPool(uv_loop_t& loop, UpstreamEvents& events, stats::WorkerCounters& counters,
                  unsigned slot)
     : loop_(loop),
       events_(events),
@@ -309,9 +309,11 @@ void DotPool::deliverReplies(DotConnection& conn) {
     if (conn.queries.empty()) conn.idle_since_ms = wallMs();
     // Copied: the engine may send on this connection meanwhile, or close it.
     const std::vector<uint8_t> reply(message, message + length);
-    events_.onDotReply(token, reply);
+    events_.onUpstreamReply(token, reply);
   }
-  if (!conn.closing) conn.plain.erase(conn.plain.begin(), conn.plain.begin() + static_cast<ptrdiff_t>(used));
+  if (!conn.closing) {
+    conn.plain.erase(conn.plain.begin(), conn.plain.begin() + static_cast<ptrdiff_t>(used));
+  }
   if (conn.plain.empty()) std::vector<uint8_t>().swap(conn.plain);  // idle: no buffer
 }
 
@@ -355,7 +357,7 @@ void DotPool::fail(DotConnection& conn) {
         continue;
       }
     }
-    if (!closed_) events_.onDotFailure(query.token);
+    if (!closed_) events_.onUpstreamFailure(query.token);
   }
 }
 

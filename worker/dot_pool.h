@@ -21,7 +21,7 @@
 //     takes no more queries and closes when its last one is done.
 //
 // The engine's token stays the unit of work: send() takes a token, the
-// pool answers it through Events exactly once (a reply or a failure), or
+// pool answers it through UpstreamEvents exactly once (a reply or a failure), or
 // not at all once cancel() took it back.
 
 #include <sys/socket.h>
@@ -37,6 +37,7 @@
 
 #include "stats/layout.h"
 #include "worker/tls.h"
+#include "worker/upstream_events.h"
 
 namespace shoal::worker {
 
@@ -50,17 +51,6 @@ class DotPool {
   static constexpr int64_t kIdleMs = 10'000;
   static constexpr uint32_t kMaxUnanswered = 3;
 
-  /// Where the pool reports what became of a token (called from the loop's
-  /// callbacks, or from inside send() for a connection that broke then).
-  class Events {
-   public:
-    virtual void onDotReply(uint64_t token, std::span<const uint8_t> reply) = 0;
-    virtual void onDotFailure(uint64_t token) = 0;
-
-   protected:
-    ~Events() = default;
-  };
-
   /// One upstream: its address, the source to bind (family's any address
   /// when `bind_source` is false), and how to verify it.
   struct Target {
@@ -71,7 +61,10 @@ class DotPool {
     std::string ca;    // CA file; empty: the system's trust store
   };
 
-  DotPool(uv_loop_t& loop, Events& events, stats::WorkerCounters& counters, unsigned slot);
+  /// `events` hears what became of each token (from the loop's callbacks,
+  /// or from inside send() for a connection that broke then).
+  DotPool(uv_loop_t& loop, UpstreamEvents& events, stats::WorkerCounters& counters,
+          unsigned slot);
   ~DotPool();
   DotPool(const DotPool&) = delete;
   DotPool& operator=(const DotPool&) = delete;
@@ -121,7 +114,7 @@ class DotPool {
   void detach(DotConnection& conn);
 
   uv_loop_t& loop_;
-  Events& events_;
+  UpstreamEvents& events_;
   stats::WorkerCounters& counters_;
   unsigned slot_;
   std::unique_ptr<uint8_t[]> receive_;  // one read's ciphertext (made on first use)

@@ -12,7 +12,7 @@
 
 #include "base/log.h"
 #include "worker/sockaddr.h"
-#include "worker/worker_loop.h"
+#include "worker/udp_server.h"
 
 namespace shoal::worker {
 
@@ -50,7 +50,7 @@ struct Replay {
 
 }  // namespace
 
-void Worker::replayJournal() {
+void UdpServer::replayJournal() {
   free_pending_.clear();
   for (int32_t i = static_cast<int32_t>(kPendingEntries) - 1; i >= 0; --i) {
     free_pending_.push_back(i);
@@ -86,19 +86,19 @@ void Worker::replayJournal() {
   if (replays.empty()) return;
   size_t answered = 0;
   for (const Replay& r : replays) {
-    if (r.listener >= udp_.size()) continue;  // the listen addresses changed
-    onUdpDatagram(*udp_[r.listener], r.packet, reinterpret_cast<const sockaddr*>(&r.from),
-                  r.local);
+    if (r.listener >= listeners_.size()) continue;  // the listen addresses changed
+    onDatagram(*listeners_[r.listener], r.packet, reinterpret_cast<const sockaddr*>(&r.from),
+               r.local);
     ++answered;
   }
-  flushUdpAnswers();
+  flushAnswers();
   counters_.journal_replayed += answered;
   logLine("worker %u: answered %zu quer%s its predecessor had read before it died", slot_,
           answered, answered == 1 ? "y" : "ies");
 }
 
-int32_t Worker::journalPending(std::span<const uint8_t> query, const ClientOrigin& origin) {
-  if (origin.udp == nullptr) return -1;  // TCP is not journaled
+int32_t UdpServer::journalPending(std::span<const uint8_t> query, const ClientOrigin& origin) {
+  if (origin.tcp) return -1;  // TCP is not journaled
   if (query.size() > kPendingQuery || free_pending_.empty()) {
     ++counters_.journal_skipped;
     return -1;
@@ -106,23 +106,23 @@ int32_t Worker::journalPending(std::span<const uint8_t> query, const ClientOrigi
   const int32_t index = free_pending_.back();
   free_pending_.pop_back();
   PendingQuery& p = journal_->pending[index];
-  p.listener = origin.udp->index;
+  p.listener = origin.listener;
   p.length = static_cast<uint32_t>(query.size());
-  p.from_length = sockaddrLength(origin.udp_from);
-  std::memcpy(&p.from, origin.udp_from, p.from_length);
-  p.local = origin.udp_local != nullptr ? *origin.udp_local : LocalAddress{};
+  p.from_length = sockaddrLength(origin.from);
+  std::memcpy(&p.from, origin.from, p.from_length);
+  p.local = origin.local != nullptr ? *origin.local : LocalAddress{};
   std::memcpy(p.packet, query.data(), query.size());
   p.used.store(1, std::memory_order_release);
   return index;
 }
 
-void Worker::releasePending(int32_t index) {
+void UdpServer::releasePending(int32_t index) {
   if (index < 0 || static_cast<size_t>(index) >= kPendingEntries) return;
   journal_->pending[index].used.store(0, std::memory_order_release);
   free_pending_.push_back(index);
 }
 
-void Worker::clearJournal() {
+void UdpServer::clearJournal() {
   for (size_t k = 0; k < kJournalBatch; ++k) resetBatchEntry(journal_->batch, k);
   for (PendingQuery& p : journal_->pending) p.used.store(0);
 }

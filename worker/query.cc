@@ -1,4 +1,4 @@
-// The per-query path shared by UDP and TCP: ACL, then the hot path
+// The query path shared by every client transport: ACL, then the hot path
 // (resolver::answerFromCache into the worker's buffers: no allocation),
 // and only on a cache miss the hand-off to the engine, which is the slow
 // path (the id -> client map allocates).
@@ -39,12 +39,11 @@ void Worker::countSynthesis(resolver::Synthesis kind, bool local_root) {
   if (local_root) ++counters_.local_root_answers;
 }
 
-std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
-                                             const base::IpAddress& client,
-                                             const ClientOrigin& origin) {
-  const bool tcp = origin.tcp != nullptr;
+QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpAddress& client,
+                                 const ClientOrigin& origin) {
+  const bool tcp = origin.tcp;
   ++(tcp ? counters_.queries_tcp : counters_.queries_udp);
-  if (!aclAllows(client)) {
+  if (!router_.allows(client)) {
     ++counters_.acl_refused;
     const auto refused = resolver::refuse(query, {out_.get(), kMaxMessage});
     if (refused.result == resolver::HotPathResult::kDrop) {
@@ -52,7 +51,7 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
       return {};
     }
     countResponse({out_.get(), refused.length});
-    return {out_.get(), refused.length};
+    return {{out_.get(), refused.length}};
   }
   // One clock read serves the cache's "now" and the response time.
   const int64_t received_us = wallUs();
@@ -76,11 +75,11 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
         engine_->prefetch(result.request, now_ms);
         drain();
       }
-      return {out_.get(), result.length};
+      return {{out_.get(), result.length}};
     case resolver::HotPathResult::kError:
       ++counters_.malformed;
       countResponse({out_.get(), result.length});
-      return {out_.get(), result.length};
+      return {{out_.get(), result.length}};
     case resolver::HotPathResult::kDrop:
       ++counters_.dropped;
       return {};
@@ -89,33 +88,24 @@ std::span<const uint8_t> Worker::handleQuery(std::span<const uint8_t> query,
   }
   // Slow path: remember where the answer goes, then let the engine resolve.
   ++counters_.cache_misses;
-  const uint64_t id = next_client_++;
-  ClientRef& ref = clients_[id];
+  ClientRef ref;
   ref.tcp = tcp;
   ref.received_us = received_us;
-  ref.pending = journalPending(query, origin);
   if (tcp) {
-    ref.connection = origin.tcp->id;
-    ++origin.tcp->in_flight;  // before the engine runs: it may answer at once
+    ref.connection = origin.connection;
   } else {
-    ref.listener = origin.udp->index;
-    if (origin.udp_local != nullptr) ref.local = *origin.udp_local;
-    std::memcpy(&ref.address, origin.udp_from, sockaddrLength(origin.udp_from));
+    ref.pending = udp_->journalPending(query, origin);
+    ref.listener = origin.listener;
+    if (origin.local != nullptr) ref.local = *origin.local;
+    std::memcpy(&ref.address, origin.from, sockaddrLength(origin.from));
   }
   resolver::ClientQuery client_query;
-  client_query.id = id;
+  client_query.id = router_.add(ref);
   client_query.request = result.request;
   client_query.client = client;
   engine_->onClientQuery(client_query, now_ms);
   drain();
-  return {};
-}
-
-bool Worker::aclAllows(const base::IpAddress& client) const {
-  for (const auto& prefix : config_.acl_allow) {
-    if (prefix.contains(client)) return true;
-  }
-  return false;
+  return {{}, true};
 }
 
 void Worker::countResponse(std::span<const uint8_t> response) {
@@ -123,19 +113,18 @@ void Worker::countResponse(std::span<const uint8_t> response) {
 }
 
 void Worker::answerClient(const resolver::ClientAnswer& answer) {
-  const auto it = clients_.find(answer.id);
-  if (it == clients_.end() || finished_) return;
-  const ClientRef ref = it->second;
-  clients_.erase(it);
+  if (finished_) return;
+  const auto ref = router_.take(answer.id);
+  if (!ref) return;
   countResponse(answer.packet);
-  counters_.latency_miss.record(elapsedUs(ref.received_us));
-  if (ref.tcp) {
-    answerTcp(ref.connection, answer.packet);
-  } else if (ref.listener < udp_.size()) {
-    sendUdp(*udp_[ref.listener], answer.packet, reinterpret_cast<const sockaddr*>(&ref.address),
-            ref.local);
+  counters_.latency_miss.record(elapsedUs(ref->received_us));
+  if (ref->tcp) {
+    tcp_->answer(ref->connection, answer.packet);
+  } else {
+    udp_->answer(ref->listener, answer.packet, reinterpret_cast<const sockaddr*>(&ref->address),
+                 ref->local);
+    udp_->releasePending(ref->pending);
   }
-  releasePending(ref.pending);
 }
 
 }  // namespace shoal::worker

@@ -42,7 +42,7 @@
 
 #include "base/log.h"
 #include "worker/sockaddr.h"
-#include "worker/worker_loop.h"
+#include "worker/tcp_server.h"
 
 namespace shoal::worker {
 
@@ -65,34 +65,31 @@ struct TcpWrite {
 void onConnection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* listener = static_cast<TcpListener*>(server->data);
-  listener->worker->onTcpConnection(*listener);
+  listener->server->onConnection(*listener);
 }
 
 void onListenerClosed(uv_handle_t* handle) { delete static_cast<TcpListener*>(handle->data); }
 
 void onAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
-  *buf = static_cast<TcpConnection*>(handle->data)->worker->tcpReceiveBuffer();
+  *buf = static_cast<TcpConnection*>(handle->data)->server->receiveBuffer();
 }
 
 void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* conn = static_cast<TcpConnection*>(stream->data);
-  conn->worker->onTcpRead(*conn, nread, buf);
+  conn->server->onRead(*conn, nread, buf);
 }
 
-void onIdle(uv_timer_t* timer) {
-  auto* conn = static_cast<TcpConnection*>(timer->data);
-  conn->worker->onTcpIdle(*conn);
-}
+void onIdleTimer(uv_timer_t* timer) { static_cast<TcpServer*>(timer->data)->onIdleTimer(); }
 
 void onWritten(uv_write_t* req, int status) {
   auto* write = static_cast<TcpWrite*>(req->data);
   TcpConnection* conn = write->conn;
   const size_t bytes = write->bytes.size();
   delete write;
-  conn->worker->onTcpWritten(*conn, status, bytes);
+  conn->server->onWritten(*conn, status, bytes);
 }
 
-void onResume(uv_idle_t* idle) { static_cast<Worker*>(idle->data)->onTcpResume(); }
+void onResume(uv_idle_t* idle) { static_cast<TcpServer*>(idle->data)->onResume(); }
 
 /// The per-client key: the IPv4 address, or the IPv6 /64.
 uint64_t clientKey(const base::IpAddress& peer) {
@@ -105,25 +102,75 @@ uint64_t clientKey(const base::IpAddress& peer) {
 
 void onConnectionClosed(uv_handle_t* handle) {
   auto* conn = static_cast<TcpConnection*>(handle->data);
-  if (--conn->handles_open == 0) conn->worker->onTcpClosed(conn);
+  conn->server->onClosed(conn);
 }
 
 bool onTlsOutput(void* context, std::span<const uint8_t> ciphertext) {
   auto* conn = static_cast<TcpConnection*>(context);
-  return conn->worker->onTlsOutput(*conn, ciphertext);
+  return conn->server->onTlsOutput(*conn, ciphertext);
 }
 
 uv_stream_t* streamOf(TcpConnection& conn) { return reinterpret_cast<uv_stream_t*>(&conn.handle); }
 
 }  // namespace
 
-bool Worker::openTcp(const ListenSocket& socket) {
+TcpConnection* ConnectionSlab::allocate() {
+  if (free_.empty()) {
+    const auto first = static_cast<uint32_t>(capacity());
+    chunks_.push_back(std::make_unique<TcpConnection[]>(kChunk));
+    for (uint32_t i = kChunk; i > 0; --i) free_.push_back(first + i - 1);
+  }
+  const uint32_t index = free_.back();
+  free_.pop_back();
+  TcpConnection& conn = at(index);
+  const uint32_t generation = conn.generation + 1;
+  conn.~TcpConnection();
+  new (&conn) TcpConnection;
+  conn.generation = generation;
+  conn.id = static_cast<uint64_t>(generation) << 32 | index;
+  return &conn;
+}
+
+void ConnectionSlab::release(TcpConnection* conn) {
+  const auto index = static_cast<uint32_t>(conn->id);
+  conn->tls.reset();  // the session's memory now, not at the record's reuse
+  std::vector<uint8_t>().swap(conn->partial);
+  free_.push_back(index);
+}
+
+TcpConnection* ConnectionSlab::find(uint64_t id) const {
+  const auto index = static_cast<uint32_t>(id);
+  if (index >= capacity()) return nullptr;
+  TcpConnection& conn = at(index);
+  if (conn.id != id || !conn.registered || conn.closing) return nullptr;
+  return &conn;
+}
+
+TcpServer::TcpServer(uv_loop_t& loop, const WorkerConfig& config, QueryPath& path,
+                     stats::WorkerCounters& counters, unsigned slot)
+    : loop_(loop),
+      config_(config),
+      path_(path),
+      counters_(counters),
+      slot_(slot),
+      receive_(new uint8_t[kReadChunk]) {
+  if (config_.tls) {
+    tls_plain_.reset(new uint8_t[kTlsRecord]);
+    tls_write_.reset(new uint8_t[kMaxMessage + 2]);
+  }
+  uv_idle_init(&loop_, &resume_idle_);
+  resume_idle_.data = this;
+  uv_timer_init(&loop_, &idle_timer_);
+  idle_timer_.data = this;
+}
+
+bool TcpServer::open(const ListenSocket& socket) {
   if (socket.tls && !config_.tls) {
     logLine("worker %u: tls %s: no TLS context", slot_, socket.address.c_str());
     return false;
   }
   auto* listener = new TcpListener;
-  listener->worker = this;
+  listener->server = this;
   listener->tls = socket.tls;
   int rc = uv_tcp_init(&loop_, &listener->handle);
   if (rc != 0) {
@@ -132,10 +179,11 @@ bool Worker::openTcp(const ListenSocket& socket) {
     return false;
   }
   listener->handle.data = listener;
-  tcp_.push_back(listener);
+  listeners_.push_back(listener);
   rc = uv_tcp_open(&listener->handle, socket.tcp_fd);
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), kListenBacklog, onConnection);
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), kListenBacklog,
+                   worker::onConnection);
   }
   if (rc != 0) {
     logLine("worker %u: tcp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
@@ -144,27 +192,54 @@ bool Worker::openTcp(const ListenSocket& socket) {
   return true;
 }
 
-void Worker::closeTcpListeners() {
-  for (TcpListener* listener : tcp_) {
+void TcpServer::armIdleTimer() {
+  if (lru_head_ == nullptr || uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_timer_))) return;
+  const int64_t due = lru_head_->active_ms + config_.tcp_idle_timeout_ms;
+  const auto now = static_cast<int64_t>(uv_now(&loop_));
+  uv_timer_start(&idle_timer_, worker::onIdleTimer,
+                 due > now ? static_cast<uint64_t>(due - now) : 0, 0);
+}
+
+void TcpServer::onIdleTimer() {
+  const auto now = static_cast<int64_t>(uv_now(&loop_));
+  // The head is the least recently active: stop at the first that is not
+  // quiet yet. A busy one checked here moves to the tail, so each
+  // connection is checked once.
+  while (lru_head_ != nullptr && lru_head_->active_ms + config_.tcp_idle_timeout_ms <= now) {
+    checkIdle(*lru_head_);
+  }
+  armIdleTimer();
+}
+
+std::vector<TcpConnection*> TcpServer::openConnections() const {
+  std::vector<TcpConnection*> all;
+  all.reserve(open_);
+  for (TcpConnection* conn = lru_head_; conn != nullptr; conn = conn->lru_next) {
+    all.push_back(conn);
+  }
+  return all;
+}
+
+void TcpServer::closeListeners() {
+  for (TcpListener* listener : listeners_) {
     uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(&listener->handle);
     if (!uv_is_closing(handle)) uv_close(handle, onListenerClosed);
   }
-  tcp_.clear();
+  listeners_.clear();
 }
 
-uv_buf_t Worker::tcpReceiveBuffer() {
-  return uv_buf_init(reinterpret_cast<char*>(tcp_recv_.get()), static_cast<unsigned>(kUdpChunk));
+uv_buf_t TcpServer::receiveBuffer() {
+  return uv_buf_init(reinterpret_cast<char*>(receive_.get()), static_cast<unsigned>(kReadChunk));
 }
 
-void Worker::onTcpConnection(TcpListener& listener) {
-  auto* conn = new TcpConnection;
-  conn->worker = this;
+void TcpServer::onConnection(TcpListener& listener) {
+  TcpConnection* conn = slab_.allocate();
+  conn->server = this;
   if (uv_tcp_init(&loop_, &conn->handle) != 0) {
-    delete conn;
+    slab_.release(conn);
     return;
   }
   conn->handle.data = conn;
-  conn->handles_open = 1;
   conn->closing = true;  // until it is registered below
   auto* server = reinterpret_cast<uv_stream_t*>(&listener.handle);
   sockaddr_storage peer{};
@@ -178,7 +253,7 @@ void Worker::onTcpConnection(TcpListener& listener) {
     ++counters_.tcp_client_limited;
     ++counters_.tcp_rejected;
     ok = false;
-  } else if (ok && connections_.size() >= config_.tcp_max_clients && !evictIdleTcp()) {
+  } else if (ok && open_ >= config_.tcp_max_clients && !evictIdle()) {
     ++counters_.tcp_rejected;  // full, and every connection is busy
     releaseClient(*address);
     ok = false;
@@ -194,32 +269,27 @@ void Worker::onTcpConnection(TcpListener& listener) {
     uv_close(reinterpret_cast<uv_handle_t*>(&conn->handle), onConnectionClosed);
     return;
   }
-  uv_timer_init(&loop_, &conn->idle);
-  conn->idle.data = conn;
-  conn->handles_open = 2;
   conn->closing = false;
-  conn->id = next_connection_++;
+  conn->registered = true;
   conn->peer = *address;
-  connections_.emplace(conn->id, conn);
+  ++open_;
   lruTouch(*conn);
   ++counters_.tcp_accepted;
   uv_tcp_nodelay(&conn->handle, 1);
-  uv_timer_start(&conn->idle, onIdle, static_cast<uint64_t>(config_.tcp_idle_timeout_ms), 0);
-  resumeTcp(*conn);
+  armIdleTimer();
+  resume(*conn);
 }
 
-void Worker::onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf) {
+void TcpServer::onRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf) {
   if (conn.closing) return;
   if (nread > 0) {
-    uv_timer_start(&conn.idle, onIdle, static_cast<uint64_t>(config_.tcp_idle_timeout_ms), 0);
-    conn.wrote = false;
     lruTouch(conn);
     const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(buf->base),
                                         static_cast<size_t>(nread));
     if (conn.tls) {
       feedTls(conn, data);
     } else {
-      feedTcp(conn, data);
+      feed(conn, data);
     }
     return;
   }
@@ -227,14 +297,14 @@ void Worker::onTcpRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf) 
   if (nread == UV_EOF) {
     // The client shut its side; answer what is in flight, then close.
     conn.eof = true;
-    pauseTcp(conn);
-    if (tcpDone(conn)) closeTcp(conn);
+    pause(conn);
+    if (done(conn)) close(conn);
     return;
   }
-  closeTcp(conn);  // reset or other error
+  close(conn);  // reset or other error
 }
 
-void Worker::feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
+void TcpServer::feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
   TlsSession& tls = *conn.tls;
   tls.setInput(ciphertext);
   bool more = true;
@@ -248,19 +318,19 @@ void Worker::feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
         ++counters_.tls_handshakes;
         break;
       case TlsSession::Event::kData:
-        feedTcp(conn, {tls_plain_.get(), result.length});
+        feed(conn, {tls_plain_.get(), result.length});
         break;
       case TlsSession::Event::kNeedInput:
         more = false;
         break;
       case TlsSession::Event::kClosed:  // close_notify: like a TCP end of stream
         conn.eof = true;
-        pauseTcp(conn);
-        if (tcpDone(conn)) closeTcp(conn);
+        pause(conn);
+        if (done(conn)) close(conn);
         more = false;
         break;
       case TlsSession::Event::kFailed:
-        closeTcp(conn);
+        close(conn);
         more = false;
         break;
     }
@@ -268,21 +338,21 @@ void Worker::feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
   tls.setInput({});
 }
 
-bool Worker::onTlsOutput(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
+bool TcpServer::onTlsOutput(TcpConnection& conn, std::span<const uint8_t> ciphertext) {
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(ciphertext.data())),
                              static_cast<unsigned>(ciphertext.size()));
   if (conn.closing) {
-    // close_notify on the way out (closeTcp): what the socket takes now,
+    // close_notify on the way out (close()): what the socket takes now,
     // or nothing; the handles are closing.
     (void)uv_try_write(streamOf(conn), &buf, 1);
     return true;
   }
-  return sendTcp(conn, {&buf, 1});
+  return send(conn, {&buf, 1});
 }
 
-void Worker::feedTcp(TcpConnection& conn, std::span<const uint8_t> data) {
+void TcpServer::feed(TcpConnection& conn, std::span<const uint8_t> data) {
   if (conn.partial.empty()) {
-    const size_t used = processTcpMessages(conn, data);
+    const size_t used = processMessages(conn, data);
     if (!conn.closing && used < data.size()) {
       conn.partial.assign(data.begin() + static_cast<ptrdiff_t>(used), data.end());
       rebuffer(conn);
@@ -293,8 +363,8 @@ void Worker::feedTcp(TcpConnection& conn, std::span<const uint8_t> data) {
   processPartial(conn);
 }
 
-void Worker::processPartial(TcpConnection& conn) {
-  const size_t used = processTcpMessages(conn, conn.partial);
+void TcpServer::processPartial(TcpConnection& conn) {
+  const size_t used = processMessages(conn, conn.partial);
   if (conn.closing) return;
   if (used == conn.partial.size()) {
     std::vector<uint8_t>().swap(conn.partial);  // release: idle connections hold no buffer
@@ -304,53 +374,57 @@ void Worker::processPartial(TcpConnection& conn) {
   rebuffer(conn);
 }
 
-size_t Worker::processTcpMessages(TcpConnection& conn, std::span<const uint8_t> data) {
+size_t TcpServer::processMessages(TcpConnection& conn, std::span<const uint8_t> data) {
   size_t pos = 0;
   conn.processing = true;
   while (!conn.closing && data.size() - pos >= 2) {
     if (!mayRead(conn)) {
-      pauseTcp(conn);  // the rest waits in `partial`
+      pause(conn);  // the rest waits in `partial`
       break;
     }
     const size_t length = static_cast<size_t>(data[pos]) << 8 | data[pos + 1];
     if (length == 0) {
       ++counters_.tcp_bad_length;
-      closeTcp(conn);
+      close(conn);
       break;
     }
     if (data.size() - pos - 2 < length) break;
     const auto query = data.subspan(pos + 2, length);
     pos += 2 + length;
     ClientOrigin origin;
-    origin.tcp = &conn;
-    const auto response = handleQuery(query, conn.peer, origin);
-    if (!response.empty()) writeTcp(conn, response);
+    origin.tcp = true;
+    origin.connection = conn.id;
+    // Counted before the engine runs: it may answer at once.
+    ++conn.in_flight;
+    const auto outcome = path_.handleQuery(query, conn.peer, origin);
+    if (!outcome.pending) --conn.in_flight;
+    if (!outcome.response.empty()) write(conn, outcome.response);
   }
   conn.processing = false;
   return pos;
 }
 
-void Worker::pauseTcp(TcpConnection& conn) {
+void TcpServer::pause(TcpConnection& conn) {
   if (!conn.reading) return;
   uv_read_stop(streamOf(conn));
   conn.reading = false;
 }
 
-void Worker::resumeTcp(TcpConnection& conn) {
+void TcpServer::resume(TcpConnection& conn) {
   if (conn.processing || conn.closing || conn.eof || stopping_) return;
   if (!conn.partial.empty()) {
     processPartial(conn);
     if (conn.closing) return;
   }
   if (conn.reading || !mayRead(conn)) return;
-  if (uv_read_start(streamOf(conn), onAlloc, onRead) != 0) {
-    closeTcp(conn);
+  if (uv_read_start(streamOf(conn), onAlloc, worker::onRead) != 0) {
+    close(conn);
     return;
   }
   conn.reading = true;
 }
 
-void Worker::writeTcp(TcpConnection& conn, std::span<const uint8_t> message) {
+void TcpServer::write(TcpConnection& conn, std::span<const uint8_t> message) {
   if (conn.closing) return;
   if (conn.tls) {
     writeTls(conn, message);
@@ -362,14 +436,14 @@ void Worker::writeTcp(TcpConnection& conn, std::span<const uint8_t> message) {
       uv_buf_init(reinterpret_cast<char*>(prefix), 2),
       uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(message.data())),
                   static_cast<unsigned>(message.size()))};
-  if (!sendTcp(conn, bufs)) {
-    closeTcp(conn);
+  if (!send(conn, bufs)) {
+    close(conn);
     return;
   }
   ++counters_.answers_tcp;
 }
 
-void Worker::writeTls(TcpConnection& conn, std::span<const uint8_t> message) {
+void TcpServer::writeTls(TcpConnection& conn, std::span<const uint8_t> message) {
   // The prefix and the message go into one record (one write, 22 octets of
   // overhead once): a copy, small next to the encryption.
   uint8_t* plain = tls_write_.get();
@@ -377,13 +451,13 @@ void Worker::writeTls(TcpConnection& conn, std::span<const uint8_t> message) {
   plain[1] = static_cast<uint8_t>(message.size());
   std::memcpy(plain + 2, message.data(), message.size());
   if (!conn.tls->write({plain, message.size() + 2})) {
-    closeTcp(conn);
+    close(conn);
     return;
   }
   ++counters_.answers_tcp;
 }
 
-bool Worker::sendTcp(TcpConnection& conn, std::span<const uv_buf_t> bufs) {
+bool TcpServer::send(TcpConnection& conn, std::span<const uv_buf_t> bufs) {
   size_t total = 0;
   for (const uv_buf_t& buf : bufs) total += buf.len;
   // uv_try_write returns UV_EAGAIN while earlier writes are queued, so
@@ -408,7 +482,7 @@ bool Worker::sendTcp(TcpConnection& conn, std::span<const uv_buf_t> bufs) {
   write->buf = uv_buf_init(reinterpret_cast<char*>(write->bytes.data()),
                            static_cast<unsigned>(write->bytes.size()));
   write->req.data = write;
-  if (uv_write(&write->req, streamOf(conn), &write->buf, 1, onWritten) != 0) {
+  if (uv_write(&write->req, streamOf(conn), &write->buf, 1, worker::onWritten) != 0) {
     delete write;
     ++counters_.send_errors;
     return false;
@@ -419,194 +493,195 @@ bool Worker::sendTcp(TcpConnection& conn, std::span<const uv_buf_t> bufs) {
   return true;
 }
 
-void Worker::onTcpWritten(TcpConnection& conn, int status, size_t bytes) {
+void TcpServer::onWritten(TcpConnection& conn, int status, size_t bytes) {
   --conn.writes_queued;
   conn.queued_bytes -= std::min(bytes, conn.queued_bytes);
   if (conn.closing) return;
   if (status < 0) {
     ++counters_.send_errors;
-    closeTcp(conn);
+    close(conn);
     return;
   }
   conn.wrote = true;
   rebuffer(conn);
-  if ((conn.eof || stopping_) && tcpDone(conn)) {
-    closeTcp(conn);
+  if ((conn.eof || stopping_) && done(conn)) {
+    close(conn);
   } else if (!conn.reading && conn.queued_bytes <= config_.tcp_max_queued / 2) {
     scheduleResume(conn);  // the client reads again: so do we
   }
 }
 
-bool Worker::mayRead(TcpConnection& conn) {
+bool TcpServer::mayRead(TcpConnection& conn) {
   if (conn.in_flight >= config_.tcp_max_pipelined || stopping_) return false;
   if (conn.queued_bytes >= config_.tcp_max_queued) {
     if (conn.reading) ++counters_.tcp_paused;
     return false;
   }
-  if (tcp_buffered_ >= config_.tcp_max_buffers) {
+  if (buffered_ >= config_.tcp_max_buffers) {
     if (conn.reading) ++counters_.tcp_paused;
-    tcp_memory_paused_ = true;
+    memory_paused_ = true;
     return false;
   }
   return true;
 }
 
-void Worker::rebuffer(TcpConnection& conn) {
+void TcpServer::rebuffer(TcpConnection& conn) {
   const size_t now = conn.closing ? 0 : conn.queued_bytes + conn.partial.capacity();
-  tcp_buffered_ = tcp_buffered_ - conn.buffered + now;
+  buffered_ = buffered_ - conn.buffered + now;
   conn.buffered = now;
-  if (tcp_memory_paused_ && tcp_buffered_ < config_.tcp_max_buffers / 4 * 3) {
+  if (memory_paused_ && buffered_ < config_.tcp_max_buffers / 4 * 3) {
     // Back under the cap with room: every connection that stopped reading
     // may go on (those still over their own cap stay paused).
-    tcp_memory_paused_ = false;
-    for (const auto& [id, other] : connections_) {
+    memory_paused_ = false;
+    for (TcpConnection* other = lru_head_; other != nullptr; other = other->lru_next) {
       if (!other->reading && !other->eof) scheduleResume(*other);
     }
   }
 }
 
-void Worker::scheduleResume(TcpConnection& conn) {
+void TcpServer::scheduleResume(TcpConnection& conn) {
   if (conn.resume_queued || conn.closing) return;
   conn.resume_queued = true;
-  tcp_resume_.push_back(conn.id);
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&tcp_resume_idle_))) {
-    uv_idle_start(&tcp_resume_idle_, onResume);
+  resume_.push_back(conn.id);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&resume_idle_))) {
+    uv_idle_start(&resume_idle_, worker::onResume);
   }
 }
 
-void Worker::onTcpResume() {
-  uv_idle_stop(&tcp_resume_idle_);
-  const std::vector<uint64_t> ids = std::move(tcp_resume_);
-  tcp_resume_.clear();
+void TcpServer::onResume() {
+  uv_idle_stop(&resume_idle_);
+  const std::vector<uint64_t> ids = std::move(resume_);
+  resume_.clear();
   for (const uint64_t id : ids) {
-    const auto it = connections_.find(id);
-    if (it == connections_.end()) continue;
-    it->second->resume_queued = false;
-    resumeTcp(*it->second);
+    TcpConnection* conn = slab_.find(id);
+    if (conn == nullptr) continue;
+    conn->resume_queued = false;
+    resume(*conn);
   }
 }
 
-bool Worker::admitClient(const base::IpAddress& peer) {
-  auto& counts = peer.isV4() ? tcp_per_v4_ : tcp_per_v6_;
+bool TcpServer::admitClient(const base::IpAddress& peer) {
+  auto& counts = peer.isV4() ? per_v4_ : per_v6_;
   uint32_t& count = counts[clientKey(peer)];
   if (count >= config_.tcp_max_per_client) return false;
   ++count;
   return true;
 }
 
-void Worker::releaseClient(const base::IpAddress& peer) {
-  auto& counts = peer.isV4() ? tcp_per_v4_ : tcp_per_v6_;
+void TcpServer::releaseClient(const base::IpAddress& peer) {
+  auto& counts = peer.isV4() ? per_v4_ : per_v6_;
   const auto it = counts.find(clientKey(peer));
   if (it == counts.end()) return;
   if (--it->second == 0) counts.erase(it);
 }
 
-void Worker::lruTouch(TcpConnection& conn) {
-  if (tcp_lru_tail_ == &conn) return;
+void TcpServer::lruTouch(TcpConnection& conn) {
+  conn.active_ms = static_cast<int64_t>(uv_now(&loop_));
+  conn.wrote = false;
+  if (lru_tail_ == &conn) return;
   lruUnlink(conn);
-  conn.lru_prev = tcp_lru_tail_;
-  if (tcp_lru_tail_ != nullptr) tcp_lru_tail_->lru_next = &conn;
-  tcp_lru_tail_ = &conn;
-  if (tcp_lru_head_ == nullptr) tcp_lru_head_ = &conn;
+  conn.lru_prev = lru_tail_;
+  if (lru_tail_ != nullptr) lru_tail_->lru_next = &conn;
+  lru_tail_ = &conn;
+  if (lru_head_ == nullptr) lru_head_ = &conn;
 }
 
-void Worker::lruUnlink(TcpConnection& conn) {
+void TcpServer::lruUnlink(TcpConnection& conn) {
   if (conn.lru_prev != nullptr) conn.lru_prev->lru_next = conn.lru_next;
   if (conn.lru_next != nullptr) conn.lru_next->lru_prev = conn.lru_prev;
-  if (tcp_lru_head_ == &conn) tcp_lru_head_ = conn.lru_next;
-  if (tcp_lru_tail_ == &conn) tcp_lru_tail_ = conn.lru_prev;
+  if (lru_head_ == &conn) lru_head_ = conn.lru_next;
+  if (lru_tail_ == &conn) lru_tail_ = conn.lru_prev;
   conn.lru_prev = conn.lru_next = nullptr;
 }
 
-bool Worker::evictIdleTcp() {
-  TcpConnection* conn = tcp_lru_head_;
+bool TcpServer::evictIdle() {
+  TcpConnection* conn = lru_head_;
   for (int i = 0; conn != nullptr && i < kEvictScan; ++i, conn = conn->lru_next) {
     if (conn->in_flight == 0 && conn->writes_queued == 0 && conn->partial.empty()) {
       ++counters_.tcp_idle_evicted;
-      closeTcp(*conn);
+      close(*conn);
       return true;
     }
   }
   return false;
 }
 
-void Worker::answerTcp(uint64_t connection, std::span<const uint8_t> packet) {
-  const auto it = connections_.find(connection);
-  if (it == connections_.end()) {
+void TcpServer::answer(uint64_t connection, std::span<const uint8_t> packet) {
+  TcpConnection* found = slab_.find(connection);
+  if (found == nullptr) {
     ++counters_.answers_orphaned;  // the client went away meanwhile
     return;
   }
-  TcpConnection& conn = *it->second;
+  TcpConnection& conn = *found;
   if (conn.in_flight > 0) --conn.in_flight;
-  writeTcp(conn, packet);
+  write(conn, packet);
   if (conn.closing) return;
-  if ((conn.eof || stopping_) && tcpDone(conn)) {
-    closeTcp(conn);
+  if ((conn.eof || stopping_) && done(conn)) {
+    close(conn);
   } else if (!conn.reading) {
     scheduleResume(conn);
   }
 }
 
-void Worker::onTcpIdle(TcpConnection& conn) {
-  if (conn.closing) return;
+void TcpServer::checkIdle(TcpConnection& conn) {
   if (conn.writes_queued > 0 && !conn.wrote) {
     // Answers waiting for the client's window, and not one went out in a
     // whole timeout: it does not read them.
     ++counters_.tcp_stalled_closed;
-    closeTcp(conn);
+    close(conn);
     return;
   }
-  conn.wrote = false;
   if (conn.in_flight > 0 || conn.writes_queued > 0) {
     // Not idle: waiting for the engine, or the client reads slowly.
-    uv_timer_start(&conn.idle, onIdle, static_cast<uint64_t>(config_.tcp_idle_timeout_ms), 0);
+    lruTouch(conn);
     return;
   }
   ++counters_.tcp_idle_closed;
-  closeTcp(conn);
+  close(conn);
 }
 
-bool Worker::tcpDone(const TcpConnection& conn) const {
+bool TcpServer::done(const TcpConnection& conn) const {
   return conn.in_flight == 0 && conn.writes_queued == 0;
 }
 
-void Worker::closeTcp(TcpConnection& conn) {
+void TcpServer::close(TcpConnection& conn) {
   if (conn.closing) return;
   conn.closing = true;
   if (conn.tls) {
     if (!conn.tls->established()) ++counters_.tls_handshake_failures;
     conn.tls->shutdown();  // close_notify (RFC 8446 section 6.1), best effort
   }
-  connections_.erase(conn.id);
-  lruUnlink(conn);
-  releaseClient(conn.peer);
+  if (conn.registered) {
+    --open_;
+    lruUnlink(conn);
+    releaseClient(conn.peer);
+  }
   rebuffer(conn);  // closing: counts nothing any more
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.handle), onConnectionClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&conn.idle), onConnectionClosed);
 }
 
-void Worker::onTcpClosed(TcpConnection* conn) {
-  delete conn;
-  if (stopping_) maybeFinishStop();
+void TcpServer::onClosed(TcpConnection* conn) {
+  slab_.release(conn);
+  if (stopping_ && open_ == 0) path_.onTransportIdle();
 }
 
-void Worker::stopTcp() {
-  closeTcpListeners();
-  std::vector<TcpConnection*> open;
-  open.reserve(connections_.size());
-  for (const auto& [id, conn] : connections_) open.push_back(conn);
-  for (TcpConnection* conn : open) {
-    pauseTcp(*conn);
-    if (tcpDone(*conn)) closeTcp(*conn);
+void TcpServer::stop() {
+  stopping_ = true;
+  closeListeners();
+  for (TcpConnection* conn : openConnections()) {
+    pause(*conn);
+    if (done(*conn)) close(*conn);
   }
 }
 
-void Worker::closeAllTcp() {
-  closeTcpListeners();
-  std::vector<TcpConnection*> open;
-  open.reserve(connections_.size());
-  for (const auto& [id, conn] : connections_) open.push_back(conn);
-  for (TcpConnection* conn : open) closeTcp(*conn);
+void TcpServer::closeAll() {
+  stopping_ = true;
+  closeListeners();
+  for (TcpConnection* conn : openConnections()) close(*conn);
+  for (void* handle : {static_cast<void*>(&resume_idle_), static_cast<void*>(&idle_timer_)}) {
+    auto* h = static_cast<uv_handle_t*>(handle);
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }
 }
 
 }  // namespace shoal::worker

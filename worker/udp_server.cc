@@ -1,14 +1,6 @@
-// Client UDP. Datagrams are read with recvmmsg, up to kJournalBatch per
-// call, straight into the worker's journal (worker/journal.h: what a killed
-// worker had read is answered by its replacement); the hot path's answers
-// to a batch leave together with one sendmmsg when the batch is done (one
-// system call for up to 32 answers, where Unbound makes one per answer).
-// Answers the kernel does not take, and answers from the engine, go out
-// with sendto, queued (one copy) only when the socket would block.
-//
-// The socket is watched with a uv_poll_t rather than a uv_udp_t: libuv's
-// own recvmmsg receives into buffers and address arrays of its choosing,
-// and the journal needs the kernel to write them into shared memory.
+// Client UDP (worker/udp_server.h).
+
+#include "worker/udp_server.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,7 +12,6 @@
 #include "base/log.h"
 #include "worker/journal.h"
 #include "worker/sockaddr.h"
-#include "worker/worker_loop.h"
 
 namespace shoal::worker {
 
@@ -36,8 +27,8 @@ constexpr int kReadRounds = 4;
 void onUdpPoll(uv_poll_t* handle, int status, int events) {
   auto* listener = static_cast<UdpListener*>(handle->data);
   if (status < 0) return;  // a socket error (e.g. an ICMP report): nothing to do
-  if ((events & UV_WRITABLE) != 0) listener->worker->onUdpWritable(*listener);
-  if ((events & UV_READABLE) != 0) listener->worker->onUdpReadable(*listener);
+  if ((events & UV_WRITABLE) != 0) listener->server->onWritable(*listener);
+  if ((events & UV_READABLE) != 0) listener->server->onReadable(*listener);
 }
 
 void onUdpClosed(uv_handle_t* handle) {
@@ -48,10 +39,24 @@ void onUdpClosed(uv_handle_t* handle) {
 
 }  // namespace
 
-bool Worker::openUdp(const ListenSocket& socket) {
+UdpServer::UdpServer(uv_loop_t& loop, QueryPath& path, Journal* journal,
+                     stats::WorkerCounters& counters, unsigned slot)
+    : loop_(loop),
+      path_(path),
+      counters_(counters),
+      slot_(slot),
+      journal_(journal),
+      answer_slots_(new uint8_t[kAnswerBatch * kAnswerSlot]) {
+  if (journal_ == nullptr) {
+    own_journal_ = std::make_unique<Journal>();
+    journal_ = own_journal_.get();
+  }
+}
+
+bool UdpServer::open(const ListenSocket& socket) {
   auto* listener = new UdpListener;
-  listener->worker = this;
-  listener->index = static_cast<uint32_t>(udp_.size());
+  listener->server = this;
+  listener->index = static_cast<uint32_t>(listeners_.size());
   listener->fd = socket.udp_fd;
   const int rc = uv_poll_init_socket(&loop_, &listener->handle, socket.udp_fd);
   if (rc != 0) {
@@ -60,7 +65,7 @@ bool Worker::openUdp(const ListenSocket& socket) {
     return false;
   }
   listener->handle.data = listener;
-  udp_.push_back(listener);  // closed by finishStop from here on
+  listeners_.push_back(listener);  // closed by close() from here on
   // On 0.0.0.0 or :: the kernel must say where each query arrived, so
   // that its answer leaves from there.
   listener->wildcard = boundToWildcard(socket.udp_fd);
@@ -70,11 +75,11 @@ bool Worker::openUdp(const ListenSocket& socket) {
     listener->wildcard = false;
   }
   listener->reading = true;
-  updateUdpPoll(*listener);
+  updatePoll(*listener);
   return true;
 }
 
-void Worker::updateUdpPoll(UdpListener& listener) {
+void UdpServer::updatePoll(UdpListener& listener) {
   const int events =
       (listener.reading ? UV_READABLE : 0) | (listener.send_queue.empty() ? 0 : UV_WRITABLE);
   if (events == 0) {
@@ -84,30 +89,32 @@ void Worker::updateUdpPoll(UdpListener& listener) {
   }
 }
 
-void Worker::stopUdp() {
-  // Stop reading; queued answers still leave (maybeFinishStop waits).
-  for (UdpListener* listener : udp_) {
+void UdpServer::stopReading() {
+  // Stop reading; queued answers still leave (the worker waits: idle()).
+  for (UdpListener* listener : listeners_) {
     listener->reading = false;
-    updateUdpPoll(*listener);
+    updatePoll(*listener);
   }
 }
 
-void Worker::closeUdp() {
-  for (UdpListener* listener : udp_) {
+void UdpServer::close() {
+  clearJournal();  // a clean stop: nothing for a successor to replay
+  journal_->owner.store(0);
+  for (UdpListener* listener : listeners_) {
     uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(&listener->handle);
     if (!uv_is_closing(handle)) uv_close(handle, onUdpClosed);
   }
-  udp_.clear();
+  listeners_.clear();
 }
 
-bool Worker::udpIdle() const {
-  for (const UdpListener* listener : udp_) {
+bool UdpServer::idle() const {
+  for (const UdpListener* listener : listeners_) {
     if (!listener->send_queue.empty()) return false;
   }
   return true;
 }
 
-void Worker::onUdpReadable(UdpListener& listener) {
+void UdpServer::onReadable(UdpListener& listener) {
   JournalBatch& b = journal_->batch;
   for (int round = 0; round < kReadRounds && listener.reading; ++round) {
     // Every entry is ready (clearJournal, then resetBatchEntry after use).
@@ -122,17 +129,17 @@ void Worker::onUdpReadable(UdpListener& listener) {
       }
       const LocalAddress local =
           listener.wildcard ? localAddressOf(m.msg_hdr) : LocalAddress{};
-      onUdpDatagram(listener, {b.data[k], m.msg_len},
-                    reinterpret_cast<const sockaddr*>(&b.from[k]), local);
+      onDatagram(listener, {b.data[k], m.msg_len},
+                 reinterpret_cast<const sockaddr*>(&b.from[k]), local);
     }
-    flushUdpAnswers();
+    flushAnswers();
     // The batch is answered (misses were copied to pending entries).
     for (int k = 0; k < n; ++k) resetBatchEntry(b, static_cast<size_t>(k));
     if (static_cast<size_t>(n) < kJournalBatch) return;
   }
 }
 
-void Worker::onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packet,
+void UdpServer::onDatagram(UdpListener& listener, std::span<const uint8_t> packet,
                            const sockaddr* from, const LocalAddress& local) {
   const auto client = addressOf(from);
   if (!client) {
@@ -140,21 +147,21 @@ void Worker::onUdpDatagram(UdpListener& listener, std::span<const uint8_t> packe
     return;
   }
   ClientOrigin origin;
-  origin.udp = &listener;
-  origin.udp_from = from;
-  origin.udp_local = &local;
-  const auto response = handleQuery(packet, *client, origin);
-  if (!response.empty()) queueUdpAnswer(listener, response, from, local);
+  origin.listener = listener.index;
+  origin.from = from;
+  origin.local = &local;
+  const auto outcome = path_.handleQuery(packet, *client, origin);
+  if (!outcome.response.empty()) queueAnswer(listener, outcome.response, from, local);
 }
 
-void Worker::queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> packet,
+void UdpServer::queueAnswer(UdpListener& listener, std::span<const uint8_t> packet,
                             const sockaddr* to, const LocalAddress& local) {
   const socklen_t to_length = to->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   if (packet.size() > kAnswerSlot) {
-    sendUdp(listener, packet, to, local);
+    send(listener, packet, to, local);
     return;
   }
-  if (answers_queued_ == kAnswerBatch) flushUdpAnswers();
+  if (answers_queued_ == kAnswerBatch) flushAnswers();
   QueuedAnswer& q = answer_queue_[answers_queued_];
   q.listener = &listener;
   std::memcpy(&q.to, to, to_length);
@@ -166,9 +173,9 @@ void Worker::queueUdpAnswer(UdpListener& listener, std::span<const uint8_t> pack
   ++answers_queued_;
 }
 
-void Worker::flushUdpAnswers() {
+void UdpServer::flushAnswers() {
   // One sendmmsg per socket run (a batch comes from one socket, so normally
-  // one call). What the kernel does not take now goes through sendUdp,
+  // one call). What the kernel does not take now goes through send(),
   // which queues it when the socket would block.
   size_t start = 0;
   while (start < answers_queued_) {
@@ -198,8 +205,8 @@ void Worker::flushUdpAnswers() {
     counters_.answers_udp += done;
     for (size_t i = start + done; i < end; ++i) {
       const QueuedAnswer& q = answer_queue_[i];
-      sendUdp(*listener, {answer_slots_.get() + i * kAnswerSlot, q.length},
-              reinterpret_cast<const sockaddr*>(&q.to), q.local);
+      send(*listener, {answer_slots_.get() + i * kAnswerSlot, q.length},
+           reinterpret_cast<const sockaddr*>(&q.to), q.local);
     }
     start = end;
   }
@@ -228,7 +235,12 @@ ssize_t sendFrom(int fd, std::span<const uint8_t> packet, const sockaddr* to, so
 
 }  // namespace
 
-void Worker::sendUdp(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to,
+void UdpServer::answer(uint32_t listener, std::span<const uint8_t> packet, const sockaddr* to,
+                       const LocalAddress& local) {
+  if (listener < listeners_.size()) send(*listeners_[listener], packet, to, local);
+}
+
+void UdpServer::send(UdpListener& listener, std::span<const uint8_t> packet, const sockaddr* to,
                      const LocalAddress& local) {
   const socklen_t to_length = sockaddrLength(to);
   if (listener.send_queue.empty()) {
@@ -252,10 +264,10 @@ void Worker::sendUdp(UdpListener& listener, std::span<const uint8_t> packet, con
   pending.to_length = to_length;
   pending.local = local;
   ++counters_.answers_udp;
-  if (listener.send_queue.size() == 1) updateUdpPoll(listener);
+  if (listener.send_queue.size() == 1) updatePoll(listener);
 }
 
-void Worker::onUdpWritable(UdpListener& listener) {
+void UdpServer::onWritable(UdpListener& listener) {
   while (!listener.send_queue.empty()) {
     const auto& p = listener.send_queue.front();
     if (sendFrom(listener.fd, p.bytes, reinterpret_cast<const sockaddr*>(&p.to), p.to_length,
@@ -266,8 +278,8 @@ void Worker::onUdpWritable(UdpListener& listener) {
     listener.send_queue.pop_front();
   }
   if (listener.send_queue.empty()) {
-    updateUdpPoll(listener);
-    if (stopping_) maybeFinishStop();
+    updatePoll(listener);
+    path_.onTransportIdle();
   }
 }
 

@@ -1,24 +1,16 @@
-// Queries to authoritative servers. UDP: a fresh socket per query, bound to
-// a random source port (on an outgoing_addresses entry of the server's
-// family if configured) and connected to the server, so the kernel only
-// delivers that server's datagrams and reports its ICMP errors
-// (UV_ECONNREFUSED). TCP: a fresh connection, the query with its 2-octet
-// length prefix, one length-prefixed reply. DNS over TLS to forwarders:
-// the persistent, pipelined connections of DotPool (worker/dot_pool.h). Sockets live until the engine
-// cancels their token (it may be waiting for the genuine reply after a
-// datagram it rejected), the reply arrives (TCP), or they fail.
+// Queries to authoritative servers and forwarders (worker/upstream.h).
+
+#include "worker/upstream.h"
 
 #include <sys/random.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <utility>
 
-#include "base/log.h"
 #include "worker/clock.h"
+#include "worker/query_path.h"
 #include "worker/sockaddr.h"
-#include "worker/worker_loop.h"
 
 namespace shoal::worker {
 namespace {
@@ -27,58 +19,69 @@ namespace {
 constexpr int kBindAttempts = 8;
 constexpr uint16_t kFirstPort = 1024;
 
+Upstream& upstreamOf(const void* data) { return *static_cast<Upstream*>(const_cast<void*>(data)); }
+
 void onClosed(uv_handle_t* handle) { delete static_cast<Upstream*>(handle->data); }
 
 void onAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
-  *buf = static_cast<Upstream*>(handle->data)->worker->upstreamReceiveBuffer();
+  *buf = upstreamOf(handle->data).transport->receiveBuffer();
 }
 
 void onUdpReply(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
                 unsigned /*flags*/) {
-  auto* up = static_cast<Upstream*>(handle->data);
-  if (up->closing) return;
-  if (nread < 0) {
-    up->worker->onUpstreamFailure(*up);  // e.g. ICMP port unreachable
-    return;
-  }
-  if (from == nullptr) return;  // nothing to read
-  up->worker->onUpstreamReply(
-      *up, {reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+  Upstream& up = upstreamOf(handle->data);
+  up.transport->onUdpReply(up, nread, buf, from);
 }
 
 void onUdpSent(uv_udp_send_t* req, int status) {
-  auto* up = static_cast<Upstream*>(req->data);
-  if (status < 0 && !up->closing) up->worker->onUpstreamFailure(*up);
+  Upstream& up = upstreamOf(req->data);
+  if (status < 0 && !up.closing) up.transport->onFailure(up);
 }
 
 void onConnected(uv_connect_t* req, int status) {
-  auto* up = static_cast<Upstream*>(req->data);
-  up->worker->onUpstreamConnected(*up, status);
+  Upstream& up = upstreamOf(req->data);
+  up.transport->onConnected(up, status);
 }
 
-void onUpstreamWritten(uv_write_t* req, int status) {
-  auto* up = static_cast<Upstream*>(req->data);
-  if (status < 0 && !up->closing) up->worker->onUpstreamFailure(*up);
+void onWritten(uv_write_t* req, int status) {
+  Upstream& up = upstreamOf(req->data);
+  if (status < 0 && !up.closing) up.transport->onFailure(up);
 }
 
-void onUpstreamRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* up = static_cast<Upstream*>(stream->data);
-  up->worker->onUpstreamTcpRead(*up, nread, buf);
+void onTcpRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  Upstream& up = upstreamOf(stream->data);
+  up.transport->onTcpRead(up, nread, buf);
 }
 
 }  // namespace
 
-uv_buf_t Worker::upstreamReceiveBuffer() {
-  return uv_buf_init(reinterpret_cast<char*>(upstream_recv_.get()),
-                     static_cast<unsigned>(kUdpChunk));
+UpstreamTransport::UpstreamTransport(uv_loop_t& loop, const WorkerConfig& config,
+                                     UpstreamEvents& events, stats::WorkerCounters& counters,
+                                     unsigned slot)
+    : loop_(loop),
+      config_(config),
+      events_(events),
+      counters_(counters),
+      receive_(new uint8_t[kReadChunk]),
+      dot_(loop, events, counters, slot) {}
+
+uv_buf_t UpstreamTransport::receiveBuffer() {
+  return uv_buf_init(reinterpret_cast<char*>(receive_.get()), static_cast<unsigned>(kReadChunk));
 }
 
-bool Worker::startUpstream(resolver::UpstreamSend& send) {
+void UpstreamTransport::prepare() {
+  for (const auto& forward : config_.engine.forwards) {
+    if (forward.tls) dot_.prepare(forward.tls_ca);
+  }
+}
+
+bool UpstreamTransport::send(resolver::UpstreamSend& send) {
+  if (closed_) return false;
   sockaddr_storage server{};
   toSockaddr(send.server, send.port, server);
   sockaddr_storage source{};
   const bool configured_source = pickSource(send.server, source);
-  closeUpstream(send.token);  // a reused token would be an engine bug: never leak
+  cancel(send.token);  // a reused token would be an engine bug: never leak
   if (send.tls) {
     DotPool::Target target;
     target.server = server;
@@ -89,25 +92,25 @@ bool Worker::startUpstream(resolver::UpstreamSend& send) {
     return dot_.send(send.token, target, std::move(send.packet), wallMs());
   }
   auto* up = new Upstream;
-  up->worker = this;
+  up->transport = this;
   up->token = send.token;
   up->tcp = send.tcp;
   up->started_ms = wallMs();
   up->packet = std::move(send.packet);
-  upstreams_.emplace(up->token, up);
+  sockets_.emplace(up->token, up);
   const auto* server_address = reinterpret_cast<const sockaddr*>(&server);
-  const bool ok = send.tcp ? startUpstreamTcp(*up, server_address, source, configured_source)
-                           : startUpstreamUdp(*up, server_address, source);
+  const bool ok = send.tcp ? startTcp(*up, server_address, source, configured_source)
+                           : startUdp(*up, server_address, source);
   if (!ok) {
     ++counters_.upstream_socket_errors;
-    closeUpstream(*up);
+    close(*up);
     return false;
   }
   ++(send.tcp ? counters_.upstream_tcp : counters_.upstream_udp);
   return true;
 }
 
-bool Worker::pickSource(const base::IpAddress& server, sockaddr_storage& source) {
+bool UpstreamTransport::pickSource(const base::IpAddress& server, sockaddr_storage& source) {
   const auto& choices = server.isV4() ? config_.outgoing_v4 : config_.outgoing_v6;
   if (choices.empty()) {
     toSockaddr(anyAddressLike(server), 0, source);
@@ -118,7 +121,7 @@ bool Worker::pickSource(const base::IpAddress& server, sockaddr_storage& source)
   return true;
 }
 
-bool Worker::startUpstreamUdp(Upstream& up, const sockaddr* server, sockaddr_storage& source) {
+bool UpstreamTransport::startUdp(Upstream& up, const sockaddr* server, sockaddr_storage& source) {
   if (uv_udp_init_ex(&loop_, &up.handle.udp, server->sa_family) != 0) return false;
   up.handle.udp.data = &up;
   up.initialized = true;
@@ -135,7 +138,7 @@ bool Worker::startUpstreamUdp(Upstream& up, const sockaddr* server, sockaddr_sto
     rc = uv_udp_bind(&up.handle.udp, local, 0);
   }
   if (rc != 0 || uv_udp_connect(&up.handle.udp, server) != 0 ||
-      uv_udp_recv_start(&up.handle.udp, onAlloc, onUdpReply) != 0) {
+      uv_udp_recv_start(&up.handle.udp, onAlloc, worker::onUdpReply) != 0) {
     return false;
   }
   up.send_buf = uv_buf_init(reinterpret_cast<char*>(up.packet.data()),
@@ -148,8 +151,8 @@ bool Worker::startUpstreamUdp(Upstream& up, const sockaddr* server, sockaddr_sto
   return rc >= 0;
 }
 
-bool Worker::startUpstreamTcp(Upstream& up, const sockaddr* server, sockaddr_storage& source,
-                              bool bind_source) {
+bool UpstreamTransport::startTcp(Upstream& up, const sockaddr* server, sockaddr_storage& source,
+                                 bool bind_source) {
   if (uv_tcp_init_ex(&loop_, &up.handle.tcp, server->sa_family) != 0) return false;
   up.handle.tcp.data = &up;
   up.initialized = true;
@@ -162,83 +165,78 @@ bool Worker::startUpstreamTcp(Upstream& up, const sockaddr* server, sockaddr_sto
   const uint8_t prefix[2] = {static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length)};
   up.packet.insert(up.packet.begin(), prefix, prefix + 2);
   up.connect.data = &up;
-  return uv_tcp_connect(&up.connect, &up.handle.tcp, server, onConnected) == 0;
+  return uv_tcp_connect(&up.connect, &up.handle.tcp, server, worker::onConnected) == 0;
 }
 
-void Worker::onUpstreamConnected(Upstream& up, int status) {
+void UpstreamTransport::onUdpReply(Upstream& up, ssize_t nread, const uv_buf_t* buf,
+                                   const sockaddr* from) {
+  if (up.closing) return;
+  if (nread < 0) {
+    onFailure(up);  // e.g. ICMP port unreachable
+    return;
+  }
+  if (from == nullptr) return;  // nothing to read
+  const auto* data = reinterpret_cast<const uint8_t*>(buf->base);
+  events_.onUpstreamReply(up.token, {data, static_cast<size_t>(nread)});
+}
+
+void UpstreamTransport::onConnected(Upstream& up, int status) {
   if (up.closing) return;  // UV_ECANCELED after a cancel
   if (status < 0) {
-    onUpstreamFailure(up);
+    onFailure(up);
     return;
   }
   auto* stream = reinterpret_cast<uv_stream_t*>(&up.handle.tcp);
   up.send_buf = uv_buf_init(reinterpret_cast<char*>(up.packet.data()),
                             static_cast<unsigned>(up.packet.size()));
   up.write.data = &up;
-  if (uv_write(&up.write, stream, &up.send_buf, 1, onUpstreamWritten) != 0 ||
-      uv_read_start(stream, onAlloc, onUpstreamRead) != 0) {
-    onUpstreamFailure(up);
+  if (uv_write(&up.write, stream, &up.send_buf, 1, onWritten) != 0 ||
+      uv_read_start(stream, onAlloc, worker::onTcpRead) != 0) {
+    onFailure(up);
   }
 }
 
-bool Worker::deliverUpstreamReply(Upstream& up) {
+bool UpstreamTransport::deliverTcpReply(Upstream& up) {
   if (up.reply.size() < 2) return false;
   const size_t length = static_cast<size_t>(up.reply[0]) << 8 | up.reply[1];
   if (up.reply.size() < 2 + length) return false;
   // One reply per connection: take it, close, then tell the engine.
   std::vector<uint8_t> reply(up.reply.begin() + 2,
                              up.reply.begin() + 2 + static_cast<ptrdiff_t>(length));
-  closeUpstream(up);
-  onUpstreamReply(up, reply);
+  const uint64_t token = up.token;
+  close(up);
+  events_.onUpstreamReply(token, reply);
   return true;
 }
 
-void Worker::onUpstreamTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf) {
+void UpstreamTransport::onTcpRead(Upstream& up, ssize_t nread, const uv_buf_t* buf) {
   if (up.closing || nread == 0) return;
   if (nread < 0) {
-    onUpstreamFailure(up);  // reset, or EOF before a whole reply
+    onFailure(up);  // reset, or EOF before a whole reply
     return;
   }
   const auto* data = reinterpret_cast<const uint8_t*>(buf->base);
   up.reply.insert(up.reply.end(), data, data + nread);
-  deliverUpstreamReply(up);
+  deliverTcpReply(up);
 }
 
-void Worker::onUpstreamReply(Upstream& up, std::span<const uint8_t> reply) {
-  onDotReply(up.token, reply);
-}
-
-void Worker::onDotReply(uint64_t token, std::span<const uint8_t> reply) {
-  if (finished_) return;
-  engine_->onUpstreamReply(token, reply, wallMs());
-  drain();
-}
-
-void Worker::onUpstreamFailure(Upstream& up) {
+void UpstreamTransport::onFailure(Upstream& up) {
   const uint64_t token = up.token;
-  closeUpstream(up);
-  onDotFailure(token);
+  close(up);
+  events_.onUpstreamFailure(token);
 }
 
-void Worker::onDotFailure(uint64_t token) {
-  if (finished_) return;
-  // Reported from drain()'s own loop when it runs (a pooled connection can
-  // break while drain() sends on it): the engine is never re-entered.
-  failed_upstreams_.push_back(token);
-  drain();
-}
-
-void Worker::closeUpstream(uint64_t token) {
+void UpstreamTransport::cancel(uint64_t token) {
   dot_.cancel(token);
-  const auto it = upstreams_.find(token);
-  if (it != upstreams_.end()) closeUpstream(*it->second);
+  const auto it = sockets_.find(token);
+  if (it != sockets_.end()) close(*it->second);
 }
 
-void Worker::closeUpstream(Upstream& up) {
+void UpstreamTransport::close(Upstream& up) {
   if (up.closing) return;
   up.closing = true;
-  const auto it = upstreams_.find(up.token);
-  if (it != upstreams_.end() && it->second == &up) upstreams_.erase(it);
+  const auto it = sockets_.find(up.token);
+  if (it != sockets_.end() && it->second == &up) sockets_.erase(it);
   if (up.initialized) {
     uv_close(up.baseHandle(), onClosed);  // pending send/connect/write get UV_ECANCELED first
   } else {
@@ -246,24 +244,28 @@ void Worker::closeUpstream(Upstream& up) {
   }
 }
 
-void Worker::onSweepTimer() {
-  beat();  // the loop turns: not hung
-  // Sockets the engine never cancelled (it should cancel every token it is
-  // done with): closed once every deadline of their query is long past.
-  const int64_t limit =
-      wallMs() - config_.engine.query_timeout_ms - config_.engine.rto_max_ms - 1000;
+void UpstreamTransport::sweep(int64_t now_ms, int64_t stale_before_ms) {
   std::vector<Upstream*> stale;
-  for (const auto& [token, up] : upstreams_) {
-    if (up->started_ms < limit) stale.push_back(up);
+  for (const auto& [token, up] : sockets_) {
+    if (up->started_ms < stale_before_ms) stale.push_back(up);
   }
   for (Upstream* up : stale) {
     ++counters_.upstream_swept;
-    closeUpstream(*up);
+    close(*up);
   }
-  dot_.sweep(wallMs(), limit);
+  dot_.sweep(now_ms, stale_before_ms);
 }
 
-uint16_t Worker::randomPort() {
+void UpstreamTransport::closeAll() {
+  closed_ = true;
+  std::vector<Upstream*> open;
+  open.reserve(sockets_.size());
+  for (const auto& [token, up] : sockets_) open.push_back(up);
+  for (Upstream* up : open) close(*up);
+  dot_.closeAll();
+}
+
+uint16_t UpstreamTransport::randomPort() {
   if (random_used_ + 2 > sizeof random_) {
     if (getrandom(random_, sizeof random_, 0) != static_cast<ssize_t>(sizeof random_)) return 0;
     random_used_ = 0;

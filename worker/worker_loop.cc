@@ -50,24 +50,12 @@ Worker::Worker(const WorkerConfig& config, shmcache::Cache& cache, stats::Proces
     : config_(config),
       cache_(cache),
       slot_(slot),
+      journal_(journal),
       stats_(stats),
       counters_(stats.counters),
-      journal_(journal),
-      answer_slots_(new uint8_t[kAnswerBatch * kAnswerSlot]),
       out_(new uint8_t[kMaxMessage]),
       scratch_(new uint8_t[resolver::kCacheScratchSize]),
-      upstream_recv_(new uint8_t[kUdpChunk]),
-      tcp_recv_(new uint8_t[kUdpChunk]),
-      dot_(loop_, *this, counters_, slot) {
-  if (journal_ == nullptr) {
-    own_journal_ = std::make_unique<Journal>();
-    journal_ = own_journal_.get();
-  }
-  if (config_.tls) {
-    tls_plain_.reset(new uint8_t[kTlsRecord]);
-    tls_write_.reset(new uint8_t[kMaxMessage + 2]);
-  }
-}
+      router_(config_.acl_allow) {}
 
 Worker::~Worker() {
   if (loop_open_) uv_loop_close(&loop_);
@@ -84,8 +72,9 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     uv_timer_init(&loop_, timer);
     timer->data = this;
   }
-  uv_idle_init(&loop_, &tcp_resume_idle_);
-  tcp_resume_idle_.data = this;
+  udp_ = std::make_unique<UdpServer>(loop_, *this, journal_, counters_, slot_);
+  tcp_ = std::make_unique<TcpServer>(loop_, config_, *this, counters_, slot_);
+  upstream_ = std::make_unique<UpstreamTransport>(loop_, config_, *this, counters_, slot_);
   const std::pair<uv_signal_t*, int> signals[] = {
       {&sigterm_, SIGTERM}, {&sigint_, SIGINT}, {&sigusr1_, SIGUSR1}};
   for (const auto& [handle, signum] : signals) {
@@ -107,11 +96,9 @@ int Worker::run(std::span<const ListenSocket> sockets) {
     synth_base_ = {counters_.engine_synth_nxdomain.get(), counters_.engine_synth_nodata.get(),
                    counters_.engine_synth_wildcard.get(), counters_.engine_local_root_answers.get(),
                    counters_.ranges_stored.get(), counters_.range_holds.get()};
-    for (const auto& forward : config_.engine.forwards) {
-      if (forward.tls) dot_.prepare(forward.tls_ca);
-    }
+    upstream_->prepare();
     beat();
-    replayJournal();
+    udp_->replayJournal();
     stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kReady),
                        std::memory_order_release);
     logLine("worker %u ready: %zu listen address(es), recvmmsg batches of %zu, journaled",
@@ -130,8 +117,8 @@ int Worker::run(std::span<const ListenSocket> sockets) {
 
 bool Worker::openListeners(std::span<const ListenSocket> sockets) {
   for (const ListenSocket& socket : sockets) {
-    if (!socket.tls && !openUdp(socket)) return false;
-    if (!openTcp(socket)) return false;
+    if (!socket.tls && !udp_->open(socket)) return false;
+    if (!tcp_->open(socket)) return false;
   }
   return true;
 }
@@ -149,9 +136,9 @@ void Worker::drain() {
     if (sends.empty() && cancels.empty() && answers.empty() && failed_upstreams_.empty()) break;
     // Sends before cancels: a token sent and cancelled in one batch closes.
     for (auto& send : sends) {
-      if (!startUpstream(send)) failed_upstreams_.push_back(send.token);
+      if (!upstream_->send(send)) failed_upstreams_.push_back(send.token);
     }
-    for (const auto& cancel : cancels) closeUpstream(cancel.token);
+    for (const auto& cancel : cancels) upstream_->cancel(cancel.token);
     for (const auto& answer : answers) answerClient(answer);
     if (!failed_upstreams_.empty()) {
       const auto failed = std::move(failed_upstreams_);
@@ -192,6 +179,28 @@ void Worker::onEngineTimer() {
   drain();
 }
 
+void Worker::onUpstreamReply(uint64_t token, std::span<const uint8_t> reply) {
+  if (finished_) return;
+  engine_->onUpstreamReply(token, reply, wallMs());
+  drain();
+}
+
+void Worker::onUpstreamFailure(uint64_t token) {
+  if (finished_) return;
+  // Reported from drain()'s own loop when it runs (a pooled connection can
+  // break while drain() sends on it): the engine is never re-entered.
+  failed_upstreams_.push_back(token);
+  drain();
+}
+
+void Worker::onSweepTimer() {
+  beat();  // the loop turns: not hung
+  // Sockets the engine never cancelled (it should cancel every token it is
+  // done with): closed once every deadline of their query is long past.
+  const int64_t now = wallMs();
+  upstream_->sweep(now, now - config_.engine.query_timeout_ms - config_.engine.rto_max_ms - 1000);
+}
+
 void Worker::onSignal(int signum) {
   if (signum == SIGUSR1) {
     logCounters();
@@ -206,9 +215,9 @@ void Worker::beginStop() {
   stats_.state.store(static_cast<uint32_t>(stats::WorkerState::kDraining),
                      std::memory_order_release);
   logLine("worker %u stopping: %zu resolution(s) in flight, %zu tcp connection(s)", slot_,
-          engine_->pending(), connections_.size());
-  stopUdp();  // keep the sockets: in-flight answers leave from them
-  stopTcp();
+          engine_->pending(), tcp_->connections());
+  udp_->stopReading();  // keep the sockets: in-flight answers leave from them
+  tcp_->stop();
   uv_timer_start(&stop_timer_, worker::onStopTimer,
                  static_cast<uint64_t>(config_.shutdown_grace_ms), 0);
   maybeFinishStop();
@@ -216,27 +225,20 @@ void Worker::beginStop() {
 
 void Worker::maybeFinishStop() {
   if (!stopping_ || finished_ || draining_) return;
-  if (engine_->pending() != 0 || !connections_.empty()) return;
-  if (!udpIdle()) return;
+  if (engine_->pending() != 0 || tcp_->connections() != 0) return;
+  if (!udp_->idle()) return;
   finishStop();
 }
 
 void Worker::finishStop() {
   if (finished_) return;
   finished_ = true;
-  clearJournal();  // a clean stop: nothing for a successor to replay
-  journal_->owner.store(0);
-  closeUdp();
-  closeAllTcp();
-  dot_.closeAll();
-  std::vector<Upstream*> open;
-  open.reserve(upstreams_.size());
-  for (const auto& [token, up] : upstreams_) open.push_back(up);
-  for (Upstream* up : open) closeUpstream(*up);
+  if (udp_) udp_->close();
+  if (tcp_) tcp_->closeAll();
+  if (upstream_) upstream_->closeAll();
   for (void* handle : {static_cast<void*>(&engine_timer_), static_cast<void*>(&sweep_timer_),
                        static_cast<void*>(&stop_timer_), static_cast<void*>(&sigterm_),
-                       static_cast<void*>(&sigint_), static_cast<void*>(&sigusr1_),
-                       static_cast<void*>(&tcp_resume_idle_)}) {
+                       static_cast<void*>(&sigint_), static_cast<void*>(&sigusr1_)}) {
     closeHandle(handle);
   }
 }

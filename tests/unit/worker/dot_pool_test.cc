@@ -185,7 +185,7 @@ class Server {
   std::map<uint16_t, ServerConn*> held_;
 };
 
-class DotPoolTest : public ::testing::Test, public DotPool::Events {
+class DotPoolTest : public ::testing::Test, public UpstreamEvents {
  protected:
   void SetUp() override {
     files_.make("a");
@@ -203,10 +203,10 @@ class DotPoolTest : public ::testing::Test, public DotPool::Events {
     EXPECT_EQ(uv_loop_close(&loop_), 0);
   }
 
-  void onDotReply(uint64_t token, std::span<const uint8_t> reply) override {
+  void onUpstreamReply(uint64_t token, std::span<const uint8_t> reply) override {
     replies[token] = idOf(reply);
   }
-  void onDotFailure(uint64_t token) override { failures.push_back(token); }
+  void onUpstreamFailure(uint64_t token) override { failures.push_back(token); }
 
   DotPool::Target target(uint16_t port, const std::string& name = "shoal.test") {
     DotPool::Target t;
