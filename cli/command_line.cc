@@ -29,6 +29,9 @@ constexpr std::string_view kUsage =
     "                                Prints N plain frames when stdout is not a terminal\n"
     "                                (default 1) or with --iterations\n"
     "  servers                       upstream servers: RTT, loss, state\n"
+    "  clients                       TCP clients seen lately (IPv4 address, IPv6 /64): bucket\n"
+    "                                (keep-active, collapse, dont-bother), open connections,\n"
+    "                                queries and rate\n"
     "  cache lookup NAME [TYPE]      cached entries of NAME (every type by default)\n"
     "  cache flush NAME [--subtree]  removes NAME (and every name below it) from the cache\n"
     "  cache stats [--stripes]       cache fill, evictions, recoveries (--stripes: each stripe)\n"
@@ -98,12 +101,13 @@ constexpr std::array<OptionSpec, 18> kOptions{{
     {"--tcp", false, bit(Command::kProbe)},
 }};
 
-constexpr std::array<std::pair<std::string_view, Command>, 12> kCommands{{
+constexpr std::array<std::pair<std::string_view, Command>, 13> kCommands{{
     {"ping", Command::kPing},
     {"status", Command::kStatus},
     {"stats", Command::kStats},
     {"top", Command::kTop},
     {"servers", Command::kServers},
+    {"clients", Command::kClients},
     {"ecs", Command::kEcs},
     {"reload", Command::kReload},
     {"restart", Command::kRestart},

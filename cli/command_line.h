@@ -25,6 +25,7 @@ enum class Command {
   kStats,
   kTop,
   kServers,
+  kClients,
   kCacheLookup,
   kCacheFlush,
   kCacheStats,

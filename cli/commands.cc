@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/client.h"
+#include "cli/clients_view.h"
 #include "cli/control_views.h"
 #include "cli/probe_run.h"
 #include "cli/snapshot.h"
@@ -32,7 +33,8 @@ void printOut(const std::string& text) { std::fwrite(text.data(), 1, text.size()
 void printError(const std::string& text) { std::fprintf(stderr, "shoalctl: %s\n", text.c_str()); }
 
 bool readsStats(Command c) {
-  return c == Command::kStatus || c == Command::kStats || c == Command::kTop;
+  return c == Command::kStatus || c == Command::kStats || c == Command::kTop ||
+         c == Command::kClients;
 }
 
 // Maps the stats segment; a reader outside the control group learns why.
@@ -114,6 +116,16 @@ int runStatus(const Invocation& inv, const stats::Segment& segment) {
   return 0;
 }
 
+int runClients(const Invocation& inv, const stats::Segment& segment) {
+  const ClientsReport report = makeClientsReport(segment, takeSnapshot(segment, processAlive));
+  printOut(inv.json ? clientsJson(report) + "\n" : clientsText(report));
+  if (!report.supervisor_alive) {
+    printError(notRunningText(report.supervisor_pid));
+    return 1;
+  }
+  return 0;
+}
+
 int runStats(const Invocation& inv, const stats::Segment& segment) {
   const StatsReport report =
       makeStatsReport(takeSnapshot(segment, processAlive), segment.header(), inv.window_s);
@@ -160,10 +172,12 @@ int runCommand(const Invocation& inv) {
   switch (inv.command) {
     case Command::kStatus:
     case Command::kStats:
+    case Command::kClients:
     case Command::kTop: {
       const auto segment = attachStats(targets.stats_name);
       if (inv.command == Command::kStatus) return runStatus(inv, *segment);
       if (inv.command == Command::kStats) return runStats(inv, *segment);
+      if (inv.command == Command::kClients) return runClients(inv, *segment);
       const int32_t pid = segment->header().supervisor_pid.load(std::memory_order_acquire);
       if (!processAlive(pid)) {
         printError(notRunningText(pid));

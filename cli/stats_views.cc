@@ -248,6 +248,8 @@ std::string statsText(const StatsReport& r) {
          u64(t.tcp_idle_closed) + " (for room " + u64(t.tcp_idle_evicted) + "), not reading " +
          u64(t.tcp_stalled_closed) + ", paused " + u64(t.tcp_paused) + ", bad length " +
          u64(t.tcp_bad_length) + "\n";
+  out += "                by bucket: keep-active " + u64(t.tcp_keep_active) + ", collapse " +
+         u64(t.tcp_collapse) + ", dont-bother " + u64(t.tcp_dont_bother) + " (shoalctl clients)\n";
   out += "tls             handshakes " + u64(t.tls_handshakes) + ", failed " +
          u64(t.tls_handshake_failures) + "\n";
   if (t.upstream_tls_connections > 0) {
@@ -355,6 +357,9 @@ std::string statsJson(const StatsReport& r) {
         {"idle_evicted", t.tcp_idle_evicted},
         {"stalled_closed", t.tcp_stalled_closed},
         {"paused", t.tcp_paused},
+        {"keep_active", t.tcp_keep_active},
+        {"collapse", t.tcp_collapse},
+        {"dont_bother", t.tcp_dont_bother},
         {"bad_length", t.tcp_bad_length}}},
       {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
       {"acl_refused", t.acl_refused},

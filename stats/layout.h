@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 10;                    // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 11;                    // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -87,6 +87,9 @@ struct WorkerCounters {  // STATS_LAYOUT
   // section 6.2.3); ones closed because the client did not read its
   // answers for the idle timeout; reads paused at a buffer cap.
   Counter tcp_client_limited, tcp_idle_evicted, tcp_stalled_closed, tcp_paused;
+  // Client TCP connections accepted, by the bucket of their client
+  // (worker/client_history.h).
+  Counter tcp_keep_active, tcp_collapse, tcp_dont_bother;
   // DNS over TLS (its connections and queries count as TCP too).
   Counter tls_handshakes;          // completed
   Counter tls_handshake_failures;  // connections closed before their handshake completed
@@ -137,6 +140,28 @@ enum class WorkerState : uint32_t {  // STATS_LAYOUT
   kExited = 4,
 };
 
+/// TCP clients the worker holds or has seen lately (shoalctl clients):
+/// the busiest kClientRows, rewritten every second.
+inline constexpr size_t kClientRows = 32;  // STATS_LAYOUT
+struct ClientRow {  // STATS_LAYOUT
+  uint8_t address[16];  // the IPv4 address, or the IPv6 /64 (zero padded)
+  uint8_t v6;           // 0: IPv4 /32, 1: IPv6 /64
+  uint8_t bucket;       // 0 collapse, 1 keep-active, 2 dont-bother
+  uint8_t pad[2];
+  uint32_t open;           // connections open now
+  uint64_t connections;    // opened, in all (while remembered)
+  uint64_t queries;        // over TCP, in all
+  uint64_t rate_milli;     // queries per second x 1000, over about a minute
+  int64_t last_ms;         // wall clock, last seen
+};
+/// The rows, written by the worker under a sequence count (odd: being
+/// written; a reader copies and retries when it changed).
+struct ClientTable {  // STATS_LAYOUT
+  std::atomic<uint64_t> sequence;
+  std::atomic<uint32_t> count;
+  ClientRow rows[kClientRows];
+};
+
 struct alignas(64) ProcessSlot {  // STATS_LAYOUT
   std::atomic<int32_t> pid;
   std::atomic<uint32_t> state;      // WorkerState, written by the supervisor and the worker
@@ -147,6 +172,7 @@ struct alignas(64) ProcessSlot {  // STATS_LAYOUT
   /// supervisor kills a worker whose heartbeat is older than hang_timeout.
   std::atomic<int64_t> heartbeat_ms;
   WorkerCounters counters;
+  ClientTable clients;
 };
 
 /// Totals at one second, for "the last N seconds" (written by the supervisor).

@@ -137,6 +137,9 @@ void Totals::add(const WorkerCounters& c) {
   tcp_idle_evicted += c.tcp_idle_evicted.get();
   tcp_stalled_closed += c.tcp_stalled_closed.get();
   tcp_paused += c.tcp_paused.get();
+  tcp_keep_active += c.tcp_keep_active.get();
+  tcp_collapse += c.tcp_collapse.get();
+  tcp_dont_bother += c.tcp_dont_bother.get();
   tls_handshakes += c.tls_handshakes.get();
   tls_handshake_failures += c.tls_handshake_failures.get();
   journal_replayed += c.journal_replayed.get();
@@ -234,6 +237,28 @@ Totals difference(const Totals& b, const Totals& a) {
     pd[i] = pb[i] >= pa[i] ? pb[i] - pa[i] : 0;
   }
   return d;
+}
+
+const char* clientBucketName(uint8_t bucket) {
+  switch (bucket) {
+    case 1: return "keep-active";
+    case 2: return "dont-bother";
+    default: return "collapse";
+  }
+}
+
+std::vector<ClientRow> readClients(const ProcessSlot& slot) {
+  const ClientTable& table = slot.clients;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const uint64_t before = table.sequence.load(std::memory_order_acquire);
+    if ((before & 1) != 0) continue;  // being written
+    const uint32_t count = std::min<uint32_t>(table.count.load(std::memory_order_relaxed),
+                                              static_cast<uint32_t>(kClientRows));
+    std::vector<ClientRow> rows(table.rows, table.rows + count);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (table.sequence.load(std::memory_order_relaxed) == before) return rows;
+  }
+  return {};
 }
 
 }  // namespace shoal::stats

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "stats/layout.h"
 
@@ -69,6 +70,7 @@ struct Totals {
   uint64_t tls_handshakes = 0, tls_handshake_failures = 0;
   uint64_t journal_replayed = 0, journal_skipped = 0;
   uint64_t upstream_udp = 0, upstream_tcp = 0, upstream_socket_errors = 0, upstream_swept = 0;
+  uint64_t tcp_keep_active = 0, tcp_collapse = 0, tcp_dont_bother = 0;
   uint64_t tcp_client_limited = 0, tcp_idle_evicted = 0, tcp_stalled_closed = 0, tcp_paused = 0;
   uint64_t upstream_tls = 0, upstream_tls_connections = 0, upstream_tls_resumed = 0;
   uint64_t upstream_tls_resent = 0;
@@ -109,5 +111,12 @@ double percentileUs(const std::array<uint64_t, kLatencyBuckets>& buckets, double
 
 /// `b` minus `a`, field by field (for rates between two readings).
 Totals difference(const Totals& b, const Totals& a);
+
+/// "collapse", "keep-active", "dont-bother" (ClientRow::bucket).
+const char* clientBucketName(uint8_t bucket);
+
+/// A consistent copy of a process slot's client table (retried while its
+/// worker rewrites it; empty if it never settles).
+std::vector<ClientRow> readClients(const ProcessSlot& slot);
 
 }  // namespace shoal::stats

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "worker/clock.h"
 #include "worker/sockaddr.h"
 #include "worker/tcp_server.h"
 
@@ -91,14 +92,11 @@ void onWritten(uv_write_t* req, int status) {
 
 void onResume(uv_idle_t* idle) { static_cast<TcpServer*>(idle->data)->onResume(); }
 
-/// The per-client key: the IPv4 address, or the IPv6 /64.
-uint64_t clientKey(const base::IpAddress& peer) {
-  const auto& b = peer.bytes();
-  uint64_t key = 0;
-  const size_t octets = peer.isV4() ? 4 : 8;
-  for (size_t i = 0; i < octets; ++i) key = key << 8 | b[i];
-  return key;
-}
+size_t bucketIndex(ClientBucket bucket) { return static_cast<size_t>(bucket); }
+
+/// Eviction order: one-shot clients first, frequent ones last.
+constexpr ClientBucket kEvictOrder[] = {ClientBucket::kDontBother, ClientBucket::kCollapse,
+                                        ClientBucket::kKeepActive};
 
 void onConnectionClosed(uv_handle_t* handle) {
   auto* conn = static_cast<TcpConnection*>(handle->data);
@@ -192,21 +190,42 @@ bool TcpServer::open(const ListenSocket& socket) {
   return true;
 }
 
+int64_t TcpServer::idleTimeout(ClientBucket bucket) const {
+  const int64_t configured = config_.tcp_idle_timeout_ms;
+  switch (bucket) {
+    case ClientBucket::kKeepActive: return 3 * configured;
+    case ClientBucket::kDontBother: return std::max<int64_t>(100, configured / 10);
+    case ClientBucket::kCollapse: break;
+  }
+  return configured;
+}
+
 void TcpServer::armIdleTimer() {
-  if (lru_head_ == nullptr || uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_timer_))) return;
-  const int64_t due = lru_head_->active_ms + config_.tcp_idle_timeout_ms;
+  // The earliest of the buckets' heads (each list is in the order its
+  // connections fall due).
+  int64_t due = INT64_MAX;
+  for (size_t b = 0; b < kClientBuckets; ++b) {
+    if (lru_head_[b] == nullptr) continue;
+    due = std::min(due, lru_head_[b]->active_ms + idleTimeout(lru_head_[b]->bucket));
+  }
+  const bool active = uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_timer_));
+  if (due == INT64_MAX || (active && idle_due_ms_ <= due)) return;
   const auto now = static_cast<int64_t>(uv_now(&loop_));
+  idle_due_ms_ = due;
   uv_timer_start(&idle_timer_, worker::onIdleTimer,
                  due > now ? static_cast<uint64_t>(due - now) : 0, 0);
 }
 
 void TcpServer::onIdleTimer() {
   const auto now = static_cast<int64_t>(uv_now(&loop_));
-  // The head is the least recently active: stop at the first that is not
-  // quiet yet. A busy one checked here moves to the tail, so each
-  // connection is checked once.
-  while (lru_head_ != nullptr && lru_head_->active_ms + config_.tcp_idle_timeout_ms <= now) {
-    checkIdle(*lru_head_);
+  // Each head is the least recently active of its bucket: stop at the
+  // first that is not quiet yet. A busy one checked here moves to the
+  // tail, so each connection is checked once.
+  for (size_t b = 0; b < kClientBuckets; ++b) {
+    while (lru_head_[b] != nullptr &&
+           lru_head_[b]->active_ms + idleTimeout(lru_head_[b]->bucket) <= now) {
+      checkIdle(*lru_head_[b]);
+    }
   }
   armIdleTimer();
 }
@@ -214,10 +233,35 @@ void TcpServer::onIdleTimer() {
 std::vector<TcpConnection*> TcpServer::openConnections() const {
   std::vector<TcpConnection*> all;
   all.reserve(open_);
-  for (TcpConnection* conn = lru_head_; conn != nullptr; conn = conn->lru_next) {
-    all.push_back(conn);
+  for (size_t b = 0; b < kClientBuckets; ++b) {
+    for (TcpConnection* conn = lru_head_[b]; conn != nullptr; conn = conn->lru_next) {
+      all.push_back(conn);
+    }
   }
   return all;
+}
+
+void TcpServer::publishClients(stats::ClientTable& table) {
+  const auto rows = history_.top(stats::kClientRows, wallMs());
+  // A sequence lock: odd while the rows change (stats::readClients).
+  table.sequence.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const ClientHistory::Entry& e = rows[i];
+    stats::ClientRow& row = table.rows[i];
+    const base::IpAddress address = e.key.address();
+    std::memset(row.address, 0, sizeof row.address);
+    std::memcpy(row.address, address.bytes().data(), address.size());
+    row.v6 = e.key.v6 ? 1 : 0;
+    row.bucket = static_cast<uint8_t>(e.bucket);
+    row.open = e.open;
+    row.connections = e.connections;
+    row.queries = e.queries;
+    row.rate_milli = static_cast<uint64_t>(e.rate * 1000.0);
+    row.last_ms = e.last_ms;
+  }
+  table.count.store(static_cast<uint32_t>(rows.size()), std::memory_order_relaxed);
+  table.sequence.fetch_add(1, std::memory_order_release);
 }
 
 void TcpServer::closeListeners() {
@@ -272,6 +316,13 @@ void TcpServer::onConnection(TcpListener& listener) {
   conn->closing = false;
   conn->registered = true;
   conn->peer = *address;
+  conn->client = ClientKey::of(*address);
+  conn->bucket = history_.onConnect(conn->client, wallMs());
+  switch (conn->bucket) {
+    case ClientBucket::kKeepActive: ++counters_.tcp_keep_active; break;
+    case ClientBucket::kDontBother: ++counters_.tcp_dont_bother; break;
+    case ClientBucket::kCollapse: ++counters_.tcp_collapse; break;
+  }
   ++open_;
   lruTouch(*conn);
   ++counters_.tcp_accepted;
@@ -394,6 +445,7 @@ size_t TcpServer::processMessages(TcpConnection& conn, std::span<const uint8_t> 
     ClientOrigin origin;
     origin.tcp = true;
     origin.connection = conn.id;
+    history_.onQuery(conn.client, wallMs());
     // Counted before the engine runs: it may answer at once.
     ++conn.in_flight;
     const auto outcome = path_.handleQuery(query, conn.peer, origin);
@@ -533,7 +585,7 @@ void TcpServer::rebuffer(TcpConnection& conn) {
     // Back under the cap with room: every connection that stopped reading
     // may go on (those still over their own cap stay paused).
     memory_paused_ = false;
-    for (TcpConnection* other = lru_head_; other != nullptr; other = other->lru_next) {
+    for (TcpConnection* other : openConnections()) {
       if (!other->reading && !other->eof) scheduleResume(*other);
     }
   }
@@ -562,7 +614,7 @@ void TcpServer::onResume() {
 
 bool TcpServer::admitClient(const base::IpAddress& peer) {
   auto& counts = peer.isV4() ? per_v4_ : per_v6_;
-  uint32_t& count = counts[clientKey(peer)];
+  uint32_t& count = counts[ClientKey::of(peer).bits];
   if (count >= config_.tcp_max_per_client) return false;
   ++count;
   return true;
@@ -570,7 +622,7 @@ bool TcpServer::admitClient(const base::IpAddress& peer) {
 
 void TcpServer::releaseClient(const base::IpAddress& peer) {
   auto& counts = peer.isV4() ? per_v4_ : per_v6_;
-  const auto it = counts.find(clientKey(peer));
+  const auto it = counts.find(ClientKey::of(peer).bits);
   if (it == counts.end()) return;
   if (--it->second == 0) counts.erase(it);
 }
@@ -578,29 +630,33 @@ void TcpServer::releaseClient(const base::IpAddress& peer) {
 void TcpServer::lruTouch(TcpConnection& conn) {
   conn.active_ms = static_cast<int64_t>(uv_now(&loop_));
   conn.wrote = false;
-  if (lru_tail_ == &conn) return;
+  const size_t b = bucketIndex(conn.bucket);
+  if (lru_tail_[b] == &conn) return;
   lruUnlink(conn);
-  conn.lru_prev = lru_tail_;
-  if (lru_tail_ != nullptr) lru_tail_->lru_next = &conn;
-  lru_tail_ = &conn;
-  if (lru_head_ == nullptr) lru_head_ = &conn;
+  conn.lru_prev = lru_tail_[b];
+  if (lru_tail_[b] != nullptr) lru_tail_[b]->lru_next = &conn;
+  lru_tail_[b] = &conn;
+  if (lru_head_[b] == nullptr) lru_head_[b] = &conn;
 }
 
 void TcpServer::lruUnlink(TcpConnection& conn) {
   if (conn.lru_prev != nullptr) conn.lru_prev->lru_next = conn.lru_next;
   if (conn.lru_next != nullptr) conn.lru_next->lru_prev = conn.lru_prev;
-  if (lru_head_ == &conn) lru_head_ = conn.lru_next;
-  if (lru_tail_ == &conn) lru_tail_ = conn.lru_prev;
+  const size_t b = bucketIndex(conn.bucket);
+  if (lru_head_[b] == &conn) lru_head_[b] = conn.lru_next;
+  if (lru_tail_[b] == &conn) lru_tail_[b] = conn.lru_prev;
   conn.lru_prev = conn.lru_next = nullptr;
 }
 
 bool TcpServer::evictIdle() {
-  TcpConnection* conn = lru_head_;
-  for (int i = 0; conn != nullptr && i < kEvictScan; ++i, conn = conn->lru_next) {
-    if (conn->in_flight == 0 && conn->writes_queued == 0 && conn->partial.empty()) {
-      ++counters_.tcp_idle_evicted;
-      close(*conn);
-      return true;
+  for (const ClientBucket bucket : kEvictOrder) {
+    TcpConnection* conn = lru_head_[bucketIndex(bucket)];
+    for (int i = 0; conn != nullptr && i < kEvictScan; ++i, conn = conn->lru_next) {
+      if (conn->in_flight == 0 && conn->writes_queued == 0 && conn->partial.empty()) {
+        ++counters_.tcp_idle_evicted;
+        close(*conn);
+        return true;
+      }
     }
   }
   return false;
@@ -655,6 +711,7 @@ void TcpServer::close(TcpConnection& conn) {
     --open_;
     lruUnlink(conn);
     releaseClient(conn.peer);
+    history_.onClose(conn.client);
   }
   rebuffer(conn);  // closing: counts nothing any more
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.handle), onConnectionClosed);

@@ -13,6 +13,7 @@
 
 #include "base/ip_address.h"
 #include "stats/layout.h"
+#include "worker/client_history.h"
 #include "worker/query_path.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -42,6 +43,9 @@ struct TcpConnection {
   /// it busy: TcpServer's idle timer closes it tcp_idle_timeout later.
   int64_t active_ms = 0;
   base::IpAddress peer;
+  ClientKey client;  // the client's address, or its IPv6 /64 (ClientHistory)
+  /// Its client's bucket when it opened: its idle timeout and LRU list.
+  ClientBucket bucket = ClientBucket::kCollapse;
   /// The start of a message that has not fully arrived (or complete ones
   /// held back while pipelining is at its limit). Allocated on demand and
   /// released as soon as it is consumed, so an idle connection holds no
@@ -57,7 +61,7 @@ struct TcpConnection {
   /// What this connection counts in TcpServer::buffered_ (queued_bytes and
   /// the capacity of `partial`).
   size_t buffered = 0;
-  /// TcpServer's LRU: every open connection, least recently read first.
+  /// TcpServer's LRU of its bucket: least recently read first.
   TcpConnection* lru_prev = nullptr;
   TcpConnection* lru_next = nullptr;
   bool registered = false;      // accepted and counted; found by id until it closes
@@ -110,6 +114,9 @@ class TcpServer {
   /// Closes everything at once.
   void closeAll();
   size_t connections() const { return open_; }
+  /// Writes the busiest clients into the stats slot's table (shoalctl
+  /// clients); once a second.
+  void publishClients(stats::ClientTable& table);
 
   // Entry points for the libuv callbacks.
   void onConnection(TcpListener& listener);
@@ -162,13 +169,16 @@ class TcpServer {
   /// Per-client connection counts (IPv4 address, IPv6 /64).
   bool admitClient(const base::IpAddress& peer);
   void releaseClient(const base::IpAddress& peer);
-  /// The LRU of connections by last read (lru_head_ is the oldest): `conn`
-  /// becomes the most recent, active now.
+  /// The LRUs of connections by last read, one per bucket (lru_head_ is
+  /// the oldest): `conn` becomes the most recent of its bucket, active now.
   void lruTouch(TcpConnection& conn);
   void lruUnlink(TcpConnection& conn);
   /// Closes the least recently active connection with nothing in flight,
-  /// to make room for a new one (RFC 7766 section 6.2.3). False if none.
+  /// to make room for a new one (RFC 7766 section 6.2.3): one-shot clients'
+  /// first, frequent clients' last. False if none.
   bool evictIdle();
+  /// The idle timeout of a bucket's connections (ms).
+  int64_t idleTimeout(ClientBucket bucket) const;
 
   uv_loop_t& loop_;
   const WorkerConfig& config_;
@@ -188,8 +198,10 @@ class TcpServer {
   size_t buffered_ = 0;         // client TCP/TLS buffer octets (tcp_max_buffers)
   bool memory_paused_ = false;  // some connection paused at tcp_max_buffers
   std::unordered_map<uint64_t, uint32_t> per_v4_, per_v6_;  // connections per client
-  TcpConnection* lru_head_ = nullptr;
-  TcpConnection* lru_tail_ = nullptr;
+  ClientHistory history_;
+  TcpConnection* lru_head_[kClientBuckets] = {};
+  TcpConnection* lru_tail_[kClientBuckets] = {};
+  int64_t idle_due_ms_ = 0;  // when the idle timer fires (loop time), if active
   std::vector<uint64_t> resume_;  // connection ids, resumed by resume_idle_
   uv_idle_t resume_idle_{};
   bool stopping_ = false;

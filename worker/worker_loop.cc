@@ -195,6 +195,7 @@ void Worker::onUpstreamFailure(uint64_t token) {
 
 void Worker::onSweepTimer() {
   beat();  // the loop turns: not hung
+  tcp_->publishClients(stats_.clients);
   // Sockets the engine never cancelled (it should cancel every token it is
   // done with): closed once every deadline of their query is long past.
   const int64_t now = wallMs();

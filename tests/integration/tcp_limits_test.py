@@ -184,5 +184,49 @@ def test_tcp_clients_asking_for_keepalive_are_told_the_idle_timeout():
         assert r.status == "SERVFAIL" and "Option (11)" not in r.text, r.text  # never over UDP
 
 
+def test_clients_are_sorted_into_buckets_shown_and_timed_out_by_them():
+    """A one-shot client (one query per connection) becomes dont-bother
+    and its connections close a tenth of the idle timeout after the
+    answer; a client that keeps asking on its connection is keep-active;
+    `shoalctl clients` shows both."""
+    config = dict(REFUSE_ALL, server={"tcp_idle_timeout": "20s"})
+    with Shoal(workers=1, config=config) as shoal:
+        for qid in range(4):  # 127.0.0.1: open, ask once, leave
+            with socket.create_connection(("127.0.0.1", shoal.port), timeout=10) as c:
+                c.sendall(tcp_frame(build_query("x.example", "A", qid=qid)))
+                assert parse_header(tcp_read_message(c))[0] == qid
+        frequent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        frequent.bind(("127.0.0.2", 0))
+        frequent.settimeout(10)
+        frequent.connect(("127.0.0.1", shoal.port))
+        try:
+            for qid in range(30):  # 127.0.0.2: one connection, many queries
+                frequent.sendall(tcp_frame(build_query("y.example", "A", qid=qid)))
+                assert parse_header(tcp_read_message(frequent))[0] == qid
+
+            def listed():
+                clients = {c["client"]: c for c in shoal.ctl_json("clients")["clients"]}
+                return clients if {"127.0.0.1/32", "127.0.0.2/32"} <= clients.keys() else None
+            clients = wait_for(listed, 30, what="both clients in shoalctl clients")
+            assert clients["127.0.0.1/32"]["bucket"] == "dont-bother", clients
+            assert clients["127.0.0.1/32"]["connections"] == 4, clients
+            assert clients["127.0.0.2/32"]["bucket"] == "keep-active", clients
+            assert clients["127.0.0.2/32"]["open"] == 1, clients
+            assert clients["127.0.0.2/32"]["queries"] == 30, clients
+            rc, text, _ = shoal.ctl("clients")
+            assert rc == 0 and "127.0.0.2/32" in text and "keep-active" in text, text
+            # The one-shot client's next connection is closed after 2 s
+            # (20 s / 10), well before the idle timeout.
+            with socket.create_connection(("127.0.0.1", shoal.port), timeout=15) as c:
+                c.sendall(tcp_frame(build_query("x.example", "A", qid=99)))
+                assert parse_header(tcp_read_message(c))[0] == 99
+                assert c.recv(10) == b""  # closed by shoal (a timeout raises)
+            buckets = shoal.ctl_json("clients")["accepted_by_bucket"]
+            assert buckets["dont_bother"] >= 2 and buckets["collapse"] >= 3, buckets
+            assert tcp_stats(shoal)["idle_closed"] >= 1
+        finally:
+            frequent.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
