@@ -252,6 +252,8 @@ std::string statsText(const StatsReport& r) {
          u64(t.tcp_collapse) + ", dont-bother " + u64(t.tcp_dont_bother) + " (shoalctl clients)\n";
   out += "tls             handshakes " + u64(t.tls_handshakes) + ", failed " +
          u64(t.tls_handshake_failures) + "\n";
+  out += "doh             queries " + u64(t.doh_queries) + ", http errors " + u64(t.doh_errors) +
+         "\n";
   if (t.upstream_tls_connections > 0) {
     out += "tls upstream    queries " + u64(t.upstream_tls) + ", connections " +
            u64(t.upstream_tls_connections) + " (resumed " + u64(t.upstream_tls_resumed) +
@@ -362,6 +364,7 @@ std::string statsJson(const StatsReport& r) {
         {"dont_bother", t.tcp_dont_bother},
         {"bad_length", t.tcp_bad_length}}},
       {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
+      {"doh", {{"queries", t.doh_queries}, {"http_errors", t.doh_errors}}},
       {"acl_refused", t.acl_refused},
       {"client_retries", t.client_retries},
       {"malformed", t.malformed},

@@ -43,6 +43,7 @@ constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1 - 4;
 constexpr std::string_view kDefaultsToml = R"([server]
 listen = ["127.0.0.1:53"]
 tls_listen = []
+https_listen = []
 tls_certificate = ""
 tls_key = ""
 workers = 0
@@ -474,6 +475,9 @@ constexpr KeySpec kServerKeys[] = {
     {"tls_listen", [](Config& c, const Field& f) {
        c.server.tls_listen = readSocketAddresses(f, 853);  // RFC 7858 section 3.1
      }},
+    {"https_listen", [](Config& c, const Field& f) {
+       c.server.https_listen = readSocketAddresses(f, 443);  // RFC 8484 (HTTPS)
+     }},
     {"tls_certificate", [](Config& c, const Field& f) {
        c.server.tls_certificate = readOptionalFile(f);
      }},
@@ -770,25 +774,38 @@ bool samePort(const base::SocketAddress& a, const base::SocketAddress& b) {
   return a.ip == b.ip || unspecified(a.ip) || unspecified(b.ip);
 }
 
-// DNS over TLS needs its certificate and key, and a port of its own: a
-// plain listener on the same port would take half of the TLS clients.
+// DNS over TLS and over HTTPS need the certificate and key, and ports of
+// their own: a listener of another kind on the same port would take a part
+// of the clients.
 void checkTls(const ServerSection& s, const Context& context) {
-  if (s.tls_listen.empty()) return;
-  const std::pair<const char*, const std::string*> files[] = {
-      {"tls_certificate", &s.tls_certificate}, {"tls_key", &s.tls_key}};
-  for (const auto& [key, value] : files) {
-    if (!value->empty()) continue;
-    const std::string name = std::string("server.") + key;
-    context.failAny({{name, "must name a PEM file when server.tls_listen is not empty"},
-                     {"server.tls_listen", "needs " + name + " (a PEM file) to serve TLS"}});
+  const std::pair<const char*, const std::vector<base::SocketAddress>*> kinds[] = {
+      {"server.tls_listen", &s.tls_listen}, {"server.https_listen", &s.https_listen}};
+  for (const auto& [kind, list] : kinds) {
+    if (list->empty()) continue;
+    const std::pair<const char*, const std::string*> files[] = {
+        {"tls_certificate", &s.tls_certificate}, {"tls_key", &s.tls_key}};
+    for (const auto& [key, value] : files) {
+      if (!value->empty()) continue;
+      const std::string name = std::string("server.") + key;
+      context.failAny({{name, std::string("must name a PEM file when ") + kind + " is not empty"},
+                       {kind, "needs " + name + " (a PEM file) to serve TLS"}});
+    }
   }
-  for (const auto& tls : s.tls_listen) {
-    for (const auto& plain : s.listen) {
-      if (!samePort(tls, plain)) continue;
-      const std::string message = tls.toString() + " and " + plain.toString() +
-                                  " (server.listen) share a port: a port serves either DNS "
-                                  "or DNS over TLS";
-      context.failAny({{"server.tls_listen", message}, {"server.listen", message}});
+  const std::pair<const char*, const std::vector<base::SocketAddress>*> ports[] = {
+      {"server.listen", &s.listen}, {"server.tls_listen", &s.tls_listen},
+      {"server.https_listen", &s.https_listen}};
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t j = i + 1; j < 3; ++j) {
+      for (const auto& a : *ports[i].second) {
+        for (const auto& b : *ports[j].second) {
+          if (!samePort(a, b)) continue;
+          const std::string message = b.toString() + " and " + a.toString() + " (" +
+                                      ports[i].first +
+                                      ") share a port: a port serves one of DNS, DNS over TLS "
+                                      "and DNS over HTTPS";
+          context.failAny({{ports[j].first, message}, {ports[i].first, message}});
+        }
+      }
     }
   }
 }
@@ -947,6 +964,7 @@ std::string toToml(const Config& c) {
   out += "\n[server]\n";
   out += "listen = " + toTomlList(c.server.listen) + "\n";
   out += "tls_listen = " + toTomlList(c.server.tls_listen) + "\n";
+  out += "https_listen = " + toTomlList(c.server.https_listen) + "\n";
   out += "tls_certificate = " + quote(c.server.tls_certificate) + "\n";
   out += "tls_key = " + quote(c.server.tls_key) + "\n";
   out += "workers = " + std::to_string(c.server.workers) + "\n";

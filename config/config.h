@@ -33,9 +33,13 @@ struct ServerSection {
   /// DNS over TLS listeners (RFC 7858; TCP only, port 853 unless given);
   /// empty: no TLS. No duplicates, no port 0, no port shared with `listen`.
   std::vector<base::SocketAddress> tls_listen;
+  /// DNS over HTTPS listeners (RFC 8484: HTTP/2, /dns-query; port 443
+  /// unless given), with the same certificate and key; empty: none. No
+  /// duplicates, no port shared with `listen` or `tls_listen`.
+  std::vector<base::SocketAddress> https_listen;
   /// Absolute paths of the PEM certificate chain and its private key for
-  /// tls_listen; empty: not set. Both set and readable when tls_listen is
-  /// not empty. (Whether they parse and match is checked when they are
+  /// tls_listen and https_listen; empty: not set. Both set and readable
+  /// when either is not empty. (Whether they parse and match is checked when they are
   /// loaded: supervisor::loadAll, --check-config included.)
   std::string tls_certificate;
   std::string tls_key;

@@ -7,12 +7,12 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
-  libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev
+  libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev libnghttp2-dev
   libgtest-dev libgmock-dev libsystemd-dev liblmdb-dev libbenchmark-dev
   nlohmann-json3-dev
   # the lab and clients
   knot knot-module-geoip knot-module-dnstap knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
-  unbound pdns-recursor knot-resolver python3 openssl
+  unbound pdns-recursor knot-resolver python3 openssl curl
 )
 
 if [[ $(id -u) -ne 0 ]]; then

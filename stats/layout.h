@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 11;                    // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 12;                    // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -90,6 +90,9 @@ struct WorkerCounters {  // STATS_LAYOUT
   // Client TCP connections accepted, by the bucket of their client
   // (worker/client_history.h).
   Counter tcp_keep_active, tcp_collapse, tcp_dont_bother;
+  // DNS over HTTPS (its connections and queries count as TCP and TLS too):
+  // DNS queries received, requests answered with an HTTP error.
+  Counter doh_queries, doh_errors;
   // DNS over TLS (its connections and queries count as TCP too).
   Counter tls_handshakes;          // completed
   Counter tls_handshake_failures;  // connections closed before their handshake completed

@@ -140,6 +140,8 @@ void Totals::add(const WorkerCounters& c) {
   tcp_keep_active += c.tcp_keep_active.get();
   tcp_collapse += c.tcp_collapse.get();
   tcp_dont_bother += c.tcp_dont_bother.get();
+  doh_queries += c.doh_queries.get();
+  doh_errors += c.doh_errors.get();
   tls_handshakes += c.tls_handshakes.get();
   tls_handshake_failures += c.tls_handshake_failures.get();
   journal_replayed += c.journal_replayed.get();

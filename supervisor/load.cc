@@ -55,7 +55,7 @@ Loaded loadAll(const std::string& config_path) {
     }
   }
   const auto& server = loaded.config.server;
-  if (!server.tls_listen.empty()) {
+  if (!server.tls_listen.empty() || !server.https_listen.empty()) {
     auto tls = worker::TlsContext::load(server.tls_certificate, server.tls_key);
     if (!tls.context) throw StartupError(tls.error);
     loaded.tls = std::move(tls.context);

@@ -50,8 +50,12 @@ int checkConfig(const std::string& path) {
   const auto loaded = supervisor::loadAll(path);
   std::string tls;
   if (loaded.tls) {
-    tls = ", " + std::to_string(loaded.config.server.tls_listen.size()) +
-          " TLS address(es) with certificate " + loaded.tls->description();
+    const auto& server = loaded.config.server;
+    tls = ", " + std::to_string(server.tls_listen.size()) + " TLS address(es)";
+    if (!server.https_listen.empty()) {
+      tls += ", " + std::to_string(server.https_listen.size()) + " HTTPS address(es)";
+    }
+    tls += " with certificate " + loaded.tls->description();
   }
   std::printf(
       "%s: OK (%u worker(s), %zu listen address(es)%s, %zu root server(s), %zu trust "

@@ -41,6 +41,7 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   };
   note(a.server.listen == b.server.listen, "server.listen");
   note(a.server.tls_listen == b.server.tls_listen, "server.tls_listen");
+  note(a.server.https_listen == b.server.https_listen, "server.https_listen");
   note(a.server.tls_certificate == b.server.tls_certificate, "server.tls_certificate");
   note(a.server.tls_key == b.server.tls_key, "server.tls_key");
   note(a.server.workers == b.server.workers, "server.workers");
@@ -292,10 +293,17 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
 }
 
 void Supervisor::reconcile(const config::Config& config) {
-  // Every address of a slot and whether it is TLS, in openSockets' order.
-  std::vector<std::pair<const base::SocketAddress*, bool>> wanted;
-  for (const auto& address : config.server.listen) wanted.emplace_back(&address, false);
-  for (const auto& address : config.server.tls_listen) wanted.emplace_back(&address, true);
+  // Every address of a slot, whether it is TLS and whether HTTPS, in
+  // openSockets' order.
+  struct Wanted {
+    const base::SocketAddress* address;
+    bool tls;
+    bool https;
+  };
+  std::vector<Wanted> wanted;
+  for (const auto& address : config.server.listen) wanted.push_back({&address, false, false});
+  for (const auto& address : config.server.tls_listen) wanted.push_back({&address, true, false});
+  for (const auto& address : config.server.https_listen) wanted.push_back({&address, true, true});
   const size_t count = config.server.workers;
   // Phase 1: open what is new, for every slot that stays or comes; throws
   // (and closes what it opened) before anything running is changed.
@@ -303,18 +311,18 @@ void Supervisor::reconcile(const config::Config& config) {
   std::vector<worker::ListenSocket> opened;
   try {
     for (size_t i = 0; i < count; ++i) {
-      for (const auto& [address, tls] : wanted) {
+      for (const auto& [address, tls, https] : wanted) {
         const std::string text = address->toString();
         const worker::ListenSocket* existing = nullptr;
         if (i < slots_.size()) {
           for (const auto& s : slots_[i].sockets) {
-            if (s.address == text && s.tls == tls) existing = &s;
+            if (s.address == text && s.tls == tls && s.https == https) existing = &s;
           }
         }
         if (existing != nullptr) {
           next[i].push_back(*existing);
         } else {
-          next[i].push_back(openListenSocket(*address, tls));
+          next[i].push_back(openListenSocket(*address, tls, https));
           opened.push_back(next[i].back());
         }
       }

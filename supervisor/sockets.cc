@@ -65,12 +65,14 @@ int openOne(const base::SocketAddress& address, int type, const char* proto) {
 
 }  // namespace
 
-worker::ListenSocket openListenSocket(const base::SocketAddress& address, bool tls) {
+worker::ListenSocket openListenSocket(const base::SocketAddress& address, bool tls,
+                                      bool https) {
   worker::ListenSocket socket;
   socket.address = address.toString();
-  socket.tls = tls;
-  if (tls) {
-    socket.tcp_fd = openOne(address, SOCK_STREAM, "tls");
+  socket.tls = tls || https;
+  socket.https = https;
+  if (socket.tls) {
+    socket.tcp_fd = openOne(address, SOCK_STREAM, https ? "https" : "tls");
     return socket;
   }
   socket.udp_fd = openOne(address, SOCK_DGRAM, "udp");

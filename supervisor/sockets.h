@@ -17,7 +17,8 @@ namespace shoal::supervisor {
 /// SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY for IPv6, a large receive
 /// buffer); with `tls` (server.tls_listen), the TCP listener only. Throws
 /// StartupError, e.g. when the address is in use.
-worker::ListenSocket openListenSocket(const base::SocketAddress& address, bool tls);
+worker::ListenSocket openListenSocket(const base::SocketAddress& address, bool tls,
+                                      bool https = false);
 
 /// Closes both descriptors (idempotent).
 void closeListenSocket(worker::ListenSocket& socket);

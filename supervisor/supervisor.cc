@@ -236,6 +236,10 @@ std::string Supervisor::servingStatus() const {
   for (const auto& address : loaded_.config.server.listen) text += " " + address.toString();
   const auto& tls = loaded_.config.server.tls_listen;
   for (size_t i = 0; i < tls.size(); ++i) text += (i == 0 ? ", tls " : " ") + tls[i].toString();
+  const auto& https = loaded_.config.server.https_listen;
+  for (size_t i = 0; i < https.size(); ++i) {
+    text += (i == 0 ? ", https " : " ") + https[i].toString();
+  }
   const size_t alive = static_cast<size_t>(
       std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return s.pid != 0; }));
   return text + " with " + std::to_string(alive) + "/" + std::to_string(slots_.size()) +
@@ -252,6 +256,9 @@ void Supervisor::openSockets() {
     for (const auto& address : server.tls_listen) {
       slot.sockets.push_back(openListenSocket(address, true));
     }
+    for (const auto& address : server.https_listen) {
+      slot.sockets.push_back(openListenSocket(address, true, true));
+    }
   }
   std::string addresses;
   for (const auto& address : server.listen) addresses += " " + address.toString();
@@ -261,11 +268,16 @@ void Supervisor::openSockets() {
 
 void Supervisor::logTls() const {
   const auto& server = loaded_.config.server;
-  if (server.tls_listen.empty() || !loaded_.tls) return;
-  std::string addresses;
-  for (const auto& address : server.tls_listen) addresses += " " + address.toString();
-  logLine("DNS over TLS on%s (%zu socket(s) each), certificate %s", addresses.c_str(),
-          slots_.size(), loaded_.tls->description().c_str());
+  if (!loaded_.tls) return;
+  const std::pair<const char*, const std::vector<base::SocketAddress>*> kinds[] = {
+      {"DNS over TLS", &server.tls_listen}, {"DNS over HTTPS", &server.https_listen}};
+  for (const auto& [what, list] : kinds) {
+    if (list->empty()) continue;
+    std::string addresses;
+    for (const auto& address : *list) addresses += " " + address.toString();
+    logLine("%s on%s (%zu socket(s) each), certificate %s", what, addresses.c_str(),
+            slots_.size(), loaded_.tls->description().c_str());
+  }
 }
 
 void Supervisor::blockSignals() {

@@ -137,7 +137,8 @@ void Supervisor::upgrade(uint64_t client, std::string& error) {
       // "tls": a TLS address, whose "udp" is -1 (absent: an older image's
       // plain address).
       sockets.push_back(
-          {{"udp", s.udp_fd}, {"tcp", s.tcp_fd}, {"tls", s.tls}, {"address", s.address}});
+          {{"udp", s.udp_fd}, {"tcp", s.tcp_fd}, {"tls", s.tls}, {"https", s.https},
+           {"address", s.address}});
       passed.push_back(s.udp_fd);
       passed.push_back(s.tcp_fd);
     }
@@ -215,6 +216,7 @@ void Supervisor::adopt() {
         socket.udp_fd = k.at("udp").get<int>();
         socket.tcp_fd = k.at("tcp").get<int>();
         socket.tls = k.value("tls", false);
+        socket.https = k.value("https", false);
         socket.address = k.at("address").get<std::string>();
         setInherit(socket.udp_fd, false);
         setInherit(socket.tcp_fd, false);

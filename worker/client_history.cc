@@ -39,7 +39,7 @@ double ClientHistory::decayed(const Entry& e, int64_t now_ms) {
 }
 
 ClientBucket ClientHistory::classify(const Entry& e) {
-  if (e.connections >= 3 && e.queries <= e.connections) return ClientBucket::kDontBother;
+  if (e.closed >= 3 && e.closed_queries <= e.closed) return ClientBucket::kDontBother;
   if (e.rate >= kFrequentRate) return ClientBucket::kKeepActive;
   return ClientBucket::kCollapse;
 }
@@ -85,9 +85,13 @@ void ClientHistory::onQuery(const ClientKey& key, int64_t now_ms) {
   e.rate += 1000.0 / static_cast<double>(kRateWindowMs);  // one query over the window
 }
 
-void ClientHistory::onClose(const ClientKey& key) {
+void ClientHistory::onClose(const ClientKey& key, uint64_t queries) {
   const auto found = entries_.find(key);
-  if (found != entries_.end() && found->second->open > 0) --found->second->open;
+  if (found == entries_.end()) return;
+  Entry& e = *found->second;
+  if (e.open > 0) --e.open;
+  ++e.closed;
+  e.closed_queries += queries;
 }
 
 std::vector<ClientHistory::Entry> ClientHistory::top(size_t count, int64_t now_ms) const {

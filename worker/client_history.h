@@ -7,8 +7,9 @@
 //                average over the last minute (an exponentially weighted
 //                rate), and it uses its connections for more than one
 //                query: its connections are held 3 x tcp_idle_timeout;
-//   dont-bother  one-shot: at least 3 connections seen and on average no
-//                more than one query on each (it opens, asks, leaves):
+//   dont-bother  one-shot: at least 3 of its connections closed, with on
+//                average no more than one query each (it opens, asks,
+//                leaves; connections still open do not count yet):
 //                closed a tenth of tcp_idle_timeout after its answer;
 //   collapse     everything else, and every client not seen 3 times yet:
 //                the idle timeout as configured (the bucket whose idle
@@ -60,6 +61,8 @@ class ClientHistory {
     uint64_t connections = 0;  // opened, in all
     uint64_t queries = 0;      // over TCP, in all
     uint32_t open = 0;         // connections open now
+    uint64_t closed = 0;          // connections closed
+    uint64_t closed_queries = 0;  // the queries those carried
     double rate = 0;           // queries per second, weighted to the last minute
     int64_t last_ms = 0;       // when last seen (a connection or a query)
     ClientBucket bucket = ClientBucket::kCollapse;  // its latest connection's
@@ -68,7 +71,8 @@ class ClientHistory {
   /// A connection from `peer` opens: its bucket, from what came before.
   ClientBucket onConnect(const ClientKey& key, int64_t now_ms);
   void onQuery(const ClientKey& key, int64_t now_ms);
-  void onClose(const ClientKey& key);
+  /// A connection of `key` closes, having carried `queries`.
+  void onClose(const ClientKey& key, uint64_t queries);
 
   /// The `count` clients with the highest rates now (for shoalctl), each
   /// with its rate decayed to `now_ms` and the bucket its next connection

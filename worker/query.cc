@@ -93,6 +93,7 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   ref.received_us = received_us;
   if (tcp) {
     ref.connection = origin.connection;
+    ref.stream = origin.stream;
   } else {
     ref.pending = udp_->journalPending(query, origin);
     ref.listener = origin.listener;
@@ -119,7 +120,7 @@ void Worker::answerClient(const resolver::ClientAnswer& answer) {
   countResponse(answer.packet);
   counters_.latency_miss.record(elapsedUs(ref->received_us));
   if (ref->tcp) {
-    tcp_->answer(ref->connection, answer.packet);
+    tcp_->answer(ref->connection, ref->stream, answer.packet);
   } else {
     udp_->answer(ref->listener, answer.packet, reinterpret_cast<const sockaddr*>(&ref->address),
                  ref->local);

@@ -32,6 +32,7 @@ struct ClientOrigin {
   const sockaddr* from = nullptr;       // UDP: the client's address and port
   const LocalAddress* local = nullptr;  // UDP: where it arrived (wildcard sockets)
   uint64_t connection = 0;              // TCP: the connection's id
+  int32_t stream = -1;                  // DNS over HTTPS: the HTTP/2 stream
 };
 
 /// What became of a query.

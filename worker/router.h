@@ -23,6 +23,7 @@ struct ClientRef {
   uint32_t listener = 0;       // UDP: the socket the query came in on
   sockaddr_storage address{};  // UDP: the client's address and port
   uint64_t connection = 0;     // TCP: the connection's id (it may be gone)
+  int32_t stream = -1;         // DNS over HTTPS: the HTTP/2 stream (-1: none)
   int64_t received_us = 0;     // when the query arrived (wall clock)
   int32_t pending = -1;        // UDP: its journal entry (-1: none)
   LocalAddress local;          // UDP: where it arrived (wildcard sockets)

@@ -108,6 +108,16 @@ bool onTlsOutput(void* context, std::span<const uint8_t> ciphertext) {
   return conn->server->onTlsOutput(*conn, ciphertext);
 }
 
+void onDohQuery(void* context, int32_t stream, std::span<const uint8_t> query) {
+  auto* conn = static_cast<TcpConnection*>(context);
+  conn->server->onDohQuery(*conn, stream, query);
+}
+
+bool onDohOutput(void* context, std::span<const uint8_t> frames) {
+  auto* conn = static_cast<TcpConnection*>(context);
+  return conn->server->onDohOutput(*conn, frames);
+}
+
 uv_stream_t* streamOf(TcpConnection& conn) { return reinterpret_cast<uv_stream_t*>(&conn.handle); }
 
 }  // namespace
@@ -170,6 +180,7 @@ bool TcpServer::open(const ListenSocket& socket) {
   auto* listener = new TcpListener;
   listener->server = this;
   listener->tls = socket.tls;
+  listener->https = socket.https;
   int rc = uv_tcp_init(&loop_, &listener->handle);
   if (rc != 0) {
     delete listener;
@@ -303,7 +314,12 @@ void TcpServer::onConnection(TcpListener& listener) {
     ok = false;
   }
   if (ok && listener.tls) {
-    conn->tls = TlsSession::create(*config_.tls, worker::onTlsOutput, conn);
+    conn->tls = TlsSession::create(*config_.tls, worker::onTlsOutput, conn, listener.https);
+    if (conn->tls && listener.https) {
+      conn->doh = DohSession::create(worker::onDohQuery, worker::onDohOutput, conn,
+                                     config_.tcp_max_pipelined);
+      if (!conn->doh) conn->tls.reset();
+    }
     if (!conn->tls) {
       releaseClient(*address);
       ok = false;
@@ -367,9 +383,14 @@ void TcpServer::feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext
     switch (result.event) {
       case TlsSession::Event::kHandshakeDone:
         ++counters_.tls_handshakes;
+        if (conn.doh) flushDoh(conn);  // our SETTINGS
         break;
       case TlsSession::Event::kData:
-        feed(conn, {tls_plain_.get(), result.length});
+        if (conn.doh) {
+          feedDoh(conn, {tls_plain_.get(), result.length});
+        } else {
+          feed(conn, {tls_plain_.get(), result.length});
+        }
         break;
       case TlsSession::Event::kNeedInput:
         more = false;
@@ -399,6 +420,47 @@ bool TcpServer::onTlsOutput(TcpConnection& conn, std::span<const uint8_t> cipher
     return true;
   }
   return send(conn, {&buf, 1});
+}
+
+void TcpServer::feedDoh(TcpConnection& conn, std::span<const uint8_t> plaintext) {
+  conn.processing = true;
+  const bool ok = conn.doh->receive(plaintext);
+  conn.processing = false;
+  counters_.doh_errors += conn.doh->takeErrors();
+  flushDoh(conn);  // answers from the cache, HTTP errors, or the GOAWAY
+  if (!ok) {
+    close(conn);
+    return;
+  }
+  if (!conn.closing && !mayRead(conn)) pause(conn);
+}
+
+void TcpServer::flushDoh(TcpConnection& conn) {
+  if (conn.closing) return;
+  if (!conn.doh->flush() || (conn.doh->finished() && done(conn))) close(conn);
+}
+
+void TcpServer::onDohQuery(TcpConnection& conn, int32_t stream, std::span<const uint8_t> query) {
+  if (conn.closing) return;
+  ++counters_.doh_queries;
+  lruTouch(conn);
+  history_.onQuery(conn.client, wallMs());
+  ++conn.queries;
+  ClientOrigin origin;
+  origin.tcp = true;
+  origin.connection = conn.id;
+  origin.stream = stream;
+  ++conn.in_flight;  // counted before the engine runs: it may answer at once
+  const auto outcome = path_.handleQuery(query, conn.peer, origin);
+  if (!outcome.pending) --conn.in_flight;
+  if (!outcome.response.empty()) {
+    conn.doh->respond(stream, outcome.response);
+    ++counters_.answers_tcp;
+  }
+}
+
+bool TcpServer::onDohOutput(TcpConnection& conn, std::span<const uint8_t> frames) {
+  return !conn.closing && conn.tls->write(frames);
 }
 
 void TcpServer::feed(TcpConnection& conn, std::span<const uint8_t> data) {
@@ -446,6 +508,7 @@ size_t TcpServer::processMessages(TcpConnection& conn, std::span<const uint8_t> 
     origin.tcp = true;
     origin.connection = conn.id;
     history_.onQuery(conn.client, wallMs());
+    ++conn.queries;
     // Counted before the engine runs: it may answer at once.
     ++conn.in_flight;
     const auto outcome = path_.handleQuery(query, conn.peer, origin);
@@ -662,7 +725,7 @@ bool TcpServer::evictIdle() {
   return false;
 }
 
-void TcpServer::answer(uint64_t connection, std::span<const uint8_t> packet) {
+void TcpServer::answer(uint64_t connection, int32_t stream, std::span<const uint8_t> packet) {
   TcpConnection* found = slab_.find(connection);
   if (found == nullptr) {
     ++counters_.answers_orphaned;  // the client went away meanwhile
@@ -670,7 +733,14 @@ void TcpServer::answer(uint64_t connection, std::span<const uint8_t> packet) {
   }
   TcpConnection& conn = *found;
   if (conn.in_flight > 0) --conn.in_flight;
-  write(conn, packet);
+  if (conn.doh) {
+    conn.doh->respond(stream, packet);
+    ++counters_.answers_tcp;
+    // Inside the session's receive (an answer at once), it sends after.
+    if (!conn.processing) flushDoh(conn);
+  } else {
+    write(conn, packet);
+  }
   if (conn.closing) return;
   if ((conn.eof || stopping_) && done(conn)) {
     close(conn);
@@ -711,7 +781,7 @@ void TcpServer::close(TcpConnection& conn) {
     --open_;
     lruUnlink(conn);
     releaseClient(conn.peer);
-    history_.onClose(conn.client);
+    history_.onClose(conn.client, conn.queries);
   }
   rebuffer(conn);  // closing: counts nothing any more
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.handle), onConnectionClosed);

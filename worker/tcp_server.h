@@ -14,6 +14,7 @@
 #include "base/ip_address.h"
 #include "stats/layout.h"
 #include "worker/client_history.h"
+#include "worker/doh.h"
 #include "worker/query_path.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -26,7 +27,8 @@ class TcpServer;
 struct TcpListener {
   uv_tcp_t handle{};
   TcpServer* server = nullptr;
-  bool tls = false;  // DNS over TLS: each connection starts with a handshake
+  bool tls = false;    // DNS over TLS: each connection starts with a handshake
+  bool https = false;  // DNS over HTTPS: HTTP/2 inside the TLS session
 };
 
 /// One client TCP connection (RFC 7766): length-prefixed queries, several
@@ -46,6 +48,7 @@ struct TcpConnection {
   ClientKey client;  // the client's address, or its IPv6 /64 (ClientHistory)
   /// Its client's bucket when it opened: its idle timeout and LRU list.
   ClientBucket bucket = ClientBucket::kCollapse;
+  uint32_t queries = 0;  // carried so far (ClientHistory::onClose)
   /// The start of a message that has not fully arrived (or complete ones
   /// held back while pipelining is at its limit). Allocated on demand and
   /// released as soon as it is consumed, so an idle connection holds no
@@ -54,6 +57,9 @@ struct TcpConnection {
   std::vector<uint8_t> partial;
   /// DNS over TLS: the session (null: plain TCP). Freed with the connection.
   std::unique_ptr<TlsSession> tls;
+  /// DNS over HTTPS: the HTTP/2 session inside `tls` (null: DNS over TCP
+  /// framing). Its streams are the queries in flight.
+  std::unique_ptr<DohSession> doh;
   uint32_t in_flight = 0;      // queries handed to the engine, not answered yet
   uint32_t writes_queued = 0;  // uv_write requests not completed yet
   /// Octets in those requests: reading pauses at tcp_max_queued.
@@ -68,7 +74,7 @@ struct TcpConnection {
   bool wrote = false;          // a queued write completed since active_ms
   bool resume_queued = false;  // in TcpServer::resume_ (resumed on the next loop turn)
   bool reading = false;
-  bool processing = false;  // inside processMessages (no re-entry)
+  bool processing = false;  // inside processMessages or the DoH session's receive (no re-entry)
   bool eof = false;         // the client shut its side: answer, then close
   bool closing = false;
 };
@@ -106,8 +112,9 @@ class TcpServer {
   /// Starts accepting on the TCP socket of `socket` (TLS when it says so);
   /// false (logged) on failure.
   bool open(const ListenSocket& socket);
-  /// The engine's answer to a query of `connection` (it may be gone).
-  void answer(uint64_t connection, std::span<const uint8_t> packet);
+  /// The engine's answer to a query of `connection` (it may be gone), on
+  /// HTTP/2 stream `stream` for DNS over HTTPS (-1 otherwise).
+  void answer(uint64_t connection, int32_t stream, std::span<const uint8_t> packet);
   /// The worker stops: no new connections or queries; connections close
   /// once their answers are written.
   void stop();
@@ -127,6 +134,10 @@ class TcpServer {
   void onClosed(TcpConnection* conn);
   /// A TLS session's ciphertext for the client (TlsSession::Send).
   bool onTlsOutput(TcpConnection& conn, std::span<const uint8_t> ciphertext);
+  /// DNS over HTTPS (DohSession's callbacks): a query on `stream`, and
+  /// HTTP/2 frames to encrypt.
+  void onDohQuery(TcpConnection& conn, int32_t stream, std::span<const uint8_t> query);
+  bool onDohOutput(TcpConnection& conn, std::span<const uint8_t> frames);
   /// The connections whose reading was waiting for a write or for buffer
   /// memory, resumed one loop turn after that came.
   void onResume();
@@ -145,6 +156,12 @@ class TcpServer {
   /// Ciphertext read from a TLS connection: handshake, then plaintext to feed().
   void feedTls(TcpConnection& conn, std::span<const uint8_t> ciphertext);
   size_t processMessages(TcpConnection& conn, std::span<const uint8_t> data);
+  /// DNS over HTTPS: plaintext into the HTTP/2 session, then what it has
+  /// to send out.
+  void feedDoh(TcpConnection& conn, std::span<const uint8_t> plaintext);
+  /// Sends the HTTP/2 session's pending frames; closes the connection when
+  /// it is broken or the session is over.
+  void flushDoh(TcpConnection& conn);
   void processPartial(TcpConnection& conn);
   void pause(TcpConnection& conn);
   void resume(TcpConnection& conn);

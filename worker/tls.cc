@@ -15,11 +15,17 @@
 #include "base/ip_address.h"
 
 namespace shoal::worker {
+
+// The ALPN choice (SessionAlpn, below: it reads the session).
+int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+               const unsigned char* in, unsigned int in_length, void* arg);
+
 namespace {
 
 /// The ALPN of DNS over TLS (IANA "TLS Application-Layer Protocol
 /// Negotiation (ALPN) Protocol IDs"), in its wire form.
 constexpr std::string_view kAlpnDot = "\x03" "dot";
+constexpr std::string_view kAlpnH2 = "\x02" "h2";
 
 /// TLS 1.2 suites with forward secrecy and authenticated encryption only
 /// (RFC 7525 section 4.2, which RFC 8310 defers to). TLS 1.3 has nothing
@@ -55,24 +61,6 @@ std::string loadError(const std::string& what) {
   }
   ERR_clear_error();
   return why;
-}
-
-/// Accepts "dot" when the client offers it; a client offering only other
-/// protocols is served without ALPN rather than refused (RFC 7858 predates
-/// the "dot" ID and most clients send none).
-int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
-               const unsigned char* in, unsigned int in_length, void* /*arg*/) {
-  const std::string_view offered(reinterpret_cast<const char*>(in), in_length);
-  for (size_t pos = 0; pos < offered.size();) {
-    const size_t length = static_cast<unsigned char>(offered[pos]);
-    if (offered.substr(pos, length + 1) == kAlpnDot) {
-      *out = in + pos + 1;
-      *out_length = static_cast<unsigned char>(length);
-      return SSL_TLSEXT_ERR_OK;
-    }
-    pos += length + 1;
-  }
-  return SSL_TLSEXT_ERR_NOACK;
 }
 
 /// Whether OpenSSL's latest error says a key is not the certificate's.
@@ -167,6 +155,46 @@ struct SessionBio {
     return 1;
   }
 };
+
+// ALPN for the server side. DNS over TLS accepts "dot" when the client
+// offers it; a client offering only other protocols is served without
+// ALPN rather than refused (RFC 7858 predates the "dot" ID and most clients
+// send none). DNS over HTTPS needs "h2" (RFC 8484 section 5.2: HTTP/2 is
+// the minimum recommended, and it is the only version shoal speaks): a
+// client without it is refused (no_application_protocol).
+struct SessionAlpn {
+  static bool offered(std::string_view list, std::string_view wanted, const unsigned char* in,
+                      const unsigned char** out, unsigned char* out_length) {
+    for (size_t pos = 0; pos < list.size();) {
+      const size_t length = static_cast<unsigned char>(list[pos]);
+      if (list.substr(pos, length + 1) == wanted) {
+        *out = in + pos + 1;
+        *out_length = static_cast<unsigned char>(length);
+        return true;
+      }
+      pos += length + 1;
+    }
+    return false;
+  }
+
+  static int select(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+                    const unsigned char* in, unsigned int in_length, void* /*arg*/) {
+    const std::string_view list(reinterpret_cast<const char*>(in), in_length);
+    BIO* bio = SSL_get_rbio(ssl);
+    const bool http2 = bio != nullptr && SessionBio::of(bio).http2_;
+    if (http2) {
+      return offered(list, kAlpnH2, in, out, out_length) ? SSL_TLSEXT_ERR_OK
+                                                         : SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    return offered(list, kAlpnDot, in, out, out_length) ? SSL_TLSEXT_ERR_OK
+                                                        : SSL_TLSEXT_ERR_NOACK;
+  }
+};
+
+int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+               const unsigned char* in, unsigned int in_length, void* arg) {
+  return SessionAlpn::select(ssl, out, out_length, in, in_length, arg);
+}
 
 // Client side: OpenSSL hands every ticket the server sends to this
 // callback (the context keeps no session cache of its own); the session it
@@ -283,7 +311,7 @@ TlsContext::~TlsContext() {
 }
 
 std::unique_ptr<TlsSession> TlsSession::create(const TlsContext& context, Send send,
-                                               void* send_context) {
+                                               void* send_context, bool http2) {
   SSL* ssl = SSL_new(context.ssl());
   if (ssl == nullptr) {
     ERR_clear_error();
@@ -296,6 +324,7 @@ std::unique_ptr<TlsSession> TlsSession::create(const TlsContext& context, Send s
     return nullptr;
   }
   std::unique_ptr<TlsSession> session(new TlsSession(ssl, send, send_context));
+  session->http2_ = http2;
   BIO_set_data(bio, session.get());
   SSL_set_bio(ssl, bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_accept_state(ssl);

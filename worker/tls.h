@@ -108,8 +108,10 @@ class TlsSession {
 
   /// A session in the accept state; null only when OpenSSL is out of memory.
   /// `context` must outlive the session.
+  /// `http2`: a DNS-over-HTTPS connection (RFC 8484): the ALPN "h2" is
+  /// required; otherwise "dot" is chosen when offered, or none.
   static std::unique_ptr<TlsSession> create(const TlsContext& context, Send send,
-                                            void* send_context);
+                                            void* send_context, bool http2 = false);
   /// A session in the connect state, for a context made by
   /// TlsContext::client: `server_name` is sent (SNI, unless an address)
   /// and the certificate must be valid for it (a name, or an address).
@@ -165,8 +167,9 @@ class TlsSession {
       : ssl_(ssl), send_(send), send_context_(send_context) {}
   ReadResult failure(int rc);
 
-  // The BIO's callbacks and the ticket callback (tls.cc).
+  // The BIO's callbacks, the ticket and ALPN callbacks (tls.cc).
   friend struct SessionBio;
+  friend struct SessionAlpn;
   friend struct SessionTickets;
 
   ssl_st* ssl_;
@@ -174,6 +177,7 @@ class TlsSession {
   void* send_context_;
   std::span<const uint8_t> input_;
   TlsTicket ticket_;
+  bool http2_ = false;
   bool established_ = false;
   bool failed_ = false;
 };

@@ -34,6 +34,7 @@ struct ListenSocket {
   int udp_fd = -1;
   int tcp_fd = -1;
   bool tls = false;     // server.tls_listen: connections speak TLS (RFC 7858)
+  bool https = false;   // server.https_listen (tls too): HTTP/2 inside TLS (RFC 8484)
   std::string address;  // for logs, e.g. "127.0.0.1:53"
 };
 

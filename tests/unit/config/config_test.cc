@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 55);
+  EXPECT_EQ(keys, 56);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -458,17 +458,31 @@ TEST(ConfigTest, TlsNeedsACertificateAKeyAndAPortOfItsOwn) {
   EXPECT_EQ(errorOf("[server]\nlisten = [\"127.0.0.1:853\"]\ntls_listen = [\"127.0.0.1\"]\n" +
                     files),
             "shoal.toml:3: server.tls_listen: 127.0.0.1:853 and 127.0.0.1:853 (server.listen) "
-            "share a port: a port serves either DNS or DNS over TLS");
+            "share a port: a port serves one of DNS, DNS over TLS and DNS over HTTPS");
   EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1:53\"]\n" + files),
             "shoal.toml:2: server.tls_listen: 127.0.0.1:53 and 127.0.0.1:53 (server.listen) "
-            "share a port: a port serves either DNS or DNS over TLS");
+            "share a port: a port serves one of DNS, DNS over TLS and DNS over HTTPS");
   EXPECT_EQ(errorOf("[server]\nlisten = [\"[::]:853\", \"0.0.0.0:853\"]\n"
                     "tls_listen = [\"192.0.2.1\"]\n" + files),
             "shoal.toml:3: server.tls_listen: 192.0.2.1:853 and 0.0.0.0:853 (server.listen) "
-            "share a port: a port serves either DNS or DNS over TLS");
+            "share a port: a port serves one of DNS, DNS over TLS and DNS over HTTPS");
   EXPECT_NE(errorOf("[server]\nlisten = [\"[::1]:853\"]\ntls_listen = [\"[::]\"]\n" + files)
                 .find("share a port"),
             std::string::npos);
+  // DNS over HTTPS: port 443 by default, its own port too, the same files.
+  const LoadResult https =
+      loadString("[server]\nhttps_listen = [\"127.0.0.1\", \"[::1]:8443\"]\n" + files, "x");
+  ASSERT_TRUE(https.ok()) << https.error;
+  EXPECT_EQ(https.config->server.https_listen,
+            (std::vector<base::SocketAddress>{S("127.0.0.1:443"), S("[::1]:8443")}));
+  EXPECT_EQ(errorOf("[server]\nhttps_listen = [\"127.0.0.1\"]\n"),
+            "shoal.toml:2: server.https_listen: needs server.tls_certificate (a PEM file) to "
+            "serve TLS");
+  EXPECT_EQ(errorOf("[server]\ntls_listen = [\"127.0.0.1:8443\"]\n"
+                    "https_listen = [\"127.0.0.1:8443\"]\n" + files),
+            "shoal.toml:3: server.https_listen: 127.0.0.1:8443 and 127.0.0.1:8443 "
+            "(server.tls_listen) share a port: a port serves one of DNS, DNS over TLS and DNS "
+            "over HTTPS");
   // Another address, or another family's wildcard, is another socket.
   EXPECT_TRUE(loadString("[server]\nlisten = [\"127.0.0.1:853\", \"[::]:853\"]\n"
                          "tls_listen = [\"127.0.0.2\"]\n" + files, "x")
