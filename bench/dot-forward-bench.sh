@@ -126,20 +126,11 @@ for f in ${only//,/ }; do
   [[ $f == shoal || $f == unbound ]] || { echo "$bench_name: --only: unknown forwarder $f" >&2; exit 2; }
 done
 ((${#forwarders[@]})) || { usage >&2; exit 2; }
-[[ -z $shoal_bin || $shoal_bin == /* ]] || shoal_bin=$caller_dir/$shoal_bin
 [[ -z $json_out || $json_out == /* ]] || json_out=$caller_dir/$json_out
 bench_require_root
 
 scripts/install-deps.sh >/dev/null
-if [[ -z $shoal_bin ]]; then
-  bench_build_shoal
-  shoal_bin=build-bench/bin/shoal
-  [[ -x build-bench/bin/shoalctl && build-bench/bin/shoalctl -nt build-bench/bin/shoal ]] ||
-    ninja -C build-bench -j"$(nproc)" shoalctl >/dev/null
-fi
-shoalctl_bin=$(dirname "$shoal_bin")/shoalctl
-[[ -x $shoal_bin ]] || { echo "$bench_name: no shoal binary at $shoal_bin" >&2; exit 2; }
-[[ -x $shoalctl_bin ]] || { echo "$bench_name: no shoalctl next to $shoal_bin" >&2; exit 2; }
+bench_shoal_binaries
 command -v openssl >/dev/null || { echo "$bench_name: the openssl command is not installed" >&2; exit 2; }
 
 bench_start_lab /tmp/shoal-dot-bench.XXXXXX

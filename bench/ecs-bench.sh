@@ -122,19 +122,10 @@ for n in "$names" "$seconds" "$rounds" ${qps:+"$qps"}; do
   [[ $n =~ ^[0-9]+$ ]] || { echo "ecs-bench: not a number: $n" >&2; exit 2; }
 done
 ((names >= 1 && names <= 4000 && seconds >= 1 && seconds <= 40 && rounds >= 1)) || { usage >&2; exit 2; }
-[[ -z $shoal_bin || $shoal_bin == /* ]] || shoal_bin=$caller_dir/$shoal_bin
 bench_require_root
 
 scripts/install-deps.sh >/dev/null
-if [[ -z $shoal_bin ]]; then
-  bench_build_shoal
-  shoal_bin=build-bench/bin/shoal
-  [[ -x build-bench/bin/shoalctl && build-bench/bin/shoalctl -nt build-bench/bin/shoal ]] ||
-    ninja -C build-bench -j"$(nproc)" shoalctl >/dev/null
-fi
-shoalctl_bin=$(dirname "$shoal_bin")/shoalctl
-[[ -x $shoal_bin ]] || { echo "ecs-bench: no shoal binary at $shoal_bin" >&2; exit 2; }
-[[ -x $shoalctl_bin ]] || { echo "ecs-bench: no shoalctl next to $shoal_bin" >&2; exit 2; }
+bench_shoal_binaries
 
 bench_start_lab /tmp/shoal-ecs-bench.XXXXXX
 mkdir -p "$work/results" "$work/bin"

@@ -34,6 +34,23 @@ bench_build_shoal() {
   fi
 }
 
+# The shoal to measure, with its shoalctl: the --shoal-bin given (in
+# shoal_bin, made absolute against caller_dir), or build-bench's, built
+# when stale. Sets shoal_bin and shoalctl_bin; exits 2 when one is missing.
+bench_shoal_binaries() {
+  if [[ -z $shoal_bin ]]; then
+    bench_build_shoal
+    shoal_bin=build-bench/bin/shoal
+    [[ -x build-bench/bin/shoalctl && build-bench/bin/shoalctl -nt build-bench/bin/shoal ]] ||
+      ninja -C build-bench -j"$(nproc)" shoalctl >/dev/null
+  elif [[ $shoal_bin != /* ]]; then
+    shoal_bin=$caller_dir/$shoal_bin
+  fi
+  shoalctl_bin=$(dirname "$shoal_bin")/shoalctl
+  [[ -x $shoal_bin ]] || { echo "$bench_name: no shoal binary at $shoal_bin" >&2; exit 2; }
+  [[ -x $shoalctl_bin ]] || { echo "$bench_name: no shoalctl next to $shoal_bin" >&2; exit 2; }
+}
+
 # Stops the resolvers still running, the lab if this run started it, and
 # removes the scratch directory (unless keep_work=1) and shared memory.
 bench_cleanup() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Idle client connections (issue 13): what N idle TCP connections cost a
-# resolver in user memory (the resolver's RSS) and kernel memory (TCP
-# socket buffers and slabs, both ends of each connection), and how many new
-# connections it takes per second (connect, one query, answer, close):
+# Idle client connections (issue 13): what N idle TCP connections, then N
+# idle DNS-over-TLS connections, cost a resolver in user memory (the
+# resolver's RSS) and kernel memory (TCP socket buffers and slabs, both
+# ends of each connection), and how many new TCP connections it takes per
+# second (connect, one query, answer, close):
 # shoal against Unbound, same run, same client (bench/tcp_idle_bench.py).
 #
 # Both on loopback with 2 workers or threads, every client refused by the
@@ -39,14 +40,23 @@ done
 
 work=$(mktemp -d /tmp/shoal-tcp-idle.XXXXXX)
 trap bench_cleanup EXIT
-shoal_port=5341
-unbound_port=5342
+shoal_port=5351
+unbound_port=5352
+shoal_tls_port=5353
+unbound_tls_port=5354
 cache="/shoal-tcp-idle-$$"
 shm_names+=("${cache#/}")
+
+# A self-signed certificate for both (the clients do not check it).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj /CN=shoal.test -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
 cat >"$work/shoal.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$shoal_port"]
+tls_listen = ["127.0.0.1:$shoal_tls_port"]
+tls_certificate = "$work/cert.pem"
+tls_key = "$work/key.pem"
 workers = 2
 tcp_idle_timeout = "10m"
 tcp_max_clients = $connections
@@ -82,30 +92,21 @@ remote-control:
   control-enable: no
 CONF
 
-measure() {  # name port pid...
-  local name=$1 port=$2
-  shift 2
-  local idle accept
-  idle=$(python3 bench/tcp_idle_bench.py idle "$port" "$connections" "$@")
-  accept=$(python3 bench/tcp_idle_bench.py accept "$port" "$seconds")
-  echo "{\"resolver\": \"$name\", \"idle\": $idle, \"accept\": $accept}"
+start_shoal_here() {
+  "$shoal_bin" --config "$work/shoal.toml" --cold 2>"$work/shoal.log" &
+  shoal_pid=$!
+  pids+=("$shoal_pid")
+  wait_log "$work/shoal.log" "worker [0-9]+ ready" 2 "$shoal_pid" "ready line of every worker"
+  shoal_workers=$(pgrep -P "$shoal_pid" | tr '\n' ' ')
 }
 
-"$shoal_bin" --config "$work/shoal.toml" --cold 2>"$work/shoal.log" &
-shoal_pid=$!
-pids+=("$shoal_pid")
-wait_log "$work/shoal.log" "worker [0-9]+ ready" 2 "$shoal_pid" "ready line of every worker"
-shoal_workers=$(pgrep -P "$shoal_pid" | tr '\n' ' ')
-# shellcheck disable=SC2086  # the worker pids, one argument each
-shoal_result=$(measure shoal "$shoal_port" $shoal_workers)
-stop_resolvers
-
-start_unbound_on() {  # config
+start_unbound_on() {  # config [port]
+  local port=${2:-$unbound_port}
   unbound -d -c "$1" 2>>"$work/unbound.log" &
   unbound_pid=$!
   pids+=("$unbound_pid")
   for _ in $(seq 100); do
-    python3 - "$unbound_port" <<'PY' && return 0
+    python3 - "$port" <<'PY' && return 0
 import socket, sys
 s = socket.socket(); s.settimeout(0.2)
 try:
@@ -116,9 +117,23 @@ PY
     kill -0 "$unbound_pid" 2>/dev/null || { cat "$work/unbound.log" >&2; exit 1; }
     sleep 0.1
   done
-  echo "$bench_name: Unbound does not listen on $unbound_port" >&2
+  echo "$bench_name: Unbound does not listen on $port" >&2
   exit 1
 }
+
+# Each measurement on a fresh process, so that one does not reuse what
+# another left (shoal's slab keeps its records, allocators keep pages).
+# shellcheck disable=SC2086  # the worker pids, one argument each
+{
+  start_shoal_here
+  shoal_idle=$(python3 bench/tcp_idle_bench.py idle "$shoal_port" "$connections" $shoal_workers)
+  shoal_accept=$(python3 bench/tcp_idle_bench.py accept "$shoal_port" "$seconds")
+  stop_resolvers
+  start_shoal_here
+  shoal_tls=$(python3 bench/tcp_idle_bench.py idle "$shoal_tls_port" "$connections" --tls $shoal_workers)
+  stop_resolvers
+}
+shoal_result="{\"resolver\": \"shoal\", \"idle\": $shoal_idle, \"idle_tls\": $shoal_tls, \"accept\": $shoal_accept}"
 
 # What Unbound holds with 10 TCP slots a thread: it allocates every slot's
 # buffers at start, so holding N connections costs it that memory whether
@@ -128,8 +143,17 @@ start_unbound_on "$work/unbound-small.conf"
 unbound_small_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$unbound_pid/status")
 stop_resolvers
 start_unbound_on "$work/unbound.conf"
-unbound_result=$(measure unbound "$unbound_port" "$unbound_pid")
+unbound_idle=$(python3 bench/tcp_idle_bench.py idle "$unbound_port" "$connections" "$unbound_pid")
+unbound_accept=$(python3 bench/tcp_idle_bench.py accept "$unbound_port" "$seconds")
 stop_resolvers
+# DNS over TLS on its own interface only (Unbound reserves its slots for
+# every interface: both at once would need twice the descriptors).
+sed -e "s|interface: 127.0.0.1@$unbound_port|interface: 127.0.0.1@$unbound_tls_port\\n  tls-port: $unbound_tls_port\\n  tls-service-key: \"$work/key.pem\"\\n  tls-service-pem: \"$work/cert.pem\"|" \
+  "$work/unbound.conf" >"$work/unbound-tls.conf"
+start_unbound_on "$work/unbound-tls.conf" "$unbound_tls_port"
+unbound_tls=$(python3 bench/tcp_idle_bench.py idle "$unbound_tls_port" "$connections" --tls "$unbound_pid")
+stop_resolvers
+unbound_result="{\"resolver\": \"unbound\", \"idle\": $unbound_idle, \"idle_tls\": $unbound_tls, \"accept\": $unbound_accept}"
 
 python3 - "$shoal_result" "$unbound_result" "$connections" "$unbound_small_kib" <<'PY'
 import json, sys
@@ -149,6 +173,14 @@ for label, key in (("user memory per held connection (RSS growth while they come
                    ("user memory per connection, slots reserved at start included", "reserved_and_held_bytes_per_connection"),
                    ("kernel memory per connection (both ends)", "kernel_bytes_per_connection_both_ends")):
     print(f"| {label} | {shoal['idle'][key]} B | {unbound['idle'][key]} B |")
+shoal["idle_tls"]["reserved_and_held_bytes_per_connection"] = round(
+    (shoal["idle_tls"]["rss_held_kib"] - shoal["idle_tls"]["rss_before_kib"]) * 1024 / n)
+unbound["idle_tls"]["reserved_and_held_bytes_per_connection"] = round(
+    (unbound["idle_tls"]["rss_held_kib"] - unbound_small_kib) * 1024 / n)
+for label, key in (("DNS over TLS: user memory per held connection", "user_bytes_per_connection"),
+                   ("DNS over TLS: user memory per connection, slots reserved at start included", "reserved_and_held_bytes_per_connection"),
+                   ("DNS over TLS: kernel memory per connection (both ends)", "kernel_bytes_per_connection_both_ends")):
+    print(f"| {label} | {shoal['idle_tls'][key]} B | {unbound['idle_tls'][key]} B |")
 print(f"| new connections per second (connect, 1 query, close; 4 clients) | "
       f"{shoal['accept']['connections_per_second']} | {unbound['accept']['connections_per_second']} |")
 print(json.dumps({"bench": "tcp-idle", "shoal": shoal, "unbound": unbound}))

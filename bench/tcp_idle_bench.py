@@ -2,10 +2,11 @@
 """Client connections for bench/tcp-idle-bench.sh (issue 13): what idle TCP
 connections cost a resolver, and how fast it takes new ones.
 
-  idle PORT COUNT PIDS...
+  idle PORT COUNT [--tls] PIDS...
       Opens COUNT connections to 127.0.0.1:PORT from 4 processes (source
       addresses 127.0.x.y, so that ports do not run out), asks one question
-      on each and reads the answer, then reports what they cost idle:
+      on each and reads the answer (--tls: over DNS over TLS, the
+      certificate not checked), then reports what they cost idle:
       the resolver's RSS (the sum over PIDS) and the kernel's TCP memory
       (/proc/net/sockstat "mem" pages, both ends of each connection, and
       the TCP slab), each per connection. One JSON line.
@@ -18,6 +19,7 @@ Standard library only."""
 import json
 import multiprocessing
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -76,14 +78,25 @@ def kernel_bytes():
     return pages * 4096 + slab
 
 
-def holder(index, port, count, ready, done):
+def tls_context():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["dot"])
+    return ctx
+
+
+def holder(index, port, count, tls, ready, done):
     socks = []
+    ctx = tls_context() if tls else None
     try:
         for i in range(count):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
             s.bind((f"127.0.{10 + index}.{1 + i % 8}", 0))
             s.connect(("127.0.0.1", port))
+            if ctx is not None:
+                s = ctx.wrap_socket(s)
             socks.append(s)
         # One question on each, answered: a real idle connection has been
         # used (the resolver has read from it and written to it), then
@@ -102,12 +115,13 @@ def holder(index, port, count, ready, done):
         s.close()
 
 
-def idle(port, count, pids):
+def idle(port, count, tls, pids):
     ctx = multiprocessing.get_context("fork")
     ready, done = ctx.Queue(), ctx.Event()
     rss0, kernel0 = rss_kib(pids), kernel_bytes()
     counts = [count // PROCESSES + (1 if i < count % PROCESSES else 0) for i in range(PROCESSES)]
-    procs = [ctx.Process(target=holder, args=(i, port, n, ready, done)) for i, n in enumerate(counts)]
+    procs = [ctx.Process(target=holder, args=(i, port, n, tls, ready, done))
+             for i, n in enumerate(counts)]
     for p in procs:
         p.start()
     held = [ready.get(timeout=600) for _ in procs]
@@ -164,7 +178,9 @@ def accept(port, seconds):
 
 def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "idle":
-        idle(int(sys.argv[2]), int(sys.argv[3]), [int(p) for p in sys.argv[4:]])
+        rest = sys.argv[4:]
+        tls = "--tls" in rest
+        idle(int(sys.argv[2]), int(sys.argv[3]), tls, [int(p) for p in rest if p != "--tls"])
     elif len(sys.argv) == 4 and sys.argv[1] == "accept":
         accept(int(sys.argv[2]), float(sys.argv[3]))
     else:
