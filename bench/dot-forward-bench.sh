@@ -137,14 +137,7 @@ bench_start_lab /tmp/shoal-dot-bench.XXXXXX
 trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$work/results" "$work/bin"
-# A copy of the binaries, so that a rebuild during the run changes nothing.
-shoal_built=$(date -u -r "$shoal_bin" '+%Y-%m-%d %H:%M UTC')
-head_rev=$(git rev-parse --short HEAD)
-git diff --quiet HEAD -- . ':(exclude)bench' ':(exclude)docs' ':(exclude)scripts' ||
-  head_rev+=" + uncommitted changes"
-cp "$shoal_bin" "$shoalctl_bin" "$work/bin/"
-shoal_bin=$work/bin/shoal
-shoalctl_bin=$work/bin/shoalctl
+bench_copy_binaries
 total=$(wc -l <"$LAB_QUERIES")
 ((names <= total)) || { echo "$bench_name: --names: the lab has $total names" >&2; exit 2; }
 head -n "$names" "$LAB_QUERIES" >"$work/names.txt"

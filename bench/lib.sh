@@ -51,6 +51,21 @@ bench_shoal_binaries() {
   [[ -x $shoalctl_bin ]] || { echo "$bench_name: no shoalctl next to $shoal_bin" >&2; exit 2; }
 }
 
+# Copies shoal and shoalctl into $work/bin (made by the caller), so that a
+# rebuild during the run changes nothing, and points shoal_bin and
+# shoalctl_bin there; sets shoal_built (when the binary was built) and
+# head_rev (the commit, "+ uncommitted changes" when the sources differ).
+bench_copy_binaries() {
+  # shellcheck disable=SC2034  # read by the caller
+  shoal_built=$(date -u -r "$shoal_bin" '+%Y-%m-%d %H:%M UTC')
+  head_rev=$(git rev-parse --short HEAD)
+  git diff --quiet HEAD -- . ':(exclude)bench' ':(exclude)docs' ':(exclude)scripts' ||
+    head_rev+=" + uncommitted changes"
+  cp "$shoal_bin" "$shoalctl_bin" "$work/bin/"
+  shoal_bin=$work/bin/shoal
+  shoalctl_bin=$work/bin/shoalctl
+}
+
 # Stops the resolvers still running, the lab if this run started it, and
 # removes the scratch directory (unless keep_work=1) and shared memory.
 bench_cleanup() {

@@ -56,6 +56,22 @@ def curl(shoal, path, *args, method=None):
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
 
 
+def curl_parallel(shoal, names, outputs):
+    """One curl, one HTTP/2 connection, the GET of each name's A query
+    sent at once as streams (--parallel); each body written to its output.
+    Returns the status codes in order."""
+    args = []
+    for name, output in zip(names, outputs):
+        query = build_query(name, "A", qid=0)
+        encoded = base64.urlsafe_b64encode(query).rstrip(b"=").decode()
+        args += ["-o", output, f"https://{HOSTNAME}:{shoal.https_port}/dns-query?dns={encoded}"]
+    return subprocess.run(
+        ["curl", "-sS", "--http2", "--parallel", "--parallel-max", str(len(names)),
+         "--max-time", "20", "--cacert", shoal.cert,
+         "--resolve", f"{HOSTNAME}:{shoal.https_port}:127.0.0.1", "-w", "%{http_code}\\n"] + args,
+        capture_output=True, check=True, text=True).stdout.split()
+
+
 def stats_doh(shoal):
     return shoal.ctl_json("stats")["doh"]
 
@@ -147,19 +163,7 @@ def test_restart_reload_and_upgrade_keep_doh_on_its_port():
 def test_many_streams_on_one_connection_are_all_answered():
     need_curl()
     with doh_shoal(NO_UPSTREAM) as shoal:
-        # curl sends the URLs of one command over one HTTP/2 connection,
-        # in parallel (--parallel), as streams.
-        urls = []
-        for i in range(50):
-            query = build_query(f"n{i}.example.com", "A", qid=0)
-            encoded = base64.urlsafe_b64encode(query).rstrip(b"=").decode()
-            urls += ["-o", "/dev/null",
-                     f"https://{HOSTNAME}:{shoal.https_port}/dns-query?dns={encoded}"]
-        out = subprocess.run(
-            ["curl", "-sS", "--http2", "--parallel", "--parallel-max", "50", "--max-time", "20",
-             "--cacert", shoal.cert, "--resolve", f"{HOSTNAME}:{shoal.https_port}:127.0.0.1",
-             "-w", "%{http_code}\\n"] + urls,
-            capture_output=True, check=True, text=True).stdout.split()
+        out = curl_parallel(shoal, [f"n{i}.example.com" for i in range(50)], ["/dev/null"] * 50)
         assert out == ["200"] * 50, out
         wait_for(lambda: stats_doh(shoal)["queries"] >= 50, 30, what="50 DoH queries counted")
         tcp = shoal.ctl_json("stats")["tcp_clients"]
@@ -177,17 +181,8 @@ def test_resolved_answers_arrive_on_their_streams():
                  f"+tls-ca={shoal.cert}", f"+tls-hostname={HOSTNAME}")
         assert r.status == "NOERROR" and r.data("A") == ["192.0.2.10"], r
         assert "ad" in r.flags, r
-        args = []
-        for i in range(30):
-            query = build_query(f"h{i:03d}.bulk03.info", "A", qid=0)
-            encoded = base64.urlsafe_b64encode(query).rstrip(b"=").decode()
-            args += ["-o", f"{shoal.dir}/answer{i}.bin",
-                     f"https://{HOSTNAME}:{shoal.https_port}/dns-query?dns={encoded}"]
-        out = subprocess.run(
-            ["curl", "-sS", "--http2", "--parallel", "--parallel-max", "30", "--max-time", "20",
-             "--cacert", shoal.cert, "--resolve", f"{HOSTNAME}:{shoal.https_port}:127.0.0.1",
-             "-w", "%{http_code}\\n"] + args,
-            capture_output=True, check=True, text=True).stdout.split()
+        out = curl_parallel(shoal, [f"h{i:03d}.bulk03.info" for i in range(30)],
+                            [f"{shoal.dir}/answer{i}.bin" for i in range(30)])
         assert out == ["200"] * 30, out
         for i in range(30):
             with open(f"{shoal.dir}/answer{i}.bin", "rb") as f:
