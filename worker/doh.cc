@@ -15,6 +15,10 @@ namespace {
 constexpr std::string_view kPath = "/dns-query";
 constexpr std::string_view kDnsMessage = "application/dns-message";
 constexpr size_t kMaxQuery = 65535;
+/// Request bodies one connection may hold at once, over all its streams
+/// (100 streams of 64 KiB would be 6.4 MB): a body that would pass it is
+/// answered 413 like one too long. Real queries are a few hundred octets.
+constexpr size_t kMaxPendingBodies = 128 * 1024;
 
 int valueOf(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -100,12 +104,15 @@ struct DohCallbacks {
     const auto it = self.streams_.find(stream_id);
     if (it == self.streams_.end()) return 0;
     DohSession::Stream& s = *it->second;
-    if (s.body.size() + length > kMaxQuery) {
+    if (s.too_big) return 0;
+    if (s.body.size() + length > kMaxQuery || self.pending_body_ + length > kMaxPendingBodies) {
       s.too_big = true;  // answered 413 once the request ends; nothing kept
+      self.pending_body_ -= s.body.size();
       std::vector<uint8_t>().swap(s.body);
       return 0;
     }
-    if (!s.too_big) s.body.insert(s.body.end(), data, data + length);
+    s.body.insert(s.body.end(), data, data + length);
+    self.pending_body_ += length;
     return 0;
   }
 
@@ -119,7 +126,11 @@ struct DohCallbacks {
 
   static int close(nghttp2_session* /*session*/, int32_t stream_id, uint32_t /*error_code*/,
                    void* user_data) {
-    of(user_data).streams_.erase(stream_id);
+    DohSession& self = of(user_data);
+    const auto it = self.streams_.find(stream_id);
+    if (it == self.streams_.end()) return 0;
+    self.pending_body_ -= it->second->body.size();
+    self.streams_.erase(it);
     return 0;
   }
 
@@ -214,6 +225,8 @@ void DohSession::complete(int32_t stream) {
       return;
     }
     const std::vector<uint8_t> body = std::move(s.body);
+    s.body.clear();
+    pending_body_ -= body.size();
     query_(context_, stream, body);  // may respond (and close the stream) at once
     return;
   }

@@ -13,7 +13,8 @@
 // sections, RFC 8484 section 5.1). Anything else gets an HTTP error
 // without reaching the resolver: 404 (another path), 405 (another
 // method), 415 (another content type), 400 (no or bad dns parameter, an
-// empty or too long body), 413 (a body over 65,535 octets).
+// empty body), 413 (a body over 65,535 octets, or one that would make the
+// bodies held for the connection's open streams pass 128 KiB).
 //
 // HTTP/2 bounds what a client can hold: at most `max_streams` concurrent
 // streams (SETTINGS_MAX_CONCURRENT_STREAMS); nghttp2 enforces its own
@@ -83,6 +84,7 @@ class DohSession {
   void* context_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   uint64_t errors_ = 0;
+  size_t pending_body_ = 0;  // request body octets held, over all streams
   bool failed_ = false;
 };
 
