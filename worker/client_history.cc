@@ -73,10 +73,10 @@ ClientHistory::Entry& ClientHistory::touch(const ClientKey& key, int64_t now_ms)
 
 ClientBucket ClientHistory::onConnect(const ClientKey& key, int64_t now_ms) {
   Entry& e = touch(key, now_ms);
-  e.bucket = classify(e);  // from what came before this connection
+  const ClientBucket bucket = classify(e);  // from what came before this connection
   ++e.connections;
   ++e.open;
-  return e.bucket;
+  return bucket;
 }
 
 void ClientHistory::onQuery(const ClientKey& key, int64_t now_ms) {

@@ -65,7 +65,7 @@ class ClientHistory {
     uint64_t closed_queries = 0;  // the queries those carried
     double rate = 0;           // queries per second, weighted to the last minute
     int64_t last_ms = 0;       // when last seen (a connection or a query)
-    ClientBucket bucket = ClientBucket::kCollapse;  // its latest connection's
+    ClientBucket bucket = ClientBucket::kCollapse;  // top(): what a new connection would get
   };
 
   /// A connection from `peer` opens: its bucket, from what came before.

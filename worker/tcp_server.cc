@@ -304,13 +304,14 @@ void TcpServer::onConnection(TcpListener& listener) {
       uv_tcp_getpeername(&conn->handle, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0;
   const auto address = addressOf(reinterpret_cast<const sockaddr*>(&peer));
   bool ok = accepted && address && !stopping_;
-  if (ok && !admitClient(*address)) {
+  if (ok) conn->client = ClientKey::of(*address);
+  if (ok && !admitClient(conn->client)) {
     ++counters_.tcp_client_limited;
     ++counters_.tcp_rejected;
     ok = false;
   } else if (ok && open_ >= config_.tcp_max_clients && !evictIdle()) {
     ++counters_.tcp_rejected;  // full, and every connection is busy
-    releaseClient(*address);
+    releaseClient(conn->client);
     ok = false;
   }
   if (ok && listener.tls) {
@@ -321,7 +322,7 @@ void TcpServer::onConnection(TcpListener& listener) {
       if (!conn->doh) conn->tls.reset();
     }
     if (!conn->tls) {
-      releaseClient(*address);
+      releaseClient(conn->client);
       ok = false;
     }
   }
@@ -332,7 +333,6 @@ void TcpServer::onConnection(TcpListener& listener) {
   conn->closing = false;
   conn->registered = true;
   conn->peer = *address;
-  conn->client = ClientKey::of(*address);
   conn->bucket = history_.onConnect(conn->client, wallMs());
   switch (conn->bucket) {
     case ClientBucket::kKeepActive: ++counters_.tcp_keep_active; break;
@@ -675,19 +675,17 @@ void TcpServer::onResume() {
   }
 }
 
-bool TcpServer::admitClient(const base::IpAddress& peer) {
-  auto& counts = peer.isV4() ? per_v4_ : per_v6_;
-  uint32_t& count = counts[ClientKey::of(peer).bits];
+bool TcpServer::admitClient(const ClientKey& client) {
+  uint32_t& count = per_client_[client];
   if (count >= config_.tcp_max_per_client) return false;
   ++count;
   return true;
 }
 
-void TcpServer::releaseClient(const base::IpAddress& peer) {
-  auto& counts = peer.isV4() ? per_v4_ : per_v6_;
-  const auto it = counts.find(ClientKey::of(peer).bits);
-  if (it == counts.end()) return;
-  if (--it->second == 0) counts.erase(it);
+void TcpServer::releaseClient(const ClientKey& client) {
+  const auto it = per_client_.find(client);
+  if (it == per_client_.end()) return;
+  if (--it->second == 0) per_client_.erase(it);
 }
 
 void TcpServer::lruTouch(TcpConnection& conn) {
@@ -780,7 +778,7 @@ void TcpServer::close(TcpConnection& conn) {
   if (conn.registered) {
     --open_;
     lruUnlink(conn);
-    releaseClient(conn.peer);
+    releaseClient(conn.client);
     history_.onClose(conn.client, conn.queries);
   }
   rebuffer(conn);  // closing: counts nothing any more

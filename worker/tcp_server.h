@@ -184,8 +184,8 @@ class TcpServer {
   bool done(const TcpConnection& conn) const;
   void close(TcpConnection& conn);
   /// Per-client connection counts (IPv4 address, IPv6 /64).
-  bool admitClient(const base::IpAddress& peer);
-  void releaseClient(const base::IpAddress& peer);
+  bool admitClient(const ClientKey& client);
+  void releaseClient(const ClientKey& client);
   /// The LRUs of connections by last read, one per bucket (lru_head_ is
   /// the oldest): `conn` becomes the most recent of its bucket, active now.
   void lruTouch(TcpConnection& conn);
@@ -214,7 +214,7 @@ class TcpServer {
   std::unique_ptr<uint8_t[]> tls_write_;  // kMaxMessage + 2: an answer, prefixed
   size_t buffered_ = 0;         // client TCP/TLS buffer octets (tcp_max_buffers)
   bool memory_paused_ = false;  // some connection paused at tcp_max_buffers
-  std::unordered_map<uint64_t, uint32_t> per_v4_, per_v6_;  // connections per client
+  std::unordered_map<ClientKey, uint32_t, ClientKeyHash> per_client_;  // open connections
   ClientHistory history_;
   TcpConnection* lru_head_[kClientBuckets] = {};
   TcpConnection* lru_tail_[kClientBuckets] = {};
