@@ -78,12 +78,14 @@ bool Iterator::holdForRanges(Task& task, int64_t now_ms) {
   std::string key;
   if (auto gap = rangeGap(records_.cache(), zone, task.cur_qname, now_s, gap_scratch_)) {
     key = std::move(*gap);
-  } else if (validator_.wantsKeys(zone, now_s)) {
+  } else {
+    // First contact. The zone's keys may come back (and be validated)
+    // before the first question's answer: names arriving then still join
+    // its flight, or they would all be asked.
     const auto zone_key = zone.lookupKey();
     key = "*";
     key.append(reinterpret_cast<const char*>(zone_key.bytes().data()), zone_key.length());
-  } else {
-    return false;
+    if (!validator_.wantsKeys(zone, now_s) && !range_flights_.contains(key)) return false;
   }
   auto it = range_flights_.find(key);
   if (it == range_flights_.end()) {
@@ -130,7 +132,7 @@ bool Iterator::releaseRangeFlights(int64_t now_ms) {
       ++it;
       continue;
     }
-      const bool learnt = stats_.ranges_stored > flight.ranges_at_start;
+    const bool learnt = stats_.ranges_stored > flight.ranges_at_start;
     for (uint32_t id : flight.waiters) {
       Task* waiter = findTask(id);
       if (waiter == nullptr) continue;
@@ -373,7 +375,10 @@ void Iterator::handleReferral(Task& task, const SentQuestion& sent, const Classi
   Cut cut = referralCut(ns, referral.glue, records_, {config_.ipv4, config_.ipv6}, now_s);
   task.cut = std::move(cut);
   task.question_ready = false;
-  sendNext(task, now_ms);
+  // Others may have learnt the answer while this task walked down (a
+  // straggler of a burst whose ranges are cached by now): one cache read
+  // before asking the new cut.
+  advance(task, now_ms);
 }
 
 }  // namespace shoal::resolver

@@ -19,11 +19,6 @@ namespace rrtype = dns::rrtype;
 namespace rcode = dns::rcode;
 using Strings = std::vector<std::string>;
 
-uint16_t questionType(std::span<const uint8_t> query) {
-  auto msg = dns::Message::parse(query);
-  return msg && msg->question() ? msg->question()->type : 0;
-}
-
 TEST(EngineConformance, TtlZeroIsAnsweredButNotCached) {
   FakeNet net;
   standard(net);

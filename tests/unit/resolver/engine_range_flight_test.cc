@@ -13,10 +13,13 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "dns/constants.h"
+#include "dns/message.h"
 #include "tests/unit/resolver/engine_test_util.h"
 #include "tests/unit/resolver/signed_internet.h"
 
@@ -59,6 +62,15 @@ class EngineRangeFlight : public ::testing::Test {
     return n;
   }
 
+  /// Distinct names asked of secure.com's server with type A.
+  static size_t namesAskedOfZone(const Scenario& s) {
+    std::set<std::string> names;
+    for (const auto& q : sentTo(s, {kSecureCom})) {
+      if (q.qtype == rrtype::kA) names.insert(q.qname.toText());
+    }
+    return names.size();
+  }
+
   FakeNet net_;
   std::unique_ptr<SignedInternet> internet_;
 };
@@ -85,6 +97,72 @@ TEST_F(EngineRangeFlight, FirstContactBurstAsksOnce) {
   burst(plain, names);
   EXPECT_EQ(questionsToZone(plain), names.size()) << plain.sentLog();
   EXPECT_EQ(plain.engine().stats().range_holds, 0u);
+}
+
+// The same burst when the leader's first question is lost: the leader
+// times out and asks again (the zone has one server: the next round waits
+// for its RTO), and the flight stays open meanwhile; the five others are
+// still answered from the ranges its second question brings.
+TEST_F(EngineRangeFlight, FlightOutlivesALostFirstQuestion) {
+  int lost = 0;
+  net_.server(kSecureCom).tamper = [&lost](std::span<const uint8_t> query,
+                                           std::vector<Delivery>& replies) {
+    if (questionType(query) == rrtype::kA && lost == 0) {
+      ++lost;
+      replies.clear();
+    }
+  };
+  Scenario s(net_, validating());
+  burst(s, {"mb.secure.com", "mc.secure.com", "md.secure.com", "me.secure.com", "mf.secure.com",
+            "mz.secure.com"});
+  EXPECT_EQ(lost, 1);
+  EXPECT_EQ(questionsToZone(s), 2u) << s.sentLog();
+  EXPECT_EQ(s.engine().stats().range_holds, 5u);
+  EXPECT_EQ(s.engine().stats().synth_nxdomain, 5u);
+}
+
+// The zone's keys arrive (and validate) before the leader's answer: names
+// that come in after that, while the zone has no ranges yet, still join
+// the first-contact flight instead of being asked.
+TEST_F(EngineRangeFlight, KeysBeforeTheAnswerStillHold) {
+  net_.server(kSecureCom).tamper = [](std::span<const uint8_t> query,
+                                      std::vector<Delivery>& replies) {
+    if (questionType(query) != rrtype::kA) return;
+    for (auto& reply : replies) reply.delay_ms += 100;
+  };
+  Scenario s(net_, validating());
+  const uint64_t first = s.submit("mb.secure.com", rrtype::kA, withDo());
+  // The question and the DNSKEY go at +30 ms; the DNSKEY is back at +40.
+  s.advance(45);
+  ASSERT_FALSE(s.result(first).answered);
+  ASSERT_EQ(namesAskedOfZone(s), 1u) << s.sentLog();
+  burst(s, {"mc.secure.com", "md.secure.com", "me.secure.com", "mf.secure.com", "mz.secure.com"});
+  EXPECT_TRUE(s.result(first).answered);
+  // (the slow question may be sent again, or hedged: the same name)
+  EXPECT_EQ(namesAskedOfZone(s), 1u) << s.sentLog();
+  EXPECT_EQ(s.engine().stats().range_holds, 5u);
+}
+
+// A straggler: its referral to secure.com comes back after the burst's
+// flight has ended (here: without QNAME minimisation, each name's own
+// question to com's servers, and this one's answer slow). It reaches the
+// zone's cut when the ranges are cached, and is answered from them
+// instead of being asked.
+TEST_F(EngineRangeFlight, AStragglerReachingTheCutLaterUsesTheRanges) {
+  net_.server(kGtldA).tamper = [](std::span<const uint8_t> query, std::vector<Delivery>& replies) {
+    auto msg = dns::Message::parse(query);
+    if (!msg || !msg->question() || msg->question()->name.toText() != "mz.secure.com.") return;
+    for (auto& reply : replies) reply.delay_ms += 200;
+  };
+  net_.server(kGtldB).dead = true;
+  EngineConfig config = validating();
+  config.qname_minimisation = false;
+  Scenario s(net_, config);
+  // com's keys cached (no denial from com): names are not held at com.
+  ASSERT_EQ(s.resolve("badsig.com", rrtype::kDs, withDo()).rcode, dns::rcode::kNoError);
+  burst(s, {"mb.secure.com", "mc.secure.com", "md.secure.com", "mz.secure.com"});
+  EXPECT_EQ(namesAskedOfZone(s), 1u) << s.sentLog();
+  EXPECT_EQ(s.engine().stats().synth_nxdomain, 3u);
 }
 
 // The zone known from one NXDOMAIN (ranges secure.com -> alias and mail ->

@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "dns/constants.h"
+#include "dns/message.h"
 #include "dns/name.h"
 #include "tests/unit/resolver/fake_net.h"
 #include "tests/unit/resolver/internet.h"
@@ -22,6 +24,12 @@ inline dns::Name N(const char* text) {
   auto n = dns::Name::fromText(text);
   EXPECT_TRUE(n.ok()) << text;
   return n.ok() ? *n : dns::Name();
+}
+
+/// The type of a query's question (0 when it does not parse).
+inline uint16_t questionType(std::span<const uint8_t> query) {
+  auto msg = dns::Message::parse(query);
+  return msg && msg->question() ? msg->question()->type : 0;
 }
 
 /// The queries the engine sent to any of `servers`, in order.
