@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev libnghttp2-dev
+  libmnl-dev libnftnl-dev libnetfilter-queue-dev
   libgtest-dev libgmock-dev libsystemd-dev liblmdb-dev libbenchmark-dev
   nlohmann-json3-dev
   # the lab and clients
