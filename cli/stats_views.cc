@@ -250,6 +250,14 @@ std::string statsText(const StatsReport& r) {
          u64(t.tcp_bad_length) + "\n";
   out += "                by bucket: keep-active " + u64(t.tcp_keep_active) + ", collapse " +
          u64(t.tcp_collapse) + ", dont-bother " + u64(t.tcp_dont_bother) + " (shoalctl clients)\n";
+  if (t.tcp_collapsed > 0 || t.tcp_collapse_skipped > 0) {
+    out += "collapsed       now " + u64(t.tcp_collapsed_held) + ", in all " + u64(t.tcp_collapsed) +
+           ", revived " + u64(t.tcp_revived) + " (failed " + u64(t.tcp_revive_failed) +
+           ", mean " +
+           (t.tcp_revived > 0 ? u64(t.tcp_revive_us / t.tcp_revived) + " us" : std::string("-")) +
+           "), forgotten " + u64(t.tcp_collapsed_expired) + ", closed instead " +
+           u64(t.tcp_collapse_skipped) + ", queue drops " + u64(t.tcp_collapse_queue_drops) + "\n";
+  }
   out += "tls             handshakes " + u64(t.tls_handshakes) + ", failed " +
          u64(t.tls_handshake_failures) + "\n";
   out += "doh             queries " + u64(t.doh_queries) + ", http errors " + u64(t.doh_errors) +
@@ -362,6 +370,14 @@ std::string statsJson(const StatsReport& r) {
         {"keep_active", t.tcp_keep_active},
         {"collapse", t.tcp_collapse},
         {"dont_bother", t.tcp_dont_bother},
+        {"collapsed", t.tcp_collapsed},
+        {"collapsed_now", t.tcp_collapsed_held},
+        {"revived", t.tcp_revived},
+        {"revive_failed", t.tcp_revive_failed},
+        {"revive_us", t.tcp_revive_us},
+        {"collapsed_expired", t.tcp_collapsed_expired},
+        {"collapse_skipped", t.tcp_collapse_skipped},
+        {"collapse_queue_drops", t.tcp_collapse_queue_drops},
         {"bad_length", t.tcp_bad_length}}},
       {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
       {"doh", {{"queries", t.doh_queries}, {"http_errors", t.doh_errors}}},

@@ -21,6 +21,7 @@ class TupleStore {
   TupleStore(size_t capacity, int64_t lifetime_ms) : capacity_(capacity), lifetime_ms_(lifetime_ms) {}
 
   bool full() const { return entries_.size() >= capacity_; }
+  size_t capacity() const { return capacity_; }
   size_t size() const { return entries_.size(); }
   /// Keeps `state` for `tuple`, collapsed at `now_ms`. False when full.
   bool put(const ConnTuple& tuple, const RepairState& state, int64_t now_ms);

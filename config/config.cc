@@ -53,6 +53,10 @@ tcp_max_clients = 4096
 tcp_max_per_client = 256
 tcp_max_queued = "128K"
 tcp_max_buffers = "64M"
+tcp_collapse = false
+tcp_collapse_queue = 5300
+tcp_collapsed_max = 262144
+tcp_collapsed_timeout = "10m"
 hang_timeout = "10s"
 
 [cache]
@@ -502,6 +506,16 @@ constexpr KeySpec kServerKeys[] = {
      }},
     {"tcp_max_buffers", [](Config& c, const Field& f) {
        c.server.tcp_max_buffers = readBoundedSize(f, uint64_t{1} << 20, uint64_t{64} << 30);
+     }},
+    {"tcp_collapse", [](Config& c, const Field& f) { c.server.tcp_collapse = f.boolean(); }},
+    {"tcp_collapse_queue", [](Config& c, const Field& f) {
+       c.server.tcp_collapse_queue = static_cast<uint16_t>(f.integer(0, 65535 - 256));
+     }},
+    {"tcp_collapsed_max", [](Config& c, const Field& f) {
+       c.server.tcp_collapsed_max = static_cast<uint32_t>(f.integer(1, 16000000));
+     }},
+    {"tcp_collapsed_timeout", [](Config& c, const Field& f) {
+       c.server.tcp_collapsed_timeout = f.duration(1s, 24h);
      }},
     {"hang_timeout", [](Config& c, const Field& f) {
        c.server.hang_timeout = f.duration(0s, 10min);
@@ -975,6 +989,10 @@ std::string toToml(const Config& c) {
   out += "tcp_max_per_client = " + std::to_string(c.server.tcp_max_per_client) + "\n";
   out += "tcp_max_queued = " + quote(formatSize(c.server.tcp_max_queued)) + "\n";
   out += "tcp_max_buffers = " + quote(formatSize(c.server.tcp_max_buffers)) + "\n";
+  out += "tcp_collapse = " + toTomlBool(c.server.tcp_collapse) + "\n";
+  out += "tcp_collapse_queue = " + std::to_string(c.server.tcp_collapse_queue) + "\n";
+  out += "tcp_collapsed_max = " + std::to_string(c.server.tcp_collapsed_max) + "\n";
+  out += "tcp_collapsed_timeout = " + quote(formatDuration(c.server.tcp_collapsed_timeout)) + "\n";
   out += "\n[cache]\n";
   out += "name = " + quote(c.cache.name) + "\n";
   const bool has_unit = size.back() < '0' || size.back() > '9';

@@ -61,6 +61,18 @@ struct ServerSection {
   /// All client TCP/TLS buffers of one worker (queued answers, partial
   /// queries) before every connection stops reading.
   uint64_t tcp_max_buffers = 0;
+  /// Collapse (issue 13; Linux, needs CAP_NET_ADMIN; off by default): an
+  /// idle plain-TCP connection of an occasional client is saved to a tuple
+  /// and its socket closed without a FIN (TCP repair), and rebuilt when its
+  /// next segment arrives (nftables divert to NFQUEUE), with no handshake.
+  bool tcp_collapse = false;
+  /// Worker N's NFQUEUE queue number is tcp_collapse_queue + N.
+  uint16_t tcp_collapse_queue = 0;
+  /// Collapsed connections one worker holds; beyond, idle ones are closed.
+  uint32_t tcp_collapsed_max = 0;
+  /// How long a collapsed connection is kept; then forgotten (its client's
+  /// next segment gets a reset, and it reconnects).
+  Duration tcp_collapsed_timeout{};
   /// A worker whose loop has not turned for this long is killed and
   /// replaced; zero: never. 0 or 2s..10m.
   Duration hang_timeout{};

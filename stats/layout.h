@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 12;                    // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 13;                    // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -90,6 +90,15 @@ struct WorkerCounters {  // STATS_LAYOUT
   // Client TCP connections accepted, by the bucket of their client
   // (worker/client_history.h).
   Counter tcp_keep_active, tcp_collapse, tcp_dont_bother;
+  // Collapse (worker/collapser.h): idle connections collapsed; brought
+  // back by their client's next segment; revivals that failed (the client
+  // gets a reset); collapsed ones forgotten at tcp_collapsed_timeout; idle
+  // connections closed rather than collapsed (data still queued,
+  // tcp_collapsed_max reached, an error); segments lost to a full queue;
+  // microseconds spent reviving, in all; and held: collapsed now (set, not
+  // added: a gauge).
+  Counter tcp_collapsed, tcp_revived, tcp_revive_failed, tcp_collapsed_expired,
+      tcp_collapse_skipped, tcp_collapse_queue_drops, tcp_revive_us, tcp_collapsed_held;
   // DNS over HTTPS (its connections and queries count as TCP and TLS too):
   // DNS queries received, requests answered with an HTTP error.
   Counter doh_queries, doh_errors;

@@ -140,6 +140,14 @@ void Totals::add(const WorkerCounters& c) {
   tcp_keep_active += c.tcp_keep_active.get();
   tcp_collapse += c.tcp_collapse.get();
   tcp_dont_bother += c.tcp_dont_bother.get();
+  tcp_collapsed += c.tcp_collapsed.get();
+  tcp_revived += c.tcp_revived.get();
+  tcp_revive_failed += c.tcp_revive_failed.get();
+  tcp_collapsed_expired += c.tcp_collapsed_expired.get();
+  tcp_collapse_skipped += c.tcp_collapse_skipped.get();
+  tcp_collapse_queue_drops += c.tcp_collapse_queue_drops.get();
+  tcp_revive_us += c.tcp_revive_us.get();
+  tcp_collapsed_held += c.tcp_collapsed_held.get();
   doh_queries += c.doh_queries.get();
   doh_errors += c.doh_errors.get();
   tls_handshakes += c.tls_handshakes.get();

@@ -51,6 +51,11 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.server.tcp_max_per_client == b.server.tcp_max_per_client, "server.tcp_max_per_client");
   note(a.server.tcp_max_queued == b.server.tcp_max_queued, "server.tcp_max_queued");
   note(a.server.tcp_max_buffers == b.server.tcp_max_buffers, "server.tcp_max_buffers");
+  note(a.server.tcp_collapse == b.server.tcp_collapse, "server.tcp_collapse");
+  note(a.server.tcp_collapse_queue == b.server.tcp_collapse_queue, "server.tcp_collapse_queue");
+  note(a.server.tcp_collapsed_max == b.server.tcp_collapsed_max, "server.tcp_collapsed_max");
+  note(a.server.tcp_collapsed_timeout == b.server.tcp_collapsed_timeout,
+       "server.tcp_collapsed_timeout");
   note(a.cache.name == b.cache.name, "cache.name");
   note(a.cache.size == b.cache.size, "cache.size");
   note(a.cache.stripes == b.cache.stripes, "cache.stripes");
@@ -276,6 +281,14 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
   }
   loaded_ = std::move(fresh);
   reconfigureLocalRoot(old);
+  const config::ServerSection& now = loaded_.config.server;
+  if (now.tcp_collapse != old.server.tcp_collapse ||
+      (now.tcp_collapse && (now.workers != old.server.workers ||
+                            now.tcp_collapse_queue != old.server.tcp_collapse_queue))) {
+    // New rules: connections collapsed so far get a reset at their next
+    // segment, and reconnect.
+    applyDivert(loaded_.config);
+  }
   // The certificate and key were read again: a renewed certificate is in
   // service once the rollout below has replaced every worker.
   worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls);

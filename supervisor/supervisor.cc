@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "collapse/divert.h"
 #include "shmcache/cache.h"
 #include "stats/stats.h"
 #include "supervisor/notify.h"
@@ -81,11 +82,13 @@ int Supervisor::run() {
     openCache();
     openStats();
     openSockets();
+    applyDivert(config);
     control_.listen(config.control.socket, config.control.group);
     publishHeader();
     for (size_t i = 0; i < slots_.size(); ++i) spawn(i);
   } else {
     adopt();  // the segments, sockets and workers of the previous image
+    divert_installed_ = config.server.tcp_collapse;  // the predecessor's rules serve on
   }
   startLocalRoot();
   notifyReady(servingStatus());
@@ -122,6 +125,7 @@ int Supervisor::run() {
     if (monotonicMs() >= next_sample_ms_) sample();
   }
   sample();
+  if (divert_installed_) collapse::DivertRules::remove();
   stats_->header().stopped_ms.store(worker::wallMs());
   control_.close();
   logLine("stopped");
@@ -534,6 +538,25 @@ int Supervisor::pollTimeout() const {
     }
   }
   return static_cast<int>(std::clamp<int64_t>(next - monotonicMs(), 0, 60'000));
+}
+
+void Supervisor::applyDivert(const config::Config& config) {
+  if (!config.server.tcp_collapse) {
+    if (divert_installed_) collapse::DivertRules::remove();
+    divert_installed_ = false;
+    return;
+  }
+  std::string error;
+  divert_installed_ =
+      collapse::DivertRules::install(config.server.workers, config.server.tcp_collapse_queue, &error);
+  if (divert_installed_) {
+    logLine("tcp_collapse: divert rules installed (nftables tables ip shoal and ip6 shoal, NFQUEUE "
+            "%u..%u)",
+            config.server.tcp_collapse_queue,
+            config.server.tcp_collapse_queue + config.server.workers - 1);
+  } else {
+    logLine("tcp_collapse unavailable (%s): idle connections are closed instead", error.c_str());
+  }
 }
 
 }  // namespace shoal::supervisor

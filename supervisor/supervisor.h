@@ -71,6 +71,10 @@ class Supervisor {
   int run();
 
  private:
+  /// server.tcp_collapse: installs (or, off, removes) the divert rules for
+  /// the configured workers (collapse/divert.h). Failing is not fatal: the
+  /// workers then close idle connections, as they say in the log.
+  void applyDivert(const config::Config& config);
   struct Slot {
     pid_t pid = 0;                              // 0: not running
     unsigned generation = 0;                    // which of its two stats slots (0/1)
@@ -226,6 +230,9 @@ class Supervisor {
   int lock_fd_ = -1;  // flock held for the supervisor's life: one owner per cache
   pid_t pid_ = 0;
   bool stopping_ = false;
+  /// The nftables divert rules of server.tcp_collapse are in place (ours,
+  /// or a predecessor's after an upgrade): removed when shoal stops.
+  bool divert_installed_ = false;
   int64_t kill_at_ms_ = -1;      // stopping: SIGKILL what is left at this time
   int64_t next_sample_ms_ = 0;   // monotonic
   uint64_t upgrade_client_ = 0;  // after an upgrade: the shoalctl to answer

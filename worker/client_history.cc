@@ -94,6 +94,17 @@ void ClientHistory::onClose(const ClientKey& key, uint64_t queries) {
   e.closed_queries += queries;
 }
 
+void ClientHistory::onCollapse(const ClientKey& key) {
+  const auto found = entries_.find(key);
+  if (found != entries_.end() && found->second->open > 0) --found->second->open;
+}
+
+ClientBucket ClientHistory::onRevive(const ClientKey& key, int64_t now_ms) {
+  Entry& e = touch(key, now_ms);
+  ++e.open;
+  return classify(e);
+}
+
 std::vector<ClientHistory::Entry> ClientHistory::top(size_t count, int64_t now_ms) const {
   std::vector<Entry> all;
   all.reserve(lru_.size());

@@ -73,6 +73,12 @@ class ClientHistory {
   void onQuery(const ClientKey& key, int64_t now_ms);
   /// A connection of `key` closes, having carried `queries`.
   void onClose(const ClientKey& key, uint64_t queries);
+  /// A connection of `key` collapses (worker/collapser.h): no longer open,
+  /// but not closed either (it may come back).
+  void onCollapse(const ClientKey& key);
+  /// A collapsed connection comes back: open again, the same connection
+  /// (not counted as a new one); its bucket from what came before.
+  ClientBucket onRevive(const ClientKey& key, int64_t now_ms);
 
   /// The `count` clients with the highest rates now (for shoalctl), each
   /// with its rate decayed to `now_ms` and the bucket its next connection

@@ -36,6 +36,8 @@
 // (SSL_MODE_RELEASE_BUFFERS). A connection closed before its handshake
 // completed counts as a failed handshake.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -170,6 +172,9 @@ TcpServer::TcpServer(uv_loop_t& loop, const WorkerConfig& config, QueryPath& pat
   resume_idle_.data = this;
   uv_timer_init(&loop_, &idle_timer_);
   idle_timer_.data = this;
+  collapser_ = Collapser::create(
+      loop_, config_, counters_, slot_,
+      [](void* server, int fd) { static_cast<TcpServer*>(server)->onRevived(fd); }, this);
 }
 
 bool TcpServer::open(const ListenSocket& socket) {
@@ -287,23 +292,45 @@ uv_buf_t TcpServer::receiveBuffer() {
   return uv_buf_init(reinterpret_cast<char*>(receive_.get()), static_cast<unsigned>(kReadChunk));
 }
 
-void TcpServer::onConnection(TcpListener& listener) {
+TcpConnection* TcpServer::newConnection() {
   TcpConnection* conn = slab_.allocate();
   conn->server = this;
   if (uv_tcp_init(&loop_, &conn->handle) != 0) {
     slab_.release(conn);
-    return;
+    return nullptr;
   }
   conn->handle.data = conn;
-  conn->closing = true;  // until it is registered below
-  auto* server = reinterpret_cast<uv_stream_t*>(&listener.handle);
+  conn->closing = true;  // until it is registered (admit)
+  return conn;
+}
+
+void TcpServer::onConnection(TcpListener& listener) {
+  TcpConnection* conn = newConnection();
+  if (conn == nullptr) return;
+  const bool accepted =
+      uv_accept(reinterpret_cast<uv_stream_t*>(&listener.handle), streamOf(*conn)) == 0;
+  if (admit(conn, accepted, listener.tls, listener.https, false)) ++counters_.tcp_accepted;
+}
+
+void TcpServer::onRevived(int fd) {
+  TcpConnection* conn = newConnection();
+  if (conn == nullptr) {
+    ::close(fd);  // a normal socket again: the client sees a close
+    return;
+  }
+  const bool opened = uv_tcp_open(&conn->handle, fd) == 0;
+  if (!opened) ::close(fd);
+  admit(conn, opened, false, false, true);
+}
+
+bool TcpServer::admit(TcpConnection* conn, bool open, bool tls, bool https, bool revived) {
   sockaddr_storage peer{};
   int peer_length = sizeof peer;
-  const bool accepted =
-      uv_accept(server, streamOf(*conn)) == 0 &&
+  const bool connected =
+      open &&
       uv_tcp_getpeername(&conn->handle, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0;
   const auto address = addressOf(reinterpret_cast<const sockaddr*>(&peer));
-  bool ok = accepted && address && !stopping_;
+  bool ok = connected && address && !stopping_;
   if (ok) conn->client = ClientKey::of(*address);
   if (ok && !admitClient(conn->client)) {
     ++counters_.tcp_client_limited;
@@ -314,9 +341,9 @@ void TcpServer::onConnection(TcpListener& listener) {
     releaseClient(conn->client);
     ok = false;
   }
-  if (ok && listener.tls) {
-    conn->tls = TlsSession::create(*config_.tls, worker::onTlsOutput, conn, listener.https);
-    if (conn->tls && listener.https) {
+  if (ok && tls) {
+    conn->tls = TlsSession::create(*config_.tls, worker::onTlsOutput, conn, https);
+    if (conn->tls && https) {
       conn->doh = DohSession::create(worker::onDohQuery, worker::onDohOutput, conn,
                                      config_.tcp_max_pipelined);
       if (!conn->doh) conn->tls.reset();
@@ -328,23 +355,27 @@ void TcpServer::onConnection(TcpListener& listener) {
   }
   if (!ok) {
     uv_close(reinterpret_cast<uv_handle_t*>(&conn->handle), onConnectionClosed);
-    return;
+    return false;
   }
   conn->closing = false;
   conn->registered = true;
   conn->peer = *address;
-  conn->bucket = history_.onConnect(conn->client, wallMs());
-  switch (conn->bucket) {
-    case ClientBucket::kKeepActive: ++counters_.tcp_keep_active; break;
-    case ClientBucket::kDontBother: ++counters_.tcp_dont_bother; break;
-    case ClientBucket::kCollapse: ++counters_.tcp_collapse; break;
+  if (revived) {
+    conn->bucket = history_.onRevive(conn->client, wallMs());
+  } else {
+    conn->bucket = history_.onConnect(conn->client, wallMs());
+    switch (conn->bucket) {
+      case ClientBucket::kKeepActive: ++counters_.tcp_keep_active; break;
+      case ClientBucket::kDontBother: ++counters_.tcp_dont_bother; break;
+      case ClientBucket::kCollapse: ++counters_.tcp_collapse; break;
+    }
   }
   ++open_;
   lruTouch(*conn);
-  ++counters_.tcp_accepted;
   uv_tcp_nodelay(&conn->handle, 1);
   armIdleTimer();
   resume(*conn);
+  return true;
 }
 
 void TcpServer::onRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf) {
@@ -760,6 +791,17 @@ void TcpServer::checkIdle(TcpConnection& conn) {
     lruTouch(conn);
     return;
   }
+  if (collapser_ && !conn.tls && conn.bucket == ClientBucket::kCollapse && conn.partial.empty() &&
+      !conn.eof && !stopping_) {
+    // Collapsed rather than closed: in repair mode, closing it sends nothing.
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&conn.handle), &fd) == 0 &&
+        collapser_->collapse(fd)) {
+      conn.collapsed = true;
+      close(conn);
+      return;
+    }
+  }
   ++counters_.tcp_idle_closed;
   close(conn);
 }
@@ -779,7 +821,11 @@ void TcpServer::close(TcpConnection& conn) {
     --open_;
     lruUnlink(conn);
     releaseClient(conn.client);
-    history_.onClose(conn.client, conn.queries);
+    if (conn.collapsed) {
+      history_.onCollapse(conn.client);
+    } else {
+      history_.onClose(conn.client, conn.queries);
+    }
   }
   rebuffer(conn);  // closing: counts nothing any more
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.handle), onConnectionClosed);
@@ -793,6 +839,7 @@ void TcpServer::onClosed(TcpConnection* conn) {
 void TcpServer::stop() {
   stopping_ = true;
   closeListeners();
+  if (collapser_) collapser_->close();
   for (TcpConnection* conn : openConnections()) {
     pause(*conn);
     if (done(*conn)) close(*conn);
@@ -802,6 +849,7 @@ void TcpServer::stop() {
 void TcpServer::closeAll() {
   stopping_ = true;
   closeListeners();
+  if (collapser_) collapser_->close();
   for (TcpConnection* conn : openConnections()) close(*conn);
   for (void* handle : {static_cast<void*>(&resume_idle_), static_cast<void*>(&idle_timer_)}) {
     auto* h = static_cast<uv_handle_t*>(handle);

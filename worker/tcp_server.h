@@ -14,6 +14,7 @@
 #include "base/ip_address.h"
 #include "stats/layout.h"
 #include "worker/client_history.h"
+#include "worker/collapser.h"
 #include "worker/doh.h"
 #include "worker/query_path.h"
 #include "worker/tls.h"
@@ -76,6 +77,7 @@ struct TcpConnection {
   bool reading = false;
   bool processing = false;  // inside processMessages or the DoH session's receive (no re-entry)
   bool eof = false;         // the client shut its side: answer, then close
+  bool collapsed = false;   // closing because it was collapsed (its client may come back)
   bool closing = false;
 };
 
@@ -127,6 +129,9 @@ class TcpServer {
 
   // Entry points for the libuv callbacks.
   void onConnection(TcpListener& listener);
+  /// A collapsed connection rebuilt by the Collapser: taken over like an
+  /// accepted one (the same limits apply), or closed.
+  void onRevived(int fd);
   void onRead(TcpConnection& conn, ssize_t nread, const uv_buf_t* buf);
   /// The idle timer: connections of the LRU head quiet for tcp_idle_timeout.
   void onIdleTimer();
@@ -145,6 +150,13 @@ class TcpServer {
 
  private:
   void closeListeners();
+  /// A record with its handle initialised, not registered yet; null when
+  /// libuv refuses.
+  TcpConnection* newConnection();
+  /// Registers a connection whose handle is `open` (accepted, or a
+  /// `revived` collapsed one) if the limits let it in, else closes it.
+  /// `tls`, `https`: its listener's kind.
+  bool admit(TcpConnection* conn, bool open, bool tls, bool https, bool revived);
   /// Starts the idle timer for the LRU head, if it is not running.
   void armIdleTimer();
   /// One connection quiet for tcp_idle_timeout: closed if idle or not
@@ -221,6 +233,8 @@ class TcpServer {
   int64_t idle_due_ms_ = 0;  // when the idle timer fires (loop time), if active
   std::vector<uint64_t> resume_;  // connection ids, resumed by resume_idle_
   uv_idle_t resume_idle_{};
+  /// Collapse of idle connections (null: off or unavailable).
+  std::unique_ptr<Collapser> collapser_;
   bool stopping_ = false;
 };
 

@@ -83,6 +83,10 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   out.limits.tcp_keepalive = static_cast<uint16_t>(
       std::min<int64_t>(config.server.tcp_idle_timeout.count() / 100, 65535));
   out.tcp_idle_timeout_ms = config.server.tcp_idle_timeout.count();
+  out.tcp_collapse = config.server.tcp_collapse;
+  out.tcp_collapse_queue = config.server.tcp_collapse_queue;
+  out.tcp_collapsed_max = config.server.tcp_collapsed_max;
+  out.tcp_collapsed_timeout_ms = config.server.tcp_collapsed_timeout.count();
   out.tls = std::move(tls);
   return out;
 }

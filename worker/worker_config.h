@@ -46,6 +46,12 @@ struct WorkerConfig {
   /// Queries in flight per TCP connection before reading pauses (RFC 7766
   /// section 6.2.1.1 lets a server limit pipelining).
   uint32_t tcp_max_pipelined = 100;
+  /// Collapse of idle plain-TCP connections (worker/collapser.h); off
+  /// when false. Worker N's NFQUEUE queue: tcp_collapse_queue + N.
+  bool tcp_collapse = false;
+  uint16_t tcp_collapse_queue = 5300;
+  size_t tcp_collapsed_max = 262144;
+  int64_t tcp_collapsed_timeout_ms = 600000;
   /// On SIGTERM, how long in-flight queries may take to finish.
   int64_t shutdown_grace_ms = 2000;
   /// DNS over TLS: the context of every TLS listener's connections (null:

@@ -201,7 +201,7 @@ class Shoal:
     """
 
     def __init__(self, workers=2, config=None, port=None, extra_args=(), cache_name=None,
-                 cold=True, keep_cache=False, binary=None):
+                 cold=True, keep_cache=False, binary=None, launcher=()):
         self.port = port or free_port()
         self.binary = binary  # the shoal executable; default shoal_bin()
         self.workers = workers
@@ -233,6 +233,9 @@ class Shoal:
         self.config_path.write_text(toml_text(sections))
         self.log_path = self.dir / "shoal.log"
         self.extra_args = list(extra_args)
+        # run through this (e.g. `ip netns exec NS`, `setpriv ...`): it
+        # must exec shoal, so that the process is shoal's supervisor
+        self.launcher = list(launcher)
         self.proc = None
         self.returncode = None
 
@@ -241,7 +244,7 @@ class Shoal:
     def start(self, wait=True, timeout=WAIT_S):
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [self.binary or shoal_bin(), "--config", str(self.config_path),
+            [*self.launcher, self.binary or shoal_bin(), "--config", str(self.config_path),
              *(["--cold"] if self.cold else []), *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log)
         if wait:

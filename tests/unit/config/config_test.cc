@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 56);
+  EXPECT_EQ(keys, 60);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -144,6 +144,10 @@ tcp_max_clients = 100
 tcp_max_per_client = 7
 tcp_max_queued = "1M"
 tcp_max_buffers = 33554432
+tcp_collapse = true
+tcp_collapse_queue = 100
+tcp_collapsed_max = 1000
+tcp_collapsed_timeout = "30s"
 
 [cache]
 name = "/other-cache"
@@ -213,6 +217,10 @@ trusted = ["127.0.0.1", "::1"]
   EXPECT_EQ(c.server.tcp_max_per_client, 7u);
   EXPECT_EQ(c.server.tcp_max_queued, uint64_t{1} << 20);
   EXPECT_EQ(c.server.tcp_max_buffers, uint64_t{32} << 20);
+  EXPECT_TRUE(c.server.tcp_collapse);
+  EXPECT_EQ(c.server.tcp_collapse_queue, 100);
+  EXPECT_EQ(c.server.tcp_collapsed_max, 1000u);
+  EXPECT_EQ(c.server.tcp_collapsed_timeout, 30s);
   EXPECT_EQ(c.cache.name, "/other-cache");
   EXPECT_EQ(c.cache.size, uint64_t{2} << 30);
   EXPECT_EQ(c.cache.stripes, 1024u);
@@ -378,6 +386,14 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
             "shoal.toml:2: server.tcp_max_buffers: must be between 1M and 64G (got 1T)");
   EXPECT_EQ(errorOf("[server]\ntcp_max_per_client = 0\n"),
             "shoal.toml:2: server.tcp_max_per_client: must be between 1 and 1000000 (got 0)");
+  EXPECT_EQ(errorOf("[server]\ntcp_collapse = 1\n"),
+            "shoal.toml:2: server.tcp_collapse: expected a boolean (true or false), got an integer 1");
+  EXPECT_EQ(errorOf("[server]\ntcp_collapse_queue = 65500\n"),
+            "shoal.toml:2: server.tcp_collapse_queue: must be between 0 and 65279 (got 65500)");
+  EXPECT_EQ(errorOf("[server]\ntcp_collapsed_max = 0\n"),
+            "shoal.toml:2: server.tcp_collapsed_max: must be between 1 and 16000000 (got 0)");
+  EXPECT_EQ(errorOf("[server]\ntcp_collapsed_timeout = \"100ms\"\n"),
+            "shoal.toml:2: server.tcp_collapsed_timeout: must be between 1s and 24h (got 100ms)");
   EXPECT_EQ(errorOf("[cache]\nmax_ecs_partitions = 0\n"),
             "shoal.toml:2: cache.max_ecs_partitions: must be between 1 and 1024 (got 0)");
   EXPECT_EQ(errorOf("[cache]\nstripes = 131072\n"),
