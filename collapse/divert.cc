@@ -256,7 +256,6 @@ bool installTables(Netlink& nl, unsigned workers, uint16_t first_queue, bool nat
       nftnl_set_set_u32(set, NFTNL_SET_FAMILY, family);
       nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, v4 ? 16 : 40);
       nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, key_type);
-      nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
       nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
       nftnl_set_nlmsg_build_payload(
           batch.header(NFT_MSG_NEWSET, family, NLM_F_CREATE | NLM_F_EXCL), set);
@@ -315,38 +314,57 @@ DivertSet::~DivertSet() {
   if (socket_ != nullptr) mnl_socket_close(socket_);
 }
 
-bool DivertSet::change(uint16_t message, const ConnTuple& tuple, uint64_t timeout_ms,
+bool DivertSet::change(uint16_t message, std::span<const ConnTuple> tuples, uint8_t family,
                        std::string* error) {
-  const uint16_t family = tuple.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-  uint8_t key[40];
-  const size_t key_length = tuple.setKey(key);
+  const uint16_t nf_family = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
   Batch batch(seq_);
   nftnl_set* set = nftnl_set_alloc();
   nftnl_set_set_str(set, NFTNL_SET_TABLE, kTable);
   nftnl_set_set_str(set, NFTNL_SET_NAME, set_name_.c_str());
-  nftnl_set_set_u32(set, NFTNL_SET_FAMILY, family);
-  nftnl_set_elem* element = nftnl_set_elem_alloc();
-  nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, static_cast<uint32_t>(key_length));
-  if (timeout_ms > 0) nftnl_set_elem_set_u64(element, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
-  nftnl_set_elem_add(set, element);
+  nftnl_set_set_u32(set, NFTNL_SET_FAMILY, nf_family);
+  size_t count = 0;
+  for (const ConnTuple& tuple : tuples) {
+    if (tuple.family != family) continue;
+    uint8_t key[40];
+    const size_t key_length = tuple.setKey(key);
+    nftnl_set_elem* element = nftnl_set_elem_alloc();
+    nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, static_cast<uint32_t>(key_length));
+    nftnl_set_elem_add(set, element);
+    ++count;
+  }
+  if (count == 0) {
+    nftnl_set_free(set);
+    return true;
+  }
   nftnl_set_elems_nlmsg_build_payload(
-      batch.header(message, family, message == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0), set);
+      batch.header(message, nf_family, message == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0), set);
   nftnl_set_free(set);
   batch.next();
   const bool ok = batch.run(socket_, port_id_, error);
   seq_ = batch.seq();
-  if (!ok && message == NFT_MSG_DELSETELEM && error->find(std::strerror(ENOENT)) != std::string::npos) {
-    return true;  // already gone (timed out)
-  }
   return ok;
 }
 
-bool DivertSet::add(const ConnTuple& tuple, uint64_t timeout_ms, std::string* error) {
-  return change(NFT_MSG_NEWSETELEM, tuple, timeout_ms, error);
+bool DivertSet::add(const ConnTuple& tuple, std::string* error) {
+  return change(NFT_MSG_NEWSETELEM, {&tuple, 1}, tuple.family, error);
 }
 
 bool DivertSet::remove(const ConnTuple& tuple, std::string* error) {
-  return change(NFT_MSG_DELSETELEM, tuple, 0, error);
+  if (change(NFT_MSG_DELSETELEM, {&tuple, 1}, tuple.family, error)) return true;
+  return error->find(std::strerror(ENOENT)) != std::string::npos;  // gone already
+}
+
+bool DivertSet::removeMany(std::span<const ConnTuple> tuples, std::string* error) {
+  // A batch is all or nothing: should one element be missing, each goes
+  // on its own.
+  bool ok = true;
+  for (const uint8_t family : {uint8_t{AF_INET}, uint8_t{AF_INET6}}) {
+    if (change(NFT_MSG_DELSETELEM, tuples, family, error)) continue;
+    for (const ConnTuple& tuple : tuples) {
+      if (tuple.family == family && !remove(tuple, error)) ok = false;
+    }
+  }
+  return ok;
 }
 
 bool DivertSet::flush(std::string* error) {

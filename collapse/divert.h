@@ -14,14 +14,16 @@
 // has it (CONFIG_NFT_QUEUE), else the xtables NFQUEUE target through
 // nft_compat (CONFIG_NETFILTER_XT_TARGET_NFQUEUE).
 //
-// A worker adds a tuple when it collapses the connection, with a timeout
-// (the kernel forgets the element by itself) and deletes it when the
-// connection comes back. Netlink (libmnl) with nftables messages built by
+// A worker adds a tuple when it collapses the connection and deletes it
+// when the connection comes back or is forgotten. The elements carry no
+// timeout of their own: that would take a set element from 64 octets to 96
+// (kmalloc caches), for a clock the worker keeps anyway. Netlink (libmnl) with nftables messages built by
 // libnftnl: one request and its acknowledgement per change, no process
 // started, no parsing of rule text.
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "collapse/tuple.h"
@@ -49,18 +51,20 @@ class DivertSet {
   DivertSet(const DivertSet&) = delete;
   DivertSet& operator=(const DivertSet&) = delete;
 
-  /// Diverts the tuple's segments for `timeout_ms` (then the kernel
-  /// forgets it).
-  bool add(const ConnTuple& tuple, uint64_t timeout_ms, std::string* error);
+  /// Diverts the tuple's segments.
+  bool add(const ConnTuple& tuple, std::string* error);
   /// Lets its segments through again (absent: not an error).
   bool remove(const ConnTuple& tuple, std::string* error);
+  /// The same for many (one message per family); true if all went.
+  bool removeMany(std::span<const ConnTuple> tuples, std::string* error);
   /// Empties both of the worker's sets (a new worker knows none of its
   /// predecessor's collapsed connections).
   bool flush(std::string* error);
 
  private:
   DivertSet() = default;
-  bool change(uint16_t message, const ConnTuple& tuple, uint64_t timeout_ms, std::string* error);
+  bool change(uint16_t message, std::span<const ConnTuple> tuples, uint8_t family,
+              std::string* error);
 
   mnl_socket* socket_ = nullptr;
   unsigned port_id_ = 0;

@@ -101,7 +101,7 @@ bool Collapser::collapse(int fd) {
   // Divert first: from here every segment of the connection comes to the
   // queue, so the state saved below cannot change under us.
   std::string error;
-  if (!set_->add(*tuple, static_cast<uint64_t>(lifetime_ms_), &error)) {
+  if (!set_->add(*tuple, &error)) {
     ++counters_.tcp_collapse_skipped;
     complain("divert " + tuple->toText() + ": " + error);
     return false;
@@ -165,7 +165,13 @@ void Collapser::onTimer() {
   const auto now = static_cast<int64_t>(uv_now(&loop_));
   if (now < next_sweep_ms_) return;
   next_sweep_ms_ = now + std::max<int64_t>(1000, lifetime_ms_ / 8);
-  counters_.tcp_collapsed_expired += store_.expire(now);
+  const auto gone = store_.expire(now);
+  if (!gone.empty()) {
+    // Their segments meet the kernel again (a reset: the client reconnects).
+    std::string error;
+    if (!set_->removeMany(gone, &error)) complain("forgetting collapsed connections: " + error);
+    counters_.tcp_collapsed_expired += gone.size();
+  }
   counters_.tcp_collapsed_held.set(store_.size());
 }
 

@@ -87,26 +87,90 @@ TEST(ConnTuple, NotATcpSegment) {
   EXPECT_FALSE(ConnTuple::ofIncoming(garbage));
 }
 
+ConnTuple tupleOf(const char* remote, uint16_t port, const char* local = "192.0.2.1",
+                  uint16_t local_port = 53) {
+  return *ConnTuple::ofIncoming(ipv4Segment(remote, port, local, local_port));
+}
+
 TEST(TupleStore, BoundedAndForgetful) {
-  TupleStore store(2, 1000);
-  auto a = ConnTuple::ofIncoming(ipv4Segment("198.51.100.7", 1, "192.0.2.1", 53));
-  auto b = ConnTuple::ofIncoming(ipv4Segment("198.51.100.7", 2, "192.0.2.1", 53));
-  auto c = ConnTuple::ofIncoming(ipv4Segment("198.51.100.7", 3, "192.0.2.1", 53));
+  TupleStore store(2, 10'000);
+  const auto a = tupleOf("198.51.100.7", 1);
+  const auto b = tupleOf("198.51.100.7", 2);
+  const auto c = tupleOf("198.51.100.7", 3);
   RepairState state;
   state.send_seq = 42;
-  EXPECT_TRUE(store.put(*a, state, 0));
-  EXPECT_TRUE(store.put(*b, state, 500));
-  EXPECT_FALSE(store.put(*c, state, 600));  // full
-  auto taken = store.take(*a, 900);
+  state.window.rcv_wnd = 65535;
+  state.send_wscale = 7;
+  state.receive_wscale = 9;
+  state.options = RepairState::kSack | RepairState::kTimestamps;
+  EXPECT_TRUE(store.put(a, state, 0));
+  EXPECT_TRUE(store.put(b, state, 5'000));
+  EXPECT_FALSE(store.put(c, state, 6'000));  // full
+  auto taken = store.take(a, 9'000);
   ASSERT_TRUE(taken);
   EXPECT_EQ(taken->state.send_seq, 42u);
-  EXPECT_FALSE(store.take(*a, 900));  // taken once
-  EXPECT_EQ(store.expire(1499), 0u);
-  EXPECT_EQ(store.expire(1500), 1u);  // b, collapsed at 500
+  EXPECT_EQ(taken->state.window.rcv_wnd, 65535u);
+  EXPECT_EQ(taken->state.send_wscale, 7);
+  EXPECT_EQ(taken->state.receive_wscale, 9);
+  EXPECT_EQ(taken->state.options, RepairState::kSack | RepairState::kTimestamps);
+  EXPECT_EQ(taken->collapsed_ms, 0);
+  EXPECT_FALSE(store.take(a, 9'000));  // taken once
+  EXPECT_TRUE(store.expire(14'999).empty());
+  const auto gone = store.expire(15'000);  // b, collapsed at 5 s
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0], b);
   EXPECT_EQ(store.size(), 0u);
-  EXPECT_TRUE(store.put(*c, state, 2000));
-  EXPECT_FALSE(store.take(*c, 3000));  // too old: gone, not returned
+  EXPECT_TRUE(store.put(c, state, 20'000));
+  EXPECT_FALSE(store.take(c, 30'000));  // too old: gone, not returned
   EXPECT_EQ(store.size(), 0u);
+}
+
+// Many entries over several local addresses, both families: every one
+// found with its own state after removals moved records around.
+TEST(TupleStore, ManyEntriesStayFindable) {
+  TupleStore store(100'000, 3'600'000);
+  std::vector<ConnTuple> tuples;
+  for (uint32_t i = 0; i < 20'000; ++i) {
+    const std::string remote = "10." + std::to_string(i / 256 % 256) + "." +
+                               std::to_string(i % 256) + ".9";
+    tuples.push_back(tupleOf(remote.c_str(), static_cast<uint16_t>(1024 + i % 50'000),
+                             i % 3 == 0 ? "192.0.2.1" : "192.0.2.2",
+                             i % 2 == 0 ? 53 : 853));
+  }
+  std::vector<uint8_t> v6(60, 0);
+  v6[0] = 0x60;
+  v6[6] = 6;
+  inet_pton(AF_INET6, "2001:db8::7", &v6[8]);
+  inet_pton(AF_INET6, "2001:db8::1", &v6[24]);
+  v6[40] = 0x9c;
+  v6[43] = 53;
+  tuples.push_back(*ConnTuple::ofIncoming(v6));
+  for (size_t i = 0; i < tuples.size(); ++i) {
+    RepairState s;
+    s.send_seq = static_cast<uint32_t>(i);
+    ASSERT_TRUE(store.put(tuples[i], s, 1'000));
+  }
+  EXPECT_EQ(store.size(), tuples.size());
+  // Every other one taken (records move), then the rest checked.
+  for (size_t i = 0; i < tuples.size(); i += 2) {
+    const auto t = store.take(tuples[i], 2'000);
+    ASSERT_TRUE(t) << i;
+    EXPECT_EQ(t->state.send_seq, i);
+  }
+  for (size_t i = 1; i < tuples.size(); i += 2) {
+    const auto t = store.take(tuples[i], 2'000);
+    ASSERT_TRUE(t) << i;
+    EXPECT_EQ(t->state.send_seq, i);
+  }
+  EXPECT_EQ(store.size(), 0u);
+  // A put of a tuple held already replaces its entry.
+  RepairState s;
+  s.send_seq = 7;
+  ASSERT_TRUE(store.put(tuples[0], s, 1'000));
+  s.send_seq = 8;
+  ASSERT_TRUE(store.put(tuples[0], s, 1'000));
+  EXPECT_EQ(store.size(), 1u);
+  EXPECT_EQ(store.take(tuples[0], 1'000)->state.send_seq, 8u);
 }
 
 // The kernel round trip, in a network namespace of this test's own.
@@ -209,7 +273,7 @@ TEST_P(KernelRoundTrip, CollapseAndRevive) {
   // Collapse: divert first, then save and close in repair mode.
   const auto tuple = ConnTuple::ofSocket(accepted);
   ASSERT_TRUE(tuple);
-  ASSERT_TRUE(set->add(*tuple, 60000, &error)) << error;
+  ASSERT_TRUE(set->add(*tuple, &error)) << error;
   const auto state = saveIdle(accepted, &error);
   ASSERT_TRUE(state) << error;
   close(accepted);
