@@ -98,15 +98,20 @@ class Batch {
   bool run(mnl_socket* socket, unsigned port_id, std::string* error) {
     nftnl_batch_end(current(), seq_++);
     next();
+    // Whatever an earlier batch left unread (acknowledgements after its
+    // first error) must not be taken for this one's.
+    std::vector<char> reply(kNetlinkBuffer);
+    while (recv(mnl_socket_get_fd(socket), reply.data(), reply.size(), MSG_DONTWAIT) > 0) {
+    }
     if (mnl_socket_sendto(socket, mnl_nlmsg_batch_head(batch_), mnl_nlmsg_batch_size(batch_)) <
         0) {
       *error = errnoText("netlink send");
       return false;
     }
     // Every message asked for an acknowledgement: read until the last
-    // one's, remembering the first error (the kernel then applied nothing).
-    int first_error = 0;
-    std::vector<char> reply(kNetlinkBuffer);
+    // one's, or the first error (the kernel then applies nothing; an error
+    // may come for a message that asked for nothing, e.g. the batch's
+    // start without CAP_NET_ADMIN).
     for (;;) {
       const ssize_t n = mnl_socket_recvfrom(socket, reply.data(), reply.size());
       if (n <= 0) {
@@ -118,13 +123,12 @@ class Batch {
            h = mnl_nlmsg_next(h, &remaining)) {
         if (h->nlmsg_pid != port_id || h->nlmsg_type != NLMSG_ERROR) continue;
         const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
-        if (e->error != 0 && first_error == 0) first_error = -e->error;
-        if (h->nlmsg_seq == last_seq_) {
-          if (first_error == 0) return true;
-          errno = first_error;
+        if (e->error != 0) {
+          errno = -e->error;
           *error = errnoText("nftables");
           return false;
         }
+        if (h->nlmsg_seq == last_seq_) return true;
       }
     }
   }
@@ -287,6 +291,10 @@ bool DivertRules::install(unsigned workers, uint16_t first_queue, std::string* e
   // (CONFIG_NFT_QUEUE unset) still have xtables' NFQUEUE target.
   std::string native_error;
   if (installTables(nl, workers, first_queue, true, &native_error)) return true;
+  if (errno == EPERM) {  // no CAP_NET_ADMIN: nothing else will do
+    *error = native_error;
+    return false;
+  }
   if (installTables(nl, workers, first_queue, false, error)) return true;
   *error = "queue expression: " + native_error + "; NFQUEUE target: " + *error;
   return false;
