@@ -12,6 +12,7 @@ before) are covered too. Needs root (namespaces, nftables)."""
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -160,6 +161,27 @@ def test_a_forgotten_connection_gets_a_reset():
             data = None
         assert not data, f"expected a reset, got {data!r}"
         assert tcp(shoal)["revived"] == 0
+
+
+def test_a_new_worker_drops_its_predecessors_collapsed_connections():
+    with namespace(), collapsing_shoal(workers=1) as shoal:
+        shoal.wait_log(r"worker \d+: tcp_collapse on")
+        sock = socket.create_connection((NS_V4, PORT), timeout=10)
+        client_port = sock.getsockname()[1]
+        ask(sock, 1)
+        wait_for(lambda: not server_sockets(client_port), 10, what="the connection collapsed")
+        os.kill(shoal.worker_pids()[0], signal.SIGKILL)
+        # the successor binds the queue and empties the set
+        shoal.wait_log(r"worker \d+: tcp_collapse on", count=2)
+        assert "elements" not in in_ns("nft", "list", "table", "ip", "shoal").stdout
+        sock.sendall(tcp_frame(build_query("after.example", "A", qid=2)))
+        try:
+            data = sock.recv(2)
+        except ConnectionResetError:
+            data = None
+        assert not data, f"expected a reset, got {data!r}"
+        # its client reconnects, and is served
+        ask(socket.create_connection((NS_V4, PORT), timeout=10), 3)
 
 
 def test_rules_removed_at_stop_and_without_the_capability_idle_connections_close():
