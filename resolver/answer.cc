@@ -91,7 +91,8 @@ HotPathAnswer refuse(std::span<const uint8_t> query, std::span<uint8_t> out) {
 
 HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddress& client,
                               bool tcp, shmcache::Cache& cache, const AnswerLimits& limits,
-                              int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch) {
+                              int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch,
+                              uint16_t tcp_keepalive) {
   auto parsed = dns::Message::parse(query);
   if (!parsed) return errorAnswer(writeErrorResponse(query, nullptr, dns::rcode::kFormErr, out));
   const dns::Message& msg = *parsed;
@@ -108,7 +109,7 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
   }
   HotPathAnswer answer{HotPathResult::kMiss, 0, requestOf(msg, tcp, limits.udp_payload_size)};
   if (tcp && msg.edns() && dns::findOption(*msg.edns(), dns::ednsopt::kTcpKeepalive)) {
-    answer.request.tcp_keepalive = limits.tcp_keepalive;
+    answer.request.tcp_keepalive = tcp_keepalive != 0 ? tcp_keepalive : limits.tcp_keepalive;
   }
   if (limits.ecs.enabled) {
     // RFC 7871 section 7.1.1 (and 6): a malformed ECS option is FORMERR.

@@ -81,9 +81,12 @@ HotPathAnswer refuse(std::span<const uint8_t> query, std::span<uint8_t> out);
 
 /// Tries to answer `query` (from `client`, over TCP or UDP) from `cache`.
 /// `out` must hold at least 65535 octets for TCP, the UDP limit otherwise;
-/// `scratch` at least 65535 octets.
+/// `scratch` at least 65535 octets. `tcp_keepalive`: the idle timeout of
+/// this TCP connection (units of 100 ms) for a client that asks for
+/// edns-tcp-keepalive; 0: limits.tcp_keepalive.
 HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddress& client,
                               bool tcp, shmcache::Cache& cache, const AnswerLimits& limits,
-                              int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch);
+                              int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch,
+                              uint16_t tcp_keepalive = 0);
 
 }  // namespace shoal::resolver

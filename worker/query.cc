@@ -60,7 +60,8 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   if (!tcp && retries_->isRetry(query, client, now_ms)) ++counters_.client_retries;
   const auto result =
       resolver::answerFromCache(query, client, tcp, cache_, config_.limits, now_ms / 1000,
-                                {out_.get(), kMaxMessage}, {scratch_.get(), resolver::kCacheScratchSize});
+                                {out_.get(), kMaxMessage}, {scratch_.get(), resolver::kCacheScratchSize},
+                                origin.tcp_keepalive);
   switch (result.result) {
     case resolver::HotPathResult::kAnswered:
       ++counters_.cache_hits;

@@ -33,6 +33,9 @@ struct ClientOrigin {
   const LocalAddress* local = nullptr;  // UDP: where it arrived (wildcard sockets)
   uint64_t connection = 0;              // TCP: the connection's id
   int32_t stream = -1;                  // DNS over HTTPS: the HTTP/2 stream
+  /// TCP: the connection's idle timeout in units of 100 ms, for clients
+  /// that ask for edns-tcp-keepalive (RFC 7828); 0: the configured one.
+  uint16_t tcp_keepalive = 0;
 };
 
 /// What became of a query.

@@ -538,6 +538,9 @@ size_t TcpServer::processMessages(TcpConnection& conn, std::span<const uint8_t> 
     ClientOrigin origin;
     origin.tcp = true;
     origin.connection = conn.id;
+    // The timeout of this connection's bucket (RFC 7828 section 3.3.2).
+    origin.tcp_keepalive =
+        static_cast<uint16_t>(std::min<int64_t>(idleTimeout(conn.bucket) / 100, 65535));
     history_.onQuery(conn.client, wallMs());
     ++conn.queries;
     // Counted before the engine runs: it may answer at once.

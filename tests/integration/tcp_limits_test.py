@@ -4,8 +4,8 @@ grow a worker (answers queue up to tcp_max_queued per connection, then
 shoal stops reading; a connection whose answers make no progress for a
 whole idle timeout is closed), other clients are served meanwhile, one
 address cannot hold more than tcp_max_per_client connections, and TCP
-clients asking for edns-tcp-keepalive are told the idle timeout (RFC
-7828). Needs neither root nor the network."""
+clients asking for edns-tcp-keepalive are told the idle timeout of their
+connection's bucket (RFC 7828). Needs neither root nor the network."""
 
 import select
 import socket
@@ -182,6 +182,19 @@ def test_tcp_clients_asking_for_keepalive_are_told_the_idle_timeout():
         assert "Option (11)" not in r.text, r.text  # not asked for: not sent
         r = kdig(shoal.port, "www.example.com", "A", "+notcp", "+ednsopt=11")
         assert r.status == "SERVFAIL" and "Option (11)" not in r.text, r.text  # never over UDP
+        # A third one-shot connection closed: the client is dont-bother,
+        # its connections close a tenth of the timeout after the answer,
+        # and that is what it is told
+        kdig(shoal.port, "www.example.com", "A", "+tcp")
+
+        def closed_three():
+            for c in shoal.ctl_json("clients")["clients"]:
+                if c["client"] == "127.0.0.1/32" and c["connections"] == 3 and c["open"] == 0:
+                    return c
+            return None
+        wait_for(closed_three, 30, what="three connections of 127.0.0.1 closed")
+        r = kdig(shoal.port, "www.example.com", "A", "+tcp", "+ednsopt=11")
+        assert ";; Option (11): 0002" in r.text, r.text  # 250 ms
 
 
 def test_clients_are_sorted_into_buckets_shown_and_timed_out_by_them():
