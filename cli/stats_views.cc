@@ -243,7 +243,7 @@ std::string statsText(const StatsReport& r) {
   out += "                tcp fallbacks " + u64(t.tcp_fallbacks) + ", udp " +
          formatPercent(percentOf(t.upstream_udp, upstream)) + " / tcp " +
          formatPercent(percentOf(t.upstream_tcp, upstream)) + "\n";
-  out += "tcp clients     accepted " + u64(t.tcp_accepted) + ", refused " + u64(t.tcp_rejected) +
+  out += "tcp clients     open " + u64(t.tcp_open) + ", accepted " + u64(t.tcp_accepted) + ", refused " + u64(t.tcp_rejected) +
          " (per-client cap " + u64(t.tcp_client_limited) + "), closed idle " +
          u64(t.tcp_idle_closed) + " (for room " + u64(t.tcp_idle_evicted) + "), not reading " +
          u64(t.tcp_stalled_closed) + ", paused " + u64(t.tcp_paused) + ", bad length " +
@@ -360,7 +360,8 @@ std::string statsJson(const StatsReport& r) {
         {"tls_resumed", t.upstream_tls_resumed},
         {"tls_resent", t.upstream_tls_resent}}},
       {"tcp_clients",
-       {{"accepted", t.tcp_accepted},
+       {{"open", t.tcp_open},
+        {"accepted", t.tcp_accepted},
         {"refused", t.tcp_rejected},
         {"client_limited", t.tcp_client_limited},
         {"idle_closed", t.tcp_idle_closed},

@@ -101,6 +101,15 @@ allow = ["127.0.0.0/8", "::1/128"]
 socket = "/run/shoal/control.sock"
 group = ""
 
+[log]
+level = "info"
+format = "text"
+queries = 0
+
+[metrics]
+listen = []
+top_servers = 20
+
 [local_root]
 enabled = true
 sources = []
@@ -603,6 +612,33 @@ constexpr KeySpec kControlKeys[] = {
     {"group", [](Config& c, const Field& f) { c.control.group = readControlGroup(f); }},
 };
 
+constexpr KeySpec kLogKeys[] = {
+    {"level", [](Config& c, const Field& f) {
+       const std::string& text = f.string();
+       if (text != "error" && text != "warning" && text != "info" && text != "debug") {
+         f.fail(quote(text) + " is not one of \"error\", \"warning\", \"info\", \"debug\"");
+       }
+       c.log.level = text;
+     }},
+    {"format", [](Config& c, const Field& f) {
+       const std::string& text = f.string();
+       if (text != "text" && text != "json") {
+         f.fail(quote(text) + " is not one of \"text\", \"json\"");
+       }
+       c.log.format = text;
+     }},
+    {"queries", [](Config& c, const Field& f) {
+       c.log.queries = static_cast<uint32_t>(f.integer(0, 1000000000));
+     }},
+};
+
+constexpr KeySpec kMetricsKeys[] = {
+    {"listen", [](Config& c, const Field& f) { c.metrics.listen = readSocketAddresses(f, 9153); }},
+    {"top_servers", [](Config& c, const Field& f) {
+       c.metrics.top_servers = static_cast<uint32_t>(f.integer(1, 1000));
+     }},
+};
+
 constexpr KeySpec kLocalRootKeys[] = {
     {"enabled", [](Config& c, const Field& f) { c.local_root.enabled = f.boolean(); }},
     {"sources", [](Config& c, const Field& f) {
@@ -647,7 +683,7 @@ struct TableSpec {
 
 constexpr TableSpec kTables[] = {
     {"server", kServerKeys}, {"cache", kCacheKeys},     {"resolver", kResolverKeys},
-    {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys},
+    {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys}, {"log", kLogKeys}, {"metrics", kMetricsKeys},
     {"local_root", kLocalRootKeys}, {"ecs", kEcsKeys},
 };
 
@@ -1033,6 +1069,13 @@ std::string toToml(const Config& c) {
   out += "\n[control]\n";
   out += "socket = " + quote(c.control.socket) + "\n";
   out += "group = " + quote(c.control.group) + "\n";
+  out += "\n[log]\n";
+  out += "level = " + quote(c.log.level) + "\n";
+  out += "format = " + quote(c.log.format) + "\n";
+  out += "queries = " + std::to_string(c.log.queries) + "\n";
+  out += "\n[metrics]\n";
+  out += "listen = " + toTomlList(c.metrics.listen) + "\n";
+  out += "top_servers = " + std::to_string(c.metrics.top_servers) + "\n";
   out += "\n[local_root]\n";
   out += "enabled = " + toTomlBool(c.local_root.enabled) + "\n";
   out += "sources = " + toTomlList(c.local_root.sources) + "\n";

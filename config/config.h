@@ -176,6 +176,30 @@ struct ControlSection {
   bool operator==(const ControlSection&) const = default;
 };
 
+/// [log]: what the processes write to stderr (base/log.h).
+struct LogSection {
+  /// "error", "warning", "info" or "debug".
+  std::string level;
+  /// "text" (one line per event) or "json" (one JSON object per line).
+  std::string format;
+  /// The sampled query log: one client query in this many is logged with
+  /// its answer (worker/query_log.h); 0: off.
+  uint32_t queries = 0;
+  bool operator==(const LogSection&) const = default;
+};
+
+/// [metrics]: the Prometheus endpoint the supervisor serves from the stats
+/// segment (docs/operations.md "Prometheus metrics").
+struct MetricsSection {
+  /// Where GET /metrics is served (HTTP, port 9153 unless given); empty:
+  /// off.
+  std::vector<base::SocketAddress> listen;
+  /// Upstream servers exported one by one (the busiest by queries); the
+  /// rest are summed as server="other". 1..1000.
+  uint32_t top_servers = 0;
+  bool operator==(const MetricsSection&) const = default;
+};
+
 /// [local_root]: the root zone kept locally (RFC 8806; docs/local-root.md).
 struct LocalRootSection {
   bool enabled = false;
@@ -236,6 +260,8 @@ struct Config {
   DnssecSection dnssec;
   AclSection acl;
   ControlSection control;
+  LogSection log;
+  MetricsSection metrics;
   LocalRootSection local_root;
   EcsSection ecs;
   /// [[forward]] zones, in file order (names distinct).

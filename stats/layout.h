@@ -99,6 +99,8 @@ struct WorkerCounters {  // STATS_LAYOUT
   // added: a gauge).
   Counter tcp_collapsed, tcp_revived, tcp_revive_failed, tcp_collapsed_expired,
       tcp_collapse_skipped, tcp_collapse_queue_drops, tcp_revive_us, tcp_collapsed_held;
+  // Client TCP/TLS connections open now (set once a second: a gauge).
+  Counter tcp_open;
   // DNS over HTTPS (its connections and queries count as TCP and TLS too):
   // DNS queries received, requests answered with an HTTP error.
   Counter doh_queries, doh_errors;

@@ -148,6 +148,7 @@ void Totals::add(const WorkerCounters& c) {
   tcp_collapse_queue_drops += c.tcp_collapse_queue_drops.get();
   tcp_revive_us += c.tcp_revive_us.get();
   tcp_collapsed_held += c.tcp_collapsed_held.get();
+  tcp_open += c.tcp_open.get();
   doh_queries += c.doh_queries.get();
   doh_errors += c.doh_errors.get();
   tls_handshakes += c.tls_handshakes.get();
@@ -203,17 +204,32 @@ void Totals::add(const WorkerCounters& c) {
   latency_miss_sum_us += c.latency_miss.sum_us.get();
 }
 
+namespace {
+
+/// Counters are summed over every slot, live or dead (they never go back);
+/// gauges only over live processes (a dead one's last value is not now's).
+void addSlot(Totals& t, const ProcessSlot& slot) {
+  t.add(slot.counters);
+  const auto state = static_cast<WorkerState>(slot.state.load());
+  if (state == WorkerState::kExited || state == WorkerState::kEmpty) {
+    t.tcp_collapsed_held -= slot.counters.tcp_collapsed_held.get();
+    t.tcp_open -= slot.counters.tcp_open.get();
+  }
+}
+
+}  // namespace
+
 Totals totalsOf(const Segment& segment) {
   Totals t;
-  for (size_t i = 0; i < kProcessSlots; ++i) t.add(segment.slot(i).counters);
+  for (size_t i = 0; i < kProcessSlots; ++i) addSlot(t, segment.slot(i));
   return t;
 }
 
 Totals totalsOfWorker(const Segment& segment, size_t index) {
   Totals t;
   if (index < kMaxWorkers) {
-    t.add(segment.slot(2 * index).counters);
-    t.add(segment.slot(2 * index + 1).counters);
+    addSlot(t, segment.slot(2 * index));
+    addSlot(t, segment.slot(2 * index + 1));
   }
   return t;
 }

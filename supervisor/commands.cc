@@ -12,6 +12,7 @@
 #include "resolver/inspect.h"
 #include "resolver/inspect_ecs.h"
 #include "shmcache/cache.h"
+#include "stats/prometheus.h"
 #include "stats/stats.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/util.h"
@@ -209,6 +210,35 @@ std::string Supervisor::statusJson() const {
               {"local_root", localRootJson()},
               {"workers", workers}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string Supervisor::metricsPage() {
+  std::vector<stats::WorkerMetrics> workers;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& slot = slots_[i];
+    const auto& process = stats_->slot(2 * i + slot.generation);
+    const auto state = static_cast<stats::WorkerState>(process.state.load());
+    workers.push_back({static_cast<unsigned>(i), slot.pid != 0 && state == stats::WorkerState::kReady,
+                       slot.restarts});
+  }
+  const auto& engine = worker_config_.engine;
+  std::vector<stats::ServerMetrics> servers;
+  for (const auto& row :
+       resolver::listServers(*cache_, worker::wallMs(), engine.rto_min_ms, engine.rto_max_ms)) {
+    stats::ServerMetrics m;
+    m.address = row.address;
+    m.queries = row.queries;
+    m.replies = row.replies;
+    m.timeouts = row.timeouts;
+    m.hedges = row.hedges;
+    m.srtt_seconds = row.srtt_ms / 1000;
+    m.rto_seconds = static_cast<double>(row.rto_ms) / 1000;
+    if (row.loss_1m.queries > 0) m.loss_1m = row.loss_1m.percent() / 100;
+    if (row.loss_5m.queries > 0) m.loss_5m = row.loss_5m.percent() / 100;
+    m.backed_off = row.state == "backed off";
+    servers.push_back(std::move(m));
+  }
+  return stats::renderPrometheus(*stats_, workers, servers, loaded_.config.metrics.top_servers);
 }
 
 std::string Supervisor::serversJson() {

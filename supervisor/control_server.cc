@@ -20,6 +20,7 @@ namespace shoal::supervisor {
 namespace {
 
 using base::logLine;
+using base::logWarning;
 
 constexpr int kMaxConnections = 64;
 /// A client has this long to send its request line.
@@ -207,7 +208,7 @@ void ControlServer::accept() {
     if (!allowed(fd, refusal)) {
       // Answered once its request is read: closing with unread data would
       // reset the connection before the client reads why.
-      logLine("control: refused %s", refusal.c_str());
+      logWarning("control: refused %s", refusal.c_str());
       conn.refusal = "permission denied: " + refusal;
     }
     connections_.emplace(next_id_++, std::move(conn));

@@ -25,6 +25,7 @@ namespace shoal::supervisor {
 namespace {
 
 using base::logLine;
+using base::logError;
 using nlohmann::json;
 
 /// The cache counter block the local-root process increments (workers use
@@ -139,14 +140,14 @@ void Supervisor::startLocalRoot() {
   if (local_root_.pid != 0) return;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
-    logLine("local root: pipe: %s; retrying in 1 s", std::strerror(errno));
+    logError("local root: pipe: %s; retrying in 1 s", std::strerror(errno));
     local_root_.restart_at_ms = monotonicMs() + 1000;
     return;
   }
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) {
-    logLine("local root: fork failed: %s; retrying in 1 s", std::strerror(errno));
+    logError("local root: fork failed: %s; retrying in 1 s", std::strerror(errno));
     close(fds[0]);
     close(fds[1]);
     local_root_.restart_at_ms = monotonicMs() + 1000;
@@ -179,6 +180,7 @@ void Supervisor::runLocalRootChild(int report_fd) {
     close(signal_fd_);
     if (lock_fd_ >= 0) close(lock_fd_);
     control_.closeInChild();
+    metrics_.closeInChild();
     for (Slot& slot : slots_) {
       for (auto& socket : slot.sockets) closeListenSocket(socket);
     }

@@ -16,7 +16,7 @@ namespace {
 /// negative errno when sending failed: worth a log line, never fatal.
 void send(const std::string& message) {
   const int rc = sd_notify(0, message.c_str());
-  if (rc < 0) base::logLine("sd_notify: %s", std::strerror(-rc));
+  if (rc < 0) base::logWarning("sd_notify: %s", std::strerror(-rc));
 }
 
 /// STATUS is one line: newlines would start a new assignment.

@@ -29,6 +29,8 @@ namespace shoal::supervisor {
 namespace {
 
 using base::logLine;
+using base::logError;
+using base::logWarning;
 
 /// How long a successor may take to report ready.
 constexpr int64_t kReadyTimeoutMs = 10'000;
@@ -73,6 +75,8 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.acl == b.acl, "acl.allow");
   note(a.control.socket == b.control.socket, "control.socket");
   note(a.control.group == b.control.group, "control.group");
+  note(a.metrics == b.metrics, "metrics");
+  note(a.log == b.log, "log");
   note(a.local_root == b.local_root, "local_root");
   note(a.ecs == b.ecs, "ecs");
   note(a.forward == b.forward, "forward");
@@ -235,7 +239,7 @@ void Supervisor::finishRollout(bool ok, const std::string& error) {
     }
   } else {
     line = failureAnswer(r.what + " failed: " + error);
-    logLine("%s failed: %s", r.what.c_str(), error.c_str());
+    logError("%s failed: %s", r.what.c_str(), error.c_str());
   }
   for (const uint64_t client : r.clients) control_.answer(client, line);
   notifyStatus(servingStatus());
@@ -272,14 +276,28 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
     next.cache.stripes = old.cache.stripes;
   }
   const auto changed = changedKeys(old, next);
+  const auto metrics_before = metrics_.addresses();
   try {
-    reconcile(next);  // opens every new socket before touching anything
+    // The metrics endpoint first (it throws before changing anything), put
+    // back if the sockets cannot be opened.
+    if (next.metrics.listen != metrics_before) metrics_.listen(next.metrics.listen);
+    try {
+      reconcile(next);  // opens every new socket before touching anything
+    } catch (...) {
+      try {
+        metrics_.listen(metrics_before);
+      } catch (const std::exception& e) {
+        logError("reload: the metrics endpoint cannot be put back: %s", e.what());
+      }
+      throw;
+    }
   } catch (const std::exception& e) {
     error = e.what();
     notifyReady(servingStatus());
     return false;
   }
   loaded_ = std::move(fresh);
+  applyLogOptions(loaded_.config.log);  // the new workers of the rollout inherit it
   reconfigureLocalRoot(old);
   const config::ServerSection& now = loaded_.config.server;
   if (now.tcp_collapse != old.server.tcp_collapse ||
@@ -297,7 +315,7 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
   const std::string extra =
       nlohmann::json{{"config", loaded_.config.source}, {"changed", changed}, {"warnings", warnings}}
           .dump();
-  for (const auto& w : warnings) logLine("reload: %s", w.c_str());
+  for (const auto& w : warnings) logWarning("reload: %s", w.c_str());
   logLine("reload: %zu setting(s) changed", changed.size());
   if (!startRollout("reload", {}, client, error)) return false;
   if (rollout_) rollout_->extra_json = extra;

@@ -29,6 +29,8 @@ namespace shoal::supervisor {
 namespace {
 
 using base::logLine;
+using base::logError;
+using base::logWarning;
 
 /// Restart policy. A worker that served for a while and died (a crash, a
 /// kill -9) is replaced at once: its queries wait in its sockets, and
@@ -59,6 +61,7 @@ Supervisor::Supervisor(Loaded loaded, RunOptions options)
       exe_path_(currentExecutable()),
       worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls)),
       control_([this](uint64_t id, const std::string& line) { onRequest(id, line); }),
+      metrics_([this] { return metricsPage(); }),
       pid_(getpid()) {}
 
 Supervisor::~Supervisor() {
@@ -69,8 +72,19 @@ Supervisor::~Supervisor() {
   if (lock_fd_ >= 0) close(lock_fd_);
 }
 
+void applyLogOptions(const config::LogSection& log) {
+  base::LogOptions options;
+  options.json = log.format == "json";
+  options.level = log.level == "error"     ? base::LogLevel::kError
+                  : log.level == "warning" ? base::LogLevel::kWarning
+                  : log.level == "debug"   ? base::LogLevel::kDebug
+                                           : base::LogLevel::kInfo;
+  base::setLogOptions(options);
+}
+
 int Supervisor::run() {
   const auto& config = loaded_.config;
+  applyLogOptions(config.log);  // before the first line; the workers inherit it
   logLine("shoal %s %s: config %s, %u worker(s), %zu root server(s)", SHOAL_VERSION,
           options_.inherited.empty() ? "starting" : "taking over after an upgrade",
           config.source.c_str(), config.server.workers, loaded_.hints.servers.size());
@@ -90,6 +104,12 @@ int Supervisor::run() {
     adopt();  // the segments, sockets and workers of the previous image
     divert_installed_ = config.server.tcp_collapse;  // the predecessor's rules serve on
   }
+  if (!config.metrics.listen.empty()) {
+    metrics_.listen(config.metrics.listen);
+    std::string where;
+    for (const auto& a : config.metrics.listen) where += " http://" + a.toString() + "/metrics";
+    logLine("metrics:%s", where.c_str());
+  }
   startLocalRoot();
   notifyReady(servingStatus());
   Watchdog watchdog = Watchdog::fromEnvironment();
@@ -102,15 +122,20 @@ int Supervisor::run() {
     fds.clear();
     fds.push_back({signal_fd_, POLLIN, 0});
     control_.addPollFds(fds);
+    metrics_.addPollFds(fds);
     if (local_root_.report_fd >= 0) fds.push_back({local_root_.report_fd, POLLIN, 0});
     const int ready = poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR)
       throw StartupError(std::string("poll: ") + std::strerror(errno));
     handleSignals();
     reap();
-    if (ready > 0) control_.onPoll(fds);
+    if (ready > 0) {
+      control_.onPoll(fds);
+      metrics_.onPoll(fds, monotonicMs());
+    }
     readLocalRoot();
     control_.sweep(monotonicMs());
+    metrics_.sweep(monotonicMs());
     if (stopping_ && kill_at_ms_ >= 0 && monotonicMs() >= kill_at_ms_ && anyAlive()) {
       logLine("workers still running %lld ms after SIGTERM: killing them",
               static_cast<long long>(kStopTimeoutMs));
@@ -125,6 +150,7 @@ int Supervisor::run() {
     if (monotonicMs() >= next_sample_ms_) sample();
   }
   sample();
+  metrics_.close();
   if (divert_installed_) collapse::DivertRules::remove();
   stats_->header().stopped_ms.store(worker::wallMs());
   control_.close();
@@ -150,7 +176,7 @@ void Supervisor::lockInstance() {
   }
   const std::string me = std::to_string(getpid());
   if (ftruncate(lock_fd_, 0) != 0 || pwrite(lock_fd_, me.data(), me.size(), 0) < 0) {
-    logLine("cannot record the pid in %s: %s", path.c_str(), std::strerror(errno));
+    logWarning("cannot record the pid in %s: %s", path.c_str(), std::strerror(errno));
   }
 }
 
@@ -313,7 +339,7 @@ void Supervisor::spawn(size_t index, bool replay) {
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) {
-    logLine("worker %zu: fork failed: %s; retrying in 1 s", index, std::strerror(errno));
+    logError("worker %zu: fork failed: %s; retrying in 1 s", index, std::strerror(errno));
     stats.state.store(static_cast<uint32_t>(stats::WorkerState::kExited));
     slot.restart_at_ms = monotonicMs() + 1000;
     return;
@@ -335,6 +361,7 @@ void Supervisor::runChild(size_t index) {
     if (getppid() != pid_) _exit(0);
     close(signal_fd_);
     control_.closeInChild();
+    metrics_.closeInChild();
     if (local_root_.report_fd >= 0) close(local_root_.report_fd);
     // Reload is the supervisor's business: a hangup of the session must
     // not kill the workers (SIGHUP's default action) once they unblock it.
@@ -373,7 +400,7 @@ void Supervisor::handleSignals() {
         if (stopping_) break;
         std::string error;
         logLine("SIGHUP: reloading %s", loaded_.config.source.c_str());
-        if (!reload(0, error)) logLine("reload failed, nothing changed: %s", error.c_str());
+        if (!reload(0, error)) logError("reload failed, nothing changed: %s", error.c_str());
         break;
       }
       case SIGUSR1:
@@ -435,10 +462,10 @@ void Supervisor::reap() {
     }
     slot.restart_at_ms = now + delay;
     if (delay == 0) {
-      logLine("worker %zu (pid %d) %s after %lld ms; restarting now", index,
+      logWarning("worker %zu (pid %d) %s after %lld ms; restarting now", index,
               static_cast<int>(pid), how.c_str(), static_cast<long long>(lived));
     } else {
-      logLine("worker %zu (pid %d) %s after %lld ms; crash loop: restarting in %lld ms", index,
+      logError("worker %zu (pid %d) %s after %lld ms; crash loop: restarting in %lld ms", index,
               static_cast<int>(pid), how.c_str(), static_cast<long long>(lived),
               static_cast<long long>(delay));
     }
@@ -482,7 +509,7 @@ void Supervisor::killHung() {
     if (heartbeat == 0) continue;  // a build that does not report (after an upgrade)
     const int64_t silent = now - heartbeat;
     if (silent <= limit) continue;
-    logLine("worker %zu (pid %d) is hung: its loop has not turned for %lld ms; killing it", i,
+    logError("worker %zu (pid %d) is hung: its loop has not turned for %lld ms; killing it", i,
             static_cast<int>(slot.pid), static_cast<long long>(silent));
     kill(slot.pid, SIGKILL);
     slot.hang_killed = true;  // reap() restarts it
@@ -555,7 +582,7 @@ void Supervisor::applyDivert(const config::Config& config) {
             config.server.tcp_collapse_queue,
             config.server.tcp_collapse_queue + config.server.workers - 1);
   } else {
-    logLine("tcp_collapse unavailable (%s): idle connections are closed instead", error.c_str());
+    logWarning("tcp_collapse unavailable (%s): idle connections are closed instead", error.c_str());
   }
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "supervisor/control_server.h"
+#include "supervisor/metrics_server.h"
 #include "supervisor/load.h"
 #include "supervisor/local_root.h"
 #include "worker/journal.h"
@@ -56,6 +57,9 @@ struct RunOptions {
 /// After an upgrade: the state the previous image left in the environment
 /// (SHOAL_UPGRADE), removed from it; empty on a normal start.
 std::string takeInheritedState();
+
+/// [log] level and format for this process and the workers it forks.
+void applyLogOptions(const config::LogSection& log);
 
 class Supervisor {
  public:
@@ -180,6 +184,8 @@ class Supervisor {
   void onRequest(uint64_t id, const std::string& line);
   std::string statusJson() const;
   std::string serversJson();
+  /// The Prometheus page (supervisor/metrics_server.h, stats/prometheus.h).
+  std::string metricsPage();
   std::string cacheStatsJson() const;
 
   // anchors.cc
@@ -226,6 +232,7 @@ class Supervisor {
   std::vector<worker::Journal*> journals_;
   std::optional<Rollout> rollout_;
   ControlServer control_;
+  MetricsServer metrics_;
   int signal_fd_ = -1;
   int lock_fd_ = -1;  // flock held for the supervisor's life: one owner per cache
   pid_t pid_ = 0;

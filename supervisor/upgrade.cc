@@ -32,6 +32,7 @@ namespace shoal::supervisor {
 namespace {
 
 using base::logLine;
+using base::logError;
 using nlohmann::json;
 
 constexpr const char* kStateVariable = "SHOAL_UPGRADE";
@@ -248,7 +249,7 @@ void Supervisor::adopt() {
   publishHeader();
   std::string error;
   if (!startRollout("upgrade", {}, client, error)) {
-    logLine("upgrade: %s", error.c_str());
+    logError("upgrade: %s", error.c_str());
     return;
   }
   if (rollout_) {

@@ -13,6 +13,7 @@
 namespace shoal::worker {
 
 using base::logLine;
+using base::logWarning;
 namespace {
 
 constexpr uint64_t kTimerMs = 1000;  // queue binding retries, expiry sweeps
@@ -32,13 +33,13 @@ std::unique_ptr<Collapser> Collapser::create(uv_loop_t& loop, const WorkerConfig
   if (!config.tcp_collapse) return nullptr;
   std::string error;
   if (!collapse::repairAllowed(&error)) {
-    logLine("worker %u: tcp_collapse unavailable (%s): idle connections are closed instead", slot,
+    logWarning("worker %u: tcp_collapse unavailable (%s): idle connections are closed instead", slot,
             error.c_str());
     return nullptr;
   }
   auto set = collapse::DivertSet::open(slot, &error);
   if (!set) {
-    logLine("worker %u: tcp_collapse unavailable (divert set: %s): idle connections are closed "
+    logWarning("worker %u: tcp_collapse unavailable (divert set: %s): idle connections are closed "
             "instead",
             slot, error.c_str());
     return nullptr;
@@ -73,7 +74,7 @@ void Collapser::bindQueue() {
   queue_ = collapse::PacketQueue::open(queue_number_, &error);
   if (!queue_) {
     if (error != bind_error_) {
-      logLine("worker %u: tcp_collapse: NFQUEUE %s; retrying every second", slot_, error.c_str());
+      logWarning("worker %u: tcp_collapse: NFQUEUE %s; retrying every second", slot_, error.c_str());
       bind_error_ = error;
     }
     return;
@@ -179,7 +180,7 @@ void Collapser::complain(const std::string& what) {
   const auto now = static_cast<int64_t>(uv_now(&loop_));
   if (now - complained_ms_ < 60000) return;
   complained_ms_ = now;
-  logLine("worker %u: tcp_collapse: %s", slot_, what.c_str());
+  logWarning("worker %u: tcp_collapse: %s", slot_, what.c_str());
 }
 
 void Collapser::close() {

@@ -130,7 +130,7 @@ const TlsContext* DotPool::contextFor(const std::string& ca) {
   if (it == contexts_.end()) {
     auto loaded = TlsContext::client(ca);
     if (!loaded.context) {
-      base::logLine("worker %u: DNS over TLS to upstreams: %s", slot_, loaded.error.c_str());
+      base::logError("worker %u: DNS over TLS to upstreams: %s", slot_, loaded.error.c_str());
     }
     it = contexts_.emplace(ca, std::move(loaded.context)).first;
   }

@@ -58,6 +58,7 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   const int64_t now_ms = received_us / 1000;
   // Over UDP the client's own timer resends: the operator's loss indicator.
   if (!tcp && retries_->isRetry(query, client, now_ms)) ++counters_.client_retries;
+  const bool logged = query_log_.sample();
   const auto result =
       resolver::answerFromCache(query, client, tcp, cache_, config_.limits, now_ms / 1000,
                                 {out_.get(), kMaxMessage}, {scratch_.get(), resolver::kCacheScratchSize},
@@ -69,6 +70,7 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
       countSynthesis(result.synthesised, result.local_root);
       countResponse({out_.get(), result.length});
       counters_.latency_hit.record(elapsedUs(received_us));
+      if (logged) QueryLog::write(client, tcp, {out_.get(), result.length}, true, elapsedUs(received_us));
       if (resolver::prefetchDue(result.late_hits, config_.prefetch_min_hits)) {
         // A popular entry about to expire: refreshed in the background so
         // that it never misses. The answer in out_ is not touched: draining
@@ -92,6 +94,8 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   ClientRef ref;
   ref.tcp = tcp;
   ref.received_us = received_us;
+  ref.client = client;
+  ref.logged = logged;
   if (tcp) {
     ref.connection = origin.connection;
     ref.stream = origin.stream;
@@ -120,6 +124,9 @@ void Worker::answerClient(const resolver::ClientAnswer& answer) {
   if (!ref) return;
   countResponse(answer.packet);
   counters_.latency_miss.record(elapsedUs(ref->received_us));
+  if (ref->logged) {
+    QueryLog::write(ref->client, ref->tcp, answer.packet, false, elapsedUs(ref->received_us));
+  }
   if (ref->tcp) {
     tcp_->answer(ref->connection, ref->stream, answer.packet);
   } else {

@@ -50,6 +50,7 @@
 namespace shoal::worker {
 
 using base::logLine;
+using base::logError;
 namespace {
 
 constexpr int kListenBacklog = 1024;
@@ -189,7 +190,7 @@ bool TcpServer::open(const ListenSocket& socket) {
   int rc = uv_tcp_init(&loop_, &listener->handle);
   if (rc != 0) {
     delete listener;
-    logLine("worker %u: tcp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
+    logError("worker %u: tcp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
     return false;
   }
   listener->handle.data = listener;
@@ -200,7 +201,7 @@ bool TcpServer::open(const ListenSocket& socket) {
                    worker::onConnection);
   }
   if (rc != 0) {
-    logLine("worker %u: tcp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
+    logError("worker %u: tcp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
     return false;
   }
   return true;
@@ -258,6 +259,7 @@ std::vector<TcpConnection*> TcpServer::openConnections() const {
 }
 
 void TcpServer::publishClients(stats::ClientTable& table) {
+  counters_.tcp_open.set(open_);
   const auto rows = history_.top(stats::kClientRows, wallMs());
   // A sequence lock: odd while the rows change (stats::readClients).
   table.sequence.fetch_add(1, std::memory_order_relaxed);

@@ -16,6 +16,8 @@
 namespace shoal::worker {
 
 using base::logLine;
+using base::logError;
+using base::logWarning;
 namespace {
 
 /// Bounds the answers queued on one socket when the kernel buffer is full;
@@ -61,7 +63,7 @@ bool UdpServer::open(const ListenSocket& socket) {
   const int rc = uv_poll_init_socket(&loop_, &listener->handle, socket.udp_fd);
   if (rc != 0) {
     delete listener;
-    logLine("worker %u: udp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
+    logError("worker %u: udp %s: %s", slot_, socket.address.c_str(), uv_strerror(rc));
     return false;
   }
   listener->handle.data = listener;
@@ -70,7 +72,7 @@ bool UdpServer::open(const ListenSocket& socket) {
   // that its answer leaves from there.
   listener->wildcard = boundToWildcard(socket.udp_fd);
   if (listener->wildcard && !enablePacketInfo(socket.udp_fd)) {
-    logLine("worker %u: udp %s: cannot enable packet info; answers leave from the routed address",
+    logWarning("worker %u: udp %s: cannot enable packet info; answers leave from the routed address",
             slot_, socket.address.c_str());
     listener->wildcard = false;
   }

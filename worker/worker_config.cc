@@ -83,6 +83,7 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   out.limits.tcp_keepalive = static_cast<uint16_t>(
       std::min<int64_t>(config.server.tcp_idle_timeout.count() / 100, 65535));
   out.tcp_idle_timeout_ms = config.server.tcp_idle_timeout.count();
+  out.query_log_one_in = config.log.queries;
   out.tcp_collapse = config.server.tcp_collapse;
   out.tcp_collapse_queue = config.server.tcp_collapse_queue;
   out.tcp_collapsed_max = config.server.tcp_collapsed_max;

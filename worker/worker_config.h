@@ -52,6 +52,8 @@ struct WorkerConfig {
   uint16_t tcp_collapse_queue = 5300;
   size_t tcp_collapsed_max = 262144;
   int64_t tcp_collapsed_timeout_ms = 600000;
+  /// The sampled query log ([log] queries): one query in this many; 0: off.
+  uint32_t query_log_one_in = 0;
   /// On SIGTERM, how long in-flight queries may take to finish.
   int64_t shutdown_grace_ms = 2000;
   /// DNS over TLS: the context of every TLS listener's connections (null:

@@ -18,6 +18,7 @@
 namespace shoal::worker {
 
 using base::logLine;
+using base::logError;
 namespace {
 
 constexpr uint64_t kSweepIntervalMs = 1000;
@@ -63,7 +64,7 @@ Worker::~Worker() {
 
 int Worker::run(std::span<const ListenSocket> sockets) {
   if (const int rc = uv_loop_init(&loop_); rc != 0) {
-    logLine("worker %u: cannot start its loop: %s", slot_, uv_strerror(rc));
+    logError("worker %u: cannot start its loop: %s", slot_, uv_strerror(rc));
     return 1;
   }
   loop_open_ = true;

@@ -32,6 +32,7 @@
 #include "resolver/engine.h"
 #include "stats/stats.h"
 #include "worker/journal.h"
+#include "worker/query_log.h"
 #include "worker/query_path.h"
 #include "worker/retries.h"
 #include "worker/router.h"
@@ -112,6 +113,7 @@ class Worker final : public QueryPath, public UpstreamEvents {
   std::unique_ptr<uint8_t[]> out_;      // kMaxMessage: the hot path's answer
   std::unique_ptr<uint8_t[]> scratch_;  // kCacheScratchSize: cache copies, synthesis
   std::unique_ptr<RetryDetector> retries_ = std::make_unique<RetryDetector>();  // client retries
+  QueryLog query_log_{config_.query_log_one_in};  // [log] queries
 
   ClientRouter router_;
   // The transports, made once the loop exists (run()).

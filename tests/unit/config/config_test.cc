@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 60);
+  EXPECT_EQ(keys, 65);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -386,6 +386,11 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
             "shoal.toml:2: server.tcp_max_buffers: must be between 1M and 64G (got 1T)");
   EXPECT_EQ(errorOf("[server]\ntcp_max_per_client = 0\n"),
             "shoal.toml:2: server.tcp_max_per_client: must be between 1 and 1000000 (got 0)");
+  EXPECT_EQ(errorOf("[metrics]\ntop_servers = 0\n"),
+            "shoal.toml:2: metrics.top_servers: must be between 1 and 1000 (got 0)");
+  EXPECT_NE(errorOf("[metrics]\nlisten = [\"localhost:9153\"]\n").find(
+                "shoal.toml:2: metrics.listen: \"localhost:9153\" is not an address"),
+            std::string::npos);
   EXPECT_EQ(errorOf("[server]\ntcp_collapse = 1\n"),
             "shoal.toml:2: server.tcp_collapse: expected a boolean (true or false), got an integer 1");
   EXPECT_EQ(errorOf("[server]\ntcp_collapse_queue = 65500\n"),
