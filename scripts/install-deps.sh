@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # man pages and the Debian package (cmake/packaging.cmake)
+  scdoc dpkg-dev man-db
   # libraries
   libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev libnghttp2-dev
   libmnl-dev libnftnl-dev libnetfilter-queue-dev
@@ -14,6 +16,8 @@ PACKAGES=(
   # the lab and clients
   knot knot-module-geoip knot-module-dnstap knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
   unbound pdns-recursor knot-resolver python3 openssl curl
+  # promtool (checks the Prometheus page: tests/integration/metrics_test.py)
+  prometheus
 )
 
 if [[ $(id -u) -ne 0 ]]; then
