@@ -21,7 +21,8 @@ const char* levelName(LogLevel level) {
   return "info";
 }
 
-void write(LogLevel level, const char* format, va_list args) {
+__attribute__((format(printf, 2, 0))) void write(LogLevel level, const char* format,
+                                                 va_list args) {
   if (!logEnabled(level)) return;
   char message[1024];
   const int m = std::vsnprintf(message, sizeof message, format, args);
