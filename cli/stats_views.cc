@@ -262,6 +262,10 @@ std::string statsText(const StatsReport& r) {
          u64(t.tls_handshake_failures) + "\n";
   out += "doh             queries " + u64(t.doh_queries) + ", http errors " + u64(t.doh_errors) +
          "\n";
+  if (t.dnstap_frames > 0 || t.dnstap_dropped > 0) {
+    out += "dnstap          frames " + u64(t.dnstap_frames) + ", dropped " + u64(t.dnstap_dropped) +
+           " (the collector slow or gone)\n";
+  }
   if (t.upstream_tls_connections > 0) {
     out += "tls upstream    queries " + u64(t.upstream_tls) + ", connections " +
            u64(t.upstream_tls_connections) + " (resumed " + u64(t.upstream_tls_resumed) +
@@ -382,6 +386,7 @@ std::string statsJson(const StatsReport& r) {
         {"bad_length", t.tcp_bad_length}}},
       {"tls", {{"handshakes", t.tls_handshakes}, {"handshake_failures", t.tls_handshake_failures}}},
       {"doh", {{"queries", t.doh_queries}, {"http_errors", t.doh_errors}}},
+      {"dnstap", {{"frames", t.dnstap_frames}, {"dropped", t.dnstap_dropped}}},
       {"acl_refused", t.acl_refused},
       {"client_retries", t.client_retries},
       {"malformed", t.malformed},

@@ -110,6 +110,11 @@ queries = 0
 listen = []
 top_servers = 20
 
+[dnstap]
+socket = ""
+identity = ""
+messages = ["client_query", "client_response", "resolver_query", "resolver_response"]
+
 [local_root]
 enabled = true
 sources = []
@@ -632,6 +637,33 @@ constexpr KeySpec kLogKeys[] = {
      }},
 };
 
+constexpr KeySpec kDnstapKeys[] = {
+    {"socket", [](Config& c, const Field& f) {
+       c.dnstap.socket = f.string().empty() ? std::string() : readControlSocket(f);
+     }},
+    {"identity", [](Config& c, const Field& f) {
+       const std::string& text = f.string();
+       if (text.size() > 255) f.fail("must be at most 255 bytes long");
+       c.dnstap.identity = text;
+     }},
+    {"messages", [](Config& c, const Field& f) {
+       std::vector<std::string> out;
+       for (const auto& element : f.strings()) {
+         const std::string& text = element.as_string().str;
+         if (text != "client_query" && text != "client_response" && text != "resolver_query" &&
+             text != "resolver_response") {
+           f.failAt(element, quote(text) + " is not one of \"client_query\", "
+                             "\"client_response\", \"resolver_query\", \"resolver_response\"");
+         }
+         if (std::find(out.begin(), out.end(), text) != out.end()) {
+           f.failAt(element, quote(text) + " is listed twice");
+         }
+         out.push_back(text);
+       }
+       c.dnstap.messages = std::move(out);
+     }},
+};
+
 constexpr KeySpec kMetricsKeys[] = {
     {"listen", [](Config& c, const Field& f) { c.metrics.listen = readSocketAddresses(f, 9153); }},
     {"top_servers", [](Config& c, const Field& f) {
@@ -683,7 +715,7 @@ struct TableSpec {
 
 constexpr TableSpec kTables[] = {
     {"server", kServerKeys}, {"cache", kCacheKeys},     {"resolver", kResolverKeys},
-    {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys}, {"log", kLogKeys}, {"metrics", kMetricsKeys},
+    {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys}, {"log", kLogKeys}, {"metrics", kMetricsKeys}, {"dnstap", kDnstapKeys},
     {"local_root", kLocalRootKeys}, {"ecs", kEcsKeys},
 };
 
@@ -1076,6 +1108,10 @@ std::string toToml(const Config& c) {
   out += "\n[metrics]\n";
   out += "listen = " + toTomlList(c.metrics.listen) + "\n";
   out += "top_servers = " + std::to_string(c.metrics.top_servers) + "\n";
+  out += "\n[dnstap]\n";
+  out += "socket = " + quote(c.dnstap.socket) + "\n";
+  out += "identity = " + quote(c.dnstap.identity) + "\n";
+  out += "messages = " + toTomlList(c.dnstap.messages) + "\n";
   out += "\n[local_root]\n";
   out += "enabled = " + toTomlBool(c.local_root.enabled) + "\n";
   out += "sources = " + toTomlList(c.local_root.sources) + "\n";

@@ -188,6 +188,18 @@ struct LogSection {
   bool operator==(const LogSection&) const = default;
 };
 
+/// [dnstap]: DNS messages to a dnstap collector (dnstap/sink.h).
+struct DnstapSection {
+  /// The collector's Unix socket (absolute, at most 103 bytes); empty: off.
+  std::string socket;
+  /// dnstap "identity"; empty: the host name.
+  std::string identity;
+  /// Which messages: "client_query", "client_response", "resolver_query",
+  /// "resolver_response" (no duplicates).
+  std::vector<std::string> messages;
+  bool operator==(const DnstapSection&) const = default;
+};
+
 /// [metrics]: the Prometheus endpoint the supervisor serves from the stats
 /// segment (docs/operations.md "Prometheus metrics").
 struct MetricsSection {
@@ -262,6 +274,7 @@ struct Config {
   ControlSection control;
   LogSection log;
   MetricsSection metrics;
+  DnstapSection dnstap;
   LocalRootSection local_root;
   EcsSection ecs;
   /// [[forward]] zones, in file order (names distinct).

@@ -11,6 +11,7 @@ PACKAGES=(
   # libraries
   libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev libnghttp2-dev
   libmnl-dev libnftnl-dev libnetfilter-queue-dev
+  libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
   libgtest-dev libgmock-dev libsystemd-dev liblmdb-dev libbenchmark-dev
   nlohmann-json3-dev
   # the lab and clients
@@ -18,6 +19,8 @@ PACKAGES=(
   unbound pdns-recursor knot-resolver python3 openssl curl
   # promtool (checks the Prometheus page: tests/integration/metrics_test.py)
   prometheus
+  # dnstap end to end (tests/integration/dnstap_test.py)
+  fstrm-bin dnstap-ldns
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -101,6 +101,9 @@ struct WorkerCounters {  // STATS_LAYOUT
       tcp_collapse_skipped, tcp_collapse_queue_drops, tcp_revive_us, tcp_collapsed_held;
   // Client TCP/TLS connections open now (set once a second: a gauge).
   Counter tcp_open;
+  // dnstap (dnstap/sink.h): frames queued for the collector, and dropped
+  // (its queue full: the collector slow or gone).
+  Counter dnstap_frames, dnstap_dropped;
   // DNS over HTTPS (its connections and queries count as TCP and TLS too):
   // DNS queries received, requests answered with an HTTP error.
   Counter doh_queries, doh_errors;

@@ -302,6 +302,10 @@ std::string renderPrometheus(const Segment& segment, std::span<const WorkerMetri
   p.sample("shoal_tls_handshakes_total", label("outcome", "failed"), t.tls_handshake_failures);
   p.single("shoal_https_errors_total", "counter", "DNS over HTTPS requests answered with an HTTP error.",
            t.doh_errors);
+  p.family("shoal_dnstap_frames_total", "counter",
+           "dnstap messages, by outcome: queued for the collector, or dropped (its queue full).");
+  p.sample("shoal_dnstap_frames_total", label("outcome", "sent"), t.dnstap_frames);
+  p.sample("shoal_dnstap_frames_total", label("outcome", "dropped"), t.dnstap_dropped);
   return p.take();
 }
 

@@ -149,6 +149,8 @@ void Totals::add(const WorkerCounters& c) {
   tcp_revive_us += c.tcp_revive_us.get();
   tcp_collapsed_held += c.tcp_collapsed_held.get();
   tcp_open += c.tcp_open.get();
+  dnstap_frames += c.dnstap_frames.get();
+  dnstap_dropped += c.dnstap_dropped.get();
   doh_queries += c.doh_queries.get();
   doh_errors += c.doh_errors.get();
   tls_handshakes += c.tls_handshakes.get();

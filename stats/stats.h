@@ -74,6 +74,7 @@ struct Totals {
   uint64_t tcp_collapsed = 0, tcp_revived = 0, tcp_revive_failed = 0, tcp_collapsed_expired = 0;
   uint64_t tcp_collapse_skipped = 0, tcp_collapse_queue_drops = 0, tcp_revive_us = 0;
   uint64_t tcp_collapsed_held = 0, tcp_open = 0;
+  uint64_t dnstap_frames = 0, dnstap_dropped = 0;
   uint64_t doh_queries = 0, doh_errors = 0;
   uint64_t tcp_client_limited = 0, tcp_idle_evicted = 0, tcp_stalled_closed = 0, tcp_paused = 0;
   uint64_t upstream_tls = 0, upstream_tls_connections = 0, upstream_tls_resumed = 0;

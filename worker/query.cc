@@ -39,6 +39,27 @@ void Worker::countSynthesis(resolver::Synthesis kind, bool local_root) {
   if (local_root) ++counters_.local_root_answers;
 }
 
+namespace {
+
+dnstap::Transport transportOf(const ClientOrigin& origin) {
+  if (!origin.tcp) return dnstap::Transport::kUdp;
+  if (origin.stream >= 0) return dnstap::Transport::kHttps;
+  return origin.tls ? dnstap::Transport::kTls : dnstap::Transport::kTcp;
+}
+
+}  // namespace
+
+void Worker::tap(dnstap::Kind kind, dnstap::Transport transport,
+                 const dnstap::Endpoint& initiator, const dnstap::Endpoint& responder,
+                 std::span<const uint8_t> message, int64_t query_us, int64_t response_us) {
+  if (!dnstap_ || !dnstap_->wants(kind)) return;
+  if (dnstap_->log(kind, transport, initiator, responder, message, query_us, response_us)) {
+    ++counters_.dnstap_frames;
+  } else {
+    ++counters_.dnstap_dropped;
+  }
+}
+
 QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpAddress& client,
                                  const ClientOrigin& origin) {
   const bool tcp = origin.tcp;
@@ -55,6 +76,9 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   }
   // One clock read serves the cache's "now" and the response time.
   const int64_t received_us = wallUs();
+  const auto transport = transportOf(origin);
+  const dnstap::Endpoint from{client, origin.from != nullptr ? portOf(origin.from) : origin.port};
+  if (dnstap_) tap(dnstap::Kind::kClientQuery, transport, from, {}, query, received_us, 0);
   const int64_t now_ms = received_us / 1000;
   // Over UDP the client's own timer resends: the operator's loss indicator.
   if (!tcp && retries_->isRetry(query, client, now_ms)) ++counters_.client_retries;
@@ -71,6 +95,10 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
       countResponse({out_.get(), result.length});
       counters_.latency_hit.record(elapsedUs(received_us));
       if (logged) QueryLog::write(client, tcp, {out_.get(), result.length}, true, elapsedUs(received_us));
+      if (dnstap_) {
+        tap(dnstap::Kind::kClientResponse, transport, from, {}, {out_.get(), result.length},
+            received_us, wallUs());
+      }
       if (resolver::prefetchDue(result.late_hits, config_.prefetch_min_hits)) {
         // A popular entry about to expire: refreshed in the background so
         // that it never misses. The answer in out_ is not touched: draining
@@ -95,6 +123,8 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   ref.tcp = tcp;
   ref.received_us = received_us;
   ref.client = client;
+  ref.client_port = from.port;
+  ref.transport = static_cast<uint8_t>(transport);
   ref.logged = logged;
   if (tcp) {
     ref.connection = origin.connection;
@@ -126,6 +156,10 @@ void Worker::answerClient(const resolver::ClientAnswer& answer) {
   counters_.latency_miss.record(elapsedUs(ref->received_us));
   if (ref->logged) {
     QueryLog::write(ref->client, ref->tcp, answer.packet, false, elapsedUs(ref->received_us));
+  }
+  if (dnstap_) {
+    tap(dnstap::Kind::kClientResponse, static_cast<dnstap::Transport>(ref->transport),
+        {ref->client, ref->client_port}, {}, answer.packet, ref->received_us, wallUs());
   }
   if (ref->tcp) {
     tcp_->answer(ref->connection, ref->stream, answer.packet);

@@ -36,6 +36,10 @@ struct ClientOrigin {
   /// TCP: the connection's idle timeout in units of 100 ms, for clients
   /// that ask for edns-tcp-keepalive (RFC 7828); 0: the configured one.
   uint16_t tcp_keepalive = 0;
+  /// TCP: the client's port, and whether the connection is DNS over TLS
+  /// (dnstap; DNS over HTTPS has a stream).
+  uint16_t port = 0;
+  bool tls = false;
 };
 
 /// What became of a query.

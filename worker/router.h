@@ -27,7 +27,9 @@ struct ClientRef {
   int64_t received_us = 0;     // when the query arrived (wall clock)
   int32_t pending = -1;        // UDP: its journal entry (-1: none)
   LocalAddress local;          // UDP: where it arrived (wildcard sockets)
-  base::IpAddress client;      // who asked (the query log)
+  base::IpAddress client;      // who asked (the query log, dnstap)
+  uint16_t client_port = 0;    // (dnstap)
+  uint8_t transport = 0;       // dnstap::Transport
   bool logged = false;         // sampled by the query log: logged when answered
 };
 

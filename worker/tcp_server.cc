@@ -362,6 +362,7 @@ bool TcpServer::admit(TcpConnection* conn, bool open, bool tls, bool https, bool
   conn->closing = false;
   conn->registered = true;
   conn->peer = *address;
+  conn->peer_port = portOf(reinterpret_cast<const sockaddr*>(&peer));
   if (revived) {
     conn->bucket = history_.onRevive(conn->client, wallMs());
   } else {
@@ -483,6 +484,8 @@ void TcpServer::onDohQuery(TcpConnection& conn, int32_t stream, std::span<const 
   origin.tcp = true;
   origin.connection = conn.id;
   origin.stream = stream;
+  origin.port = conn.peer_port;
+  origin.tls = true;
   ++conn.in_flight;  // counted before the engine runs: it may answer at once
   const auto outcome = path_.handleQuery(query, conn.peer, origin);
   if (!outcome.pending) --conn.in_flight;
@@ -543,6 +546,8 @@ size_t TcpServer::processMessages(TcpConnection& conn, std::span<const uint8_t> 
     // The timeout of this connection's bucket (RFC 7828 section 3.3.2).
     origin.tcp_keepalive =
         static_cast<uint16_t>(std::min<int64_t>(idleTimeout(conn.bucket) / 100, 65535));
+    origin.port = conn.peer_port;
+    origin.tls = conn.tls != nullptr;
     history_.onQuery(conn.client, wallMs());
     ++conn.queries;
     // Counted before the engine runs: it may answer at once.

@@ -46,6 +46,7 @@ struct TcpConnection {
   /// it busy: TcpServer's idle timer closes it tcp_idle_timeout later.
   int64_t active_ms = 0;
   base::IpAddress peer;
+  uint16_t peer_port = 0;
   ClientKey client;  // the client's address, or its IPv6 /64 (ClientHistory)
   /// Its client's bucket when it opened: its idle timeout and LRU list.
   ClientBucket bucket = ClientBucket::kCollapse;

@@ -1,5 +1,9 @@
 #include "worker/worker_config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include <algorithm>
 #include <utility>
 
@@ -84,6 +88,19 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
       std::min<int64_t>(config.server.tcp_idle_timeout.count() / 100, 65535));
   out.tcp_idle_timeout_ms = config.server.tcp_idle_timeout.count();
   out.query_log_one_in = config.log.queries;
+  out.dnstap.socket_path = config.dnstap.socket;
+  out.dnstap.identity = config.dnstap.identity;
+  if (out.dnstap.identity.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) out.dnstap.identity = host;
+  }
+  out.dnstap.version = std::string("shoal ") + SHOAL_VERSION_TEXT;
+  const char* const kinds[4] = {"client_query", "client_response", "resolver_query",
+                                "resolver_response"};
+  for (int i = 0; i < 4; ++i) {
+    out.dnstap.kinds[i] = std::find(config.dnstap.messages.begin(), config.dnstap.messages.end(),
+                                    kinds[i]) != config.dnstap.messages.end();
+  }
   out.tcp_collapse = config.server.tcp_collapse;
   out.tcp_collapse_queue = config.server.tcp_collapse_queue;
   out.tcp_collapsed_max = config.server.tcp_collapsed_max;

@@ -13,6 +13,7 @@
 #include "base/ip_address.h"
 #include "base/ip_prefix.h"
 #include "resolver/answer.h"
+#include "dnstap/sink.h"
 #include "resolver/engine.h"
 
 namespace shoal::config {
@@ -52,6 +53,8 @@ struct WorkerConfig {
   uint16_t tcp_collapse_queue = 5300;
   size_t tcp_collapsed_max = 262144;
   int64_t tcp_collapsed_timeout_ms = 600000;
+  /// dnstap ([dnstap]): off when socket_path is empty.
+  dnstap::Options dnstap;
   /// The sampled query log ([log] queries): one query in this many; 0: off.
   uint32_t query_log_one_in = 0;
   /// On SIGTERM, how long in-flight queries may take to finish.

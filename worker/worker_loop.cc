@@ -76,6 +76,11 @@ int Worker::run(std::span<const ListenSocket> sockets) {
   udp_ = std::make_unique<UdpServer>(loop_, *this, journal_, counters_, slot_);
   tcp_ = std::make_unique<TcpServer>(loop_, config_, *this, counters_, slot_);
   upstream_ = std::make_unique<UpstreamTransport>(loop_, config_, *this, counters_, slot_);
+  if (!config_.dnstap.socket_path.empty()) {
+    std::string error;
+    dnstap_ = dnstap::Sink::open(config_.dnstap, &error);
+    if (!dnstap_) logError("worker %u: dnstap off: %s", slot_, error.c_str());
+  }
   const std::pair<uv_signal_t*, int> signals[] = {
       {&sigterm_, SIGTERM}, {&sigint_, SIGINT}, {&sigusr1_, SIGUSR1}};
   for (const auto& [handle, signum] : signals) {
@@ -137,9 +142,26 @@ void Worker::drain() {
     if (sends.empty() && cancels.empty() && answers.empty() && failed_upstreams_.empty()) break;
     // Sends before cancels: a token sent and cancelled in one batch closes.
     for (auto& send : sends) {
+      if (dnstap_) {
+        const auto transport = send.tls ? dnstap::Transport::kTls
+                               : send.tcp ? dnstap::Transport::kTcp
+                                          : dnstap::Transport::kUdp;
+        const dnstap::Endpoint server{send.server, send.port};
+        const int64_t now_us = wallUs();
+        tap(dnstap::Kind::kResolverQuery, transport, {}, server, send.packet, now_us, 0);
+        if (dnstap_->wants(dnstap::Kind::kResolverResponse)) {
+          tapped_[send.token] = {server, transport, now_us};
+        }
+      }
       if (!upstream_->send(send)) failed_upstreams_.push_back(send.token);
     }
-    for (const auto& cancel : cancels) upstream_->cancel(cancel.token);
+    for (const auto& cancel : cancels) {
+      tapped_.erase(cancel.token);
+      upstream_->cancel(cancel.token);
+    }
+    // Bounded whatever happens to the replies (entries for tokens that got
+    // neither a reply nor a failure would otherwise stay).
+    if (tapped_.size() > 65536) tapped_.clear();
     for (const auto& answer : answers) answerClient(answer);
     if (!failed_upstreams_.empty()) {
       const auto failed = std::move(failed_upstreams_);
@@ -182,12 +204,18 @@ void Worker::onEngineTimer() {
 
 void Worker::onUpstreamReply(uint64_t token, std::span<const uint8_t> reply) {
   if (finished_) return;
+  if (const auto it = tapped_.find(token); it != tapped_.end()) {
+    tap(dnstap::Kind::kResolverResponse, it->second.transport, {}, it->second.server, reply,
+        it->second.sent_us, wallUs());
+    tapped_.erase(it);
+  }
   engine_->onUpstreamReply(token, reply, wallMs());
   drain();
 }
 
 void Worker::onUpstreamFailure(uint64_t token) {
   if (finished_) return;
+  tapped_.erase(token);
   // Reported from drain()'s own loop when it runs (a pooled connection can
   // break while drain() sends on it): the engine is never re-entered.
   failed_upstreams_.push_back(token);

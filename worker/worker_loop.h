@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "base/ip_address.h"
@@ -90,6 +91,10 @@ class Worker final : public QueryPath, public UpstreamEvents {
   /// A hot-path answer synthesised from ranges (RFC 8198), by kind.
   void countSynthesis(resolver::Synthesis kind, bool local_root);
   void answerClient(const resolver::ClientAnswer& answer);
+  /// One dnstap message if the sink wants its kind (counted either way).
+  void tap(dnstap::Kind kind, dnstap::Transport transport, const dnstap::Endpoint& initiator,
+           const dnstap::Endpoint& responder, std::span<const uint8_t> message, int64_t query_us,
+           int64_t response_us);
 
   WorkerConfig config_;
   shmcache::Cache& cache_;
@@ -114,6 +119,16 @@ class Worker final : public QueryPath, public UpstreamEvents {
   std::unique_ptr<uint8_t[]> scratch_;  // kCacheScratchSize: cache copies, synthesis
   std::unique_ptr<RetryDetector> retries_ = std::make_unique<RetryDetector>();  // client retries
   QueryLog query_log_{config_.query_log_one_in};  // [log] queries
+  /// dnstap ([dnstap] socket; null: off). Started in run(), after the fork.
+  std::unique_ptr<dnstap::Sink> dnstap_;
+  /// Upstream queries sent, by token, for their RESOLVER_RESPONSE (only
+  /// while dnstap wants those).
+  struct TappedQuery {
+    dnstap::Endpoint server;
+    dnstap::Transport transport = dnstap::Transport::kUdp;
+    int64_t sent_us = 0;
+  };
+  std::unordered_map<uint64_t, TappedQuery> tapped_;
 
   ClientRouter router_;
   // The transports, made once the loop exists (run()).

@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 65);
+  EXPECT_EQ(keys, 68);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
