@@ -25,6 +25,11 @@ namespace {
 // Netlink messages are read into buffers of this size (libmnl suggests
 // the page size, at most 8 KiB: MNL_SOCKET_BUFFER_SIZE).
 constexpr size_t kNetlinkBuffer = 8192;
+// Batches: a worker's element changes (at most 2 messages of 500 IPv6
+// elements, 52 octets each), and the supervisor's rules (2 sets and 2
+// rules per worker and family, 256 workers).
+constexpr size_t kSmallBatch = 64 * 1024;
+constexpr size_t kInstallBatch = 1024 * 1024;
 
 constexpr const char* kTable = "shoal";
 constexpr const char* kChain = "divert";
@@ -77,8 +82,13 @@ class Netlink {
 
 class Batch {
  public:
-  explicit Batch(uint32_t seq) : buffer_(kSize), seq_(seq) {
-    batch_ = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size());
+  /// Messages go into `buffer` (kept by the caller, reused) up to `limit`
+  /// octets.
+  Batch(uint32_t seq, std::vector<char>& buffer, size_t limit) : seq_(seq) {
+    // libmnl writes a message before next() checks it against the limit:
+    // the buffer holds twice the limit.
+    if (buffer.size() < 2 * limit) buffer.resize(2 * limit);
+    batch_ = mnl_nlmsg_batch_start(buffer.data(), limit);
     nftnl_batch_begin(current(), seq_++);
     next();
   }
@@ -135,10 +145,8 @@ class Batch {
   uint32_t seq() const { return seq_; }
 
  private:
-  static constexpr size_t kSize = 256 * 1024;
   char* current() { return static_cast<char*>(mnl_nlmsg_batch_current(batch_)); }
 
-  std::vector<char> buffer_;
   mnl_nlmsg_batch* batch_ = nullptr;
   uint32_t seq_;
   uint32_t last_seq_ = 0;
@@ -211,8 +219,9 @@ nftnl_rule* divertRule(uint16_t family, const std::string& set, uint32_t set_id,
 }
 
 void deleteTables(Netlink& nl, uint32_t seq) {
+  std::vector<char> buffer;
   for (const uint16_t family : {uint16_t{NFPROTO_IPV4}, uint16_t{NFPROTO_IPV6}}) {
-    Batch batch(seq);
+    Batch batch(seq, buffer, kSmallBatch);
     nftnl_table* table = nftnl_table_alloc();
     nftnl_table_set_str(table, NFTNL_TABLE_NAME, kTable);
     nftnl_table_set_u32(table, NFTNL_TABLE_FAMILY, family);
@@ -227,7 +236,8 @@ void deleteTables(Netlink& nl, uint32_t seq) {
 
 bool installTables(Netlink& nl, unsigned workers, uint16_t first_queue, bool native_queue,
                    std::string* error) {
-  Batch batch(1000);
+  std::vector<char> buffer;
+  Batch batch(1000, buffer, kInstallBatch);
   uint32_t set_id = 1;
   for (const uint16_t family : {uint16_t{NFPROTO_IPV4}, uint16_t{NFPROTO_IPV6}}) {
     nftnl_table* table = nftnl_table_alloc();
@@ -235,7 +245,10 @@ bool installTables(Netlink& nl, unsigned workers, uint16_t first_queue, bool nat
     nftnl_table_set_u32(table, NFTNL_TABLE_FAMILY, family);
     nftnl_table_nlmsg_build_payload(batch.header(NFT_MSG_NEWTABLE, family, NLM_F_CREATE), table);
     nftnl_table_free(table);
-    batch.next();
+    if (!batch.next()) {
+      *error = "too many workers for one netlink batch";
+      return false;
+    }
 
     nftnl_chain* chain = nftnl_chain_alloc();
     nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, kTable);
@@ -246,7 +259,10 @@ bool installTables(Netlink& nl, unsigned workers, uint16_t first_queue, bool nat
     nftnl_chain_set_u32(chain, NFTNL_CHAIN_POLICY, NF_ACCEPT);
     nftnl_chain_nlmsg_build_payload(batch.header(NFT_MSG_NEWCHAIN, family, NLM_F_CREATE), chain);
     nftnl_chain_free(chain);
-    batch.next();
+    if (!batch.next()) {
+      *error = "too many workers for one netlink batch";
+      return false;
+    }
 
     const bool v4 = family == NFPROTO_IPV4;
     const uint32_t address_type = v4 ? kTypeIpv4 : kTypeIpv6;
@@ -264,7 +280,10 @@ bool installTables(Netlink& nl, unsigned workers, uint16_t first_queue, bool nat
       nftnl_set_nlmsg_build_payload(
           batch.header(NFT_MSG_NEWSET, family, NLM_F_CREATE | NLM_F_EXCL), set);
       nftnl_set_free(set);
-      batch.next();
+      if (!batch.next()) {
+        *error = "too many workers for one netlink batch";
+        return false;
+      }
 
       nftnl_rule* rule = divertRule(family, name, set_id, static_cast<uint16_t>(first_queue + slot),
                                     native_queue);
@@ -314,8 +333,47 @@ std::unique_ptr<DivertSet> DivertSet::open(unsigned slot, std::string* error) {
   set->socket_ = nl.release();
   set->set_name_ = setName(slot);
   set->seq_ = 1;
-  if (!set->flush(error)) return nullptr;  // also: the sets exist
+  // The sets must exist; they are emptied only once the worker has its
+  // queue (Collapser), not while a predecessor may still serve from them.
+  if (!set->exists(error)) return nullptr;
   return set;
+}
+
+bool DivertSet::exists(std::string* error) {
+  for (const uint16_t family : {uint16_t{NFPROTO_IPV4}, uint16_t{NFPROTO_IPV6}}) {
+    alignas(nlmsghdr) char request[512];
+    const uint32_t seq = seq_++;
+    nlmsghdr* h = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETSET, family, NLM_F_ACK, seq);
+    mnl_attr_put_strz(h, NFTA_SET_TABLE, kTable);
+    mnl_attr_put_strz(h, NFTA_SET_NAME, set_name_.c_str());
+    if (mnl_socket_sendto(socket_, h, h->nlmsg_len) < 0) {
+      *error = errnoText("netlink send");
+      return false;
+    }
+    // The set (a NEWSET message) and then the acknowledgement, or an error.
+    std::vector<char> reply(kNetlinkBuffer);
+    for (bool done = false; !done;) {
+      const ssize_t n = mnl_socket_recvfrom(socket_, reply.data(), reply.size());
+      if (n <= 0) {
+        *error = errnoText("netlink receive");
+        return false;
+      }
+      int remaining = static_cast<int>(n);
+      for (auto* r = reinterpret_cast<nlmsghdr*>(reply.data()); mnl_nlmsg_ok(r, remaining);
+           r = mnl_nlmsg_next(r, &remaining)) {
+        if (r->nlmsg_seq != seq || r->nlmsg_type != NLMSG_ERROR) continue;
+        const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(r));
+        if (e->error != 0) {
+          errno = -e->error;
+          *error = std::string("set ") + (family == NFPROTO_IPV4 ? "ip" : "ip6") + " shoal " +
+                   set_name_ + ": " + errnoText("nftables");
+          return false;
+        }
+        done = true;
+      }
+    }
+  }
+  return true;
 }
 
 DivertSet::~DivertSet() {
@@ -325,32 +383,48 @@ DivertSet::~DivertSet() {
 bool DivertSet::change(uint16_t message, std::span<const ConnTuple> tuples, uint8_t family,
                        std::string* error) {
   const uint16_t nf_family = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-  Batch batch(seq_);
-  nftnl_set* set = nftnl_set_alloc();
-  nftnl_set_set_str(set, NFTNL_SET_TABLE, kTable);
-  nftnl_set_set_str(set, NFTNL_SET_NAME, set_name_.c_str());
-  nftnl_set_set_u32(set, NFTNL_SET_FAMILY, nf_family);
-  size_t count = 0;
-  for (const ConnTuple& tuple : tuples) {
-    if (tuple.family != family) continue;
-    uint8_t key[40];
-    const size_t key_length = tuple.setKey(key);
-    nftnl_set_elem* element = nftnl_set_elem_alloc();
-    nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, static_cast<uint32_t>(key_length));
-    nftnl_set_elem_add(set, element);
-    ++count;
+  // At most kPerMessage elements a message (an element takes 28 octets
+  // for IPv4, 52 for IPv6, and the element list's length is 16 bits) and a
+  // batch of such messages per transaction, within the batch's buffer.
+  constexpr size_t kPerMessage = 500;
+  size_t at = 0;
+  while (at < tuples.size()) {
+    Batch batch(seq_, buffer_, kSmallBatch);
+    size_t in_batch = 0;
+    while (at < tuples.size() && in_batch < 2) {
+      nftnl_set* set = nftnl_set_alloc();
+      nftnl_set_set_str(set, NFTNL_SET_TABLE, kTable);
+      nftnl_set_set_str(set, NFTNL_SET_NAME, set_name_.c_str());
+      nftnl_set_set_u32(set, NFTNL_SET_FAMILY, nf_family);
+      size_t count = 0;
+      for (; at < tuples.size() && count < kPerMessage; ++at) {
+        if (tuples[at].family != family) continue;
+        uint8_t key[40];
+        const size_t key_length = tuples[at].setKey(key);
+        nftnl_set_elem* element = nftnl_set_elem_alloc();
+        nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, static_cast<uint32_t>(key_length));
+        nftnl_set_elem_add(set, element);
+        ++count;
+      }
+      if (count > 0) {
+        nftnl_set_elems_nlmsg_build_payload(
+            batch.header(message, nf_family, message == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0),
+            set);
+        ++in_batch;
+        if (!batch.next()) {
+          nftnl_set_free(set);
+          *error = "netlink batch full";
+          return false;
+        }
+      }
+      nftnl_set_free(set);
+    }
+    if (in_batch == 0) break;
+    const bool ok = batch.run(socket_, port_id_, error);
+    seq_ = batch.seq();
+    if (!ok) return false;
   }
-  if (count == 0) {
-    nftnl_set_free(set);
-    return true;
-  }
-  nftnl_set_elems_nlmsg_build_payload(
-      batch.header(message, nf_family, message == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0), set);
-  nftnl_set_free(set);
-  batch.next();
-  const bool ok = batch.run(socket_, port_id_, error);
-  seq_ = batch.seq();
-  return ok;
+  return true;
 }
 
 bool DivertSet::add(const ConnTuple& tuple, std::string* error) {
@@ -377,7 +451,7 @@ bool DivertSet::removeMany(std::span<const ConnTuple> tuples, std::string* error
 
 bool DivertSet::flush(std::string* error) {
   for (const uint16_t family : {uint16_t{NFPROTO_IPV4}, uint16_t{NFPROTO_IPV6}}) {
-    Batch batch(seq_);
+    Batch batch(seq_, buffer_, kSmallBatch);
     // A deletion naming no element empties the set.
     nlmsghdr* h = batch.header(NFT_MSG_DELSETELEM, family, 0);
     mnl_attr_put_strz(h, NFTA_SET_ELEM_LIST_TABLE, kTable);

@@ -25,6 +25,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "collapse/tuple.h"
 
@@ -63,6 +64,7 @@ class DivertSet {
 
  private:
   DivertSet() = default;
+  bool exists(std::string* error);
   bool change(uint16_t message, std::span<const ConnTuple> tuples, uint8_t family,
               std::string* error);
 
@@ -70,6 +72,7 @@ class DivertSet {
   unsigned port_id_ = 0;
   uint32_t seq_ = 0;
   std::string set_name_;
+  std::vector<char> buffer_;  // the batches' (reused)
 };
 
 }  // namespace shoal::collapse

@@ -36,7 +36,7 @@ class TupleStore {
   /// Keeps `state` for `tuple`, collapsed at `now_ms` (replacing any entry
   /// of the same tuple). False when full, or when the tuple's local
   /// address would be the 256th distinct one.
-  bool put(const ConnTuple& tuple, const RepairState& state, int64_t now_ms);
+  [[nodiscard]] bool put(const ConnTuple& tuple, const RepairState& state, int64_t now_ms);
   struct Taken {
     RepairState state;
     int64_t collapsed_ms = 0;  // to the second

@@ -88,6 +88,8 @@ std::optional<RepairState> saveIdle(int fd, std::string* error) {
   return state;
 }
 
+bool leaveRepair(int fd) { return setInt(fd, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP); }
+
 int restore(const ConnTuple& tuple, const RepairState& state, uint32_t elapsed_ms,
             std::string* error) {
   const int fd = socket(tuple.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -48,6 +48,10 @@ bool repairAllowed(std::string* error);
 /// socket is then left as it was.
 std::optional<RepairState> saveIdle(int fd, std::string* error);
 
+/// Takes a socket saveIdle() left in repair mode out of it again (the
+/// connection goes on as before). False if the kernel refuses.
+bool leaveRepair(int fd);
+
 /// Rebuilds the connection `tuple` with `state`, `elapsed_ms` after it was
 /// saved (the timestamp clock moves on by as much). Returns a connected,
 /// non-blocking socket out of repair mode, or -1 (and `error`).

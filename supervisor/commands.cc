@@ -221,6 +221,19 @@ std::string Supervisor::metricsPage() {
     workers.push_back({static_cast<unsigned>(i), slot.pid != 0 && state == stats::WorkerState::kReady,
                        slot.restarts});
   }
+  // The server rows come from a walk over the whole cache (each stripe
+  // locked in turn): kept for a few seconds, so that frequent or concurrent
+  // scrapes do not walk it again and again.
+  const int64_t now = monotonicMs();
+  if (metrics_servers_at_ms_ < 0 || now - metrics_servers_at_ms_ >= kMetricsServersMs) {
+    metrics_servers_ = serverMetrics();
+    metrics_servers_at_ms_ = now;
+  }
+  return stats::renderPrometheus(*stats_, workers, metrics_servers_,
+                                 loaded_.config.metrics.top_servers);
+}
+
+std::vector<stats::ServerMetrics> Supervisor::serverMetrics() {
   const auto& engine = worker_config_.engine;
   std::vector<stats::ServerMetrics> servers;
   for (const auto& row :
@@ -238,7 +251,7 @@ std::string Supervisor::metricsPage() {
     m.backed_off = row.state == "backed off";
     servers.push_back(std::move(m));
   }
-  return stats::renderPrometheus(*stats_, workers, servers, loaded_.config.metrics.top_servers);
+  return servers;
 }
 
 std::string Supervisor::serversJson() {

@@ -157,8 +157,22 @@ void MetricsServer::accept(int listener, int64_t now_ms) {
     const int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     if (connections_.size() >= kMaxConnections) {
-      ::close(fd);  // busy: Prometheus retries at its next interval
-      continue;
+      // Full: the oldest connection still sending its request goes (a slow
+      // or idle client must not keep scrapes out); if all are being
+      // answered, the new one is refused.
+      size_t oldest = connections_.size();
+      for (size_t i = 0; i < connections_.size(); ++i) {
+        if (!connections_[i].answered &&
+            (oldest == connections_.size() || connections_[i].opened_ms < connections_[oldest].opened_ms)) {
+          oldest = i;
+        }
+      }
+      if (oldest == connections_.size()) {
+        ::close(fd);
+        continue;
+      }
+      ::close(connections_[oldest].fd);
+      drop(oldest);
     }
     Connection conn;
     conn.fd = fd;
@@ -169,20 +183,31 @@ void MetricsServer::accept(int listener, int64_t now_ms) {
 
 void MetricsServer::read(Connection& conn) {
   char buf[2048];
+  bool eof = false;
   for (;;) {
     const ssize_t n = recv(conn.fd, buf, sizeof buf, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    if (n == 0) {
+      eof = true;  // the client shut its side: answer what came, if whole
+      break;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
       ::close(conn.fd);
       conn.fd = -1;
       return;
     }
-    if (n < 0) break;
     conn.in.append(buf, static_cast<size_t>(n));
     if (conn.in.size() > kMaxRequest) break;
   }
   size_t end = conn.in.find("\r\n\r\n");
   if (end == std::string::npos) end = conn.in.find("\n\n");
-  if (end == std::string::npos && conn.in.size() <= kMaxRequest) return;  // more to come
+  if (end == std::string::npos && conn.in.size() <= kMaxRequest) {
+    if (eof) {  // it will never be whole
+      ::close(conn.fd);
+      conn.fd = -1;
+    }
+    return;  // more to come
+  }
   HttpRequest request;
   if (end == std::string::npos) {
     request.status = 431;

@@ -77,6 +77,7 @@ std::vector<std::string> changedKeys(const config::Config& a, const config::Conf
   note(a.control.group == b.control.group, "control.group");
   note(a.metrics == b.metrics, "metrics");
   note(a.log == b.log, "log");
+  note(a.dnstap == b.dnstap, "dnstap");
   note(a.local_root == b.local_root, "local_root");
   note(a.ecs == b.ecs, "ecs");
   note(a.forward == b.forward, "forward");

@@ -102,13 +102,22 @@ int Supervisor::run() {
     for (size_t i = 0; i < slots_.size(); ++i) spawn(i);
   } else {
     adopt();  // the segments, sockets and workers of the previous image
-    divert_installed_ = config.server.tcp_collapse;  // the predecessor's rules serve on
+    // The config may have changed with the binary: rules made anew (the
+    // upgrade's rollout replaces every worker, and their collapsed
+    // connections with them, anyway).
+    applyDivert(config);
   }
   if (!config.metrics.listen.empty()) {
-    metrics_.listen(config.metrics.listen);
-    std::string where;
-    for (const auto& a : config.metrics.listen) where += " http://" + a.toString() + "/metrics";
-    logLine("metrics:%s", where.c_str());
+    // Not fatal: the resolver serves without its metrics rather than not
+    // at all (a reload can bind them once the address is free).
+    try {
+      metrics_.listen(config.metrics.listen);
+      std::string where;
+      for (const auto& a : config.metrics.listen) where += " http://" + a.toString() + "/metrics";
+      logLine("metrics:%s", where.c_str());
+    } catch (const StartupError& e) {
+      logError("%s: serving without metrics", e.what());
+    }
   }
   startLocalRoot();
   notifyReady(servingStatus());

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "stats/prometheus.h"
 #include "supervisor/control_server.h"
 #include "supervisor/metrics_server.h"
 #include "supervisor/load.h"
@@ -186,6 +187,12 @@ class Supervisor {
   std::string serversJson();
   /// The Prometheus page (supervisor/metrics_server.h, stats/prometheus.h).
   std::string metricsPage();
+  std::vector<stats::ServerMetrics> serverMetrics();
+  /// The server rows of the last scrape, and when they were read
+  /// (monotonic; -1: never): reused for kMetricsServersMs.
+  static constexpr int64_t kMetricsServersMs = 5000;
+  std::vector<stats::ServerMetrics> metrics_servers_;
+  int64_t metrics_servers_at_ms_ = -1;
   std::string cacheStatsJson() const;
 
   // anchors.cc

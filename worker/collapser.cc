@@ -116,7 +116,14 @@ bool Collapser::collapse(int fd) {
     ++counters_.tcp_collapse_skipped;
     return false;
   }
-  store_.put(*tuple, *state, static_cast<int64_t>(uv_now(&loop_)));
+  if (!store_.put(*tuple, *state, static_cast<int64_t>(uv_now(&loop_)))) {
+    // (a 256th distinct local address): the connection stays as it was
+    collapse::leaveRepair(fd);
+    std::string ignored;
+    set_->remove(*tuple, &ignored);
+    ++counters_.tcp_collapse_skipped;
+    return false;
+  }
   ++counters_.tcp_collapsed;
   counters_.tcp_collapsed_held.set(store_.size());
   return true;
@@ -138,7 +145,15 @@ void Collapser::onSegment(uint32_t id, std::span<const uint8_t> packet) {
   const auto tuple = collapse::ConnTuple::ofIncoming(packet);
   const auto now = static_cast<int64_t>(uv_now(&loop_));
   std::optional<collapse::TupleStore::Taken> taken;
-  if (tuple) taken = store_.take(*tuple, now);
+  if (tuple) {
+    taken = store_.take(*tuple, now);
+    if (!taken) {
+      // Not held (expired before the sweep saw it, or a segment that raced
+      // a revival): its element must not divert the tuple any longer.
+      std::string ignored;
+      set_->remove(*tuple, &ignored);
+    }
+  }
   if (taken) {
     const uint64_t started = uv_hrtime();
     std::string error;

@@ -5,10 +5,17 @@
 #include <algorithm>
 #include <array>
 #include <string_view>
+#include <cstring>
+#include <span>
+#include <vector>
 
 #include "dns/message.h"
 
 namespace shoal::worker {
+
+// A TLS record carries at most this much (RFC 8446 section 5.1): frames are
+// gathered up to it before they are sent.
+constexpr size_t kTlsRecordPlaintext = 16384;
 
 namespace {
 
@@ -272,6 +279,19 @@ void DohSession::respondStatus(int32_t stream, Stream& s, int status,
 }
 
 bool DohSession::flush() {
+  // The frames of one flush (an answer's HEADERS and DATA, a SETTINGS ACK)
+  // leave together: one TLS record and one write(2) per record's worth
+  // rather than one per frame (bench/tcp-qps-bench.sh measured 1.92 writes
+  // per DoH answer against 0.96 per DoT answer before). Gathered on the
+  // stack: nothing stays with the session.
+  uint8_t gathered[kTlsRecordPlaintext];
+  size_t used = 0;
+  auto send = [&]() {
+    if (used == 0) return true;
+    const bool ok = send_(context_, {gathered, used});
+    used = 0;
+    return ok;
+  };
   for (;;) {
     const uint8_t* data = nullptr;
     const ssize_t length = nghttp2_session_mem_send(session_, &data);
@@ -279,12 +299,24 @@ bool DohSession::flush() {
       failed_ = true;
       return false;
     }
-    if (length == 0) return true;
-    if (!send_(context_, {data, static_cast<size_t>(length)})) {
-      failed_ = true;
-      return false;
+    if (length == 0) break;
+    auto chunk = std::span<const uint8_t>(data, static_cast<size_t>(length));
+    while (!chunk.empty()) {
+      const size_t n = std::min(chunk.size(), sizeof gathered - used);
+      std::memcpy(gathered + used, chunk.data(), n);
+      used += n;
+      chunk = chunk.subspan(n);
+      if (used == sizeof gathered && !send()) {
+        failed_ = true;
+        return false;
+      }
     }
   }
+  if (!send()) {
+    failed_ = true;
+    return false;
+  }
+  return true;
 }
 
 bool DohSession::finished() const {

@@ -110,6 +110,10 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
     case resolver::HotPathResult::kError:
       ++counters_.malformed;
       countResponse({out_.get(), result.length});
+      if (dnstap_) {
+        tap(dnstap::Kind::kClientResponse, transport, from, {}, {out_.get(), result.length},
+            received_us, wallUs());
+      }
       return {{out_.get(), result.length}};
     case resolver::HotPathResult::kDrop:
       ++counters_.dropped;

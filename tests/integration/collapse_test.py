@@ -151,7 +151,7 @@ def test_a_forgotten_connection_gets_a_reset():
         ask(sock, 1)
         wait_counter(shoal, "collapsed", 1, "the connection collapsed")
         wait_counter(shoal, "collapsed_expired", 1, "the collapsed connection forgotten")
-        # the kernel forgot the divert element by itself too
+        # the sweep deleted its divert element too
         wait_for(lambda: "elements" not in in_ns("nft", "list", "table", "ip", "shoal").stdout,
                  10, what="the divert element timed out")
         sock.sendall(tcp_frame(build_query("late.example", "A", qid=2)))

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -312,6 +313,43 @@ TEST_P(KernelRoundTrip, CollapseAndRevive) {
   close(listener);
   DivertRules::remove();
   EXPECT_FALSE(DivertSet::open(0, &error)) << "the rules are gone";
+}
+
+// Thousands of elements at once (a sweep that forgets many collapsed
+// connections): added one by one, deleted in one call, in chunks that fit
+// netlink's messages.
+TEST_P(KernelRoundTrip, ManyElementsDeletedAtOnce) {
+  const int family = GetParam();
+  std::string error;
+  ASSERT_TRUE(DivertRules::install(1, 4243, &error)) << error;
+  auto set = DivertSet::open(0, &error);
+  ASSERT_TRUE(set) << error;
+  std::vector<ConnTuple> tuples;
+  for (int i = 0; i < 6000; ++i) {
+    ConnTuple t;
+    t.family = static_cast<uint8_t>(family);
+    t.local_port = 53;
+    t.remote_port = static_cast<uint16_t>(1024 + i);
+    t.local[0] = 10;
+    t.remote[0] = 10;
+    t.remote[1] = static_cast<uint8_t>(i / 250);
+    t.remote[3] = static_cast<uint8_t>(i % 250);
+    tuples.push_back(t);
+  }
+  for (const auto& t : tuples) ASSERT_TRUE(set->add(t, &error)) << error;
+  auto count = [&] {
+    const std::string cmd = std::string("nft list set ") + (family == AF_INET ? "ip" : "ip6") +
+                            " shoal w0 | grep -oE ' \\. 53([^0-9]|$)' | wc -l";
+    FILE* p = popen(cmd.c_str(), "r");
+    int n = -1;
+    if (p != nullptr && std::fscanf(p, "%d", &n) != 1) n = -1;
+    if (p != nullptr) pclose(p);
+    return n;
+  };
+  EXPECT_EQ(count(), 6000);
+  EXPECT_TRUE(set->removeMany(tuples, &error)) << error;
+  EXPECT_EQ(count(), 0);
+  DivertRules::remove();
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, KernelRoundTrip, ::testing::Values(AF_INET, AF_INET6),
