@@ -8,6 +8,8 @@
 namespace shoal::stats {
 namespace {
 
+// stats/ knows no DNS (it depends on base only): the 16 rcodes' names are
+// spelt here as dns::rcodeToText spells them.
 const char* const kRcodes[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
                                  "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",
                                  "NOTZONE", "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14",
