@@ -285,7 +285,12 @@ class Shoal:
             self.proc.wait(5)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            # a start that failed (or timed out) leaves nothing running
+            self.__exit__(*sys.exc_info())
+            raise
 
     def __exit__(self, exc_type, exc, tb):
         try:
