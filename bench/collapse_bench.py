@@ -28,7 +28,6 @@ Standard library only."""
 
 import json
 import multiprocessing
-import os
 import socket
 import statistics
 import struct
@@ -36,28 +35,15 @@ import subprocess
 import sys
 import time
 
+# The same client pieces as the idle-connection benchmark (this directory).
+from tcp_idle_bench import IP_BIND_ADDRESS_NO_PORT, frame, query, read_message, rss_kib
+
 PROCESSES = 4
 SAMPLES = 1000
 
 
-def query(qid):
-    header = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    name = b"".join(bytes([len(p)]) + p.encode() for p in "x.example".split(".")) + b"\0"
-    return struct.pack("!H", 12 + len(name) + 4) + header + name + struct.pack("!HH", 1, 1)
-
-
-def read_message(s):
-    data = b""
-    while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
-        chunk = s.recv(4096)
-        if not chunk:
-            return None
-        data += chunk
-    return data[2:]
-
-
 def ask(s, qid):
-    s.sendall(query(qid))
+    s.sendall(frame(query(qid)))
     reply = read_message(s)
     if reply is None or struct.unpack("!H", reply[:2])[0] != qid:
         raise RuntimeError("a connection was not answered")
@@ -86,19 +72,6 @@ def table_share(per_set):
     while buckets < per_set * 4 / 3:
         buckets *= 2
     return round(buckets * 8 / per_set)
-
-
-def rss_kib(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
-
-
-IP_BIND_ADDRESS_NO_PORT = 24
 
 
 def holder(index, address, port, count, commands, results, source):
