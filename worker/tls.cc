@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <string_view>
 
 #include "base/ip_address.h"
@@ -61,6 +62,22 @@ std::string loadError(const std::string& what) {
   }
   ERR_clear_error();
   return why;
+}
+
+/// Whether the PEM file at `path` holds an encrypted private key (PKCS#8
+/// "ENCRYPTED PRIVATE KEY", or a legacy "Proc-Type: 4,ENCRYPTED" header).
+/// Read from the file itself: the error OpenSSL queues for such a key
+/// depends on what the empty passphrase happens to decrypt to.
+bool pemIsEncrypted(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  for (int i = 0; i < 4096 && std::getline(in, line); ++i) {
+    if (line.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos ||
+        line.find("Proc-Type: 4,ENCRYPTED") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /// Whether OpenSSL's latest error says a key is not the certificate's.
@@ -287,6 +304,10 @@ TlsContext::Loaded TlsContext::load(const std::string& certificate, const std::s
     if (keyMismatch()) {
       ERR_clear_error();
       return {nullptr, mismatch};
+    }
+    if (pemIsEncrypted(key)) {
+      ERR_clear_error();
+      return {nullptr, "tls_key " + key + ": it is encrypted: shoal needs it unencrypted"};
     }
     return {nullptr, "tls_key " + key + ": " + loadError("private key")};
   }
