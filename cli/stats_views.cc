@@ -286,6 +286,15 @@ std::string statsText(const StatsReport& r) {
          ", in the background " + u64(t.background_resolutions) + "\n";
   out += "stale answers   " + u64(t.stale_answers) + "\n";
   out += "prefetched      " + u64(t.prefetches) + " (popular entries refreshed before they expired)\n";
+  out += "limits          rate limited " + u64(t.rate_limited) + " (slipped " +
+         u64(t.rate_slipped) + "), in flight per client " + u64(t.client_limited) +
+         ", overload stale " + u64(t.overload_stale) + ", servfail " +
+         u64(t.overload_servfails) + "\n";
+  out += "cookies         valid " + u64(t.cookies_valid) + ", client only " +
+         u64(t.cookies_client_only) + " (client queries)\n";
+  out += "spoofing        0x20 mismatches " + u64(t.case_mismatches) + ", cookie mismatches " +
+         u64(t.cookie_mismatches) + ", upstream badcookie " + u64(t.upstream_bad_cookies) +
+         ", rebinding blocked " + u64(t.rebinding_blocked) + "\n";
   out += "dnssec          secure " + u64(t.dnssec_secure) + ", insecure " +
          u64(t.dnssec_insecure) + ", bogus " + u64(t.dnssec_bogus) + ", capped " +
          u64(t.dnssec_capped) + " (resolutions)\n";
@@ -393,6 +402,18 @@ std::string statsJson(const StatsReport& r) {
       {"dropped", t.dropped},
       {"stale_answers", t.stale_answers},
       {"prefetches", t.prefetches},
+      {"limits",
+       {{"rate_limited", t.rate_limited},
+        {"rate_slipped", t.rate_slipped},
+        {"client_in_flight_limited", t.client_limited},
+        {"overload_stale", t.overload_stale},
+        {"overload_servfails", t.overload_servfails}}},
+      {"cookies", {{"valid", t.cookies_valid}, {"client_only", t.cookies_client_only}}},
+      {"spoofing",
+       {{"case_mismatches", t.case_mismatches},
+        {"cookie_mismatches", t.cookie_mismatches},
+        {"upstream_bad_cookies", t.upstream_bad_cookies},
+        {"rebinding_blocked", t.rebinding_blocked}}},
       {"dnssec",
        {{"secure", t.dnssec_secure},
         {"insecure", t.dnssec_insecure},

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -58,6 +59,10 @@ tcp_collapse_queue = 5300
 tcp_collapsed_max = 262144
 tcp_collapsed_timeout = "10m"
 hang_timeout = "10s"
+user = ""
+group = ""
+cookies = true
+cookie_rotation = "24h"
 
 [cache]
 name = "/shoal-cache"
@@ -85,6 +90,10 @@ deny_upstream = ["127.0.0.0/8", "::1/128", "0.0.0.0/8", "::/128"]
 nxdomain_cut = true
 rto_min = "50ms"
 rto_max = "1s"
+case_randomisation = true
+cookies = true
+private_addresses = []
+private_domains = []
 
 [dnssec]
 validation = true
@@ -96,6 +105,15 @@ bogus_ttl = "60s"
 
 [acl]
 allow = ["127.0.0.0/8", "::1/128"]
+
+[limits]
+rate = 0
+rate_burst = 0
+rate_slip = 2
+rate_ipv4_prefix = 24
+rate_ipv6_prefix = 56
+client_in_flight = 256
+resolutions = 4096
 
 [control]
 socket = "/run/shoal/control.sock"
@@ -478,6 +496,14 @@ std::string readControlGroup(const Field& f) {
   return name;
 }
 
+std::string readUser(const Field& f) {
+  const std::string name = f.string();
+  if (name.empty()) return name;
+  // Resolved now, so that --check-config catches a user this machine lacks.
+  if (getpwnam(name.c_str()) == nullptr) f.fail("no such user " + quote(name));
+  return name;
+}
+
 uint32_t ttl(const Field& f) { return static_cast<uint32_t>(f.integer(0, kMaxTtl)); }
 
 // The known keys of each table and how each is read. A key missing from the
@@ -538,6 +564,12 @@ constexpr KeySpec kServerKeys[] = {
                 formatDuration(c.server.hang_timeout));
        }
      }},
+    {"user", [](Config& c, const Field& f) { c.server.user = readUser(f); }},
+    {"group", [](Config& c, const Field& f) { c.server.group = readControlGroup(f); }},
+    {"cookies", [](Config& c, const Field& f) { c.server.cookies = f.boolean(); }},
+    {"cookie_rotation", [](Config& c, const Field& f) {
+       c.server.cookie_rotation = f.duration(1h, 24h * 30);
+     }},
 };
 
 constexpr KeySpec kCacheKeys[] = {
@@ -588,6 +620,40 @@ constexpr KeySpec kResolverKeys[] = {
     {"nxdomain_cut", [](Config& c, const Field& f) { c.resolver.nxdomain_cut = f.boolean(); }},
     {"rto_min", [](Config& c, const Field& f) { c.resolver.rto_min = f.duration(1ms, 10s); }},
     {"rto_max", [](Config& c, const Field& f) { c.resolver.rto_max = f.duration(1ms, 60s); }},
+    {"case_randomisation", [](Config& c, const Field& f) {
+       c.resolver.case_randomisation = f.boolean();
+     }},
+    {"cookies", [](Config& c, const Field& f) { c.resolver.cookies = f.boolean(); }},
+    {"private_addresses", [](Config& c, const Field& f) {
+       c.resolver.private_addresses = readPrefixes(f);
+     }},
+    {"private_domains", [](Config& c, const Field& f) {
+       c.resolver.private_domains = readNames(f);
+     }},
+};
+
+constexpr KeySpec kLimitsKeys[] = {
+    {"rate", [](Config& c, const Field& f) {
+       c.limits.rate = static_cast<uint32_t>(f.integer(0, 1000000));
+     }},
+    {"rate_burst", [](Config& c, const Field& f) {
+       c.limits.rate_burst = static_cast<uint32_t>(f.integer(0, 1000000));
+     }},
+    {"rate_slip", [](Config& c, const Field& f) {
+       c.limits.rate_slip = static_cast<uint32_t>(f.integer(0, 100));
+     }},
+    {"rate_ipv4_prefix", [](Config& c, const Field& f) {
+       c.limits.rate_ipv4_prefix = static_cast<unsigned>(f.integer(8, 32));
+     }},
+    {"rate_ipv6_prefix", [](Config& c, const Field& f) {
+       c.limits.rate_ipv6_prefix = static_cast<unsigned>(f.integer(16, 128));
+     }},
+    {"client_in_flight", [](Config& c, const Field& f) {
+       c.limits.client_in_flight = static_cast<uint32_t>(f.integer(0, 1000000));
+     }},
+    {"resolutions", [](Config& c, const Field& f) {
+       c.limits.resolutions = static_cast<uint32_t>(f.integer(0, 1000000));
+     }},
 };
 
 constexpr KeySpec kDnssecKeys[] = {
@@ -715,7 +781,7 @@ struct TableSpec {
 
 constexpr TableSpec kTables[] = {
     {"server", kServerKeys}, {"cache", kCacheKeys},     {"resolver", kResolverKeys},
-    {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"control", kControlKeys}, {"log", kLogKeys}, {"metrics", kMetricsKeys}, {"dnstap", kDnstapKeys},
+    {"dnssec", kDnssecKeys}, {"acl", kAclKeys},         {"limits", kLimitsKeys}, {"control", kControlKeys}, {"log", kLogKeys}, {"metrics", kMetricsKeys}, {"dnstap", kDnstapKeys},
     {"local_root", kLocalRootKeys}, {"ecs", kEcsKeys},
 };
 
@@ -816,7 +882,8 @@ std::vector<Item> collectItems(const toml::value& root) {
     if (spec == std::end(kTables)) {
       items.push_back({lineOf(table), name, &table, nullptr,
                        table.is_table() ? "unknown table (the tables are server, cache, "
-                                          "resolver, dnssec, acl, control, local_root, ecs "
+                                          "resolver, dnssec, acl, limits, control, log, metrics, dnstap, "
+                                          "local_root, ecs "
                                           "and [[forward]])"
                                         : "unknown key (keys belong in a table such as [server])"});
       continue;
@@ -1011,7 +1078,8 @@ std::string toTomlBool(bool value) { return value ? "true" : "false"; }
 
 bool Config::operator==(const Config& other) const {
   return server == other.server && cache == other.cache && resolver == other.resolver &&
-         dnssec == other.dnssec && acl == other.acl && control == other.control &&
+         dnssec == other.dnssec && acl == other.acl && limits == other.limits &&
+         control == other.control &&
          local_root == other.local_root && ecs == other.ecs && forward == other.forward;
 }
 
@@ -1061,6 +1129,10 @@ std::string toToml(const Config& c) {
   out += "tcp_collapse_queue = " + std::to_string(c.server.tcp_collapse_queue) + "\n";
   out += "tcp_collapsed_max = " + std::to_string(c.server.tcp_collapsed_max) + "\n";
   out += "tcp_collapsed_timeout = " + quote(formatDuration(c.server.tcp_collapsed_timeout)) + "\n";
+  out += "user = " + quote(c.server.user) + "\n";
+  out += "group = " + quote(c.server.group) + "\n";
+  out += "cookies = " + toTomlBool(c.server.cookies) + "\n";
+  out += "cookie_rotation = " + quote(formatDuration(c.server.cookie_rotation)) + "\n";
   out += "\n[cache]\n";
   out += "name = " + quote(c.cache.name) + "\n";
   const bool has_unit = size.back() < '0' || size.back() > '9';
@@ -1089,6 +1161,10 @@ std::string toToml(const Config& c) {
   out += "nxdomain_cut = " + toTomlBool(r.nxdomain_cut) + "\n";
   out += "rto_min = " + quote(formatDuration(r.rto_min)) + "\n";
   out += "rto_max = " + quote(formatDuration(r.rto_max)) + "\n";
+  out += "case_randomisation = " + toTomlBool(r.case_randomisation) + "\n";
+  out += "cookies = " + toTomlBool(r.cookies) + "\n";
+  out += "private_addresses = " + toTomlList(r.private_addresses) + "\n";
+  out += "private_domains = " + toTomlList(r.private_domains) + "\n";
   out += "\n[dnssec]\n";
   out += "validation = " + toTomlBool(c.dnssec.validation) + "\n";
   out += "sha1_signatures = " + toTomlBool(c.dnssec.sha1_signatures) + "\n";
@@ -1098,6 +1174,15 @@ std::string toToml(const Config& c) {
   out += "bogus_ttl = " + quote(formatDuration(c.dnssec.bogus_ttl)) + "\n";
   out += "\n[acl]\n";
   out += "allow = " + toTomlList(c.acl.allow) + "\n";
+  const LimitsSection& l = c.limits;
+  out += "\n[limits]\n";
+  out += "rate = " + std::to_string(l.rate) + "\n";
+  out += "rate_burst = " + std::to_string(l.rate_burst) + "\n";
+  out += "rate_slip = " + std::to_string(l.rate_slip) + "\n";
+  out += "rate_ipv4_prefix = " + std::to_string(l.rate_ipv4_prefix) + "\n";
+  out += "rate_ipv6_prefix = " + std::to_string(l.rate_ipv6_prefix) + "\n";
+  out += "client_in_flight = " + std::to_string(l.client_in_flight) + "\n";
+  out += "resolutions = " + std::to_string(l.resolutions) + "\n";
   out += "\n[control]\n";
   out += "socket = " + quote(c.control.socket) + "\n";
   out += "group = " + quote(c.control.group) + "\n";

@@ -76,6 +76,17 @@ struct ServerSection {
   /// A worker whose loop has not turned for this long is killed and
   /// replaced; zero: never. 0 or 2s..10m.
   Duration hang_timeout{};
+  /// The user shoal runs as once it has what needs root (issue 15,
+  /// supervisor/privileges.h); empty: the user it was started as. The
+  /// user must exist.
+  std::string user;
+  /// Its group; empty: the user's primary group. The group must exist.
+  std::string group;
+  /// DNS cookies for clients (RFC 7873, server cookies as RFC 9018).
+  bool cookies = false;
+  /// How often the server cookie secret changes (the previous one is
+  /// still accepted). 1h..720h.
+  Duration cookie_rotation{};
   bool operator==(const ServerSection&) const = default;
 };
 
@@ -137,6 +148,17 @@ struct ResolverSection {
   /// Per-server retransmission timeout bounds; rto_min <= rto_max <= query_timeout.
   Duration rto_min{};
   Duration rto_max{};
+  /// 0x20: random letter case in outgoing query names, checked in replies
+  /// (with a fallback for servers that do not echo it).
+  bool case_randomisation = false;
+  /// DNS cookies towards authoritative servers (RFC 7873 section 5.1).
+  bool cookies = false;
+  /// DNS rebinding guard: addresses stripped from answers for names
+  /// outside private_domains (Unbound's private-address); empty: off.
+  std::vector<base::IpPrefix> private_addresses;
+  /// Names (and their subdomains) allowed to resolve to private_addresses.
+  /// Absolute, lowercase, trailing dot.
+  std::vector<std::string> private_domains;
   bool operator==(const ResolverSection&) const = default;
 };
 
@@ -163,6 +185,30 @@ struct AclSection {
   /// Clients allowed to query; others get REFUSED. Never empty.
   std::vector<base::IpPrefix> allow;
   bool operator==(const AclSection&) const = default;
+};
+
+/// [limits]: what one client, and all of them, may cost (issue 15).
+struct LimitsSection {
+  /// UDP queries per second from one client prefix, enforced by all
+  /// workers together (token buckets in shared memory); 0: no limit.
+  /// Queries carrying a valid server cookie are not limited.
+  uint32_t rate = 0;
+  /// The bucket's depth in queries; 0: one second's worth (rate).
+  uint32_t rate_burst = 0;
+  /// Of the queries over the limit, every slip-th gets an empty answer
+  /// with TC=1 (the client retries over TCP); the others are dropped.
+  /// 0: drop them all; 1: truncate them all.
+  uint32_t rate_slip = 0;
+  /// The client prefix one bucket covers.
+  unsigned rate_ipv4_prefix = 0;
+  unsigned rate_ipv6_prefix = 0;
+  /// Cache misses one client address may have in flight in one worker;
+  /// beyond, SERVFAIL. 0: no limit.
+  uint32_t client_in_flight = 0;
+  /// Resolutions one worker runs at once; beyond, a cache miss gets a
+  /// stale answer if the cache has one, else SERVFAIL. 0: no limit.
+  uint32_t resolutions = 0;
+  bool operator==(const LimitsSection&) const = default;
 };
 
 /// [control]: the shoalctl control socket.
@@ -271,6 +317,7 @@ struct Config {
   ResolverSection resolver;
   DnssecSection dnssec;
   AclSection acl;
+  LimitsSection limits;
   ControlSection control;
   LogSection log;
   MetricsSection metrics;

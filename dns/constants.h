@@ -90,6 +90,7 @@ inline constexpr uint16_t kDnskeyMissing = 9;
 inline constexpr uint16_t kProhibited = 18;
 inline constexpr uint16_t kStaleNxdomainAnswer = 19;
 inline constexpr uint16_t kNotReady = 14;
+inline constexpr uint16_t kBlocked = 15;
 inline constexpr uint16_t kNoReachableAuthority = 22;
 inline constexpr uint16_t kNetworkError = 23;
 inline constexpr uint16_t kInvalidData = 24;

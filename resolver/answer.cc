@@ -89,10 +89,25 @@ HotPathAnswer refuse(std::span<const uint8_t> query, std::span<uint8_t> out) {
   return errorAnswer(writeErrorResponse(query, msg ? &*msg : nullptr, dns::rcode::kRefused, out));
 }
 
+size_t writeSlip(const ClientRequest& request, uint16_t our_udp_size, bool bad_cookie,
+                 std::span<uint8_t> out) {
+  ResponseWriter writer(out, request, our_udp_size);
+  if (!writer.started()) return 0;
+  if (bad_cookie && request.cookie) return writer.finish(dns::rcode::kBadCookie, false);
+  writer.truncate();
+  return writer.finish(dns::rcode::kNoError, false);
+}
+
+size_t writeServfail(const ClientRequest& request, uint16_t our_udp_size, const Ede& ede,
+                     std::span<uint8_t> out) {
+  ResponseWriter writer(out, request, our_udp_size, &ede);
+  return writer.started() ? writer.finish(dns::rcode::kServFail, false) : 0;
+}
+
 HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddress& client,
                               bool tcp, shmcache::Cache& cache, const AnswerLimits& limits,
                               int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch,
-                              uint16_t tcp_keepalive) {
+                              uint16_t tcp_keepalive, const dns::CookieSecrets* cookies) {
   auto parsed = dns::Message::parse(query);
   if (!parsed) return errorAnswer(writeErrorResponse(query, nullptr, dns::rcode::kFormErr, out));
   const dns::Message& msg = *parsed;
@@ -110,6 +125,25 @@ HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddr
   HotPathAnswer answer{HotPathResult::kMiss, 0, requestOf(msg, tcp, limits.udp_payload_size)};
   if (tcp && msg.edns() && dns::findOption(*msg.edns(), dns::ednsopt::kTcpKeepalive)) {
     answer.request.tcp_keepalive = tcp_keepalive != 0 ? tcp_keepalive : limits.tcp_keepalive;
+  }
+  if (cookies != nullptr && msg.edns()) {
+    if (auto raw = dns::findOption(*msg.edns(), dns::ednsopt::kCookie)) {
+      auto cookie = dns::parseCookie(raw->data);
+      if (!cookie) return error(dns::rcode::kFormErr);  // RFC 7873 section 5.2.2
+      // RFC 9018 timestamps are 32-bit serial numbers.
+      const auto now32 = static_cast<uint32_t>(now_s);
+      answer.cookie = dns::isValid(dns::checkServerCookie(*cookies, *cookie, client, now32))
+                          ? CookieState::kValid
+                          : CookieState::kClientOnly;
+      // Always a fresh server cookie (RFC 9018 section 4.3 allows it; it
+      // costs one SipHash), from the current secret.
+      answer.request.cookie = true;
+      answer.request.cookie_out.client = cookie->client;
+      const dns::ServerCookie server =
+          dns::makeServerCookie(cookies->current, cookie->client, client, now32);
+      std::copy(server.begin(), server.end(), answer.request.cookie_out.server.begin());
+      answer.request.cookie_out.server_length = static_cast<uint8_t>(server.size());
+    }
   }
   if (limits.ecs.enabled) {
     // RFC 7871 section 7.1.1 (and 6): a malformed ECS option is FORMERR.

@@ -11,6 +11,7 @@
 #include "base/ip_address.h"
 #include "resolver/aggressive.h"
 #include "resolver/ecs.h"
+#include "dns/cookie.h"
 #include "resolver/response_writer.h"
 
 namespace shoal::shmcache {
@@ -44,6 +45,13 @@ enum class HotPathResult : uint8_t {
   kDrop,       // not worth an answer (too short, a response, ...): count and drop
 };
 
+/// What the query's DNS cookie proves (RFC 7873 section 5.2).
+enum class CookieState : uint8_t {
+  kNone,        // no COOKIE option (or cookies are off)
+  kClientOnly,  // a client cookie, without a valid server cookie of ours
+  kValid,       // our server cookie, valid: the source address is proven
+};
+
 struct HotPathAnswer {
   HotPathResult result = HotPathResult::kMiss;
   size_t length = 0;
@@ -58,6 +66,8 @@ struct HotPathAnswer {
   /// kAnswered: lookups of the question's entry in the last tenth of its
   /// TTL (prefetchDue()); `request` is filled, for the prefetch.
   uint32_t late_hits = 0;
+  /// Set whatever the result (except a FORMERR for a malformed cookie).
+  CookieState cookie = CookieState::kNone;
 };
 
 /// Whether a hit with `late_hits` (HotPathAnswer::late_hits) should refresh
@@ -83,10 +93,25 @@ HotPathAnswer refuse(std::span<const uint8_t> query, std::span<uint8_t> out);
 /// `out` must hold at least 65535 octets for TCP, the UDP limit otherwise;
 /// `scratch` at least 65535 octets. `tcp_keepalive`: the idle timeout of
 /// this TCP connection (units of 100 ms) for a client that asks for
-/// edns-tcp-keepalive; 0: limits.tcp_keepalive.
+/// edns-tcp-keepalive; 0: limits.tcp_keepalive. `cookies`: the server
+/// cookie secrets when DNS cookies are on (RFC 7873, RFC 9018): a query's
+/// cookie is checked and answered with a new server cookie; a malformed
+/// one is FORMERR (section 5.2.2). Null: cookies off.
 HotPathAnswer answerFromCache(std::span<const uint8_t> query, const base::IpAddress& client,
                               bool tcp, shmcache::Cache& cache, const AnswerLimits& limits,
                               int64_t now_s, std::span<uint8_t> out, std::span<uint8_t> scratch,
-                              uint16_t tcp_keepalive = 0);
+                              uint16_t tcp_keepalive = 0,
+                              const dns::CookieSecrets* cookies = nullptr);
+
+/// An empty response with TC set to the query of `request` (over the rate
+/// limit: the client may retry over TCP), or BADCOOKIE with our server
+/// cookie when `bad_cookie` and the request has a cookie (RFC 7873
+/// section 5.2.3: it may retry with the cookie). Returns the length.
+size_t writeSlip(const ClientRequest& request, uint16_t our_udp_size, bool bad_cookie,
+                 std::span<uint8_t> out);
+
+/// SERVFAIL with `ede` to the query of `request` (a limit refused it).
+size_t writeServfail(const ClientRequest& request, uint16_t our_udp_size, const Ede& ede,
+                     std::span<uint8_t> out);
 
 }  // namespace shoal::resolver

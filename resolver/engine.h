@@ -21,6 +21,8 @@
 
 #include "base/ip_address.h"
 #include "base/ip_prefix.h"
+#include "dns/cookie.h"
+#include "dns/name.h"
 #include "resolver/ecs.h"
 #include "resolver/response_writer.h"
 #include "resolver/roots.h"
@@ -83,6 +85,23 @@ struct EngineConfig {
   /// Forward zones: a name at or below one (the longest) is asked of its
   /// upstream resolvers, whatever the cache knows of its delegations.
   std::vector<ForwardSpec> forwards;
+  /// 0x20 (issue 15): letters of outgoing query names in random case; a
+  /// reply must echo them exactly. A server that does not is asked again
+  /// without and remembered (ServerState::no_case).
+  bool case_randomisation = false;
+  /// DNS cookies towards servers (RFC 7873 section 5.1) with client
+  /// cookies from this secret (a CSPRNG's, shared by the workers).
+  bool cookies = false;
+  dns::CookieSecret cookie_secret{};
+  /// DNS rebinding guard: an answer with an A/AAAA record in one of these
+  /// prefixes for a name outside private_domains is SERVFAIL (EDE 15,
+  /// Blocked) and none of it is cached. Empty: off.
+  std::vector<base::IpPrefix> private_addresses;
+  std::vector<dns::Name> private_domains;
+  /// Resolutions (tasks) in flight at most; at the cap a new client query
+  /// gets a stale answer if the cache has one, else SERVFAIL at once
+  /// (issue 15's overload policy). 0: no cap.
+  uint32_t max_resolutions = 0;
 };
 
 /// A client query the hot path could not answer from the cache, as the hot
@@ -184,6 +203,13 @@ class Engine {
     // after their clients' deadline.
     uint64_t hedges_sent = 0, hedges_won = 0, late_replies = 0, background_resolutions = 0;
     uint64_t prefetches = 0;  // background refreshes of popular entries about to expire
+    // Spoofing (issue 15): replies whose question did not echo the 0x20
+    // case (asked again without), whose COOKIE did not echo ours
+    // (dropped), BADCOOKIE replies (asked again with the new cookie), and
+    // answers refused by the rebinding guard.
+    uint64_t case_mismatches = 0, cookie_mismatches = 0, bad_cookies = 0, rebinding_blocked = 0;
+    // Overload (max_resolutions): client queries answered stale, or SERVFAIL.
+    uint64_t overload_stale = 0, overload_servfails = 0;
   };
   const Stats& stats() const;
 

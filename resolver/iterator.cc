@@ -80,6 +80,10 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
   client.id = query.id;
   client.request = query.request;
   client.deadline_ms = now_ms + config_.query_timeout_ms;
+  if (config_.max_resolutions != 0 && tasks_.size() >= config_.max_resolutions) {
+    shed(client, now_ms);
+    return;
+  }
   bool created = false;
   client.task = joinOrStart(client.request.question.name, client.request.question.type, 0,
                             now_ms + std::max(config_.resolution_timeout_ms, config_.query_timeout_ms),
@@ -105,6 +109,23 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
     timers_.emplace(now_ms + stale_after, Timer{TimerKind::kStale, id});
   }
   drainReady(now_ms);
+}
+
+void Iterator::shed(Client& client, int64_t now_ms) {
+  const auto& q = client.request.question;
+  if (auto stale = staleOutcome(q.name, q.type, client.request.ecs, now_ms, kOverloadStaleS)) {
+    ++stats_.overload_stale;
+    stale->ede_text = "stale answer: resolver overloaded";
+    answerClient(client, *stale);
+    return;
+  }
+  ++stats_.overload_servfails;
+  Outcome outcome;
+  outcome.rcode = dns::rcode::kServFail;
+  outcome.has_ede = true;
+  outcome.ede_code = dns::ede::kOther;
+  outcome.ede_text = "resolver overloaded";
+  answerClient(client, outcome);
 }
 
 void Iterator::addPrefetch(const ClientRequest& request, int64_t now_ms) {
@@ -450,15 +471,49 @@ void Iterator::sendNext(Task& task, int64_t now_ms) {
     if (resolveNsAddresses(task, now_ms)) return;
     bool resolving = false;
     for (const auto& server : task.cut.servers) resolving = resolving || server.resolving;
-    if (resolving || in_flight > 0 || !task.pending.empty()) return;  // wait
+    // Queries that timed out stay in task.pending for a late reply, but
+    // no timer is left to wake the task for them: waiting here stalled it
+    // until the clients' deadline (SERVFAIL at query_timeout, not at once).
+    if (resolving || in_flight > 0) return;  // wait
     fail(task, dns::ede::kNoReachableAuthority, "no reachable authority", now_ms);
     return;
   }
   sendQuery(task, choice->address, false, !choice->state.no_edns, now_ms, &choice->state);
 }
 
+namespace {
+
+/// `name` with each letter's case drawn at random (0x20; the bits come
+/// from the CSPRNG: an off-path spoofer must guess them as well).
+dns::Name randomCase(const dns::Name& name, base::SecureRandom& random) {
+  const auto wire = name.wire();
+  uint8_t bytes[dns::kMaxNameLength];
+  std::copy(wire.begin(), wire.end(), bytes);
+  uint64_t bits = random.next64();
+  unsigned left = 64;
+  for (size_t i = 0; i < wire.size();) {
+    const size_t length = bytes[i++];
+    for (size_t end = i + length; i < end && i < wire.size(); ++i) {
+      const uint8_t lower = static_cast<uint8_t>(bytes[i] | 0x20);
+      if (lower < 'a' || lower > 'z') continue;
+      if (left == 0) {
+        bits = random.next64();
+        left = 64;
+      }
+      bytes[i] = (bits & 1) != 0 ? static_cast<uint8_t>(lower & ~0x20) : lower;
+      bits >>= 1;
+      --left;
+    }
+  }
+  auto cased = dns::Name::fromUncompressed({bytes, wire.size()});
+  return cased ? *cased : name;
+}
+
+}  // namespace
+
 std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id,
-                                          bool edns, const dns::ClientSubnet* ecs, bool rd) {
+                                          bool edns, const dns::ClientSubnet* ecs, bool rd,
+                                          const QueryCookie* cookie) {
   std::vector<uint8_t> buf(512);
   dns::MessageWriter w(buf, buf.size());
   w.setId(id);
@@ -468,6 +523,7 @@ std::vector<uint8_t> Iterator::buildQuery(const dns::Name& qname, uint16_t qtype
   opt.udp_size = config_.udp_payload_size;
   opt.dnssec_ok = true;  // RRSIGs are cached with their RRsets for validation
   if (ecs != nullptr) (void)opt.options.addClientSubnet(*ecs);
+  if (cookie != nullptr) (void)dns::addQueryCookie(opt.options, cookie->client, cookie->server);
   if (edns) (void)w.setEdns(opt);
   buf.resize(w.finish());
   return buf;
@@ -524,7 +580,26 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   p.edns = edns;
   p.qname = task.cur_qname;
   p.qtype = task.cur_qtype;
-  p.msg_id = static_cast<uint16_t>(rng_());
+  p.msg_id = secure_.next16();
+  const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
+  p.sent_qname = p.qname;
+  if (config_.case_randomisation && state.no_case == 0) {
+    p.sent_qname = randomCase(p.qname, secure_);
+    p.cased = true;
+  }
+  std::optional<QueryCookie> cookie;
+  if (config_.cookies && edns) {
+    // Our source address is the kernel's choice, unknown here: the client
+    // cookie is per server and per secret (RFC 7873 section 4.1 with a
+    // constant client address; the secret changes at each start).
+    const uint8_t zeroes[16] = {};
+    const auto us = server.isV4() ? base::IpAddress::v4(zeroes) : base::IpAddress::v6(zeroes);
+    cookie = QueryCookie{dns::makeClientCookie(config_.cookie_secret, us, server),
+                         {state.cookie.data(), state.cookie_length}};
+    p.cookie = true;
+    p.with_server_cookie = state.cookie_length != 0;
+    p.client_cookie = cookie->client;
+  }
   p.zone = task.cut.zone;
   p.sent_ms = now_ms;
   p.ecs = ecs;
@@ -542,9 +617,8 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
     send.tls_name = task.cut.tls_name;
     send.tls_ca = task.cut.tls_ca;
   }
-  send.packet =
-      buildQuery(p.qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr, task.cut.forward);
-  const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
+  send.packet = buildQuery(p.sent_qname, p.qtype, p.msg_id, edns, p.ecs ? &*p.ecs : nullptr,
+                           task.cut.forward, cookie ? &*cookie : nullptr);
   // TCP includes a handshake: allow it two RTOs; TLS another one or two.
   const int64_t rto = servers_.rtoMs(state, now_ms) * (tls ? 4 : tcp ? 2 : 1);
   timers_.emplace(now_ms + rto, Timer{TimerKind::kRto, p.token});
@@ -685,6 +759,7 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
     ++stats_.malformed_replies;
     return;
   }
+  if (spoofingSuspected(sent, *reply, token, now_ms)) return;
   if (sent.lingering) {
     // Another server answered first: this one is not lost, only late.
     ++stats_.late_replies;
@@ -714,6 +789,80 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
     if (Task* task = findTask(id); task != nullptr && !task->held) handleReply(*task, p, *reply, now_ms);
   }
   drainReady(now_ms);
+}
+
+bool Iterator::spoofingSuspected(const Pending& sent, const Reply& reply, uint64_t token,
+                                 int64_t now_ms) {
+  if (sent.cookie && (reply.cookie_malformed ||
+                      (reply.cookie && reply.cookie->client != sent.client_cookie))) {
+    // RFC 7873 section 5.3: not our client cookie: spoofed, or not for us.
+    // Dropped; the real reply or the timeout will come.
+    ++stats_.cookie_mismatches;
+    return true;
+  }
+  if (sent.cookie && reply.cookie && reply.cookie->server_length != 0) {
+    servers_.recordCookie(sent.server, {reply.cookie->server.data(), reply.cookie->server_length},
+                          now_ms);
+  }
+  const bool bad_cookie = sent.cookie && reply.cookie && reply.rcode == dns::rcode::kBadCookie;
+  const bool case_lost = sent.cased && !reply.question.name.equalsExactly(sent.sent_qname);
+  if (!bad_cookie && !case_lost) return false;
+  if (sent.lingering) {
+    dropPending(token);
+    return true;
+  }
+  if (bad_cookie) {
+    // RFC 7873 section 5.3: ask again, now with the server cookie it gave;
+    // once: refused with a cookie of its own, the next server is tried.
+    ++stats_.bad_cookies;
+    if (sent.with_server_cookie) {
+      const Pending p = sent;
+      dropPending(token);
+      for (uint32_t id : p.tasks) {
+        if (Task* task = findTask(id); task != nullptr && !task->held) sendNext(*task, now_ms);
+      }
+      drainReady(now_ms);
+      return true;
+    }
+  } else {
+    // Its case differs: a server that does not echo 0x20, or a spoofer
+    // who guessed ID and port but not the case. Asked again without 0x20
+    // (draft-vixie-dnsext-dns0x20 section 4); the server is remembered.
+    ++stats_.case_mismatches;
+    servers_.recordNoCase(sent.server, now_ms);
+  }
+  const Pending p = sent;
+  dropPending(token);
+  for (uint32_t id : p.tasks) {
+    Task* task = findTask(id);
+    if (task == nullptr || task->held) continue;
+    task->cur_qname = p.qname;
+    task->cur_qtype = p.qtype;
+    sendQuery(*task, p.server, p.tcp, p.edns, now_ms);
+  }
+  drainReady(now_ms);
+  return true;
+}
+
+bool Iterator::rebindingBlocked(const Reply& reply) const {
+  if (config_.private_addresses.empty()) return false;
+  for (const Rrset& rrset : reply.answer) {
+    if (rrset.type != dns::rrtype::kA && rrset.type != dns::rrtype::kAaaa) continue;
+    bool allowed = false;
+    for (const auto& domain : config_.private_domains) {
+      if (rrset.owner.isSubdomainOf(domain)) allowed = true;
+    }
+    if (allowed) continue;
+    for (const auto& rdata : rrset.rdatas) {
+      const bool v4 = rrset.type == dns::rrtype::kA;
+      if (rdata.size() != (v4 ? 4u : 16u)) continue;
+      const auto address = v4 ? base::IpAddress::v4(rdata.data()) : base::IpAddress::v6(rdata.data());
+      for (const auto& prefix : config_.private_addresses) {
+        if (prefix.contains(address)) return true;
+      }
+    }
+  }
+  return false;
 }
 
 void Iterator::onError(uint64_t token, int64_t now_ms) {
@@ -757,6 +906,11 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
       return;
     default:
       break;
+  }
+  if (rebindingBlocked(reply)) {
+    ++stats_.rebinding_blocked;
+    fail(task, dns::ede::kBlocked, "private address in a public name's answer", now_ms);
+    return;
   }
   if (!sameQuestion(p.qname, p.qtype, task.sname, task.stype)) {
     handleMinimised(task, p, classified, now_ms);
@@ -869,8 +1023,10 @@ void Iterator::finish(Task& task, Outcome outcome, int64_t now_ms) {
 }
 
 std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t qtype,
-                                              const ClientEcs& ecs, int64_t now_ms) {
-  if (config_.serve_stale_s == 0) return std::nullopt;
+                                              const ClientEcs& ecs, int64_t now_ms,
+                                              uint32_t max_stale_s) {
+  max_stale_s = std::max(max_stale_s, config_.serve_stale_s);
+  if (max_stale_s == 0) return std::nullopt;
   // RFC 8767 section 4: stale records are served with a TTL of 30 s.
   static constexpr uint32_t kStaleTtl = 30;
   auto staleTtl = [](uint32_t ttl) { return std::min(ttl == 0 ? kStaleTtl : ttl, kStaleTtl); };
@@ -880,7 +1036,7 @@ std::optional<Outcome> Iterator::staleOutcome(const dns::Name& qname, uint16_t q
   options.aggressive = config_.aggressive_nsec;
   options.policy = config_.validation.policy;
   options.max_links = kMaxChain;
-  options.max_stale_s = config_.serve_stale_s;
+  options.max_stale_s = max_stale_s;
   options.client = ecs.lookupAddress();
   options.client_prefix = ecs.subnet.source_prefix;
   CachedAnswer cached = records_.readAnswer(qname, qtype, options, now_ms / 1000);

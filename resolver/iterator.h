@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/random.h"
 #include "resolver/engine.h"
 #include "resolver/classify.h"
 #include "resolver/record_cache.h"
@@ -143,6 +144,14 @@ class Iterator {
     dns::Name qname;
     uint16_t qtype = 0;
     uint16_t msg_id = 0;
+    /// The question name as sent: its letters in random case (0x20) when
+    /// `cased`, and the reply must echo it exactly.
+    dns::Name sent_qname;
+    bool cased = false;
+    /// The client cookie sent (RFC 7873), when `cookie`.
+    bool cookie = false;
+    bool with_server_cookie = false;  // and the server's last cookie
+    dns::ClientCookie client_cookie{};
     dns::Name zone;
     int64_t sent_ms = 0;
     bool timed_out = false;
@@ -249,7 +258,11 @@ class Iterator {
   /// Serve-stale (RFC 8767) for the question, from the partitions of
   /// `ecs` (RFC 7871 answers go stale like any other).
   std::optional<Outcome> staleOutcome(const dns::Name& qname, uint16_t qtype, const ClientEcs& ecs,
-                                      int64_t now_ms);
+                                      int64_t now_ms, uint32_t max_stale_s = 0);
+  /// The worker is at EngineConfig::max_resolutions: `client` gets a
+  /// stale answer if the cache has one (up to kOverloadStaleS old), else
+  /// SERVFAIL at once. Counted.
+  void shed(Client& client, int64_t now_ms);
   void answerClient(Client& client, const Outcome& given);
   /// Answers `client` from stale data if there is some (RFC 8767); it
   /// leaves its task, which goes on. False when there is none.
@@ -264,8 +277,20 @@ class Iterator {
   void dropPending(uint64_t token, bool linger = false);
   /// One task stops waiting; the query is cancelled when nobody waits.
   void detachPending(uint32_t task_id, uint64_t token);
+  /// The query's wire form; `cookie` with the client cookie and the
+  /// server's last cookie (RFC 7873 section 5.1) when not null.
+  struct QueryCookie {
+    dns::ClientCookie client;
+    std::span<const uint8_t> server;
+  };
   std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns,
-                                  const dns::ClientSubnet* ecs, bool rd);
+                                  const dns::ClientSubnet* ecs, bool rd,
+                                  const QueryCookie* cookie = nullptr);
+  /// A reply failing the 0x20 or cookie checks (issue 15): counted and
+  /// handled; true if it must not be used.
+  bool spoofingSuspected(const Pending& sent, const Reply& reply, uint64_t token, int64_t now_ms);
+  /// Whether the rebinding guard refuses `reply` (EngineConfig::private_addresses).
+  bool rebindingBlocked(const Reply& reply) const;
 
   const EngineConfig& config_;
   RecordCache records_;
@@ -273,7 +298,8 @@ class Iterator {
   ServerSelector selector_;
   Validator validator_;
   std::vector<uint16_t> anchor_tags_;  // of the root's trust anchors (RFC 8509)
-  std::mt19937_64 rng_;
+  std::mt19937_64 rng_;          // server exploration: repeatable in tests
+  base::SecureRandom secure_;    // what a spoofer must guess: IDs, 0x20 bits
   Engine::Stats stats_;
 
   uint32_t next_task_ = 1;

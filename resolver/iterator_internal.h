@@ -40,6 +40,9 @@ inline constexpr int kMaxRangeWaits = 3;
 inline constexpr size_t kMaxRangeWaiters = 64;
 inline constexpr size_t kMaxRangeFlights = 256;
 inline constexpr int64_t kRangeHoldMs = 1000;
+/// Overload (EngineConfig::max_resolutions): data expired up to a day ago
+/// is better than SERVFAIL (RFC 8767's suggested upper bound is 1 to 3 days).
+inline constexpr uint32_t kOverloadStaleS = 86400;
 
 inline bool sameQuestion(const dns::Name& a, uint16_t at, const dns::Name& b, uint16_t bt) {
   return at == bt && a == b;

@@ -41,6 +41,14 @@ dns::WireResult<Reply> digestReply(std::span<const uint8_t> packet, const dns::N
         reply.ecs_malformed = true;
       }
     }
+    if (auto option = dns::findOption(*msg.edns(), dns::ednsopt::kCookie)) {
+      auto cookie = dns::parseCookie(option->data);
+      if (cookie) {
+        reply.cookie = *cookie;
+      } else {
+        reply.cookie_malformed = true;
+      }
+    }
   }
   if (msg.question()) {
     reply.has_question = true;

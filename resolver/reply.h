@@ -27,6 +27,10 @@ struct Reply {
   /// `ecs_malformed` if it had one that did not parse.
   std::optional<dns::ClientSubnet> ecs;
   bool ecs_malformed = false;
+  /// The reply's COOKIE option (RFC 7873), if it had a well-formed one;
+  /// `cookie_malformed` if it had one that did not parse.
+  std::optional<dns::Cookie> cookie;
+  bool cookie_malformed = false;
   std::vector<Rrset> answer;
   std::vector<Rrset> authority;
   std::vector<Rrset> additional;

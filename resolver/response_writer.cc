@@ -40,6 +40,7 @@ ResponseWriter::ResponseWriter(std::span<uint8_t> out, const ClientRequest& requ
     edns_.dnssec_ok = request.dnssec_ok;
     if (ede != nullptr) (void)edns_.options.addExtendedError(ede->code, ede->text);
     if (request.tcp_keepalive) (void)edns_.options.addTcpKeepalive(*request.tcp_keepalive);
+    if (request.cookie) (void)edns_.options.addCookie(request.cookie_out);
     if (request.ecs.echo) {
       dns::ClientSubnet echoed = request.ecs.echoed;
       echoed.scope_prefix = 0;

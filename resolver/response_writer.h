@@ -39,6 +39,11 @@ struct ClientRequest {
   /// 100 ms, for a TCP query that carried the option; none otherwise (and
   /// never over UDP, section 3.2.2).
   std::optional<uint16_t> tcp_keepalive;
+  /// The COOKIE option of the response (RFC 7873 section 5.2): the
+  /// client's cookie and a server cookie from us, when the query had one
+  /// and cookies are on (set by the hot path).
+  bool cookie = false;
+  dns::Cookie cookie_out;
 
   bool checkingDisabled() const { return (flags & dns::flag::kCd) != 0; }
   /// The largest response the client takes.
@@ -78,6 +83,9 @@ class ResponseWriter {
     return addRecord(section, owner, type, ttl, rdata);
   }
   bool truncated() const { return truncated_; }
+  /// Nothing more goes in: finish() sends the header, question and OPT
+  /// with TC set (the rate limit's "slip", worker/query.cc).
+  void truncate() { truncated_ = true; }
   /// The SCOPE PREFIX-LENGTH of the ECS option echoed to a client that
   /// sent one (RFC 7871 section 7.2.1); 0 until set.
   void setEcsScope(uint8_t scope) { edns_.options.setClientSubnetScope(scope); }

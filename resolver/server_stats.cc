@@ -41,6 +41,10 @@ void sanitize(ServerState& s) {
   s.rttvar_us = std::clamp<int64_t>(s.rttvar_us, 0, kMaxRttUs);
   s.known = s.known != 0 ? 1 : 0;
   s.no_edns = s.no_edns != 0 ? 1 : 0;
+  s.no_case = s.no_case != 0 ? 1 : 0;
+  if (s.cookie_length != 0 && (s.cookie_length < 8 || s.cookie_length > s.cookie.size())) {
+    s.cookie_length = 0;
+  }
 }
 
 LossSlot& lossSlot(ServerState& s, int64_t now_ms) {
@@ -214,6 +218,25 @@ void ServerStats::recordHedgeWon(const base::IpAddress& server, int64_t now_ms) 
 void ServerStats::recordNoEdns(const base::IpAddress& server, int64_t now_ms) {
   ServerState s = get(server, now_ms);
   s.no_edns = 1;
+  put(server, s, now_ms);
+}
+
+void ServerStats::recordNoCase(const base::IpAddress& server, int64_t now_ms) {
+  ServerState s = get(server, now_ms);
+  s.no_case = 1;
+  put(server, s, now_ms);
+}
+
+void ServerStats::recordCookie(const base::IpAddress& server, std::span<const uint8_t> cookie,
+                               int64_t now_ms) {
+  if (cookie.size() < 8 || cookie.size() > ServerState{}.cookie.size()) return;
+  ServerState s = get(server, now_ms);
+  if (s.cookie_length == cookie.size() &&
+      std::equal(cookie.begin(), cookie.end(), s.cookie.begin())) {
+    return;  // unchanged: no cache write
+  }
+  std::copy(cookie.begin(), cookie.end(), s.cookie.begin());
+  s.cookie_length = static_cast<uint8_t>(cookie.size());
   put(server, s, now_ms);
 }
 

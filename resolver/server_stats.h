@@ -63,6 +63,9 @@ struct ServerState {  // SHM_LAYOUT
   uint32_t consecutive_timeouts = 0;
   uint8_t known = 0;    // any RTT sample yet (0/1)
   uint8_t no_edns = 0;  // answered FORMERR/NOTIMP to EDNS (0/1)
+  uint8_t no_case = 0;  // did not echo the 0x20 case of a question (0/1)
+  /// Its last server cookie (RFC 7873 section 5.3): 0, or 8..32 octets.
+  uint8_t cookie_length = 0;
   uint32_t hedges = 0;      // hedged queries sent to it (a second copy of a question)
   uint32_t hedges_won = 0;  // of those, answered before the query they hedged
   /// The zones the server was last asked about, most recent first. A zone
@@ -70,6 +73,7 @@ struct ServerState {  // SHM_LAYOUT
   std::array<ServerZone, kServerZones> zones{};
   /// Loss by time (lossOver()).
   std::array<LossSlot, kLossSlots> loss{};
+  std::array<uint8_t, 32> cookie{};
 };
 
 static_assert(std::is_trivially_copyable_v<ServerState>);  // stored as a cache payload
@@ -115,6 +119,11 @@ class ServerStats {
   void recordHedge(const base::IpAddress& server, int64_t now_ms);
   void recordHedgeWon(const base::IpAddress& server, int64_t now_ms);
   void recordNoEdns(const base::IpAddress& server, int64_t now_ms);
+  /// The server did not echo a 0x20-cased question: ask it without.
+  void recordNoCase(const base::IpAddress& server, int64_t now_ms);
+  /// The server cookie of its reply (8..32 octets), sent back from now on.
+  void recordCookie(const base::IpAddress& server, std::span<const uint8_t> cookie,
+                    int64_t now_ms);
   /// The server is lame for `zone` until `until_ms` (for display across
   /// workers; each iterator keeps its own lame map for decisions).
   void recordLame(const base::IpAddress& server, const dns::Name& zone, int64_t until_ms,

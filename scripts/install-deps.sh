@@ -10,7 +10,7 @@ PACKAGES=(
   scdoc dpkg-dev man-db
   # libraries
   libboost-dev libuv1-dev libldns-dev libssl-dev libtoml11-dev libnghttp2-dev
-  libmnl-dev libnftnl-dev libnetfilter-queue-dev
+  libmnl-dev libnftnl-dev libnetfilter-queue-dev libcap-dev
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
   libgtest-dev libgmock-dev libsystemd-dev liblmdb-dev libbenchmark-dev
   nlohmann-json3-dev

@@ -123,6 +123,9 @@ const char* toString(Error error) {
     case Error::kBadOptions: return "bad cache options";
     case Error::kSegment: return "cannot create or map the shared memory segment";
     case Error::kIncompatible: return "shared memory segment has another layout";
+    case Error::kUntrusted:
+      return "the existing shared memory segment is not shoal's (another owner, or writable "
+             "by others): refused";
   }
   return "unknown cache error";
 }

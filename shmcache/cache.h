@@ -43,6 +43,7 @@ enum class Error : uint8_t {
   kBadOptions,      // geometry or limits out of range
   kSegment,         // shared memory could not be created or mapped
   kIncompatible,    // attach: the segment has another layout or geometry
+  kUntrusted,       // it exists but is not ours (another owner, or writable by others)
 };
 const char* toString(Error error);
 

@@ -4,10 +4,13 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <new>
+
+#include "base/ownership.h"
 
 namespace shoal::shmcache {
 
@@ -65,6 +68,16 @@ void prefault(uint8_t* base, size_t size) {
   }
 }
 
+/// Whether a segment by this name exists and is not ours to trust (issue
+/// 15): another user could have made it before shoal started. POSIX shared
+/// memory objects are files in /dev/shm on Linux; lstat does not follow a
+/// planted symbolic link.
+bool existsUntrusted(const std::string& name) {
+  struct stat st {};
+  if (lstat(("/dev/shm" + name).c_str(), &st) != 0) return false;  // absent: created below
+  return !S_ISREG(st.st_mode) || !base::untrustedBecause(st).empty();
+}
+
 bool compatible(const SegmentHeader& h, const Options& o, const Geometry& g) {
   return h.magic == kMagic && h.layout_version == kLayoutVersion &&  // SHM_LAYOUT
          h.header_size == sizeof(SegmentHeader) && h.segment_size == o.size &&
@@ -81,12 +94,18 @@ Result<std::unique_ptr<Segment>> Segment::open(const Options& options, int64_t n
   auto geometry = computeGeometry(options.size, options.stripes, options.max_partitions);
   if (!geometry) return base::fail(geometry.error());
   const Geometry& g = *geometry;
+  // Refused, never removed and rebuilt: the caller says whose it is.
+  if (existsUntrusted(options.name)) return base::fail(Error::kUntrusted);
   std::unique_ptr<Segment> seg(new Segment());
   try {
     // Reuse a compatible segment (warm restart) unless told to discard it.
     if (!options.discard) {
       try {
         bip::shared_memory_object shm(bip::open_only, options.name.c_str(), bip::read_write);
+        // Made by someone else between the check above and now.
+        if (!base::untrustedBecause(shm.get_mapping_handle().handle).empty()) {
+          return base::fail(Error::kUntrusted);
+        }
         bip::offset_t current = 0;
         if (shm.get_size(current) && static_cast<size_t>(current) == options.size) {
           bip::mapped_region region(shm, bip::read_write);
@@ -144,9 +163,13 @@ Result<std::unique_ptr<Segment>> Segment::open(const Options& options, int64_t n
 }
 
 Result<std::unique_ptr<Segment>> Segment::attach(const std::string& name) {
+  if (existsUntrusted(name)) return base::fail(Error::kUntrusted);
   std::unique_ptr<Segment> seg(new Segment());
   try {
     bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
+    if (!base::untrustedBecause(shm.get_mapping_handle().handle).empty()) {
+      return base::fail(Error::kUntrusted);
+    }
     bip::offset_t size = 0;
     if (!shm.get_size(size) || static_cast<size_t>(size) < sizeof(SegmentHeader)) {
       return base::fail(Error::kIncompatible);

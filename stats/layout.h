@@ -24,7 +24,7 @@
 namespace shoal::stats {
 
 inline constexpr uint64_t kMagic = 0x31535441544c4853ull;  // "SHLTATS1"  STATS_LAYOUT
-inline constexpr uint32_t kVersion = 13;                    // STATS_LAYOUT
+inline constexpr uint32_t kVersion = 14;                    // STATS_LAYOUT
 inline constexpr size_t kMaxWorkers = 256;                  // STATS_LAYOUT (config allows 256)
 inline constexpr size_t kProcessSlots = 2 * kMaxWorkers;    // STATS_LAYOUT
 /// Latency buckets: bucket 0 is < 1 us; bucket i (i >= 1) is
@@ -145,6 +145,17 @@ struct WorkerCounters {  // STATS_LAYOUT
   // background after their clients' deadline.
   Counter hedges_sent, hedges_won, late_replies, background_resolutions;
   Counter prefetches;  // popular entries refreshed before they expired
+  // Abuse and spoofing (issue 15). Clients: UDP queries over the rate
+  // limit, and of those the ones answered (TC=1 or BADCOOKIE; the rest
+  // were dropped); queries with a valid server cookie of ours, and with a
+  // client cookie only; cache misses refused (SERVFAIL) by the per-client
+  // in-flight limit. Resolver (copied from the engine): replies whose
+  // question lost its 0x20 case, whose cookie was not ours, BADCOOKIE
+  // replies; answers the rebinding guard refused; client queries over the
+  // resolution cap answered stale or SERVFAIL.
+  Counter rate_limited, rate_slipped, cookies_valid, cookies_client_only, client_limited;
+  Counter case_mismatches, cookie_mismatches, upstream_bad_cookies, rebinding_blocked;
+  Counter overload_stale, overload_servfails;
   // Response times.
   Histogram latency_hit, latency_miss;
 };

@@ -170,6 +170,31 @@ std::string renderPrometheus(const Segment& segment, std::span<const WorkerMetri
   p.single("shoal_prefetches_total", "counter",
            "Popular entries refreshed before they expired.", t.prefetches);
 
+  // Abuse and spoofing (docs/security.md).
+  p.family("shoal_rate_limited_total", "counter",
+           "UDP queries over the per-prefix rate limit, by what they got.");
+  p.sample("shoal_rate_limited_total", label("action", "slipped"), t.rate_slipped);
+  p.sample("shoal_rate_limited_total", label("action", "dropped"),
+           t.rate_limited >= t.rate_slipped ? t.rate_limited - t.rate_slipped : 0);
+  p.family("shoal_client_cookies_total", "counter", "Queries with a DNS cookie, by kind.");
+  p.sample("shoal_client_cookies_total", label("kind", "valid"), t.cookies_valid);
+  p.sample("shoal_client_cookies_total", label("kind", "client_only"), t.cookies_client_only);
+  p.single("shoal_client_in_flight_limited_total", "counter",
+           "Cache misses refused by the per-client in-flight limit.", t.client_limited);
+  p.family("shoal_overload_total", "counter",
+           "Client queries over the per-worker resolution cap, by answer.");
+  p.sample("shoal_overload_total", label("answer", "stale"), t.overload_stale);
+  p.sample("shoal_overload_total", label("answer", "servfail"), t.overload_servfails);
+  p.family("shoal_spoofing_suspected_total", "counter",
+           "Upstream replies failing a check, by check.");
+  p.sample("shoal_spoofing_suspected_total", label("check", "case"), t.case_mismatches);
+  p.sample("shoal_spoofing_suspected_total", label("check", "cookie"), t.cookie_mismatches);
+  p.single("shoal_upstream_bad_cookies_total", "counter",
+           "BADCOOKIE replies from servers (asked again with their cookie).",
+           t.upstream_bad_cookies);
+  p.single("shoal_rebinding_blocked_total", "counter",
+           "Answers refused by the DNS rebinding guard.", t.rebinding_blocked);
+
   // Latency.
   p.family("shoal_response_duration_seconds", "histogram",
            "Time from a query's arrival to its answer leaving the worker, by path.");

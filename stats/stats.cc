@@ -12,6 +12,8 @@
 #include <new>
 #include <stdexcept>
 
+#include "base/ownership.h"
+
 namespace shoal::stats {
 namespace {
 
@@ -44,6 +46,13 @@ std::unique_ptr<Segment> Segment::create(const std::string& name, bool keep, mod
                                          gid_t group) {
   int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, mode);
   if (fd < 0) throw systemError("shm_open", name);
+  // It may have been there before us (/dev/shm is everyone's): refused
+  // unless it is ours (base/ownership.h).
+  if (const std::string why = base::untrustedBecause(fd); !why.empty()) {
+    close(fd);
+    throw std::runtime_error("stats segment " + name + " exists and is not shoal's: " + why +
+                             "; remove /dev/shm" + name + " or change [cache] name");
+  }
   struct stat st {};
   bool reuse = false;
   if (keep && fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) == kSize) {
@@ -181,6 +190,17 @@ void Totals::add(const WorkerCounters& c) {
   late_replies += c.late_replies.get();
   background_resolutions += c.background_resolutions.get();
   prefetches += c.prefetches.get();
+  rate_limited += c.rate_limited.get();
+  rate_slipped += c.rate_slipped.get();
+  cookies_valid += c.cookies_valid.get();
+  cookies_client_only += c.cookies_client_only.get();
+  client_limited += c.client_limited.get();
+  case_mismatches += c.case_mismatches.get();
+  cookie_mismatches += c.cookie_mismatches.get();
+  upstream_bad_cookies += c.upstream_bad_cookies.get();
+  rebinding_blocked += c.rebinding_blocked.get();
+  overload_stale += c.overload_stale.get();
+  overload_servfails += c.overload_servfails.get();
   dnssec_secure += c.dnssec_secure.get();
   dnssec_insecure += c.dnssec_insecure.get();
   dnssec_bogus += c.dnssec_bogus.get();

@@ -90,6 +90,10 @@ struct Totals {
   uint64_t ecs_partition_hits = 0;
   uint64_t hedges_sent = 0, hedges_won = 0, late_replies = 0, background_resolutions = 0;
   uint64_t prefetches = 0;
+  uint64_t rate_limited = 0, rate_slipped = 0, cookies_valid = 0, cookies_client_only = 0;
+  uint64_t client_limited = 0, case_mismatches = 0, cookie_mismatches = 0;
+  uint64_t upstream_bad_cookies = 0, rebinding_blocked = 0, overload_stale = 0;
+  uint64_t overload_servfails = 0;
   std::array<uint64_t, kLatencyBuckets> latency_hit{}, latency_miss{};
   uint64_t latency_hit_sum_us = 0, latency_miss_sum_us = 0;
 

@@ -5,7 +5,7 @@
 namespace shoal::supervisor {
 
 const char* const kUsage =
-    "Usage: shoal [--config FILE] [--cold]\n"
+    "Usage: shoal [--config FILE] [--cold] [--user NAME]\n"
     "       shoal --check-config FILE\n"
     "       shoal --print-config [--config FILE]\n"
     "       shoal --print-defaults | --version | --help\n"
@@ -20,6 +20,8 @@ const char* const kUsage =
     "                       conf/shoal.toml)\n"
     "  --cold               start with an empty cache (discard the shared\n"
     "                       cache segment a previous run left)\n"
+    "  --user NAME          run as user NAME once the ports are bound (as\n"
+    "                       server.user; overrides it)\n"
     "  --check-config FILE  validate FILE (and the root hints and trust anchor\n"
     "                       files it names), then exit: 0 if it is valid, 1\n"
     "                       with the file, line and key of the mistake if not\n"
@@ -80,6 +82,12 @@ ParsedCommandLine parseCommandLine(int argc, char** argv) {
       ok = setMode(Mode::kPrintConfig, arg);
     } else if (arg == "--cold") {
       command.cold = true;
+    } else if (isOption(arg, "--user")) {
+      ok = takeValue(arg, "--user", argc, argv, i, command.user, out.error);
+      if (ok && command.user.empty()) {
+        out.error = "empty user name";
+        return out;
+      }
     } else if (isOption(arg, "--check-config")) {
       ok = setMode(Mode::kCheckConfig, arg) &&
            takeValue(arg, "--check-config", argc, argv, i, command.config_path, out.error);
@@ -104,6 +112,10 @@ ParsedCommandLine parseCommandLine(int argc, char** argv) {
   }
   if (command.cold && command.mode != Mode::kRun) {
     out.error = "--cold only applies when running the resolver";
+    return out;
+  }
+  if (!command.user.empty() && command.mode != Mode::kRun) {
+    out.error = "--user only applies when running the resolver";
     return out;
   }
   if (have_config && command.mode != Mode::kRun && command.mode != Mode::kCheckConfig &&

@@ -20,6 +20,7 @@ struct CommandLine {
   Mode mode = Mode::kRun;
   std::string config_path;  // empty: built-in defaults
   bool cold = false;        // discard the cache segment at start
+  std::string user;         // --user NAME: run as NAME (server.user)
 };
 
 struct ParsedCommandLine {

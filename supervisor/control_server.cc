@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/ownership.h"
 #include "control/protocol.h"
 #include "supervisor/load.h"
 #include "supervisor/util.h"
@@ -90,6 +91,11 @@ void ControlServer::listen(const std::string& path, const std::string& group_nam
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       throw StartupError("control socket " + path + " exists and is not a socket");
+    }
+    // Someone else's socket there would take shoalctl's commands.
+    if (st.st_uid != geteuid()) {
+      throw StartupError("control socket " + path + " exists and is not shoal's: " +
+                         base::untrustedBecause(st) + "; remove it");
     }
   }
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -1,5 +1,7 @@
 #include "supervisor/load.h"
 
+#include <pwd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -23,7 +25,7 @@ std::string readFile(const std::string& path, const char* what) {
 
 }  // namespace
 
-Loaded loadAll(const std::string& config_path) {
+Loaded loadAll(const std::string& config_path, const std::string& user) {
   Loaded loaded;
   if (config_path.empty()) {
     loaded.config = config::defaults();
@@ -31,6 +33,11 @@ Loaded loadAll(const std::string& config_path) {
     auto result = config::loadFile(config_path);
     if (!result.ok()) throw StartupError(result.error);
     loaded.config = std::move(*result.config);
+  }
+  if (!user.empty()) {
+    // --user: what server.user would say (supervisor/privileges.h).
+    if (getpwnam(user.c_str()) == nullptr) throw StartupError("--user: no such user \"" + user + "\"");
+    loaded.config.server.user = user;
   }
   const auto& r = loaded.config.resolver;
   if (r.root_hints.empty()) {

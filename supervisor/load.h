@@ -33,6 +33,6 @@ struct Loaded {
 /// Loads `config_path` (empty: the built-in defaults), the root hints and
 /// trust anchors it configures and its TLS certificate and key. Throws
 /// StartupError naming the file and what is wrong.
-Loaded loadAll(const std::string& config_path);
+Loaded loadAll(const std::string& config_path, const std::string& user = "");
 
 }  // namespace shoal::supervisor

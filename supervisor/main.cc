@@ -91,9 +91,11 @@ int dispatch(const supervisor::CommandLine& command, std::vector<std::string> ar
   supervisor::RunOptions options;
   options.config_path = command.config_path;
   options.cold = command.cold;
+  options.user = command.user;
   options.argv = argv;
   options.inherited = supervisor::takeInheritedState();
-  supervisor::Supervisor supervisor(supervisor::loadAll(command.config_path), std::move(options));
+  supervisor::Supervisor supervisor(supervisor::loadAll(command.config_path, command.user),
+                                    std::move(options));
   return supervisor.run();
 }
 

@@ -254,7 +254,7 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
   notifyReloading();
   Loaded fresh;
   try {
-    fresh = loadAll(options_.config_path);
+    fresh = loadAll(options_.config_path, options_.user);
   } catch (const std::exception& e) {
     error = e.what();
     notifyReady(servingStatus());
@@ -310,7 +310,13 @@ bool Supervisor::reload(uint64_t client, std::string& error) {
   }
   // The certificate and key were read again: a renewed certificate is in
   // service once the rollout below has replaced every worker.
-  worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls);
+  worker_config_ = worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls,
+                                               secrets_);
+  try {
+    openRateTable();
+  } catch (const StartupError& e) {
+    logError("reload: %s: serving without the rate limit", e.what());
+  }
   logTls();
   publishHeader();
   const std::string extra =

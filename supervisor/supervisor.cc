@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,10 +18,12 @@
 #include <string>
 
 #include "base/log.h"
+#include "base/ownership.h"
 #include "collapse/divert.h"
 #include "shmcache/cache.h"
 #include "stats/stats.h"
 #include "supervisor/notify.h"
+#include "supervisor/privileges.h"
 #include "supervisor/sockets.h"
 #include "supervisor/util.h"
 #include "worker/clock.h"
@@ -59,7 +62,8 @@ Supervisor::Supervisor(Loaded loaded, RunOptions options)
     : loaded_(std::move(loaded)),
       options_(std::move(options)),
       exe_path_(currentExecutable()),
-      worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls)),
+      worker_config_(worker::workerConfigFrom(loaded_.config, loaded_.hints, loaded_.anchors, loaded_.tls,
+                                               secrets_)),
       control_([this](uint64_t id, const std::string& line) { onRequest(id, line); }),
       metrics_([this] { return metricsPage(); }),
       pid_(getpid()) {}
@@ -91,10 +95,13 @@ int Supervisor::run() {
   blockSignals();
   // SIGPIPE: a client closing its TCP connection must not kill a worker.
   signal(SIGPIPE, SIG_IGN);
+  // First of all: nothing is opened as root (supervisor/privileges.h).
+  dropPrivileges(config);
   if (options_.inherited.empty()) {
     lockInstance();
     openCache();
     openStats();
+    openRateTable();
     openSockets();
     applyDivert(config);
     control_.listen(config.control.socket, config.control.group);
@@ -173,8 +180,13 @@ void Supervisor::lockInstance() {
   // one must refuse to start. The lock lives beside the shm object and is
   // released by the kernel when the supervisor dies.
   const std::string path = "/dev/shm" + loaded_.config.cache.name + ".lock";
-  lock_fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  lock_fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (lock_fd_ < 0) throw StartupError(path + ": " + std::strerror(errno));
+  // /dev/shm is everyone's: a lock file someone else made is refused.
+  if (const std::string why = base::untrustedBecause(lock_fd_); !why.empty()) {
+    throw StartupError("lock file " + path + " exists and is not shoal's: " + why +
+                       "; remove it or change [cache] name");
+  }
   if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     char pid[32] = {};
     const ssize_t n = pread(lock_fd_, pid, sizeof pid - 1, 0);
@@ -200,7 +212,15 @@ void Supervisor::openCache() {
   options.prefault = c.prefault;
   auto cache = shmcache::Cache::open(options, worker::wallS());
   if (!cache.ok()) {
-    throw StartupError("cache " + c.name + ": " + shmcache::toString(cache.error()));
+    std::string why = shmcache::toString(cache.error());
+    struct stat st {};
+    if (cache.error() == shmcache::Error::kUntrusted &&
+        lstat(("/dev/shm" + c.name).c_str(), &st) == 0) {
+      why = "the existing segment /dev/shm" + c.name + " is not shoal's: " +
+            (S_ISREG(st.st_mode) ? base::untrustedBecause(st) : std::string("not a file")) +
+            "; remove it or change [cache] name";
+    }
+    throw StartupError("cache " + c.name + ": " + why);
   }
   cache_ = std::move(*cache);
   logLine("cache %s: %zu MiB in %u stripes%s", c.name.c_str(), cache_->segmentSize() >> 20,
@@ -224,6 +244,23 @@ void Supervisor::openStats() {
   } catch (const std::exception& e) {
     throw StartupError(e.what());
   }
+}
+
+void Supervisor::openRateTable() {
+  const auto& config = loaded_.config;
+  if (config.limits.rate != 0 && !rate_table_) {
+    // 2^18 buckets (4 MiB): past that many active prefixes the least
+    // recently refilled give way (limits/rate_table.h).
+    constexpr size_t kRateSlots = size_t{1} << 18;
+    try {
+      rate_table_ = limits::RateTable::create(config.cache.name + ".limits", kRateSlots);
+    } catch (const std::exception& e) {
+      throw StartupError(e.what());
+    }
+    logLine("rate limit: %u queries/s per /%u or /%u, %zu buckets", config.limits.rate,
+            config.limits.rate_ipv4_prefix, config.limits.rate_ipv6_prefix, rate_table_->slots());
+  }
+  worker_config_.rate_table = config.limits.rate != 0 ? rate_table_.get() : nullptr;
 }
 
 void Supervisor::publishHeader() {
@@ -368,6 +405,7 @@ void Supervisor::runChild(size_t index) {
     // Follow the supervisor if it dies (SIGKILL included).
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != pid_) _exit(0);
+    restrictWorker(loaded_.config.server.tcp_collapse);
     close(signal_fd_);
     control_.closeInChild();
     metrics_.closeInChild();

@@ -36,6 +36,7 @@
 #include "supervisor/local_root.h"
 #include "worker/journal.h"
 #include "worker/worker.h"
+#include "limits/rate_table.h"
 #include "worker/worker_config.h"
 
 namespace shoal::shmcache {
@@ -51,6 +52,7 @@ namespace shoal::supervisor {
 struct RunOptions {
   std::string config_path;         // empty: built-in defaults
   bool cold = false;               // discard the cache segment at start
+  std::string user;                // --user: overrides server.user (start and reloads)
   std::vector<std::string> argv;   // the command line, to re-execute on upgrade
   std::string inherited;           // SHOAL_UPGRADE: state from the previous image
 };
@@ -125,6 +127,9 @@ class Supervisor {
   void lockInstance();
   void openCache();
   void openStats();
+  /// The shared rate-limit table ([limits] rate; limits/rate_table.h),
+  /// made when the config first needs it; the workers' config points at it.
+  void openRateTable();
   void openSockets();
   /// Logs the TLS addresses and the certificate (at start and on reload).
   void logTls() const;
@@ -229,9 +234,12 @@ class Supervisor {
   Loaded loaded_;
   RunOptions options_;
   std::string exe_path_;  // the binary we were started from (re-executed on upgrade)
+  /// Drawn once at start (worker_config.h): the workers' shared secrets.
+  worker::Secrets secrets_ = worker::Secrets::generate();
   worker::WorkerConfig worker_config_;
   std::unique_ptr<shmcache::Cache> cache_;
   std::unique_ptr<stats::Segment> stats_;
+  std::unique_ptr<limits::RateTable> rate_table_;
   std::vector<Slot> slots_;
   std::vector<Retiring> retiring_;
   /// One journal per process slot (2 per worker slot), mapped before the

@@ -206,6 +206,7 @@ void Supervisor::adopt() {
     options_.cold = false;  // an upgrade never discards the cache
     openCache();
     openStats();
+    openRateTable();
     for (const auto& s : state.at("slots")) {
       Slot slot;
       slot.pid = s.at("pid").get<pid_t>();

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "resolver/answer.h"
+#include "limits/rate_table.h"
 #include "resolver/cache_reader.h"
 #include "worker/clock.h"
 #include "worker/sockaddr.h"
@@ -83,10 +84,21 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   // Over UDP the client's own timer resends: the operator's loss indicator.
   if (!tcp && retries_->isRetry(query, client, now_ms)) ++counters_.client_retries;
   const bool logged = query_log_.sample();
-  const auto result =
-      resolver::answerFromCache(query, client, tcp, cache_, config_.limits, now_ms / 1000,
-                                {out_.get(), kMaxMessage}, {scratch_.get(), resolver::kCacheScratchSize},
-                                origin.tcp_keepalive);
+  const auto result = resolver::answerFromCache(
+      query, client, tcp, cache_, config_.limits, now_ms / 1000, {out_.get(), kMaxMessage},
+      {scratch_.get(), resolver::kCacheScratchSize}, origin.tcp_keepalive,
+      config_.server_cookies ? cookieSecrets(now_ms / 1000) : nullptr);
+  if (result.cookie == resolver::CookieState::kValid) {
+    ++counters_.cookies_valid;
+  } else if (result.cookie == resolver::CookieState::kClientOnly) {
+    ++counters_.cookies_client_only;
+  }
+  // The UDP rate limit, before anything leaves or is resolved. A valid
+  // server cookie proves the address, as TCP does: not limited.
+  if (!tcp && config_.rate_table != nullptr && result.result != resolver::HotPathResult::kDrop &&
+      result.cookie != resolver::CookieState::kValid && !withinRate(client, now_ms)) {
+    return slip(result);
+  }
   switch (result.result) {
     case resolver::HotPathResult::kAnswered:
       ++counters_.cache_hits;
@@ -123,6 +135,15 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   }
   // Slow path: remember where the answer goes, then let the engine resolve.
   ++counters_.cache_misses;
+  if (config_.client_in_flight != 0 && router_.inFlight(client) >= config_.client_in_flight) {
+    ++counters_.client_limited;
+    const resolver::Ede ede{dns::ede::kOther, "too many queries in flight from this client"};
+    const size_t n = resolver::writeServfail(result.request, config_.limits.udp_payload_size, ede,
+                                             {out_.get(), kMaxMessage});
+    if (n == 0) return {};
+    countResponse({out_.get(), n});
+    return {{out_.get(), n}};
+  }
   ClientRef ref;
   ref.tcp = tcp;
   ref.received_us = received_us;
@@ -146,6 +167,45 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   engine_->onClientQuery(client_query, now_ms);
   drain();
   return {{}, true};
+}
+
+bool Worker::withinRate(const base::IpAddress& client, int64_t now_ms) {
+  const auto masked =
+      client.masked(client.isV4() ? config_.rate_ipv4_prefix : config_.rate_ipv6_prefix);
+  uint8_t input[17];
+  input[0] = client.isV4() ? 4 : 6;
+  std::memcpy(input + 1, masked.bytes().data(), masked.size());
+  // Keyed: nobody can pick a prefix that lands in another's bucket.
+  const auto hash = dns::sipHash24(config_.secrets.rate_key, {input, 1 + masked.size()});
+  uint64_t key = 0;
+  std::memcpy(&key, hash.data(), sizeof key);
+  return config_.rate_table->take(key == 0 ? 1 : key, config_.rate, config_.rate_burst, now_ms);
+}
+
+QueryOutcome Worker::slip(const resolver::HotPathAnswer& result) {
+  ++counters_.rate_limited;
+  // An error response (FORMERR...) has no request to answer from: dropped.
+  if (config_.rate_slip == 0 || result.result == resolver::HotPathResult::kError ||
+      ++slips_ % config_.rate_slip != 0) {
+    return {};
+  }
+  const size_t n = resolver::writeSlip(result.request, config_.limits.udp_payload_size,
+                                       result.cookie == resolver::CookieState::kClientOnly,
+                                       {out_.get(), kMaxMessage});
+  if (n == 0) return {};
+  ++counters_.rate_slipped;
+  countResponse({out_.get(), n});
+  return {{out_.get(), n}};
+}
+
+const dns::CookieSecrets* Worker::cookieSecrets(int64_t now_s) {
+  const int64_t period = now_s / std::max<int64_t>(config_.cookie_rotation_s, 1);
+  if (period != cookie_period_) {
+    cookie_secrets_ =
+        serverCookieSecrets(config_.secrets.server_cookie_master, config_.cookie_rotation_s, now_s);
+    cookie_period_ = period;
+  }
+  return &cookie_secrets_;
 }
 
 void Worker::countResponse(std::span<const uint8_t> response) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -44,10 +45,16 @@ class ClientRouter {
   /// The client of `id`, forgotten; nullopt when unknown (answered already).
   std::optional<ClientRef> take(uint64_t id);
   size_t size() const { return clients_.size(); }
+  /// Queries of `client` (its address) waiting here ([limits]
+  /// client_in_flight).
+  uint32_t inFlight(const base::IpAddress& client) const;
 
  private:
+  /// An address as a map key: its 4 or 16 octets.
+  static std::string keyOf(const base::IpAddress& client);
   std::vector<base::IpPrefix> acl_;
   std::unordered_map<uint64_t, ClientRef> clients_;
+  std::unordered_map<std::string, uint32_t> in_flight_;
   uint64_t next_ = 1;
 };
 

@@ -3,17 +3,18 @@
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <utility>
 
+#include "base/random.h"
 #include "config/config.h"
 
 namespace shoal::worker {
 
 WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints,
                               const resolver::TrustAnchors& anchors,
-                              std::shared_ptr<TlsContext> tls) {
+                              std::shared_ptr<TlsContext> tls, const Secrets& secrets) {
   WorkerConfig out;
   const auto& r = config.resolver;
   auto& e = out.engine;
@@ -44,6 +45,14 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   e.serve_stale_s = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(config.cache.serve_stale).count());
   e.udp_payload_size = config.server.udp_payload_size;
+  e.case_randomisation = r.case_randomisation;
+  e.cookies = r.cookies;
+  e.cookie_secret = secrets.client_cookie;
+  e.private_addresses = r.private_addresses;
+  for (const auto& text : r.private_domains) {
+    if (auto name = dns::Name::fromText(text)) e.private_domains.push_back(*name);
+  }
+  e.max_resolutions = config.limits.resolutions;
   e.hints = std::move(hints);
   const auto& d = config.dnssec;
   if (d.validation) e.validation.anchors = anchors.anchors;
@@ -106,7 +115,46 @@ WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints 
   out.tcp_collapsed_max = config.server.tcp_collapsed_max;
   out.tcp_collapsed_timeout_ms = config.server.tcp_collapsed_timeout.count();
   out.tls = std::move(tls);
+  out.server_cookies = config.server.cookies;
+  out.cookie_rotation_s =
+      std::chrono::duration_cast<std::chrono::seconds>(config.server.cookie_rotation).count();
+  out.secrets = secrets;
+  out.rate = config.limits.rate;
+  out.rate_burst = config.limits.rate_burst;
+  out.rate_slip = config.limits.rate_slip;
+  out.rate_ipv4_prefix = static_cast<uint8_t>(config.limits.rate_ipv4_prefix);
+  out.rate_ipv6_prefix = static_cast<uint8_t>(config.limits.rate_ipv6_prefix);
+  out.client_in_flight = config.limits.client_in_flight;
   return out;
+}
+
+Secrets Secrets::generate() {
+  Secrets s;
+  base::secureRandomFill(s.client_cookie);
+  base::secureRandomFill(s.server_cookie_master);
+  base::secureRandomFill(s.rate_key);
+  return s;
+}
+
+dns::CookieSecrets serverCookieSecrets(const dns::CookieSecret& master, int64_t rotation_s,
+                                       int64_t now_s) {
+  const int64_t period = now_s / std::max<int64_t>(rotation_s, 1);
+  auto derive = [&](int64_t n) {
+    dns::CookieSecret out{};
+    for (uint8_t half = 0; half < 2; ++half) {
+      uint8_t input[9];
+      std::memcpy(input, &n, sizeof n);
+      input[8] = half;
+      const auto hash = dns::sipHash24(master, input);
+      std::copy(hash.begin(), hash.end(), out.begin() + half * 8);
+    }
+    return out;
+  };
+  dns::CookieSecrets secrets;
+  secrets.current = derive(period);
+  secrets.previous = derive(period - 1);
+  secrets.has_previous = true;
+  return secrets;
 }
 
 }  // namespace shoal::worker

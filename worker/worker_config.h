@@ -19,10 +19,33 @@
 namespace shoal::config {
 struct Config;
 }
+namespace shoal::limits {
+class RateTable;
+}
 
 namespace shoal::worker {
 
 class TlsContext;
+
+/// Secrets every worker shares (issue 15), drawn from the CSPRNG once by
+/// the supervisor before it forks (workers inherit them; an upgrade draws
+/// new ones): the client cookie secret towards servers, the master from
+/// which each period's server cookie secret derives (so that workers
+/// rotate together without talking: serverCookieSecrets()), and the key
+/// of the rate table's hash (a client cannot aim at another's bucket).
+struct Secrets {
+  dns::CookieSecret client_cookie{};
+  dns::CookieSecret server_cookie_master{};
+  dns::CookieSecret rate_key{};
+  /// Fresh ones from getrandom(2).
+  static Secrets generate();
+};
+
+/// The server cookie secrets (RFC 9018 section 4.4) of the period that
+/// contains `now_s` (current) and of the one before (previous): each a
+/// SipHash-2-4 of the period number under the master.
+dns::CookieSecrets serverCookieSecrets(const dns::CookieSecret& master, int64_t rotation_s,
+                                       int64_t now_s);
 
 struct WorkerConfig {
   resolver::EngineConfig engine;
@@ -62,6 +85,22 @@ struct WorkerConfig {
   /// DNS over TLS: the context of every TLS listener's connections (null:
   /// no TLS listener). Built by the supervisor, shared across the fork.
   std::shared_ptr<TlsContext> tls;
+  /// Server cookies for clients (RFC 7873, RFC 9018) with secrets derived
+  /// from `secrets.server_cookie_master`, changed every cookie_rotation_s.
+  bool server_cookies = false;
+  int64_t cookie_rotation_s = 86400;
+  Secrets secrets;
+  /// The UDP rate limit ([limits]): queries per second per client prefix
+  /// and the bucket depth (0: rate), in `rate_table` (mapped by the
+  /// supervisor; null: off); every rate_slip-th limited query answered.
+  limits::RateTable* rate_table = nullptr;
+  uint32_t rate = 0;
+  uint32_t rate_burst = 0;
+  uint32_t rate_slip = 2;
+  uint8_t rate_ipv4_prefix = 24;
+  uint8_t rate_ipv6_prefix = 56;
+  /// Cache misses one client address may have in flight (0: no limit).
+  uint32_t client_in_flight = 0;
 };
 
 /// Maps every field the worker uses from `config`; `hints` are the root
@@ -70,6 +109,6 @@ struct WorkerConfig {
 /// certificate and key (or null).
 WorkerConfig workerConfigFrom(const config::Config& config, resolver::RootHints hints,
                               const resolver::TrustAnchors& anchors,
-                              std::shared_ptr<TlsContext> tls);
+                              std::shared_ptr<TlsContext> tls, const Secrets& secrets);
 
 }  // namespace shoal::worker

@@ -307,6 +307,12 @@ void Worker::publishEngineStats() {
   c.ecs_scope_global.set(b.ecs_scope_global + e.ecs_scope_global);
   c.ecs_scope_partition.set(b.ecs_scope_partition + e.ecs_scope_partition);
   c.ecs_mismatched.set(b.ecs_mismatched + e.ecs_mismatched);
+  c.case_mismatches.set(b.case_mismatches + e.case_mismatches);
+  c.cookie_mismatches.set(b.cookie_mismatches + e.cookie_mismatches);
+  c.upstream_bad_cookies.set(b.upstream_bad_cookies + e.bad_cookies);
+  c.rebinding_blocked.set(b.rebinding_blocked + e.rebinding_blocked);
+  c.overload_stale.set(b.overload_stale + e.overload_stale);
+  c.overload_servfails.set(b.overload_servfails + e.overload_servfails);
 }
 
 void Worker::logCounters() const {

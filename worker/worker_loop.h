@@ -91,6 +91,15 @@ class Worker final : public QueryPath, public UpstreamEvents {
   /// A hot-path answer synthesised from ranges (RFC 8198), by kind.
   void countSynthesis(resolver::Synthesis kind, bool local_root);
   void answerClient(const resolver::ClientAnswer& answer);
+  /// [limits] rate: whether a UDP query of `client` may be answered (its
+  /// prefix's bucket in the shared table had a token).
+  bool withinRate(const base::IpAddress& client, int64_t now_ms);
+  /// A UDP query over the rate: every rate_slip-th gets TC=1, or
+  /// BADCOOKIE when it carried a client cookie; the rest are dropped.
+  QueryOutcome slip(const resolver::HotPathAnswer& result);
+  /// The server cookie secrets of now (derived again when the period
+  /// changes: worker_config.h serverCookieSecrets()).
+  const dns::CookieSecrets* cookieSecrets(int64_t now_s);
   /// One dnstap message if the sink wants its kind (counted either way).
   void tap(dnstap::Kind kind, dnstap::Transport transport, const dnstap::Endpoint& initiator,
            const dnstap::Endpoint& responder, std::span<const uint8_t> message, int64_t query_us,
@@ -131,6 +140,9 @@ class Worker final : public QueryPath, public UpstreamEvents {
   std::unordered_map<uint64_t, TappedQuery> tapped_;
 
   ClientRouter router_;
+  dns::CookieSecrets cookie_secrets_;
+  int64_t cookie_period_ = -1;  // of cookie_secrets_
+  uint64_t slips_ = 0;          // limited queries seen (every rate_slip-th is answered)
   // The transports, made once the loop exists (run()).
   std::unique_ptr<UdpServer> udp_;
   std::unique_ptr<TcpServer> tcp_;

@@ -122,7 +122,7 @@ TEST(ConfigTest, ShippedConfFileStatesTheDefaults) {
     EXPECT_NE(text.find("\n" + line.substr(0, equals) + " = "), std::string::npos) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 68);
+  EXPECT_EQ(keys, 83);
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -646,7 +646,7 @@ TEST(ConfigTest, UnknownTablesAndKeys) {
             "shoal.toml:2: server.listn: unknown key");
   EXPECT_EQ(errorOf("[server]\nworkers = 1\n\n[serverx]\nworkers = 2\n"),
             "shoal.toml:4: serverx: unknown table (the tables are server, cache, resolver, dnssec, acl, "
-            "control, local_root, ecs and [[forward]])");
+            "limits, control, log, metrics, dnstap, local_root, ecs and [[forward]])");
   EXPECT_EQ(errorOf("[server.tls]\nport = 853\n"), "shoal.toml:1: server.tls: unknown table");
   EXPECT_EQ(errorOf("[dnssec]\nnegative_trust_anchors = [\"a..b\"]\n"),
             "shoal.toml:2: dnssec.negative_trust_anchors: \"a..b\" is not a domain name");

@@ -264,5 +264,72 @@ TEST_F(SegmentTest, SixteenGibSegmentIsSparse) {
   EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{256} << 20);
 }
 
+
+// Issue 15: /dev/shm is everyone's. A segment someone else could have made
+// (or may write) is refused, never reused and never removed.
+class UntrustedSegment : public testing_util::SegmentFixture {
+ protected:
+  std::string path() const { return "/dev/shm" + name_; }
+  void plant(mode_t mode) {
+    auto cache = open();
+    ASSERT_NE(cache, nullptr);
+    insertKeys(*cache);
+    cache.reset();
+    ASSERT_EQ(chmod(path().c_str(), mode), 0);
+  }
+};
+
+TEST_F(UntrustedSegment, AWorldWritableSegmentIsRefusedAndKept) {
+  plant(0666);
+  Options o;
+  o.name = name_;
+  o.size = 4u << 20;
+  o.stripes = 4;
+  o.max_partitions = 4;
+  auto refused = Cache::open(o, kNow);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), Error::kUntrusted);
+  o.discard = true;  // --cold does not remove it either
+  ASSERT_FALSE(Cache::open(o, kNow).ok());
+  EXPECT_EQ(Cache::attach(name_).error(), Error::kUntrusted);
+  // Still there, with its entries: made trusted again, it is reused whole.
+  ASSERT_EQ(chmod(path().c_str(), 0640), 0);
+  auto cache = open();
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(countKeys(*cache), kKeys);
+}
+
+TEST_F(UntrustedSegment, AGroupWritableSegmentIsRefused) {
+  plant(0660);
+  EXPECT_EQ(Cache::attach(name_).error(), Error::kUntrusted);
+}
+
+TEST_F(UntrustedSegment, ASegmentOfAnotherUserIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the segment away";
+  plant(0640);
+  ASSERT_EQ(chown(path().c_str(), 65534, 65534), 0);  // nobody
+  EXPECT_EQ(Cache::attach(name_).error(), Error::kUntrusted);
+  Options o;
+  o.name = name_;
+  o.size = 4u << 20;
+  o.stripes = 4;
+  o.max_partitions = 4;
+  EXPECT_EQ(Cache::open(o, kNow).error(), Error::kUntrusted);
+}
+
+TEST_F(UntrustedSegment, ASymbolicLinkIsRefused) {
+  const std::string target = "/dev/shm" + name_ + ".target";
+  ASSERT_EQ(symlink(target.c_str(), path().c_str()), 0);
+  Options o;
+  o.name = name_;
+  o.size = 4u << 20;
+  o.stripes = 4;
+  o.max_partitions = 4;
+  EXPECT_EQ(Cache::open(o, kNow).error(), Error::kUntrusted);
+  struct stat st {};
+  EXPECT_NE(stat(target.c_str(), &st), 0);  // nothing was created through it
+  unlink(path().c_str());
+}
+
 }  // namespace
 }  // namespace shoal::shmcache

@@ -3,9 +3,12 @@
 
 #include "stats/stats.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -83,6 +86,29 @@ TEST_F(StatsSegmentTest, AttachFailsClearlyWhenMissingOrForeign) {
     segment->header().magic = 42;
   }
   EXPECT_THROW((void)Segment::attachReadOnly(name_), std::runtime_error);
+}
+
+// Issue 15: a stats segment someone else could write is refused, and kept.
+TEST_F(StatsSegmentTest, AnUntrustedSegmentIsRefusedAndKept) {
+  const int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "planted", 7), 7);
+  ASSERT_EQ(fchmod(fd, 0666), 0);
+  close(fd);
+  try {
+    (void)Segment::create(name_, false, 0600, static_cast<gid_t>(-1));
+    FAIL() << "an other-writable stats segment was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not shoal's: mode 0666: writable by others"),
+              std::string::npos)
+        << e.what();
+  }
+  char text[8] = {};
+  const int again = shm_open(name_.c_str(), O_RDONLY, 0);
+  ASSERT_GE(again, 0);
+  EXPECT_EQ(read(again, text, 7), 7);
+  close(again);
+  EXPECT_STREQ(text, "planted");
 }
 
 TEST(TotalsTest, DifferenceNeverWrapsBelowZero) {

@@ -1,0 +1,43 @@
+#pragma once
+// Who shoal runs as (issue 15). The supervisor may start as root; before it
+// opens anything (lock file, cache and stats segments, control socket,
+// listening sockets) it switches to server.user / server.group and keeps
+// only the capabilities its config needs:
+//   CAP_NET_BIND_SERVICE  ports below 1024 (listen, tls_listen, https_listen,
+//                         metrics), also for a reload that binds a new one;
+//   CAP_NET_ADMIN         tcp_collapse (nftables rules, TCP repair).
+// They stay ambient so that an upgrade (execve of the new binary) keeps
+// them. Each worker, after fork, keeps only CAP_NET_ADMIN with
+// tcp_collapse, nothing otherwise, and sets no_new_privs.
+//
+// Started as the user already (systemd's User= with AmbientCapabilities=),
+// the same trimming applies to what it was given.
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "config/config.h"
+
+namespace shoal::supervisor {
+
+/// The capabilities `config` needs in the supervisor.
+struct Needs {
+  bool bind_low_ports = false;  // CAP_NET_BIND_SERVICE
+  bool net_admin = false;       // CAP_NET_ADMIN
+};
+Needs needsOf(const config::Config& config);
+
+/// Switches to the configured user and group (initgroups, setresgid,
+/// setresuid) keeping `needs`, or, already that user, trims the
+/// capabilities to `needs`. Makes the control socket's directory first if
+/// it is missing (given to the user). Throws StartupError on failure
+/// (unknown user, not root and another user configured, a setuid call
+/// failing). Logs what it did.
+void dropPrivileges(const config::Config& config);
+
+/// In a freshly forked worker: no capability but CAP_NET_ADMIN when
+/// `collapse`, none ambient, no_new_privs. Throws std::runtime_error.
+void restrictWorker(bool collapse);
+
+}  // namespace shoal::supervisor
