@@ -87,7 +87,7 @@ struct EngineConfig {
   std::vector<ForwardSpec> forwards;
   /// 0x20 (issue 15): letters of outgoing query names in random case; a
   /// reply must echo them exactly. A server that does not is asked again
-  /// without and remembered (ServerState::no_case).
+  /// without and remembered for a while (ServerState::no_case_until_ms).
   bool case_randomisation = false;
   /// DNS cookies towards servers (RFC 7873 section 5.1) with client
   /// cookies from this secret (a CSPRNG's, shared by the workers).

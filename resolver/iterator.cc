@@ -80,7 +80,11 @@ void Iterator::addClient(const ClientQuery& query, int64_t now_ms) {
   client.id = query.id;
   client.request = query.request;
   client.deadline_ms = now_ms + config_.query_timeout_ms;
-  if (config_.max_resolutions != 0 && tasks_.size() >= config_.max_resolutions) {
+  // At the cap a new question is shed; one already being resolved is
+  // joined (it costs nothing more).
+  if (config_.max_resolutions != 0 && tasks_.size() >= config_.max_resolutions &&
+      !task_by_question_.contains(taskKey(client.request.question.name,
+                                          client.request.question.type, &client.request.ecs))) {
     shed(client, now_ms);
     return;
   }
@@ -583,7 +587,7 @@ void Iterator::sendQuery(Task& task, const base::IpAddress& server, bool tcp, bo
   p.msg_id = secure_.next16();
   const ServerState state = known != nullptr ? *known : servers_.get(server, now_ms);
   p.sent_qname = p.qname;
-  if (config_.case_randomisation && state.no_case == 0) {
+  if (config_.case_randomisation && state.no_case_until_ms <= now_ms) {
     p.sent_qname = randomCase(p.qname, secure_);
     p.cased = true;
   }
@@ -793,16 +797,20 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
 
 bool Iterator::spoofingSuspected(const Pending& sent, const Reply& reply, uint64_t token,
                                  int64_t now_ms) {
-  if (sent.cookie && (reply.cookie_malformed ||
-                      (reply.cookie && reply.cookie->client != sent.client_cookie))) {
-    // RFC 7873 section 5.3: not our client cookie: spoofed, or not for us.
-    // Dropped; the real reply or the timeout will come.
-    ++stats_.cookie_mismatches;
-    return true;
-  }
-  if (sent.cookie && reply.cookie && reply.cookie->server_length != 0) {
-    servers_.recordCookie(sent.server, {reply.cookie->server.data(), reply.cookie->server_length},
-                          now_ms);
+  if (sent.cookie) {
+    // RFC 7873 section 5.3: a malformed cookie, another client cookie, or
+    // none from a server that gave us one: spoofed, or not for us.
+    // Dropped; the real reply or the timeout will come (a server that
+    // stopped doing cookies loses its cookie after kCookieForgetTimeouts).
+    if (reply.cookie_malformed || (reply.cookie && reply.cookie->client != sent.client_cookie) ||
+        (!reply.cookie && sent.with_server_cookie)) {
+      ++stats_.cookie_mismatches;
+      return true;
+    }
+    if (reply.cookie && reply.cookie->server_length != 0) {
+      servers_.recordCookie(sent.server,
+                            {reply.cookie->server.data(), reply.cookie->server_length}, now_ms);
+    }
   }
   const bool bad_cookie = sent.cookie && reply.cookie && reply.rcode == dns::rcode::kBadCookie;
   const bool case_lost = sent.cased && !reply.question.name.equalsExactly(sent.sent_qname);
@@ -811,34 +819,44 @@ bool Iterator::spoofingSuspected(const Pending& sent, const Reply& reply, uint64
     dropPending(token);
     return true;
   }
+  // The state the question is asked again with carries what this reply
+  // taught, whether or not the shared cache kept it: at most one retry of
+  // each kind, never a loop.
+  ServerState state = servers_.get(sent.server, now_ms);
+  bool again = true;
   if (bad_cookie) {
-    // RFC 7873 section 5.3: ask again, now with the server cookie it gave;
-    // once: refused with a cookie of its own, the next server is tried.
+    // RFC 7873 section 5.3: asked again once, with the server cookie it
+    // gave. Refused although we sent its cookie, or given none: the next
+    // server is tried.
     ++stats_.bad_cookies;
-    if (sent.with_server_cookie) {
-      const Pending p = sent;
-      dropPending(token);
-      for (uint32_t id : p.tasks) {
-        if (Task* task = findTask(id); task != nullptr && !task->held) sendNext(*task, now_ms);
-      }
-      drainReady(now_ms);
-      return true;
+    const dns::Cookie& cookie = *reply.cookie;
+    again = !sent.with_server_cookie && cookie.server_length != 0;
+    if (again) {
+      std::copy(cookie.server.begin(), cookie.server.begin() + cookie.server_length,
+                state.cookie.begin());
+      state.cookie_length = cookie.server_length;
     }
   } else {
     // Its case differs: a server that does not echo 0x20, or a spoofer
-    // who guessed ID and port but not the case. Asked again without 0x20
-    // (draft-vixie-dnsext-dns0x20 section 4); the server is remembered.
+    // who guessed ID and port but not the case (the reply is not used).
+    // Asked again without 0x20 (draft-vixie-dnsext-dns0x20 section 4), and
+    // so for kNoCaseMs.
     ++stats_.case_mismatches;
     servers_.recordNoCase(sent.server, now_ms);
+    state.no_case_until_ms = now_ms + kNoCaseMs;
   }
   const Pending p = sent;
   dropPending(token);
   for (uint32_t id : p.tasks) {
     Task* task = findTask(id);
     if (task == nullptr || task->held) continue;
+    if (!again) {
+      sendNext(*task, now_ms);
+      continue;
+    }
     task->cur_qname = p.qname;
     task->cur_qtype = p.qtype;
-    sendQuery(*task, p.server, p.tcp, p.edns, now_ms);
+    sendQuery(*task, p.server, p.tcp, p.edns, now_ms, &state);
   }
   drainReady(now_ms);
   return true;
@@ -907,13 +925,14 @@ void Iterator::handleReply(Task& task, const Pending& p, const Reply& reply, int
     default:
       break;
   }
+  if (!sameQuestion(p.qname, p.qtype, task.sname, task.stype)) {
+    handleMinimised(task, p, classified, now_ms);
+    return;
+  }
+  // After the minimised names: their replies answer nobody and are not kept.
   if (rebindingBlocked(reply)) {
     ++stats_.rebinding_blocked;
     fail(task, dns::ede::kBlocked, "private address in a public name's answer", now_ms);
-    return;
-  }
-  if (!sameQuestion(p.qname, p.qtype, task.sname, task.stype)) {
-    handleMinimised(task, p, classified, now_ms);
     return;
   }
   if (classified.kind == ReplyKind::kReferral) {

@@ -41,7 +41,6 @@ void sanitize(ServerState& s) {
   s.rttvar_us = std::clamp<int64_t>(s.rttvar_us, 0, kMaxRttUs);
   s.known = s.known != 0 ? 1 : 0;
   s.no_edns = s.no_edns != 0 ? 1 : 0;
-  s.no_case = s.no_case != 0 ? 1 : 0;
   if (s.cookie_length != 0 && (s.cookie_length < 8 || s.cookie_length > s.cookie.size())) {
     s.cookie_length = 0;
   }
@@ -195,6 +194,7 @@ void ServerStats::recordTimeout(const base::IpAddress& server, const dns::Name& 
   ++s.queries;
   ++s.timeouts;
   ++s.consecutive_timeouts;
+  if (s.consecutive_timeouts >= kCookieForgetTimeouts) s.cookie_length = 0;
   if (s.consecutive_timeouts >= kBackoffAfter) {
     const uint32_t extra = std::min<uint32_t>(s.consecutive_timeouts - kBackoffAfter, 6);
     s.backoff_until_ms = now_ms + std::min<int64_t>(1000ll << extra, kMaxBackoffMs);
@@ -223,7 +223,7 @@ void ServerStats::recordNoEdns(const base::IpAddress& server, int64_t now_ms) {
 
 void ServerStats::recordNoCase(const base::IpAddress& server, int64_t now_ms) {
   ServerState s = get(server, now_ms);
-  s.no_case = 1;
+  s.no_case_until_ms = now_ms + kNoCaseMs;
   put(server, s, now_ms);
 }
 

@@ -63,7 +63,7 @@ struct ServerState {  // SHM_LAYOUT
   uint32_t consecutive_timeouts = 0;
   uint8_t known = 0;    // any RTT sample yet (0/1)
   uint8_t no_edns = 0;  // answered FORMERR/NOTIMP to EDNS (0/1)
-  uint8_t no_case = 0;  // did not echo the 0x20 case of a question (0/1)
+  uint8_t no_case_pad = 0;
   /// Its last server cookie (RFC 7873 section 5.3): 0, or 8..32 octets.
   uint8_t cookie_length = 0;
   uint32_t hedges = 0;      // hedged queries sent to it (a second copy of a question)
@@ -74,7 +74,18 @@ struct ServerState {  // SHM_LAYOUT
   /// Loss by time (lossOver()).
   std::array<LossSlot, kLossSlots> loss{};
   std::array<uint8_t, 32> cookie{};
+  /// Did not echo the 0x20 case of a question: asked without until then
+  /// (kNoCaseMs). Not for ever: a spoofer who once guessed ID and port but
+  /// not the case must not turn 0x20 off for good.
+  int64_t no_case_until_ms = 0;
 };
+
+/// How long a server that did not echo 0x20 is asked without it.
+inline constexpr int64_t kNoCaseMs = 10 * 60 * 1000;
+/// A server cookie is forgotten after this many timeouts in a row: a
+/// server that stopped doing cookies (RFC 7873 section 5.3 makes us drop
+/// its cookieless replies while we hold its cookie) is not lost for good.
+inline constexpr uint32_t kCookieForgetTimeouts = 2;
 
 static_assert(std::is_trivially_copyable_v<ServerState>);  // stored as a cache payload
 static_assert(sizeof(ServerState) < 1024);

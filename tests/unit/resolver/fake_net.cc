@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "dns/constants.h"
+#include "dns/edns.h"
 #include "dns/message.h"
 #include "dns/writer.h"
 #include "tests/unit/resolver/signed_zone.h"
@@ -320,9 +321,20 @@ std::optional<std::vector<uint8_t>> FakeNet::answer(const base::IpAddress& serve
   Behavior& behavior = this->server(server);
   const bool edns = msg.edns().has_value();
 
+  // RFC 7873 section 5.2: a well-formed COOKIE option is answered with one.
+  std::optional<dns::Cookie> cookie;
+  if (edns && behavior.cookies) {
+    if (auto option = dns::findOption(*msg.edns(), dns::ednsopt::kCookie)) {
+      if (auto body = dns::parseCookie(option->data)) cookie = *body;
+    }
+  }
+
   Response response;
   if (!msg.question()) {
     response.rcode = dns::rcode::kFormErr;
+  } else if (cookie && behavior.badcookie_next > 0) {
+    --behavior.badcookie_next;
+    response.rcode = dns::rcode::kBadCookie;
   } else if (behavior.servfail_next > 0) {
     --behavior.servfail_next;
     response.rcode = dns::rcode::kServFail;
@@ -360,6 +372,14 @@ std::optional<std::vector<uint8_t>> FakeNet::answer(const base::IpAddress& serve
   dns::EdnsOut opt;
   opt.udp_size = 1232;
   opt.dnssec_ok = edns && msg.edns()->dnssec_ok;
+  if (cookie) {
+    dns::Cookie out;
+    out.client = cookie->client;
+    const size_t length = std::min(behavior.server_cookie.size(), out.server.size());
+    std::copy_n(behavior.server_cookie.begin(), length, out.server.begin());
+    out.server_length = static_cast<uint8_t>(length);
+    (void)opt.options.addCookie(out);
+  }
   if (edns && response.edns) (void)w.setEdns(opt);
   const auto after_question = w.mark();
   bool fits = tcp || !behavior.udp_always_truncated;

@@ -12,7 +12,8 @@
 // Every server can misbehave on purpose (the knobs of Behavior): truncate
 // every UDP answer, lose packets, be slow, refuse, refer upwards (lame),
 // answer FORMERR to EDNS, answer NXDOMAIN for empty non-terminals, add
-// out-of-bailiwick records, or have its replies rewritten by a hook.
+// out-of-bailiwick records, do DNS cookies (and refuse them with
+// BADCOOKIE), or have its replies rewritten by a hook.
 //
 // Nothing here touches a socket: the scenario driver (scenario.h) hands
 // each upstream packet to transmit() and schedules what comes back.
@@ -60,6 +61,15 @@ struct Behavior {
   bool upward_referral = false;   // lame: refers to the root instead of answering
   bool formerr_on_edns = false;   // FORMERR to queries with an OPT record
   bool nxdomain_for_ent = false;  // NXDOMAIN for empty non-terminals (broken)
+  /// DNS cookies (RFC 7873 section 5.2): a query's COOKIE option is
+  /// answered with its client cookie and `server_cookie` (the client
+  /// cookie alone when empty, as a broken server would). Off: the option
+  /// is ignored, as by a server without cookies.
+  bool cookies = false;
+  std::vector<uint8_t> server_cookie;
+  /// With `cookies`: BADCOOKIE (with the cookie above) to the next K
+  /// queries that carry a COOKIE option.
+  int badcookie_next = 0;
   /// Records appended to the answer section of every answer.
   std::vector<dns::Record> extra_answer;
   /// Records appended to the additional section of every answer (e.g. an

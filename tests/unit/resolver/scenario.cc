@@ -247,6 +247,13 @@ void Scenario::pump() {
       q.edns = msg->edns().has_value();
       q.qname = msg->question()->name;
       q.qtype = msg->question()->type;
+      if (msg->edns()) {
+        if (auto option = dns::findOption(*msg->edns(), dns::ednsopt::kCookie)) {
+          auto cookie = dns::parseCookie(option->data);
+          EXPECT_TRUE(cookie.ok()) << "the engine sent a malformed COOKIE option";
+          if (cookie) q.cookie = *cookie;
+        }
+      }
     } else {
       ADD_FAILURE() << "the engine sent an unparsable query";
     }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/ip_address.h"
+#include "dns/edns.h"
 #include "dns/message.h"
 #include "dns/zone_text.h"
 #include "resolver/engine.h"
@@ -89,8 +90,9 @@ struct SentQuery {
   bool tls = false;  // DNS over TLS (tcp too): delivered as TCP by the fake network
   std::string tls_name;
   bool edns = false;
-  dns::Name qname;
+  dns::Name qname;  // as sent, in its case (0x20)
   uint16_t qtype = 0;
+  std::optional<dns::Cookie> cookie;  // the query's COOKIE option (RFC 7873)
 };
 
 /// The engine configuration tests start from: the fake root's hints,
