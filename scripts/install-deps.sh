@@ -16,7 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev
   # the lab and clients
   knot knot-module-geoip knot-module-dnstap knot-dnsutils ldnsutils bind9-dnsutils nftables iproute2 dnsperf
-  unbound pdns-recursor knot-resolver python3 openssl curl
+  unbound pdns-recursor knot-resolver python3 python3-h2 openssl curl
   # promtool (checks the Prometheus page: tests/integration/metrics_test.py)
   prometheus
   # dnstap end to end (tests/integration/dnstap_test.py)
