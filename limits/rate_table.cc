@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 #include "base/ownership.h"
@@ -80,16 +81,20 @@ std::unique_ptr<RateTable> RateTable::create(const std::string& name, size_t slo
   header->version = kVersion;
   header->header_size = kHeaderSize;
   header->slots = slots;
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
   // The epoch a little in the past: a refill time of 0 means "never".
-  header->epoch_ms = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000 - 1;
+  header->epoch_ms = monotonicMs() - 1;
   std::atomic_thread_fence(std::memory_order_release);
   header->magic = kMagic;
   return std::unique_ptr<RateTable>(new RateTable(base, size, slots));
 }
 
 void RateTable::remove(const std::string& name) { shm_unlink(name.c_str()); }
+
+int64_t RateTable::monotonicMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 RateTable::RateTable(void* base, size_t size, size_t slots)
     : base_(base), size_(size), mask_(slots - 1), epoch_ms_(static_cast<Header*>(base)->epoch_ms) {}
@@ -103,7 +108,10 @@ RateTable::Slot& RateTable::slot(size_t i) {
 bool RateTable::take(uint64_t key, uint32_t rate, uint32_t burst, int64_t now_ms) {
   if (rate == 0) return true;
   burst = std::clamp<uint32_t>(burst == 0 ? rate : burst, 1, kMaxBurst);
-  const uint64_t now = static_cast<uint64_t>(std::max<int64_t>(now_ms - epoch_ms_, 1));
+  // Milliseconds since the table was made: 40 bits hold 34 years; a time
+  // outside (another clock by mistake) is clamped, never wrapped.
+  constexpr int64_t kMaxTime = (int64_t{1} << (64 - kCreditBits)) - 1;
+  const uint64_t now = static_cast<uint64_t>(std::clamp<int64_t>(now_ms - epoch_ms_, 1, kMaxTime));
   const uint64_t full = uint64_t{burst} * kUnit;
   // Find the key's slot, or claim an empty one, or evict the stalest.
   Slot* found = nullptr;

@@ -35,10 +35,14 @@ class RateTable {
   RateTable(const RateTable&) = delete;
   RateTable& operator=(const RateTable&) = delete;
 
-  /// Takes one query from the bucket of `key` (never 0: bucketKey())
-  /// refilled at `rate` per second up to `burst` queries (burst at most
-  /// kMaxBurst). False when it is empty: the query is over the limit.
+  /// Takes one query from the bucket of `key` (never 0) refilled at `rate`
+  /// per second up to `burst` queries (burst at most kMaxBurst) at
+  /// `now_ms`, a time of monotonicMs() (CLOCK_MONOTONIC: the same in every
+  /// process, unlike a process's own clocks, and never stepped). False when
+  /// the bucket is empty: the query is over the limit.
   bool take(uint64_t key, uint32_t rate, uint32_t burst, int64_t now_ms);
+  /// CLOCK_MONOTONIC in ms: the clock of take().
+  static int64_t monotonicMs();
 
   size_t slots() const { return mask_ + 1; }
   static constexpr uint32_t kMaxBurst = 1000000;

@@ -51,9 +51,10 @@ std::vector<cap_value_t> setCaps(const std::vector<cap_value_t>& caps, bool ambi
   if (next == nullptr) throw StartupError(errnoText("cap_init"));
   if (!have.empty()) {
     const int n = static_cast<int>(have.size());
-    for (cap_flag_t flag : {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE}) {
-      cap_set_flag(next, flag, n, have.data(), CAP_SET);
-    }
+    cap_set_flag(next, CAP_EFFECTIVE, n, have.data(), CAP_SET);
+    cap_set_flag(next, CAP_PERMITTED, n, have.data(), CAP_SET);
+    // Inheritable only for the ambient set, which needs it (execve).
+    if (ambient) cap_set_flag(next, CAP_INHERITABLE, n, have.data(), CAP_SET);
   }
   const int rc = cap_set_proc(next);
   cap_free(next);
@@ -170,10 +171,13 @@ void dropPrivileges(const config::Config& config) {
           static_cast<int>(uid), static_cast<int>(gid), capsText(capsOf(needs)).c_str());
 }
 
-void restrictWorker(bool collapse) {
+void restrictWorker(const config::Config& config) {
   if (geteuid() == 0 && getuid() == 0) return;  // root without server.user: nothing to narrow
   Needs needs;
-  needs.net_admin = collapse;
+  needs.net_admin = config.server.tcp_collapse;
+  // Reviving a collapsed connection binds a socket to the listening port
+  // again (collapse/tcp_repair.h).
+  needs.bind_low_ports = config.server.tcp_collapse && lowPort(config.server.listen);
   setCaps(capsOf(needs), false);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     throw std::runtime_error(errnoText("PR_SET_NO_NEW_PRIVS"));

@@ -7,8 +7,8 @@
 //                         metrics), also for a reload that binds a new one;
 //   CAP_NET_ADMIN         tcp_collapse (nftables rules, TCP repair).
 // They stay ambient so that an upgrade (execve of the new binary) keeps
-// them. Each worker, after fork, keeps only CAP_NET_ADMIN with
-// tcp_collapse, nothing otherwise, and sets no_new_privs.
+// them. Each worker, after fork, keeps only what collapse needs with
+// tcp_collapse (restrictWorker), nothing otherwise, and sets no_new_privs.
 //
 // Started as the user already (systemd's User= with AmbientCapabilities=),
 // the same trimming applies to what it was given.
@@ -36,8 +36,10 @@ Needs needsOf(const config::Config& config);
 /// failing). Logs what it did.
 void dropPrivileges(const config::Config& config);
 
-/// In a freshly forked worker: no capability but CAP_NET_ADMIN when
-/// `collapse`, none ambient, no_new_privs. Throws std::runtime_error.
-void restrictWorker(bool collapse);
+/// In a freshly forked worker: no capability but, with tcp_collapse,
+/// CAP_NET_ADMIN (TCP repair) and, for a listen port below 1024,
+/// CAP_NET_BIND_SERVICE (a revived connection binds it again); none
+/// ambient or inheritable; no_new_privs. Throws std::runtime_error.
+void restrictWorker(const config::Config& config);
 
 }  // namespace shoal::supervisor

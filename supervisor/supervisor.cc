@@ -168,6 +168,7 @@ int Supervisor::run() {
   sample();
   metrics_.close();
   if (divert_installed_) collapse::DivertRules::remove();
+  if (rate_table_) limits::RateTable::remove(loaded_.config.cache.name + ".limits");
   stats_->header().stopped_ms.store(worker::wallMs());
   control_.close();
   logLine("stopped");
@@ -405,7 +406,7 @@ void Supervisor::runChild(size_t index) {
     // Follow the supervisor if it dies (SIGKILL included).
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != pid_) _exit(0);
-    restrictWorker(loaded_.config.server.tcp_collapse);
+    restrictWorker(loaded_.config);
     close(signal_fd_);
     control_.closeInChild();
     metrics_.closeInChild();

@@ -96,7 +96,7 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   // The UDP rate limit, before anything leaves or is resolved. A valid
   // server cookie proves the address, as TCP does: not limited.
   if (!tcp && config_.rate_table != nullptr && result.result != resolver::HotPathResult::kDrop &&
-      result.cookie != resolver::CookieState::kValid && !withinRate(client, now_ms)) {
+      result.cookie != resolver::CookieState::kValid && !withinRate(client)) {
     return slip(result);
   }
   switch (result.result) {
@@ -169,7 +169,7 @@ QueryOutcome Worker::handleQuery(std::span<const uint8_t> query, const base::IpA
   return {{}, true};
 }
 
-bool Worker::withinRate(const base::IpAddress& client, int64_t now_ms) {
+bool Worker::withinRate(const base::IpAddress& client) {
   const auto masked =
       client.masked(client.isV4() ? config_.rate_ipv4_prefix : config_.rate_ipv6_prefix);
   uint8_t input[17];
@@ -179,7 +179,8 @@ bool Worker::withinRate(const base::IpAddress& client, int64_t now_ms) {
   const auto hash = dns::sipHash24(config_.secrets.rate_key, {input, 1 + masked.size()});
   uint64_t key = 0;
   std::memcpy(&key, hash.data(), sizeof key);
-  return config_.rate_table->take(key == 0 ? 1 : key, config_.rate, config_.rate_burst, now_ms);
+  return config_.rate_table->take(key == 0 ? 1 : key, config_.rate, config_.rate_burst,
+                                  limits::RateTable::monotonicMs());
 }
 
 QueryOutcome Worker::slip(const resolver::HotPathAnswer& result) {

@@ -92,8 +92,8 @@ class Worker final : public QueryPath, public UpstreamEvents {
   void countSynthesis(resolver::Synthesis kind, bool local_root);
   void answerClient(const resolver::ClientAnswer& answer);
   /// [limits] rate: whether a UDP query of `client` may be answered (its
-  /// prefix's bucket in the shared table had a token).
-  bool withinRate(const base::IpAddress& client, int64_t now_ms);
+  /// prefix's bucket in the shared table had a token, at the table's clock).
+  bool withinRate(const base::IpAddress& client);
   /// A UDP query over the rate: every rate_slip-th gets TC=1, or
   /// BADCOOKIE when it carried a client cookie; the rest are dropped.
   QueryOutcome slip(const resolver::HotPathAnswer& result);

@@ -18,11 +18,18 @@
 namespace shoal::limits {
 namespace {
 
+/// Times in the tests: the table's own clock (take() runs on it), from a
+/// base after any table's epoch (tables are made after SetUp), plus offsets.
+int64_t base_ms = 0;
+int64_t at(int64_t offset_ms) { return base_ms + offset_ms; }
+
 class RateTableTest : public ::testing::Test {
  protected:
+  void SetUp() override { base_ms = RateTable::monotonicMs() + 10'000; }
   void TearDown() override { RateTable::remove(name_); }
   const std::string name_ = "/shoal-test-rate-" + std::to_string(getpid());
 };
+
 
 int taken(RateTable& table, uint64_t key, int tries, uint32_t rate, uint32_t burst, int64_t now) {
   int n = 0;
@@ -32,7 +39,7 @@ int taken(RateTable& table, uint64_t key, int tries, uint32_t rate, uint32_t bur
 
 TEST_F(RateTableTest, ABurstThenTheRate) {
   auto table = RateTable::create(name_, 1024);
-  const int64_t t0 = 1'000'000'000;
+  const int64_t t0 = at(0);
   EXPECT_EQ(taken(*table, 7, 100, 10, 30, t0), 30);  // the burst, then empty
   EXPECT_EQ(taken(*table, 7, 100, 10, 30, t0 + 500), 5);  // 10/s for 0.5 s
   EXPECT_EQ(taken(*table, 7, 100, 10, 30, t0 + 600), 1);
@@ -42,13 +49,13 @@ TEST_F(RateTableTest, ABurstThenTheRate) {
 
 TEST_F(RateTableTest, BurstZeroMeansOneSecondsWorth) {
   auto table = RateTable::create(name_, 1024);
-  EXPECT_EQ(taken(*table, 9, 100, 25, 0, 5'000'000), 25);
+  EXPECT_EQ(taken(*table, 9, 100, 25, 0, at(0)), 25);
 }
 
 TEST_F(RateTableTest, SlowRatesRefillWithoutRoundingLoss) {
   // 1 query/s, asked every 10 ms: one a second gets through.
   auto table = RateTable::create(name_, 1024);
-  int64_t now = 2'000'000'000;
+  const int64_t now = at(0);
   EXPECT_TRUE(table->take(3, 1, 1, now));
   int allowed = 0;
   for (int i = 1; i <= 1000; ++i) allowed += table->take(3, 1, 1, now + 10 * i) ? 1 : 0;
@@ -57,10 +64,29 @@ TEST_F(RateTableTest, SlowRatesRefillWithoutRoundingLoss) {
 
 TEST_F(RateTableTest, KeysHaveTheirOwnBuckets) {
   auto table = RateTable::create(name_, 1024);
-  const int64_t now = 3'000'000'000;
+  const int64_t now = at(0);
   EXPECT_EQ(taken(*table, 11, 50, 5, 5, now), 5);
   EXPECT_EQ(taken(*table, 12, 50, 5, 5, now), 5);
   EXPECT_EQ(taken(*table, 11, 50, 5, 5, now), 0);
+}
+
+TEST_F(RateTableTest, TheLiveClockLimits) {
+  // The clock the workers pass (a regression: the wall clock once went in
+  // against a monotonic epoch, and every bucket was always full).
+  auto table = RateTable::create(name_, 1024);
+  int allowed = 0;
+  for (int i = 0; i < 200; ++i) {
+    allowed += table->take(77, 20, 20, RateTable::monotonicMs()) ? 1 : 0;
+  }
+  EXPECT_GE(allowed, 20);
+  EXPECT_LE(allowed, 25);  // the burst, and what a slow machine refills meanwhile
+}
+
+TEST_F(RateTableTest, ATimeFromAnotherClockIsClampedNotWrapped) {
+  auto table = RateTable::create(name_, 1024);
+  const int64_t wall_ms = 1'800'000'000'000;  // Unix time in ms: far past 40 bits of epoch
+  EXPECT_EQ(taken(*table, 5, 100, 10, 10, wall_ms), 10);
+  EXPECT_EQ(taken(*table, 5, 100, 10, 10, wall_ms), 0);
 }
 
 TEST_F(RateTableTest, ZeroRateIsNoLimit) {
@@ -73,14 +99,14 @@ TEST_F(RateTableTest, AFullNeighbourhoodGivesWayToNewKeys) {
   // slot is taken over), so a flood of prefixes cannot lock others out.
   auto table = RateTable::create(name_, 16);
   for (uint64_t key = 1; key <= 200; ++key) {
-    EXPECT_EQ(taken(*table, key, 10, 1, 3, 4'000'000'000 + static_cast<int64_t>(key)), 3) << key;
+    EXPECT_EQ(taken(*table, key, 10, 1, 3, at(static_cast<int64_t>(key))), 3) << key;
   }
 }
 
 TEST_F(RateTableTest, ProcessesShareTheBuckets) {
   // Workers are forked after the table is made: one limit for them all.
   auto table = RateTable::create(name_, 1024);
-  const int64_t now = 5'000'000'000;
+  const int64_t now = at(0);
   int total = 0;
   for (int child = 0; child < 4; ++child) {
     int fds[2];
