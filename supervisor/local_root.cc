@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "localroot/runner.h"
 #include "shmcache/cache.h"
+#include "supervisor/privileges.h"
 #include "supervisor/sockets.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/util.h"
@@ -174,6 +175,8 @@ void Supervisor::runLocalRootChild(int report_fd) {
     if (getppid() != pid_) _exit(0);
     // Told apart from the workers in ps and top (15 characters at most).
     prctl(PR_SET_NAME, "shoal-localroot");
+    // It parses zone transfers from the network: no privilege at all.
+    restrictChild(Needs{});
     // Nothing of the supervisor's is ours: above all not the listening
     // sockets (a socket kept open here would stay in its SO_REUSEPORT group
     // after the supervisor closed it, taking a share of the queries).

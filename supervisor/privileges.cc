@@ -171,13 +171,17 @@ void dropPrivileges(const config::Config& config) {
           static_cast<int>(uid), static_cast<int>(gid), capsText(capsOf(needs)).c_str());
 }
 
-void restrictWorker(const config::Config& config) {
-  if (geteuid() == 0 && getuid() == 0) return;  // root without server.user: nothing to narrow
+Needs workerNeedsOf(const config::Config& config) {
   Needs needs;
   needs.net_admin = config.server.tcp_collapse;
   // Reviving a collapsed connection binds a socket to the listening port
   // again (collapse/tcp_repair.h).
   needs.bind_low_ports = config.server.tcp_collapse && lowPort(config.server.listen);
+  return needs;
+}
+
+void restrictChild(const Needs& needs) {
+  if (geteuid() == 0 && getuid() == 0) return;  // root without server.user: nothing to narrow
   setCaps(capsOf(needs), false);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     throw std::runtime_error(errnoText("PR_SET_NO_NEW_PRIVS"));

@@ -36,10 +36,15 @@ Needs needsOf(const config::Config& config);
 /// failing). Logs what it did.
 void dropPrivileges(const config::Config& config);
 
-/// In a freshly forked worker: no capability but, with tcp_collapse,
-/// CAP_NET_ADMIN (TCP repair) and, for a listen port below 1024,
-/// CAP_NET_BIND_SERVICE (a revived connection binds it again); none
-/// ambient or inheritable; no_new_privs. Throws std::runtime_error.
-void restrictWorker(const config::Config& config);
+/// What a worker needs: with tcp_collapse, CAP_NET_ADMIN (TCP repair) and,
+/// for a listen port below 1024, CAP_NET_BIND_SERVICE (a revived
+/// connection binds it again); nothing otherwise.
+Needs workerNeedsOf(const config::Config& config);
+
+/// In a freshly forked child (a worker; the local-root process, which
+/// needs nothing): only `needs`, none ambient or inheritable,
+/// no_new_privs. Nothing to narrow when running as root without
+/// server.user. Throws std::runtime_error.
+void restrictChild(const Needs& needs);
 
 }  // namespace shoal::supervisor

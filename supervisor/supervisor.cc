@@ -406,7 +406,7 @@ void Supervisor::runChild(size_t index) {
     // Follow the supervisor if it dies (SIGKILL included).
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != pid_) _exit(0);
-    restrictWorker(loaded_.config);
+    restrictChild(workerNeedsOf(loaded_.config));
     close(signal_fd_);
     control_.closeInChild();
     metrics_.closeInChild();

@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "resolver/answer.h"
 #include "limits/rate_table.h"
+#include "resolver/answer.h"
 #include "resolver/cache_reader.h"
 #include "worker/clock.h"
 #include "worker/sockaddr.h"
