@@ -740,6 +740,25 @@ void Iterator::detachPending(uint32_t task_id, uint64_t token) {
 void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t now_ms) {
   auto it = pending_.find(token);
   if (it == pending_.end()) return;
+  // 0x20: the question must come back in the case it was sent. Then the
+  // case it was asked in is put back into the packet before anything is
+  // read, so that every name compressed against the question (the
+  // referral's NS owner, a CNAME's target...) is cached, shown and used
+  // as before, not in random case.
+  bool case_echoed = true;
+  std::vector<uint8_t> restored;
+  if (it->second.cased) {
+    const auto sent = it->second.sent_qname.wire();
+    constexpr size_t kQuestionAt = dns::kHeaderSize;  // a question name is never a pointer
+    case_echoed = packet.size() >= kQuestionAt + sent.size() &&
+                  std::equal(sent.begin(), sent.end(), packet.begin() + kQuestionAt);
+    if (case_echoed) {
+      restored.assign(packet.begin(), packet.end());
+      const auto asked = it->second.qname.wire();  // the same length
+      std::copy(asked.begin(), asked.end(), restored.begin() + kQuestionAt);
+      packet = restored;
+    }
+  }
   auto reply = digestReply(packet, it->second.zone);
   if (!reply) {
     // Not a lame mark: one garbled datagram says little about the server
@@ -763,7 +782,7 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
     ++stats_.malformed_replies;
     return;
   }
-  if (spoofingSuspected(sent, *reply, token, now_ms)) return;
+  if (spoofingSuspected(sent, *reply, case_echoed, token, now_ms)) return;
   if (sent.lingering) {
     // Another server answered first: this one is not lost, only late.
     ++stats_.late_replies;
@@ -795,8 +814,8 @@ void Iterator::onReply(uint64_t token, std::span<const uint8_t> packet, int64_t 
   drainReady(now_ms);
 }
 
-bool Iterator::spoofingSuspected(const Pending& sent, const Reply& reply, uint64_t token,
-                                 int64_t now_ms) {
+bool Iterator::spoofingSuspected(const Pending& sent, const Reply& reply, bool case_echoed,
+                                 uint64_t token, int64_t now_ms) {
   if (sent.cookie) {
     // RFC 7873 section 5.3: a malformed cookie, another client cookie, or
     // none from a server that gave us one: spoofed, or not for us.
@@ -813,7 +832,7 @@ bool Iterator::spoofingSuspected(const Pending& sent, const Reply& reply, uint64
     }
   }
   const bool bad_cookie = sent.cookie && reply.cookie && reply.rcode == dns::rcode::kBadCookie;
-  const bool case_lost = sent.cased && !reply.question.name.equalsExactly(sent.sent_qname);
+  const bool case_lost = sent.cased && !case_echoed;
   if (!bad_cookie && !case_lost) return false;
   if (sent.lingering) {
     dropPending(token);

@@ -286,9 +286,10 @@ class Iterator {
   std::vector<uint8_t> buildQuery(const dns::Name& qname, uint16_t qtype, uint16_t id, bool edns,
                                   const dns::ClientSubnet* ecs, bool rd,
                                   const QueryCookie* cookie = nullptr);
-  /// A reply failing the 0x20 or cookie checks (issue 15): counted and
-  /// handled; true if it must not be used.
-  bool spoofingSuspected(const Pending& sent, const Reply& reply, uint64_t token, int64_t now_ms);
+  /// A reply failing the 0x20 (`case_echoed` false) or cookie checks
+  /// (issue 15): counted and handled; true if it must not be used.
+  bool spoofingSuspected(const Pending& sent, const Reply& reply, bool case_echoed, uint64_t token,
+                         int64_t now_ms);
   /// Whether the rebinding guard refuses `reply` (EngineConfig::private_addresses).
   bool rebindingBlocked(const Reply& reply) const;
 

@@ -27,6 +27,7 @@
 #include "dns/message.h"
 #include "dns/writer.h"
 #include "dns/zone_text.h"
+#include "resolver/inspect.h"
 #include "tests/unit/resolver/engine_test_util.h"
 
 namespace shoal::resolver::testing_util {
@@ -184,6 +185,29 @@ TEST(EngineHardening, CaseRandomisedQueriesStillResolve) {
   EXPECT_EQ(s.engine().stats().case_mismatches, 0u);
   EXPECT_EQ(s.engine().stats().malformed_replies, 0u);
   EXPECT_EQ(s.engine().tasksInFlight(), 0u);
+}
+
+TEST(EngineHardening, NamesCompressedAgainstACasedQuestionKeepTheCaseAsked) {
+  // The referral's NS owner points at the question: with 0x20 it would
+  // carry the random case into the zone cut, the server table and the
+  // cache (shoalctl servers once showed "exAMPlE.coM."). The case asked is
+  // put back before the reply is read.
+  FakeNet net;
+  standard(net);
+  Scenario s(net, caseConfig(net));
+  const auto www = s.resolve("www.example.com", rrtype::kA);
+  ASSERT_EQ(www.rcode, rcode::kNoError) << s.sentLog();
+  size_t upper = 0;
+  for (const auto& q : s.sent()) upper += upperCaseLetters(q.qname);
+  ASSERT_GT(upper, 0u) << s.sentLog();  // it was cased on the wire
+  bool seen = false;
+  for (const auto& row : resolver::listServers(s.cache(), s.now(), 50, 1000)) {
+    for (const auto& zone : row.zones) {
+      EXPECT_EQ(zone, lowered(N(zone.c_str())).toText()) << row.address;
+      seen = seen || zone == "example.com.";
+    }
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST(EngineHardening, WithoutCaseRandomisationNamesGoAsAsked) {
