@@ -16,11 +16,17 @@ fi
 
 # target name -> corpus directory under tests/fuzz/corpus/
 fuzzers=(parse_fuzzer name_fuzzer cache_format_fuzzer control_answer_fuzzer validator_fuzzer
-         synthesis_fuzzer localroot_fuzzer hot_path_fuzzer doh_fuzzer collapse_fuzzer)
+         synthesis_fuzzer localroot_fuzzer hot_path_fuzzer doh_fuzzer collapse_fuzzer
+         edns_fuzzer config_fuzzer control_request_fuzzer)
 declare -A corpus=([parse_fuzzer]=parse [name_fuzzer]=name [cache_format_fuzzer]=cache_format
                    [control_answer_fuzzer]=control_answer [validator_fuzzer]=validator
                    [synthesis_fuzzer]=synthesis [localroot_fuzzer]=localroot
-                   [hot_path_fuzzer]=hot_path [doh_fuzzer]=doh [collapse_fuzzer]=collapse)
+                   [hot_path_fuzzer]=hot_path [doh_fuzzer]=doh [collapse_fuzzer]=collapse
+                   [edns_fuzzer]=edns [config_fuzzer]=config
+                   [control_request_fuzzer]=control_request)
+# The COOKIE option (dns/cookie.h).
+fuzzers+=(cookie_fuzzer)
+corpus[cookie_fuzzer]=cookie
 
 dir=build-fuzz
 cxx=${SHOAL_FUZZ_CXX:-clang++}
