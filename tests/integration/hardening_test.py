@@ -41,9 +41,9 @@ import threading
 import time
 from pathlib import Path
 
-from shoal_harness import (WAIT_S, Shoal, Skip, close_shared_lab, free_port, need_root,
-                           remove_cache, run_tests, shared_lab, shoal_bin, tcp_frame,
-                           tcp_read_message, wait_for)
+from shoal_harness import (WAIT_S, Shoal, Skip, close_shared_lab, encode_name, free_port,
+                           need_root, remove_cache, run_tests, shared_lab, shoal_bin,
+                           tcp_frame, tcp_read_message, wait_for)
 
 lab = shared_lab
 
@@ -56,14 +56,6 @@ FLAG_QR, FLAG_AA, FLAG_TC, FLAG_RD, FLAG_RA = 0x8000, 0x0400, 0x0200, 0x0100, 0x
 # --------------------------------------------------------------------------
 # DNS messages, with EDNS options and names in the case they were sent in
 # --------------------------------------------------------------------------
-
-
-def encode_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        if label:
-            out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
 
 
 def make_query(name, rtype=TYPE_A, qid=0, options=(), edns=True, flags=FLAG_RD):
