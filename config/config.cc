@@ -1036,7 +1036,51 @@ std::string syntaxMessage(const std::string& source, const toml::exception& e) {
          (newline == std::string::npos ? "" : what.substr(newline));
 }
 
+/// The offset of the first octet of `text` that starts no well-formed UTF-8
+/// sequence (RFC 3629 section 4), or text.size(). A TOML file is UTF-8
+/// (TOML 1.0.0), and toml11 3.7 reads out of bounds when a literal string
+/// is not (toml11 issue 199, fixed in 3.8; found by config_fuzzer): such
+/// text never reaches toml11.
+size_t invalidUtf8At(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the second octet's range
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;   // no overlong forms
+      if (lead == 0xED) high = 0x9F;  // no surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;   // no overlong forms
+      if (lead == 0xF4) high = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return i;
+    }
+    if (text.size() - i < length) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xBF)) return i;
+    }
+    i += length;
+  }
+  return i;
+}
+
 LoadResult load(std::string_view text, const std::string& source, Config config) {
+  if (const size_t bad = invalidUtf8At(text); bad < text.size()) {
+    const std::string_view before = text.substr(0, bad);
+    const auto line = 1 + std::count(before.begin(), before.end(), '\n');
+    return {std::nullopt, source + ":" + std::to_string(line) +
+                              ": TOML syntax error: not valid UTF-8 (a TOML file is UTF-8)"};
+  }
   try {
     Context context{source, baseDir(source), {}};
     std::istringstream in{std::string(text)};

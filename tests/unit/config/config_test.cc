@@ -699,6 +699,43 @@ TEST(ConfigTest, SyntaxErrorsGiveToml11sLocation) {
             "shoal.toml:2: cache.size: integer out of range (got 99999999999999999999)");
 }
 
+// Found by config_fuzzer: toml11 3.7 read out of bounds on a literal
+// string that is not UTF-8 (a heap-buffer-overflow under ASan). The input
+// is tests/fuzz/corpus/config/regression-invalid-utf8-literal-key.
+TEST(ConfigTest, TextThatIsNotUtf8IsASyntaxError) {
+  const std::string found =
+      "# shoal.toml: comments in every place TOMcase_randomisationL allows them\n"
+      "[server]            # the table\n"
+      "listen = [          # an array over lines\n"
+      "  \"127.0.0.1:53\",   # IPv4\n"
+      "  \"[::1]:53\",       # IPv6\n"
+      "]\n"
+      "workers = 4 # inline\n"
+      "'udp\xdf" "payload_size' = 1_232case_randomisation\n"
+      "\n"
+      "[cache] # sizes\n"
+      "size = \"64m\"\n"
+      "\"max_ttl\" = 86_400\n"
+      "serve_stale = \"1h\"\n"
+      "[log]\n"
+      "level = 'warning'\n"
+      "format = \"\"\"text\"\"\"\n";
+  const std::string kNotUtf8 = ": TOML syntax error: not valid UTF-8 (a TOML file is UTF-8)";
+  EXPECT_EQ(errorOf(found), "shoal.toml:8" + kNotUtf8);
+  // Literal strings as values, one line and several.
+  EXPECT_EQ(errorOf("[log]\nlevel = 'debug\xff'\n"), "shoal.toml:2" + kNotUtf8);
+  EXPECT_EQ(errorOf("[dnstap]\nidentity = '''a\n\xc3\x28'''\n"), "shoal.toml:3" + kNotUtf8);
+  // An overlong form, a surrogate, a code point above U+10FFFF, a sequence
+  // cut by the end of the file.
+  for (const char* bad : {"# \xc0\xaf\n", "# \xed\xa0\x80\n", "# \xf4\x90\x80\x80\n", "# \xe2\x82"}) {
+    EXPECT_EQ(errorOf(bad), "shoal.toml:1" + kNotUtf8);
+  }
+  // Well-formed UTF-8 (2, 3 and 4 octets) is fine where TOML takes it.
+  EXPECT_TRUE(loadString("# r\xc3\xa9solveur \xe2\x82\xac \xf0\x9d\x84\x9e\n[log]\nlevel = 'info'\n",
+                         "shoal.toml")
+                  .ok());
+}
+
 TEST(ConfigTest, FileErrors) {
   EXPECT_EQ(loadFile("/nonexistent/shoal.toml").error,
             "/nonexistent/shoal.toml: cannot open: No such file or directory");
