@@ -120,7 +120,7 @@ def check_installed():
     # The unit runs the installed binaries.
     unit = Path("/usr/lib/systemd/system/shoal.service").read_text()
     for line in ("ExecStartPre=/usr/sbin/shoal --check-config /etc/shoal/shoal.toml\n",
-                 "ExecStart=/usr/sbin/shoal --config /etc/shoal/shoal.toml\n",
+                 "ExecStart=/usr/sbin/shoal --config /etc/shoal/shoal.toml --user shoal\n",
                  "ExecReload=/usr/bin/shoalctl --config /etc/shoal/shoal.toml reload\n"):
         assert line in unit, f"{line.strip()} not in the installed unit"
     assert "/usr/local" not in unit
